@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# fastdraw's speed against the notebook's code (the reference) and peers, in one run.
+#
+#   ./bench.sh            full: every stage suite with more rounds, builds of 120k img and
+#                         400k stroke examples (a few minutes more)
+#   ./bench.sh --quick    small: fewer rounds, builds of 30k img and 100k stroke examples
+#
+# Prints the machine, one table of stages (fastdraw's median time per item, the reference's,
+# the ratio, and each peer's time as a multiple of fastdraw's) and one of whole-process
+# builds (`python -m fastdraw`, 1 and 2 workers, against the notebook's make_sharded_files).
+# The stages use every real drawing in ../shared/data/quickdraw; the builds repeat the zoo
+# classes' real drawings for volume.  Raw results are kept in $BENCH_OUT (default
+# .benchmarks/latest).  Run it in the project's environment (pip install -e ".[test]").
+set -euo pipefail
+cd "$(dirname "$0")"
+
+mode=full
+case "${1:-}" in
+  --quick) mode=quick ;;
+  "") ;;
+  *) echo "usage: ./bench.sh [--quick]" >&2; exit 2 ;;
+esac
+py=${PYTHON:-python}
+out=${BENCH_OUT:-.benchmarks/latest}
+mkdir -p "$out"
+
+if [[ $mode == quick ]]; then
+  rounds=(--benchmark-min-rounds=1 --benchmark-max-time=0.2 --benchmark-warmup=off)
+  scale=1
+else
+  rounds=(--benchmark-min-rounds=5 --benchmark-max-time=1.0)
+  scale=4
+fi
+
+cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ *//' || true)
+echo "machine: ${cpu:-$(uname -m)}, $(nproc) cores, $(uname -sr), $("$py" --version 2>&1)"
+echo "mode: $mode ($(date -u +%Y-%m-%dT%H:%MZ)); medians; ratios measured in this run"
+echo
+
+# The stage suites (bench_build.py's pytest tests are replaced by its script below).
+"$py" -m pytest benchmarks --ignore=benchmarks/bench_build.py -q -p no:cacheprovider \
+  "${rounds[@]}" --benchmark-json="$out/stages.json" > "$out/stages.log" 2>&1 \
+  || { cat "$out/stages.log"; exit 1; }
+"$py" benchmarks/bench_build.py "$scale" > "$out/build.json" 2> "$out/build.log" \
+  || { cat "$out/build.log"; exit 1; }
+"$py" benchmarks/report.py "$out/stages.json" "$out/build.json"
