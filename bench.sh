@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # fastdraw's speed against the notebook's code (the reference) and peers, in one run.
 #
-#   ./bench.sh            full: every stage suite with more rounds, builds of 120k img and
-#                         400k stroke examples (a few minutes more)
-#   ./bench.sh --quick    small: fewer rounds, builds of 30k img and 100k stroke examples
+#   ./bench.sh            full: every stage suite with more rounds; builds of 120k img and
+#                         400k stroke examples, medians of 3 runs (about 10 minutes)
+#   ./bench.sh --quick    small: fewer rounds; builds of 30k img and 100k stroke examples, once
+#                         (about 2 minutes)
 #
 # Prints the machine, one table of stages (fastdraw's median time per item, the reference's,
 # the ratio, and each peer's time as a multiple of fastdraw's) and one of whole-process
@@ -26,10 +27,10 @@ mkdir -p "$out"
 
 if [[ $mode == quick ]]; then
   rounds=(--benchmark-min-rounds=1 --benchmark-max-time=0.2 --benchmark-warmup=off)
-  scale=1
+  build=(1 1)
 else
   rounds=(--benchmark-min-rounds=5 --benchmark-max-time=1.0)
-  scale=4
+  build=(4 3)
 fi
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ *//' || true)
@@ -41,6 +42,6 @@ echo
 "$py" -m pytest benchmarks --ignore=benchmarks/bench_build.py -q -p no:cacheprovider \
   "${rounds[@]}" --benchmark-json="$out/stages.json" > "$out/stages.log" 2>&1 \
   || { cat "$out/stages.log"; exit 1; }
-"$py" benchmarks/bench_build.py "$scale" > "$out/build.json" 2> "$out/build.log" \
+"$py" benchmarks/bench_build.py "${build[@]}" > "$out/build.json" 2> "$out/build.log" \
   || { cat "$out/build.log"; exit 1; }
 "$py" benchmarks/report.py "$out/stages.json" "$out/build.json"

@@ -12,12 +12,13 @@ Also measured: peak RSS of the build (the largest process of its tree) on an
 input 10 times larger than a smaller one (10x drawings per class, 10x the examples).
 
     pytest benchmarks/bench_build.py --benchmark-min-rounds=3
-    python benchmarks/bench_build.py [SCALE]   # the figures as JSON, for bench.sh
+    python benchmarks/bench_build.py [SCALE [REPEAT]]   # medians as JSON, for bench.sh
 
 The pytest runs are kept small (under 2 minutes in all), so fastdraw's fixed cost
-(~0.6 s: interpreter, imports, loading the numba kernels, forking) weighs on them;
-the script's default SCALE=4 runs 4x larger builds (120k img, 400k stroke examples),
-closer to the notebook's datasets (70k img, 700k stroke examples for zoo).
+(~0.9 s: interpreter and imports ~0.5 s, loading the numba kernels ~0.2 s, forking, exit)
+weighs on them.  The script's default SCALE=4 runs 4x larger builds (120k img, 400k stroke
+examples), closer to the notebook's datasets (70k img, 700k stroke examples for zoo), and
+quotes medians of REPEAT=3 runs.
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ import json
 import random
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -161,29 +164,40 @@ def test_build_fastdraw_peak_rss_10x_input(benchmark, data, tmp_path_factory):
     benchmark.extra_info["rss_ratio_10x"] = round(large / small, 3)
 
 
-def measure(scale: float = 4.0) -> dict:
-    """Every figure of this file once, as a dict: examples/s of the reference and of fastdraw
-    (1 and 2 workers) per kind, their ratios, and peak RSS for a 10x input.  ``scale``
-    multiplies fastdraw's and the RSS runs' sizes."""
+def _median_rate(examples: int, run: Callable[[], object], repeat: int) -> float:
+    """Median examples/s of ``repeat`` runs of ``run`` (these machines are noisy)."""
+    seconds = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        run()
+        seconds.append(time.perf_counter() - t0)
+    return examples / statistics.median(seconds)
+
+
+def measure(scale: float = 4.0, repeat: int = 3) -> dict:
+    """Every figure of this file, as a dict: median examples/s of ``repeat`` runs of the
+    reference and of fastdraw (1 and 2 workers) per kind, their ratios, and peak RSS for a
+    10x input.  ``scale`` multiplies fastdraw's and the RSS runs' sizes."""
     import tensorflow  # noqa: F401 - the notebook has it imported before it seeds random
 
     fast_rounds = {k: int(v * scale) for k, v in FASTDRAW_ROUNDS.items()}
     rss_rounds = int(RSS_ROUNDS * scale)
-    figures: dict = {"classes": len(CLASSES)}
+    figures: dict = {"classes": len(CLASSES), "repeat": repeat}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         data = make_data(root / "data", max(10 * rss_rounds, *fast_rounds.values()))
         for kind in ("img", "stroke"):
-            t0 = time.perf_counter()
-            run_reference(data, root / "ref", kind, REFERENCE_ROUNDS[kind])
-            ref = REFERENCE_ROUNDS[kind] * len(CLASSES) / (time.perf_counter() - t0)
-            shutil.rmtree(root / "ref")
-            row = {"reference_examples_per_s": round(ref)}
+            def reference_run(kind=kind):
+                run_reference(data, root / "ref", kind, REFERENCE_ROUNDS[kind])
+                shutil.rmtree(root / "ref")
+            ref = _median_rate(REFERENCE_ROUNDS[kind] * len(CLASSES), reference_run, repeat)
+            row = {"reference_examples_per_s": round(ref),
+                   "fastdraw_examples": fast_rounds[kind] * len(CLASSES)}
             for workers in (1, 2):
-                t0 = time.perf_counter()
-                run_fastdraw(data, root / "out", kind, fast_rounds[kind], workers)
-                rate = fast_rounds[kind] * len(CLASSES) / (time.perf_counter() - t0)
-                shutil.rmtree(root / "out")
+                def fastdraw_run(kind=kind, workers=workers):
+                    run_fastdraw(data, root / "out", kind, fast_rounds[kind], workers)
+                    shutil.rmtree(root / "out")
+                rate = _median_rate(fast_rounds[kind] * len(CLASSES), fastdraw_run, repeat)
                 row[f"fastdraw_{workers}w_examples_per_s"] = round(rate)
                 row[f"ratio_{workers}w"] = round(rate / ref, 1)
             row["speedup_2w_over_1w"] = round(
@@ -199,4 +213,6 @@ def measure(scale: float = 4.0) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(measure(*(float(a) for a in sys.argv[1:2])), indent=2))
+    args = sys.argv[1:3]
+    print(json.dumps(measure(float(args[0]) if args else 4.0, int(args[1]) if args[1:] else 3),
+                     indent=2))

@@ -55,12 +55,15 @@ def build_table(figures: dict) -> list[str]:
     """Rows of whole-process builds (``python benchmarks/bench_build.py``): examples/s of the
     reference and of fastdraw with 1 and 2 workers, the ratios, the 2-worker scaling and the
     peak RSS for a 10x larger input."""
-    rows = [f"{'whole build':<12} {'reference':>12} {'1 worker':>12} {'2 workers':>12} "
+    rows = [f"whole-process builds, {figures['classes']} classes, median of "
+            f"{figures.get('repeat', 1)} run(s), examples/s:",
+            f"{'kind (n)':<14} {'reference':>12} {'1 worker':>12} {'2 workers':>12} "
             f"{'ratio 1w':>9} {'ratio 2w':>9} {'2w/1w':>7}"]
     for kind in ("img", "stroke"):
         row = figures[kind]
         rows.append(
-            f"{kind:<12} {row['reference_examples_per_s']:>10} /s "
+            f"{kind + ' (' + str(row.get('fastdraw_examples', '?')) + ')':<14} "
+            f"{row['reference_examples_per_s']:>10} /s "
             f"{row['fastdraw_1w_examples_per_s']:>10} /s "
             f"{row['fastdraw_2w_examples_per_s']:>10} /s "
             f"{row['ratio_1w']:>8}x {row['ratio_2w']:>8}x {row['speedup_2w_over_1w']:>6}x")
