@@ -2,7 +2,7 @@
 # fastdraw's speed against the notebook's code (the reference) and peers, in one run.
 #
 #   ./bench.sh            full: every stage suite with more rounds; builds of 120k img and
-#                         400k stroke examples, medians of 3 runs (about 10 minutes)
+#                         400k stroke examples, medians of 3 runs (about 5 minutes)
 #   ./bench.sh --quick    small: fewer rounds; builds of 30k img and 100k stroke examples, once
 #                         (about 2 minutes)
 #
