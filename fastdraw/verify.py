@@ -84,7 +84,7 @@ def check(path: str | Path, workers: int | None = None) -> Report:
     report = Report()
     problems = report.problems
     if not path.is_dir():
-        problems.append(f"{path}: not a directory")
+        problems.append("not a directory (give the path of a built dataset, such as data/zoo_img)")
         return report
     labels = _labels(path, problems)
     manifest = _json(path / "manifest.json", problems) or {}

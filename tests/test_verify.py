@@ -275,3 +275,11 @@ def test_without_manifest_and_counts_the_shards_on_disk_are_still_checked(datase
     problems = verify_dataset(dataset)
     assert len(problems) == 3 and problems[2].startswith(f"{shard.name}: ")
     assert "bad data CRC" in problems[2]
+
+
+def test_a_path_that_is_not_a_dataset_directory_fails_saying_so(tmp_path, capsys):
+    missing = tmp_path / "zoo_img"
+    assert main(["verify", str(missing)]) == 1
+    out = capsys.readouterr().out
+    assert f"{missing}: not a directory" in out
+    assert f"FAILED: 1 problem(s) in {missing}" in out
