@@ -27,6 +27,7 @@ bounded and records wait on disk, whatever the input size.
 from __future__ import annotations
 
 import argparse
+import difflib
 import hashlib
 import json
 import logging
@@ -55,6 +56,7 @@ import numpy as np
 from fastdraw import example, raster, strokes
 from fastdraw.drawings import Drawings, notebook_seconds
 from fastdraw.example import encode_img_examples, encode_stroke_examples
+from fastdraw.groups import all_classes, sample_dir
 from fastdraw.ndjson import BadLineError, Rejection, read_drawings
 from fastdraw.plan import Plan, make_plan, parse_splits, rand_key, resolve_splits
 from fastdraw.raster import rasterize
@@ -959,8 +961,14 @@ def _input_files(classes: list[str], data: Path, *, sample: bool, offline: bool,
     found = {name: _find_file(data, name) for name in classes}
     missing = [name for name, path in found.items() if path is None]
     if missing and sample:
-        raise BuildError(f"not in the bundled sample: {', '.join(map(repr, missing))} (it has "
-                         "the 345 Quick, Draw! categories; see `python -m fastdraw list`)")
+        known = all_classes()
+        named = []
+        for name in missing:
+            close = difflib.get_close_matches(name, known, n=3)
+            named.append(f"{name!r}" + (f" (did you mean {', '.join(map(repr, close))}?)"
+                                        if close else ""))
+        raise BuildError(f"not in the bundled sample: {', '.join(named)}; it has the "
+                         f"{len(known)} Quick, Draw! categories (`python -m fastdraw list`)")
     if missing and offline:
         raise BuildError(f"--offline, and {len(missing)} class files are missing: "
                          + ", ".join(str(data / f"{name}.ndjson") for name in missing)
@@ -992,7 +1000,6 @@ def options_from_args(args: argparse.Namespace) -> BuildOptions:
     """BuildOptions from the build command line (resolving classes, files and splits;
     downloading missing class files unless --offline)."""
     from fastdraw.classes import classes_from_args
-    from fastdraw.groups import sample_dir
 
     try:
         classes = classes_from_args(args)

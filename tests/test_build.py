@@ -439,3 +439,11 @@ def test_make_sharded_files_writes_what_the_notebook_wrote_before_an_iterator_ra
     expected = [(0, c["key_id"]) for c in cats[:4]]
     expected = [x for pair in zip(expected, [(1, d["key_id"]) for d in dogs]) for x in pair]
     assert keys == [(j, int(k)) for j, k in expected + [(0, cats[3]["key_id"])]]
+
+
+def test_a_class_missing_from_the_sample_is_named_with_close_matches(tmp_path, caplog):
+    rc = main(["--classes", "cat,elefant,qwxz", "--sample", "--out", str(tmp_path)])
+    assert rc == 1
+    assert "not in the bundled sample: 'elefant' (did you mean 'elephant'" in caplog.text
+    assert "'qwxz'; it has the 345 Quick, Draw! categories" in caplog.text
+    assert list(tmp_path.iterdir()) == []
