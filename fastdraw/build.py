@@ -39,6 +39,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections import deque
@@ -76,6 +77,7 @@ MIN_RANGE = 2048  # fewest rounds worth a task of its own when classes are split
 MAX_OPEN_SPOOLS = 128  # shard spools a phase-1 task keeps open (more: opened per write)
 WINDOW = 8 << 20  # bytes a phase-2 task interleaves at a time
 LOG_EVERY = 10.0  # seconds between progress log lines when stderr is not a terminal
+COMPILE_NOTE_AFTER = 2.0  # seconds of warmup after which the user is told kernels compile
 FRAME = 16  # TFRecord framing bytes per record: length, its CRC, data CRC
 _IOV_MAX = 1024  # buffers per writev (IOV_MAX on Linux and macOS)
 
@@ -157,7 +159,27 @@ def _write_pieces(fd: int, view: memoryview, starts: np.ndarray, ends: np.ndarra
 
 def warmup(kinds: Sequence[str] = KINDS, sample: str | os.PathLike | None = None) -> None:
     """Compiles (or loads from numba's cache) the kernels a build of ``kinds`` runs, before
-    forking workers; the reader's by reading the first drawing of ``sample``, an input file."""
+    forking workers; the reader's by reading the first drawing of ``sample``, an input file.
+
+    Loading takes a fraction of a second; compiling (the first run on a machine, or after an
+    upgrade) takes about half a minute, so a user who waits that long is told why.
+    """
+    note = threading.Timer(COMPILE_NOTE_AFTER, log.info, args=(
+        "compiling fastdraw's numba kernels for this machine: about half a minute, once "
+        "(later runs load them from numba's cache)",))
+    note.daemon = True
+    t0 = time.monotonic()
+    note.start()
+    try:
+        _load_kernels(kinds, sample)
+    finally:
+        note.cancel()
+        note.join()
+    if time.monotonic() - t0 > COMPILE_NOTE_AFTER:
+        log.info("kernels ready in %.0f s", time.monotonic() - t0)
+
+
+def _load_kernels(kinds: Sequence[str], sample: str | os.PathLike | None) -> None:
     if "img" in kinds:
         raster.warmup()
     if "stroke" in kinds:

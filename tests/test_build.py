@@ -447,3 +447,20 @@ def test_a_class_missing_from_the_sample_is_named_with_close_matches(tmp_path, c
     assert "not in the bundled sample: 'elefant' (did you mean 'elephant'" in caplog.text
     assert "'qwxz'; it has the 345 Quick, Draw! categories" in caplog.text
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("slow", [True, False])
+def test_a_slow_warmup_tells_the_user_that_kernels_compile(monkeypatch, caplog, slow):
+    # Compiling for real takes ~30 s; kernels loading slower than the threshold stand in for it.
+    load = build_mod._load_kernels
+
+    def load_slowly(kinds, sample):
+        time.sleep(0.5)
+        load(kinds, sample)
+
+    monkeypatch.setattr(build_mod, "_load_kernels", load_slowly)
+    monkeypatch.setattr(build_mod, "COMPILE_NOTE_AFTER", 0.05 if slow else 60.0)
+    caplog.set_level("INFO", logger="fastdraw.build")
+    build_mod.warmup(["img", "stroke"], SIMPLIFIED / "cat.ndjson")
+    told = "compiling fastdraw's numba kernels for this machine" in caplog.text
+    assert told == slow and ("kernels ready in" in caplog.text) == slow
