@@ -571,7 +571,7 @@ def _download_all(objects: list[RemoteObject], data_dir: Path, base_url: str, jo
         with meter.logging_redirected():
             futures = [pool.submit(_Download(obj, data_dir / f"{obj.name}.ndjson", base_url,
                                              meter, stop).run) for obj in objects]
-            finished, pending = wait(futures, return_when=FIRST_EXCEPTION)
+            _, pending = wait(futures, return_when=FIRST_EXCEPTION)
             for future in pending:
                 future.cancel()
             wait(pending)
