@@ -454,9 +454,9 @@ def test_a_slow_warmup_tells_the_user_that_kernels_compile(monkeypatch, caplog, 
     # Compiling for real takes ~30 s; kernels loading slower than the threshold stand in for it.
     load = build_mod._load_kernels
 
-    def load_slowly(kinds, sample):
+    def load_slowly(kinds, sample, helper):
         time.sleep(0.5)
-        load(kinds, sample)
+        load(kinds, sample, helper)
 
     monkeypatch.setattr(build_mod, "_load_kernels", load_slowly)
     monkeypatch.setattr(build_mod, "COMPILE_NOTE_AFTER", 0.05 if slow else 60.0)
@@ -464,3 +464,21 @@ def test_a_slow_warmup_tells_the_user_that_kernels_compile(monkeypatch, caplog, 
     build_mod.warmup(["img", "stroke"], SIMPLIFIED / "cat.ndjson")
     told = "compiling fastdraw's numba kernels for this machine" in caplog.text
     assert told == slow and ("kernels ready in" in caplog.text) == slow
+
+
+def test_a_first_run_compiles_every_kernel_into_numba_s_cache_and_says_so(tmp_path):
+    # A fresh cache directory stands for a machine that never ran fastdraw (~20 s).
+    code = ("import logging, sys\n"
+            "logging.basicConfig(level=logging.INFO)\n"
+            "from fastdraw import build\n"
+            "build.warmup(['img', 'stroke'], sys.argv[1])\n")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    done = subprocess.run([sys.executable, "-c", code, str(SIMPLIFIED / "cat.ndjson")], env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "compiling fastdraw's numba kernels for this machine" in done.stderr
+    assert "kernels ready in" in done.stderr
+    cached = {p.name.split("-")[0] for p in (tmp_path / "cache").rglob("*.nbi")}
+    for kernel in ("raster._rasterize_kernel", "strokes._encode_kernel", "example._img_kernel",
+                   "example._stroke_kernel", "ndjson._scan"):
+        assert kernel in cached, sorted(cached)
