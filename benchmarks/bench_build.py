@@ -15,7 +15,7 @@ input 10 times larger than a smaller one (10x drawings per class, 10x the exampl
     python benchmarks/bench_build.py [SCALE [REPEAT]]   # medians as JSON, for bench.sh
 
 The pytest runs are kept small (under 2 minutes in all), so fastdraw's fixed cost
-(~0.9 s: interpreter and imports ~0.5 s, loading the numba kernels ~0.2 s, forking, exit)
+(~0.7 s: interpreter and imports ~0.5 s, loading the numba kernels ~0.2 s, forking)
 weighs on them.  The script's default SCALE=4 runs 4x larger builds (120k img, 400k stroke
 examples), closer to the notebook's datasets (70k img, 700k stroke examples for zoo), and
 quotes medians of REPEAT=3 runs.
