@@ -6,9 +6,10 @@
 #   ./bench.sh --quick    small: fewer rounds; builds of 30k img and 100k stroke examples, once
 #                         (about 2 minutes)
 #
-# Prints the machine, one table of stages (fastdraw's median time per item, the reference's,
-# the ratio, and each peer's time as a multiple of fastdraw's) and one of whole-process
-# builds (`python -m fastdraw`, 1 and 2 workers, against the notebook's make_sharded_files).
+# Prints the machine and one table: per stage, fastdraw's median time per item, the
+# reference's, the ratio and each peer's time as a multiple of fastdraw's; then whole-process
+# builds (`python -m fastdraw`, 1 and 2 workers, against the notebook's make_sharded_files)
+# per example, with the 2-worker scaling and the peak RSS for a 10x larger input.
 # The stages use every real drawing in ../shared/data/quickdraw; the builds repeat the zoo
 # classes' real drawings for volume.  Raw results are kept in $BENCH_OUT (default
 # .benchmarks/latest).  Run it in the project's environment (pip install -e ".[test]").

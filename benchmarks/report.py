@@ -23,13 +23,22 @@ def _fmt_time(seconds: float) -> str:
     return f"{seconds / 1e-9:.3g} ns"
 
 
+HEADER = (f"{'stage':<22} {'fastdraw/item':>14} {'reference/item':>15} {'ratio':>8}  "
+          "peers (their time / fastdraw's)")
+
+
+def _row(stage: str, fast: float, ref: float | None, peers: str) -> str:
+    return (f"{stage:<22} {_fmt_time(fast):>14} {_fmt_time(ref) if ref else '-':>15} "
+            f"{(f'{ref / fast:.1f}x' if ref else '-'):>8}  {peers}").rstrip()
+
+
 def table(results: dict) -> list[str]:
-    """Rows: stage, fastdraw per item, reference per item, ratio, peer ratios (medians)."""
+    """Rows of the stage suites: stage, fastdraw per item, reference per item, ratio, peer
+    ratios (medians)."""
     groups: dict[str, list[dict]] = {}
     for bench in results["benchmarks"]:
         groups.setdefault(bench["group"] or bench["name"], []).append(bench)
-    rows = [f"{'stage':<22} {'fastdraw/item':>14} {'reference/item':>15} {'ratio':>8}  "
-            "peers (their time / fastdraw's)"]
+    rows = []
     for group, benches in groups.items():
         ours = [b for b in benches if "fastdraw" in b["name"]]
         refs = [b for b in benches if "reference" in b["name"]]
@@ -39,47 +48,42 @@ def table(results: dict) -> list[str]:
             fast = _per_item(bench)
             workers = (bench.get("params") or {}).get("workers")
             stage = group if len(ours) == 1 or workers is None else f"{group}, {workers}w"
-            peer_text = ", ".join(
+            rows.append(_row(stage, fast, ref, ", ".join(
                 f"{b['name'].split('[')[0].removeprefix('test_')} {_per_item(b) / fast:.1f}x"
-                for b in peers
-            )
-            rows.append(
-                f"{stage:<22} {_fmt_time(fast):>14} "
-                f"{_fmt_time(ref) if ref else '-':>15} "
-                f"{(f'{ref / fast:.1f}x' if ref else '-'):>8}  {peer_text}"
-            )
+                for b in peers)))
     return rows
 
 
 def build_table(figures: dict) -> list[str]:
-    """Rows of whole-process builds (``python benchmarks/bench_build.py``): examples/s of the
-    reference and of fastdraw with 1 and 2 workers, the ratios, the 2-worker scaling and the
-    peak RSS for a 10x larger input."""
-    rows = [f"whole-process builds, {figures['classes']} classes, median of "
-            f"{figures.get('repeat', 1)} run(s), examples/s:",
-            f"{'kind (n)':<14} {'reference':>12} {'1 worker':>12} {'2 workers':>12} "
-            f"{'ratio 1w':>9} {'ratio 2w':>9} {'2w/1w':>7}"]
+    """Rows of whole-process builds (``python benchmarks/bench_build.py``): time per example
+    of fastdraw with 1 and 2 workers against the reference, the 2-worker scaling, and a note
+    of the sizes and the peak RSS for a 10x larger input."""
+    rows = []
     for kind in ("img", "stroke"):
         row = figures[kind]
-        rows.append(
-            f"{kind + ' (' + str(row.get('fastdraw_examples', '?')) + ')':<14} "
-            f"{row['reference_examples_per_s']:>10} /s "
-            f"{row['fastdraw_1w_examples_per_s']:>10} /s "
-            f"{row['fastdraw_2w_examples_per_s']:>10} /s "
-            f"{row['ratio_1w']:>8}x {row['ratio_2w']:>8}x {row['speedup_2w_over_1w']:>6}x")
+        ref = 1 / row["reference_examples_per_s"]
+        for workers in (1, 2):
+            scaling = f"2w/1w {row['speedup_2w_over_1w']}x" if workers == 2 else ""
+            rows.append(_row(f"build {kind}, {workers}w",
+                             1 / row[f"fastdraw_{workers}w_examples_per_s"], ref, scaling))
     rss = figures["peak_rss_mib"]
-    rows.append(f"peak RSS (img+stroke, 2 workers): {rss['small']} MiB, "
-                f"10x input {rss['10x']} MiB (x{figures['peak_rss_ratio_10x']})")
+    sizes = ", ".join(f"{kind} {figures[kind].get('fastdraw_examples', '?')}"
+                      for kind in ("img", "stroke"))
+    rows.append(f"builds: whole `python -m fastdraw` processes, {figures['classes']} classes "
+                f"({sizes} examples), median of {figures.get('repeat', 1)} run(s); peak RSS "
+                f"(img+stroke, 2 workers) {rss['small']} MiB, for a 10x input {rss['10x']} MiB "
+                f"(x{figures['peak_rss_ratio_10x']})")
     return rows
 
 
 def main(stages_json: str, build_json: str | None = None) -> None:
+    """Prints one table: the stage suites, then the whole builds."""
     with open(stages_json, encoding="utf-8") as f:
-        print("\n".join(table(json.load(f))))
+        rows = [HEADER, *table(json.load(f))]
     if build_json:
         with open(build_json, encoding="utf-8") as f:
-            print()
-            print("\n".join(build_table(json.load(f))))
+            rows += build_table(json.load(f))
+    print("\n".join(rows))
 
 
 if __name__ == "__main__":
