@@ -16,7 +16,6 @@ import argparse
 import base64
 import binascii
 import contextlib
-import difflib
 import hashlib
 import http.client
 import json
@@ -38,7 +37,7 @@ from urllib.request import Request, urlopen
 
 import google_crc32c
 
-from fastdraw.classes import classes_from_args
+from fastdraw.classes import classes_from_args, with_close_matches
 from fastdraw.cli import DEFAULT_BASE_URL
 
 log = logging.getLogger(__name__)
@@ -242,12 +241,7 @@ def _check_known(classes: list[str], objects: dict[str, RemoteObject], where: st
     unknown = [name for name in classes if name not in objects]
     if not unknown:
         return
-    by_lower = {name.lower(): name for name in objects}
-    parts = []
-    for name in unknown:
-        close = [by_lower[c] for c in difflib.get_close_matches(name.lower(), by_lower, n=3)]
-        hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
-        parts.append(f"{name!r}{hint}")
+    parts = [with_close_matches(name, objects) for name in unknown]
     raise UnknownClassError(
         f"unknown class{'es' if len(unknown) > 1 else ''} {'; '.join(parts)}: not in {where} "
         f"({len(objects)} classes; `python -m fastdraw list` shows them); nothing downloaded")

@@ -27,7 +27,6 @@ bounded and records wait on disk, whatever the input size.
 from __future__ import annotations
 
 import argparse
-import difflib
 import hashlib
 import json
 import logging
@@ -55,6 +54,7 @@ import numba
 import numpy as np
 
 from fastdraw import example, raster, strokes
+from fastdraw.classes import classes_from_args, with_close_matches
 from fastdraw.drawings import Drawings, notebook_seconds
 from fastdraw.example import encode_img_examples, encode_stroke_examples
 from fastdraw.groups import all_classes, sample_dir
@@ -1005,12 +1005,8 @@ def _input_files(classes: list[str], data: Path, *, sample: bool, offline: bool,
     missing = [name for name, path in found.items() if path is None]
     if missing and sample:
         known = all_classes()
-        named = []
-        for name in missing:
-            close = difflib.get_close_matches(name, known, n=3)
-            named.append(f"{name!r}" + (f" (did you mean {', '.join(map(repr, close))}?)"
-                                        if close else ""))
-        raise BuildError(f"not in the bundled sample: {', '.join(named)}; it has the "
+        named = ", ".join(with_close_matches(name, known) for name in missing)
+        raise BuildError(f"not in the bundled sample: {named}; it has the "
                          f"{len(known)} Quick, Draw! categories (`python -m fastdraw list`)")
     if missing and offline:
         raise BuildError(f"--offline, and {len(missing)} class files are missing: "
@@ -1042,8 +1038,6 @@ def _kinds(text: str) -> list[str]:
 def options_from_args(args: argparse.Namespace) -> BuildOptions:
     """BuildOptions from the build command line (resolving classes, files and splits;
     downloading missing class files unless --offline)."""
-    from fastdraw.classes import classes_from_args
-
     try:
         classes = classes_from_args(args)
         if args.splits:

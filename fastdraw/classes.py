@@ -1,11 +1,14 @@
 """The class names a command was given: `--group`, `--classes a,b` or `--classes-file FILE`.
 
-Shared by `download` and `build`, so both read the same three options the same way.
+Shared by `download` and `build`, so both read the same three options the same way and
+name an unknown class the same way.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
+from collections.abc import Iterable
 from pathlib import Path
 
 from fastdraw.groups import group_classes
@@ -42,3 +45,11 @@ def classes_from_args(args: argparse.Namespace) -> list[str]:
             raise ValueError(f"{source} names class {name!r} twice: give each class once")
         seen.add(name)
     return names
+
+
+def with_close_matches(name: str, known: Iterable[str]) -> str:
+    """``'name'`` followed by up to three close matches among ``known`` (ignoring case), as a
+    hint for a class name that is not there."""
+    by_lower = {k.lower(): k for k in known}
+    close = [by_lower[c] for c in difflib.get_close_matches(name.lower(), by_lower, n=3)]
+    return f"{name!r}" + (f" (did you mean {', '.join(map(repr, close))}?)" if close else "")
