@@ -18,6 +18,7 @@ second writes it.  TensorFlow is imported only by the drop-ins that return
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 import numpy as np
@@ -25,6 +26,7 @@ from numba import njit
 
 from fastdraw.drawings import Drawings, notebook_seconds
 from fastdraw.strokes import encode_strokes, xy_strokes
+from fastdraw.unaligned import load_u64, store_u64
 
 # Feature keys in the order the kernels write them: sorted, as deterministic serialization
 # orders map entries.  "{img}" stands for img_<size>, which sorts between these two neighbours
@@ -176,9 +178,70 @@ def _meta_sizes(i, labels, key_id, recognized, timestamps, word_off, cc_off, key
     )
 
 
+def _run_table() -> tuple[np.ndarray, np.ndarray]:
+    """Varints of 8 pixels that are each 0 or 255, indexed by which are 255 (bit k: the
+    k-th pixel, as ``_gather_bits`` orders them): (two little-endian uint64 (256, 2),
+    byte counts (256,))."""
+    runs = np.zeros((256, 16), dtype=np.uint8)
+    sizes = np.zeros(256, dtype=np.int64)
+    for m in range(256):
+        varints = b"".join(b"\xff\x01" if m >> k & 1 else b"\x00" for k in range(8))
+        runs[m, :len(varints)] = np.frombuffer(varints, dtype=np.uint8)
+        sizes[m] = len(varints)
+    return runs.view("<u8"), sizes
+
+
+_RUNS = _run_table()
+_WORDWISE = sys.byteorder == "little"  # the run table assumes little-endian words
+_HIGH_BITS = 0x8080808080808080
+_GATHER = 0x0102040810204080  # multiplier collecting 8 bits, one per byte, into the top byte
+_PIXEL_SLACK = 16  # spare bytes after the buffer: a run's two 8-byte stores may pass the end
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _gather_bits(ones):
+    """uint64 ``ones``'s bytes, each 0 or 1, as the bits of one byte (byte k in bit k): the
+    multiply moves each into the top byte, with no carries between them."""
+    return (ones * np.uint64(_GATHER)) >> np.uint64(56)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _put_pixels(buf, pos, pixels, runs, run_sizes):
+    """Writes uint8 ``pixels`` as packed varints (a value >= 128 takes a second byte, 1).
+
+    Eight pixels at a time when each is 0 or 255, as rasterized drawings are: a table
+    gives their varints, written with two 8-byte stores; other values byte by byte.
+    """
+    n = len(pixels)
+    j = 0
+    while _WORDWISE and j + 8 <= n:
+        w = load_u64(pixels, j)
+        ones = (w & np.uint64(_HIGH_BITS)) >> np.uint64(7)
+        if ones * np.uint64(255) == w:
+            m = _gather_bits(ones)
+            store_u64(buf, pos, runs[m, 0])
+            store_u64(buf, pos + 8, runs[m, 1])
+            pos += run_sizes[m]
+        else:
+            pos = _put_pixel_bytes(buf, pos, pixels, j, j + 8)
+        j += 8
+    return _put_pixel_bytes(buf, pos, pixels, j, n)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _put_pixel_bytes(buf, pos, pixels, a, b):
+    """Writes ``pixels[a:b]`` as packed varints one by one (may write one byte past)."""
+    for j in range(a, b):
+        v = pixels[j]
+        buf[pos] = v
+        buf[pos + 1] = 1
+        pos += 1 + (v >> 7)
+    return pos
+
+
 @njit(cache=True, nogil=True)
 def _img_kernel(labels, pixels, key_id, recognized, timestamps, word_buf, word_off,
-                cc_buf, cc_off, keys, key_offsets):
+                cc_buf, cc_off, keys, key_offsets, runs, run_sizes):
     """Img-schema Examples; keys: countrycode img key_id label recognized timestamp word."""
     n = len(labels)
     n_pixels = pixels.shape[1]
@@ -194,20 +257,14 @@ def _img_kernel(labels, pixels, key_id, recognized, timestamps, word_buf, word_o
                                   key_offsets, 0, 2, 3, 4, 5, 6)
         features[i] += _entry(_klen(key_offsets, 1), _field(_field(packed[i])))
         offsets[i + 1] = offsets[i] + _field(features[i])
-    # One spare byte: each pixel writes two bytes, the second overwritten unless needed.
-    buf = np.empty(offsets[n] + 1, dtype=np.uint8)
+    buf = np.empty(offsets[n] + _PIXEL_SLACK, dtype=np.uint8)
     for i in range(n):
         pos = _put_field_header(buf, offsets[i], 0x0A, features[i])
         pos = _put_bytes(buf, pos, keys, key_offsets, 0, cc_buf, cc_off[i], cc_off[i + 1])
         pos = _put_entry(buf, pos, keys, key_offsets, 1, _field(_field(packed[i])))
         pos = _put_field_header(buf, pos, 0x1A, _field(packed[i]))
         pos = _put_field_header(buf, pos, 0x0A, packed[i])
-        for j in range(n_pixels):
-            # A uint8 varint's first byte is the value; values >= 128 add a byte 1.
-            v = pixels[i, j]
-            buf[pos] = v
-            buf[pos + 1] = 1
-            pos += 1 + (v >> 7)
+        pos = _put_pixels(buf, pos, pixels[i], runs, run_sizes)
         pos = _put_int(buf, pos, keys, key_offsets, 2, key_id[i])
         pos = _put_int(buf, pos, keys, key_offsets, 3, labels[i])
         pos = _put_int(buf, pos, keys, key_offsets, 4, recognized[i])
@@ -298,7 +355,7 @@ def encode_img_examples(labels: np.ndarray, images: np.ndarray, drawings: Drawin
     labels, key_id, recognized, timestamps, *strings = _metadata(labels, drawings, timestamps)
     pixels = np.ascontiguousarray(images).reshape(len(images), -1)
     return _img_kernel(labels, pixels, key_id, recognized, timestamps, *strings,
-                       *_img_table(images.shape[1]))
+                       *_img_table(images.shape[1]), *_RUNS)
 
 
 def encode_stroke_examples(labels: np.ndarray, deltas: np.ndarray, delta_offsets: np.ndarray,

@@ -121,6 +121,30 @@ def test_other_image_sizes(utc, labelled, size):
         assert f"img_{size}" in tf.train.Example.FromString(record).features.feature
 
 
+@pytest.mark.parametrize("size", [1, 3, 8, 30, 64])
+@pytest.mark.parametrize("values", ["any", "mostly_0_255", "all_255"])
+def test_any_pixel_values(utc, labelled, size, values):
+    """Images of any uint8 values (not only a rasterizer's 0 and 255), of sizes whose pixel
+    count is not a multiple of 8, encode as TensorFlow does: the 8-pixel fast path falls
+    back byte by byte exactly where it must."""
+    labels, drawings = labelled
+    picked, picked_labels = drawings[::200], labels[::200]
+    rng = np.random.default_rng(size)
+    shape = (len(picked), size, size)
+    if values == "any":
+        images = rng.integers(0, 256, shape, dtype=np.uint8)
+    elif values == "mostly_0_255":
+        images = (rng.random(shape) < 0.4).astype(np.uint8) * 255
+        images[rng.random(shape) < 0.02] = 127  # a few grey pixels break 8-pixel runs
+        images[rng.random(shape) < 0.02] = 128
+    else:
+        images = np.full(shape, 255, dtype=np.uint8)
+    batch = Drawings.from_dicts(picked)
+    records = _records(*encode_img_examples(picked_labels, images, batch, batch.timestamp))
+    for label, d, img, record in zip(picked_labels, picked, images, records):
+        assert record == _tf_bytes(_notebook_img_example(int(label), d, img))
+
+
 @pytest.mark.parametrize("key_id", ["9223372036854775807", "9223372036854775806", "0", "1"])
 def test_extreme_key_ids_and_labels(utc, labelled, key_id):
     _, drawings = labelled

@@ -1,0 +1,55 @@
+"""Unaligned 64-bit loads and stores in uint8 arrays, for numba kernels.
+
+Numba indexes a uint8 array one byte at a time and LLVM does not merge those
+accesses, so a kernel moving eight bytes would make eight loads or stores;
+these make one (x86-64 and arm64 allow it at any address).  The array must be
+contiguous; ``pos`` is a byte index and the eight bytes must lie inside it.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+from numba import types
+from numba.core.errors import TypingError
+from numba.extending import intrinsic
+
+
+def _check(arr: types.Type) -> None:
+    if not (isinstance(arr, types.Array) and arr.dtype == types.uint8 and arr.ndim == 1
+            and arr.layout == "C"):
+        raise TypingError(f"a contiguous 1-d uint8 array is needed, not {arr}")
+
+
+def _u64_pointer(context, builder, aryty, ary, pos):
+    data = context.make_array(aryty)(context, builder, ary).data
+    return builder.bitcast(builder.gep(data, [pos]), ir.IntType(64).as_pointer())
+
+
+@intrinsic
+def load_u64(typingctx, arr, pos):
+    """``arr[pos:pos + 8]`` as a little-endian uint64 (on little-endian machines)."""
+    _check(arr)
+    sig = types.uint64(arr, types.intp)
+
+    def codegen(context, builder, signature, args):
+        ary, at = args
+        load = builder.load(_u64_pointer(context, builder, signature.args[0], ary, at))
+        load.align = 1
+        return load
+
+    return sig, codegen
+
+
+@intrinsic
+def store_u64(typingctx, arr, pos, value):
+    """Writes uint64 ``value`` into ``arr[pos:pos + 8]`` (little-endian on such machines)."""
+    _check(arr)
+    sig = types.void(arr, types.intp, types.uint64)
+
+    def codegen(context, builder, signature, args):
+        ary, at, v = args
+        store = builder.store(v, _u64_pointer(context, builder, signature.args[0], ary, at))
+        store.align = 1
+        return context.get_dummy_value()
+
+    return sig, codegen
