@@ -62,7 +62,7 @@ from fastdraw.ndjson import BadLineError, Rejection, read_drawings
 from fastdraw.plan import Plan, make_plan, parse_splits, rand_key, resolve_splits
 from fastdraw.raster import rasterize
 from fastdraw.strokes import encode_strokes
-from fastdraw.tfrecord import TFRecordWriter, frame_records
+from fastdraw.tfrecord import FRAME_HEAD, FRAME_TAIL, TFRecordWriter, frame_in_place
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,6 @@ MAX_OPEN_SPOOLS = 128  # shard spools a phase-1 task keeps open (more: opened pe
 WINDOW = 8 << 20  # bytes a phase-2 task interleaves at a time
 LOG_EVERY = 10.0  # seconds between progress log lines when stderr is not a terminal
 COMPILE_NOTE_AFTER = 2.0  # seconds of warmup after which the user is told kernels compile
-FRAME = 16  # TFRecord framing bytes per record: length, its CRC, data CRC
 _IOV_MAX = 1024  # buffers per writev (IOV_MAX on Linux and macOS)
 
 
@@ -247,22 +246,19 @@ class _Encoding:
     notebook_time: bool
 
     def records(self, label: int, d: Drawings) -> tuple[np.ndarray, np.ndarray]:
-        """Serialized Examples of the batch: (buf uint8, offsets int64 (N + 1,))."""
+        """The batch's Examples, TFRecord-framed: (buf uint8, slots int64 (N + 1,)), framed
+        record i being ``buf[slots[i]:slots[i + 1]]``."""
         labels = np.full(len(d), label, dtype=np.int64)
         ts = _timestamps(d, self.notebook_time)
+        gaps = (FRAME_HEAD, FRAME_TAIL)
         if self.kind == "img":
             images = rasterize(d, self.img_size, self.line_width, self.maximize)
-            return encode_img_examples(labels, images, d, ts)
-        deltas, offsets = encode_strokes(d)
-        return encode_stroke_examples(labels, deltas, offsets, d, ts)
-
-
-def _framed(buf: np.ndarray, offsets: np.ndarray) -> tuple[memoryview, np.ndarray, np.ndarray]:
-    """TFRecord-framed records: (their bytes, start of each record, its framed size)."""
-    data = memoryview(frame_records(buf, offsets))
-    sizes = np.diff(offsets) + FRAME
-    starts = offsets[:-1] + FRAME * np.arange(len(sizes), dtype=np.int64)
-    return data, starts, sizes
+            buf, slots = encode_img_examples(labels, images, d, ts, gaps=gaps)
+        else:
+            deltas, offsets = encode_strokes(d)
+            buf, slots = encode_stroke_examples(labels, deltas, offsets, d, ts, gaps=gaps)
+        frame_in_place(buf, slots)
+        return buf, slots
 
 
 # ------------------------------------------------------------------------------- worker pool
@@ -541,9 +537,9 @@ def _encode_into(t: _EncodeTask, writers: dict[str, _SpoolWriter], result: _Enco
                 lo, hi = max(t.start, g0), min(t.end, job.rounds, result.usable)
                 if lo >= hi:
                     continue
-                buf, offsets = job.encoding.records(t.label, _take(d, lo - g0, hi - g0))
-                data, starts, sizes = _framed(buf, offsets)
-                writers[kind].add(data, starts, sizes, job.shard_id[lo - t.start:hi - t.start])
+                buf, slots = job.encoding.records(t.label, _take(d, lo - g0, hi - g0))
+                writers[kind].add(memoryview(buf), slots[:-1], np.diff(slots),
+                                  job.shard_id[lo - t.start:hi - t.start])
                 done += hi - lo
             _report(done)
 
@@ -607,6 +603,18 @@ class _SpoolReader:
             at += nbytes
 
 
+_window = np.empty(0, dtype=np.uint8)
+
+
+def _window_buffer(n: int) -> np.ndarray:
+    """``n`` bytes of one buffer that a worker reuses for every window of every shard (fresh
+    pages cost a page fault each; the buffer only grows, to about WINDOW bytes)."""
+    global _window
+    if _window.size < n:
+        _window = np.empty(int(n * 1.25), dtype=np.uint8)
+    return _window[:n]
+
+
 def _write_task(t: _WriteTask) -> str:
     """Phase 2 for one shard: interleave its records round by round in class order, write
     the shard; returns its sha256."""
@@ -623,7 +631,7 @@ def _write_task(t: _WriteTask) -> str:
             sizes = np.stack([r.take(w) for r in readers])  # (classes, w)
             block = sizes.sum(axis=1)
             base = np.concatenate(([0], np.cumsum(block)[:-1]))
-            src = np.empty(int(block.sum()), dtype=np.uint8)
+            src = _window_buffer(int(block.sum()))
             for j, r in enumerate(readers):
                 r.read_into(src[base[j]:base[j] + block[j]])
             starts = (base[:, None] + np.cumsum(sizes, axis=1) - sizes).T.ravel()
@@ -1192,9 +1200,8 @@ def _rounds_in_blocks(encoding: _Encoding, iters: Sequence, splits: dict[str, in
             if not drawings:
                 framed.append((b"", np.zeros(1, dtype=np.int64)))
                 continue
-            buf, offsets = encoding.records(j, Drawings.from_dicts(drawings))
-            bounds = offsets + FRAME * np.arange(len(offsets), dtype=np.int64)
-            framed.append((frame_records(buf, offsets), bounds))
+            buf, slots = encoding.records(j, Drawings.from_dicts(drawings))
+            framed.append((memoryview(buf), slots))
         for r, writer in enumerate(block):
             for data, bounds in framed:
                 if r + 1 < len(bounds):

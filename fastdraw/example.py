@@ -241,7 +241,7 @@ def _put_pixel_bytes(buf, pos, pixels, a, b):
 
 @njit(cache=True, nogil=True)
 def _img_kernel(labels, pixels, key_id, recognized, timestamps, word_buf, word_off,
-                cc_buf, cc_off, keys, key_offsets, runs, run_sizes):
+                cc_buf, cc_off, keys, key_offsets, runs, run_sizes, before, after):
     """Img-schema Examples; keys: countrycode img key_id label recognized timestamp word."""
     n = len(labels)
     n_pixels = pixels.shape[1]
@@ -256,10 +256,10 @@ def _img_kernel(labels, pixels, key_id, recognized, timestamps, word_buf, word_o
         features[i] = _meta_sizes(i, labels, key_id, recognized, timestamps, word_off, cc_off,
                                   key_offsets, 0, 2, 3, 4, 5, 6)
         features[i] += _entry(_klen(key_offsets, 1), _field(_field(packed[i])))
-        offsets[i + 1] = offsets[i] + _field(features[i])
+        offsets[i + 1] = offsets[i] + before + _field(features[i]) + after
     buf = np.empty(offsets[n] + _PIXEL_SLACK, dtype=np.uint8)
     for i in range(n):
-        pos = _put_field_header(buf, offsets[i], 0x0A, features[i])
+        pos = _put_field_header(buf, offsets[i] + before, 0x0A, features[i])
         pos = _put_bytes(buf, pos, keys, key_offsets, 0, cc_buf, cc_off[i], cc_off[i + 1])
         pos = _put_entry(buf, pos, keys, key_offsets, 1, _field(_field(packed[i])))
         pos = _put_field_header(buf, pos, 0x1A, _field(packed[i]))
@@ -275,7 +275,7 @@ def _img_kernel(labels, pixels, key_id, recognized, timestamps, word_buf, word_o
 
 @njit(cache=True, nogil=True)
 def _stroke_kernel(labels, delta_bytes, delta_offsets, key_id, recognized, timestamps,
-                   word_buf, word_off, cc_buf, cc_off, keys, key_offsets):
+                   word_buf, word_off, cc_buf, cc_off, keys, key_offsets, before, after):
     """Stroke-schema Examples; keys: countrycode key_id label recognized stroke_len stroke_x
     stroke_y stroke_z timestamp word.  ``delta_bytes`` (3, 4 * total): float32 deltas as bytes."""
     n = len(labels)
@@ -288,12 +288,12 @@ def _stroke_kernel(labels, delta_bytes, delta_offsets, key_id, recognized, times
         features[i] += _entry(_klen(key_offsets, 4), _int_feature(m))
         for k in range(5, 8):
             features[i] += _entry(_klen(key_offsets, k), _float_feature(m))
-        offsets[i + 1] = offsets[i] + _field(features[i])
+        offsets[i + 1] = offsets[i] + before + _field(features[i]) + after
     buf = np.empty(offsets[n], dtype=np.uint8)
     for i in range(n):
         a = delta_offsets[i]
         b = delta_offsets[i + 1]
-        pos = _put_field_header(buf, offsets[i], 0x0A, features[i])
+        pos = _put_field_header(buf, offsets[i] + before, 0x0A, features[i])
         pos = _put_bytes(buf, pos, keys, key_offsets, 0, cc_buf, cc_off[i], cc_off[i + 1])
         pos = _put_int(buf, pos, keys, key_offsets, 1, key_id[i])
         pos = _put_int(buf, pos, keys, key_offsets, 2, labels[i])
@@ -340,13 +340,16 @@ def _metadata(labels: np.ndarray, drawings: Drawings, timestamps: np.ndarray) ->
 
 
 def encode_img_examples(labels: np.ndarray, images: np.ndarray, drawings: Drawings,
-                        timestamps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                        timestamps: np.ndarray, *, gaps: tuple[int, int] = (0, 0)
+                        ) -> tuple[np.ndarray, np.ndarray]:
     """Serialized img-schema Examples of a batch: (buf uint8, offsets int64 (N + 1,)).
 
     Example i is ``buf[offsets[i]:offsets[i + 1]]``, byte-equal to TensorFlow's
     deterministic serialization of the notebook's ``make_example_img`` Example
     with features label, ``img_<sz>`` (images uint8 (N, sz, sz), flattened),
     countrycode, recognized, word, timestamp (``timestamps``, epoch seconds) and key_id.
+    With ``gaps=(before, after)`` that slot also holds ``before`` unwritten bytes ahead
+    of the Example and ``after`` behind it (room for ``tfrecord.frame_in_place``).
     """
     if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1] != images.shape[2]:
         raise ValueError(f"images must be uint8 (N, sz, sz), got {images.dtype} {images.shape}")
@@ -355,19 +358,19 @@ def encode_img_examples(labels: np.ndarray, images: np.ndarray, drawings: Drawin
     labels, key_id, recognized, timestamps, *strings = _metadata(labels, drawings, timestamps)
     pixels = np.ascontiguousarray(images).reshape(len(images), -1)
     return _img_kernel(labels, pixels, key_id, recognized, timestamps, *strings,
-                       *_img_table(images.shape[1]), *_RUNS)
+                       *_img_table(images.shape[1]), *_RUNS, *_gaps(gaps))
 
 
 def encode_stroke_examples(labels: np.ndarray, deltas: np.ndarray, delta_offsets: np.ndarray,
-                           drawings: Drawings, timestamps: np.ndarray
-                           ) -> tuple[np.ndarray, np.ndarray]:
+                           drawings: Drawings, timestamps: np.ndarray, *,
+                           gaps: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, np.ndarray]:
     """Serialized stroke-schema Examples of a batch: (buf uint8, offsets int64 (N + 1,)).
 
     ``deltas`` / ``delta_offsets`` are ``strokes.encode_strokes(drawings)``; the
     features are label, stroke_x / stroke_y / stroke_z (float32 rows of the
     deltas), stroke_len, countrycode, recognized, word, timestamp and key_id,
     byte-equal to TensorFlow's deterministic serialization of the notebook's
-    ``make_example_stroke`` Example.
+    ``make_example_stroke`` Example; ``gaps`` as for ``encode_img_examples``.
     """
     delta_offsets = np.ascontiguousarray(delta_offsets, dtype=np.int64)
     if deltas.ndim != 2 or deltas.shape[0] != 3:
@@ -380,7 +383,14 @@ def encode_stroke_examples(labels: np.ndarray, deltas: np.ndarray, delta_offsets
     labels, key_id, recognized, timestamps, *strings = _metadata(labels, drawings, timestamps)
     delta_bytes = np.ascontiguousarray(deltas, dtype="<f4").view(np.uint8)
     return _stroke_kernel(labels, delta_bytes, delta_offsets, key_id, recognized, timestamps,
-                          *strings, *_STROKE_TABLE)
+                          *strings, *_STROKE_TABLE, *_gaps(gaps))
+
+
+def _gaps(gaps: tuple[int, int]) -> tuple[int, int]:
+    before, after = (int(g) for g in gaps)
+    if before < 0 or after < 0:
+        raise ValueError(f"gaps must be two sizes >= 0, got {gaps}")
+    return before, after
 
 
 def _timestamps(drawings: Drawings, notebook_time: bool) -> np.ndarray:

@@ -48,33 +48,54 @@ def _append_framed(parts: list[bytes], record: bytes) -> None:
 
 
 _HEADERS = np.dtype([("length", "<u8"), ("crc", "<u4")])  # packed: 12 bytes a record
+FRAME_HEAD = _HEADERS.itemsize  # framing bytes before a record: its length and that's CRC
+FRAME_TAIL = _FOOTER.size  # framing bytes after it: the data's CRC
+
+
+def frame_in_place(buf: np.ndarray, slots: np.ndarray) -> None:
+    """Writes the TFRecord framing of records laid out with room for it.
+
+    Slot i, ``buf[slots[i]:slots[i + 1]]``, is FRAME_HEAD free bytes, record i, then
+    FRAME_TAIL free bytes (the layout the Example encoders write with ``gaps``); after
+    the call each slot is the framed record, so the slots together are a TFRecord file.
+    No record is copied: CRC32C reads them where they lie.
+    """
+    if buf.dtype != np.uint8 or buf.ndim != 1 or not buf.flags.c_contiguous:
+        raise ValueError("buf must be a contiguous 1-d uint8 array")
+    bounds = np.asarray(slots, dtype=np.int64)
+    n = len(bounds) - 1
+    if n < 0 or bounds[0] < 0 or bounds[-1] > len(buf) or np.any(
+            np.diff(bounds) < FRAME_HEAD + FRAME_TAIL):
+        raise ValueError("slots must rise by at least 16 bytes within buf")
+    value = google_crc32c.value
+    starts = bounds[:-1].tolist()
+    ends = bounds[1:].tolist()
+    headers = np.empty(n, dtype=_HEADERS)
+    headers["length"] = np.diff(bounds) - (FRAME_HEAD + FRAME_TAIL)
+    lengths = headers["length"].tobytes()
+    headers["crc"] = _mask(np.fromiter((value(lengths[8 * i:8 * i + 8]) for i in range(n)),
+                                       dtype=np.uint64, count=n))
+    footers = _mask(np.fromiter(
+        (value(buf[a + FRAME_HEAD:e - FRAME_TAIL]) for a, e in zip(starts, ends)),
+        dtype=np.uint64, count=n)).astype("<u4")
+    buf[(bounds[:-1, None] + np.arange(FRAME_HEAD)).ravel()] = headers.view(np.uint8)
+    buf[(bounds[1:, None] - np.arange(FRAME_TAIL, 0, -1)).ravel()] = footers.view(np.uint8)
 
 
 def frame_records(buf: np.ndarray, offsets: np.ndarray) -> bytes:
     """TFRecord framing of many records at once: record i is ``buf[offsets[i]:offsets[i + 1]]``.
 
-    Returns the bytes of a TFRecord file holding them in order.  (google-crc32c takes
-    only ``bytes``, so each record is copied out once; headers and footers are built
-    for all records together.)
+    Returns the bytes of a TFRecord file holding them in order.  (Encoders that leave
+    room for the framing skip this copy: see ``frame_in_place``.)
     """
     data = np.ascontiguousarray(buf, dtype=np.uint8)
-    bounds = np.asarray(offsets, dtype=np.int64).tolist()
-    n = len(bounds) - 1
-    value = google_crc32c.value
-    records = [data[a:b].tobytes() for a, b in zip(bounds, bounds[1:])]
-    headers = np.empty(n, dtype=_HEADERS)
-    headers["length"] = np.diff(bounds)
-    lengths = headers["length"].tobytes()
-    headers["crc"] = _mask(np.fromiter((value(lengths[8 * i:8 * i + 8]) for i in range(n)),
-                                       dtype=np.uint64, count=n))
-    header_bytes = headers.tobytes()
-    footer_bytes = _mask(np.fromiter(map(value, records), dtype=np.uint64, count=n)
-                         ).astype("<u4").tobytes()
-    parts: list[bytes] = [b""] * (3 * n)
-    parts[0::3] = [header_bytes[12 * i:12 * i + 12] for i in range(n)]
-    parts[1::3] = records
-    parts[2::3] = [footer_bytes[4 * i:4 * i + 4] for i in range(n)]
-    return b"".join(parts)
+    offsets = np.asarray(offsets, dtype=np.int64)
+    slots = offsets - offsets[0] + (FRAME_HEAD + FRAME_TAIL) * np.arange(len(offsets))
+    out = np.empty(int(slots[-1]), dtype=np.uint8)
+    for s, a, b in zip(slots.tolist(), offsets[:-1].tolist(), offsets[1:].tolist()):
+        out[s + FRAME_HEAD:s + FRAME_HEAD + b - a] = data[a:b]
+    frame_in_place(out, slots)
+    return out.tobytes()
 
 
 class TFRecordWriter:
@@ -88,7 +109,7 @@ class TFRecordWriter:
     def __init__(self, path: str | os.PathLike, buffer_size: int = 4 << 20) -> None:
         self.path = os.fspath(path)
         self._file = open(self.path, "wb", buffering=0)
-        self._pending: list[bytes] = []
+        self._pending: list[bytes | memoryview] = []
         self._pending_size = 0
         self._buffer_size = buffer_size
 
@@ -98,7 +119,7 @@ class TFRecordWriter:
         _append_framed(parts, record)
         self.write_framed(b"".join(parts))
 
-    def write_framed(self, data: bytes) -> None:
+    def write_framed(self, data: bytes | memoryview) -> None:
         """Writes bytes that are already whole framed records (``frame_records`` output)."""
         self._pending.append(data)
         self._pending_size += len(data)

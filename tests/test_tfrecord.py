@@ -9,11 +9,15 @@ from conftest import simplified_files
 
 from fastdraw import reference
 from fastdraw.drawings import Drawings
-from fastdraw.example import encode_stroke_examples
+from fastdraw.example import encode_img_examples, encode_stroke_examples
+from fastdraw.raster import rasterize
 from fastdraw.strokes import encode_strokes
 from fastdraw.tfrecord import (
+    FRAME_HEAD,
+    FRAME_TAIL,
     CorruptRecordError,
     TFRecordWriter,
+    frame_in_place,
     frame_records,
     masked_crc32c,
     read_records,
@@ -64,6 +68,48 @@ def test_writer_and_framing_write_tensorflows_bytes(tmp_path, examples, records)
         writer.write_framed(frame_records(buf, offsets[half:]))
         writer.write(b"")
     assert (tmp_path / "framed.tfrecord").read_bytes() == expected
+
+
+@pytest.mark.parametrize("kind", ["img", "stroke"])
+def test_encoders_leave_room_and_framing_fills_it_with_tensorflows_bytes(tmp_path, kind):
+    """Examples encoded with gaps and framed in place are TF's file, with no copy."""
+    dicts = [reference.convert(line) for f in simplified_files()[40:80]
+             for line in open(f, encoding="utf-8")]
+    batch = Drawings.from_dicts(dicts)
+    labels = np.arange(len(batch)) % 345
+    if kind == "img":
+        images = rasterize(batch, 64, 4, True)
+
+        def encode(**kw):
+            return encode_img_examples(labels, images, batch, batch.timestamp, **kw)
+    else:
+        deltas, delta_offsets = encode_strokes(batch)
+
+        def encode(**kw):
+            return encode_stroke_examples(labels, deltas, delta_offsets, batch, batch.timestamp,
+                                          **kw)
+    buf, offsets = encode()
+    plain = [buf[a:b].tobytes() for a, b in zip(offsets[:-1], offsets[1:])]
+    gapped, slots = encode(gaps=(FRAME_HEAD, FRAME_TAIL))
+    assert np.diff(slots).tolist() == [len(r) + 16 for r in plain]
+    assert [gapped[a + 12:b - 4].tobytes() for a, b in zip(slots[:-1], slots[1:])] == plain
+    frame_in_place(gapped, slots)
+    assert gapped.tobytes() == _tf_file(tmp_path / "tf.tfrecord", plain)
+    assert gapped.tobytes() == frame_records(buf, offsets)
+    with pytest.raises(ValueError, match="gaps must be two sizes >= 0"):
+        encode(gaps=(-1, 4))
+
+
+def test_frame_in_place_refuses_slots_that_do_not_fit(tmp_path):
+    buf = np.zeros(40, dtype=np.uint8)
+    for slots in ([0, 15], [0, 20, 41], [-1, 20], [0, 30, 25]):
+        with pytest.raises(ValueError, match="slots must rise by at least 16 bytes"):
+            frame_in_place(buf, np.array(slots))
+    with pytest.raises(ValueError, match="contiguous 1-d uint8"):
+        frame_in_place(np.zeros(40, dtype=np.int64), np.array([0, 16]))
+    frame_in_place(buf, np.array([4, 20]))  # an empty record fits in 16 bytes
+    (tmp_path / "empty.tfrecord").write_bytes(buf[4:20].tobytes())
+    assert list(read_records(tmp_path / "empty.tfrecord")) == [b""]
 
 
 def test_tensorflow_and_fastdraw_read_our_files(tmp_path, records):
