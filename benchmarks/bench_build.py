@@ -34,6 +34,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -88,9 +89,16 @@ sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 
-def run_fastdraw(data: Path, out: Path, kind: str, rounds: int, workers: int) -> int:
-    """`python -m fastdraw` as a child process; returns the peak RSS (KiB) of its largest
-    process (the main one or a worker)."""
+class Run(NamedTuple):
+    peak_rss_kib: int  # of the build's largest process (the main one or a worker)
+    phase_seconds: float  # its two parallel phases (encode, write), from its log
+
+
+_PHASES = re.compile(r"(?:encoded|wrote \d+ shard files) in ([\d.]+) s")
+
+
+def run_fastdraw(data: Path, out: Path, kind: str, rounds: int, workers: int) -> Run:
+    """`python -m fastdraw` as a child process."""
     splits = ",".join(f"{k}={v}" for k, v in splits_of(rounds).items())
     args = ["--classes", ",".join(CLASSES), "--data", str(data), "--offline", "--out", str(out),
             "--kind", kind, "--splits", splits, "--workers", str(workers), "--overwrite"]
@@ -99,7 +107,7 @@ def run_fastdraw(data: Path, out: Path, kind: str, rounds: int, workers: int) ->
     if done.returncode != 0:
         raise RuntimeError(f"python -m fastdraw {' '.join(args)} failed ({done.returncode}):\n"
                            f"{done.stderr}")
-    return int(done.stdout)
+    return Run(int(done.stdout), sum(map(float, _PHASES.findall(done.stderr))))
 
 
 def run_reference(data: Path, out: Path, kind: str, rounds: int) -> None:
@@ -160,18 +168,21 @@ def test_build_fastdraw_peak_rss_10x_input(benchmark, data, tmp_path_factory):
     large = benchmark.pedantic(
         run_fastdraw, args=(data, tmp_path_factory.mktemp("rss-10x"), "img,stroke",
                             10 * RSS_ROUNDS, 2), rounds=1, iterations=1)
-    benchmark.extra_info["peak_rss_kib"] = {"small": small, "10x": large}
-    benchmark.extra_info["rss_ratio_10x"] = round(large / small, 3)
+    benchmark.extra_info["peak_rss_kib"] = {"small": small.peak_rss_kib,
+                                            "10x": large.peak_rss_kib}
+    benchmark.extra_info["rss_ratio_10x"] = round(large.peak_rss_kib / small.peak_rss_kib, 3)
 
 
-def _median_rate(examples: int, run: Callable[[], object], repeat: int) -> float:
-    """Median examples/s of ``repeat`` runs of ``run`` (these machines are noisy)."""
-    seconds = []
+def _median_rate(examples: int, run: Callable[[], object], repeat: int
+                 ) -> tuple[float, list[object]]:
+    """Median examples/s of ``repeat`` runs of ``run`` (these machines are noisy), and what
+    the runs returned."""
+    seconds, returned = [], []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        run()
+        returned.append(run())
         seconds.append(time.perf_counter() - t0)
-    return examples / statistics.median(seconds)
+    return examples / statistics.median(seconds), returned
 
 
 def measure(scale: float = 4.0, repeat: int = 3) -> dict:
@@ -190,23 +201,29 @@ def measure(scale: float = 4.0, repeat: int = 3) -> dict:
             def reference_run(kind=kind):
                 run_reference(data, root / "ref", kind, REFERENCE_ROUNDS[kind])
                 shutil.rmtree(root / "ref")
-            ref = _median_rate(REFERENCE_ROUNDS[kind] * len(CLASSES), reference_run, repeat)
+            ref, _ = _median_rate(REFERENCE_ROUNDS[kind] * len(CLASSES), reference_run, repeat)
             row = {"reference_examples_per_s": round(ref),
                    "fastdraw_examples": fast_rounds[kind] * len(CLASSES)}
+            phases = {}
             for workers in (1, 2):
                 def fastdraw_run(kind=kind, workers=workers):
-                    run_fastdraw(data, root / "out", kind, fast_rounds[kind], workers)
+                    done = run_fastdraw(data, root / "out", kind, fast_rounds[kind], workers)
                     shutil.rmtree(root / "out")
-                rate = _median_rate(fast_rounds[kind] * len(CLASSES), fastdraw_run, repeat)
+                    return done
+                rate, runs = _median_rate(fast_rounds[kind] * len(CLASSES), fastdraw_run, repeat)
                 row[f"fastdraw_{workers}w_examples_per_s"] = round(rate)
                 row[f"ratio_{workers}w"] = round(rate / ref, 1)
+                phases[workers] = statistics.median(r.phase_seconds for r in runs)
             row["speedup_2w_over_1w"] = round(
                 row["fastdraw_2w_examples_per_s"] / row["fastdraw_1w_examples_per_s"], 2)
+            # Start-up (imports, numba loading, forks) and the final files run on one core
+            # whatever the workers; the parallel phases show how the pool itself scales.
+            row["phases_2w_over_1w"] = round(phases[1] / phases[2], 2)
             figures[kind] = row
         small = make_data(root / "small", rss_rounds)
         rss = {}
         for label, src, rounds in (("small", small, rss_rounds), ("10x", data, 10 * rss_rounds)):
-            rss[label] = run_fastdraw(src, root / label, "img,stroke", rounds, 2)
+            rss[label] = run_fastdraw(src, root / label, "img,stroke", rounds, 2).peak_rss_kib
         figures["peak_rss_mib"] = {k: round(v / 1024, 1) for k, v in rss.items()}
         figures["peak_rss_ratio_10x"] = round(rss["10x"] / rss["small"], 3)
     return figures

@@ -63,7 +63,11 @@ def build_table(figures: dict) -> list[str]:
         row = figures[kind]
         ref = 1 / row["reference_examples_per_s"]
         for workers in (1, 2):
-            scaling = f"2w/1w {row['speedup_2w_over_1w']}x" if workers == 2 else ""
+            scaling = ""
+            if workers == 2:
+                scaling = f"2w/1w {row['speedup_2w_over_1w']}x"
+                if "phases_2w_over_1w" in row:
+                    scaling += f" (parallel phases {row['phases_2w_over_1w']}x)"
             rows.append(_row(f"build {kind}, {workers}w",
                              1 / row[f"fastdraw_{workers}w_examples_per_s"], ref, scaling))
     rss = figures["peak_rss_mib"]

@@ -834,7 +834,7 @@ def _encode(opts: BuildOptions, plans: dict[str, Plan], tmp: dict[str, Path],
                          "such as train=0.7,eval=0.15,test=0.15)"
                          + ("" if opts.include_unrecognized else
                             ", or add --include-unrecognized"))
-    log.info("encoded in %.1f s", time.monotonic() - t0)
+    log.info("encoded in %.2f s", time.monotonic() - t0)
     return {kind: [results[j].cutoff[kind] for j in range(len(opts.classes))] for kind in plans}
 
 
@@ -866,7 +866,7 @@ def _write(opts: BuildOptions, plans: dict[str, Plan], tmp: dict[str, Path],
             hashes[kind][shard] = digest
     finally:
         progress.close()
-    log.info("wrote %d shard files in %.1f s", len(tasks), time.monotonic() - t0)
+    log.info("wrote %d shard files in %.2f s", len(tasks), time.monotonic() - t0)
     return hashes
 
 
