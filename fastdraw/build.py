@@ -53,10 +53,10 @@ from typing import Any
 import numba
 import numpy as np
 
-from fastdraw import example, raster, strokes
+from fastdraw import compact, example, raster, strokes
 from fastdraw.classes import classes_from_args, with_close_matches
 from fastdraw.drawings import Drawings, notebook_seconds
-from fastdraw.example import encode_img_examples, encode_stroke_examples
+from fastdraw.example import encode_img_records, encode_stroke_examples
 from fastdraw.groups import all_classes, sample_dir
 from fastdraw.ndjson import BadLineError, Rejection, read_drawings
 from fastdraw.plan import Plan, make_plan, parse_splits, rand_key, resolve_splits
@@ -75,7 +75,7 @@ SAMPLE_SPLITS = "train=0.7,eval=0.15,test=0.15"
 CHUNK = 512  # drawings per read_drawings chunk (bounds a worker's working set)
 MIN_RANGE = 2048  # fewest rounds worth a task of its own when classes are split into ranges
 MAX_OPEN_SPOOLS = 128  # shard spools a phase-1 task keeps open (more: opened per write)
-WINDOW = 8 << 20  # bytes a phase-2 task interleaves at a time
+WINDOW = 1 << 20  # framed bytes a phase-2 task interleaves at a time (fits in L2)
 LOG_EVERY = 10.0  # seconds between progress log lines when stderr is not a terminal
 COMPILE_NOTE_AFTER = 2.0  # seconds of warmup after which the user is told kernels compile
 _IOV_MAX = 1024  # buffers per writev (IOV_MAX on Linux and macOS)
@@ -131,6 +131,18 @@ class Built:
 
 
 # ------------------------------------------------------------------------------- kernels
+
+
+_scratch: dict[str, np.ndarray] = {}
+
+
+def _buffer(name: str, n: int) -> np.ndarray:
+    """``n`` bytes of the worker's buffer ``name``, reused by every chunk, window and task
+    (fresh pages cost a page fault each); it only grows, to the largest need."""
+    buf = _scratch.get(name)
+    if buf is None or buf.size < n:
+        buf = _scratch[name] = np.empty(int(n * 1.25), dtype=np.uint8)
+    return buf[:n]
 
 
 def _write_all(fd: int, data: bytes | memoryview) -> None:
@@ -200,6 +212,7 @@ def _load_kernels(kinds: Sequence[str], sample: str | os.PathLike | None,
                   helper: int | None) -> None:
     if "img" in kinds:
         raster.warmup()
+        compact.warmup()
     if "stroke" in kinds:
         strokes.warmup()
     if sample is not None:
@@ -245,20 +258,40 @@ class _Encoding:
     maximize: bool
     notebook_time: bool
 
+    @property
+    def pixels(self) -> int:
+        """Pixels of an image; 0 for strokes."""
+        return self.img_size ** 2 if self.kind == "img" else 0
+
     def records(self, label: int, d: Drawings) -> tuple[np.ndarray, np.ndarray]:
         """The batch's Examples, TFRecord-framed: (buf uint8, slots int64 (N + 1,)), framed
         record i being ``buf[slots[i]:slots[i + 1]]``."""
+        buf, slots, _, _ = self._framed(label, d)
+        return buf, slots
+
+    def spooled(self, label: int, d: Drawings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The batch's records as the spool keeps them: (buf uint8, offsets int64 (N + 1,),
+        framed sizes (N,)); img records packed (fastdraw.compact), stroke records framed."""
+        buf, slots, images, pixel_at = self._framed(label, d)
+        if images is None:
+            return buf, slots, np.diff(slots)
+        packed = _buffer("packed", compact.packed_bound(slots))
+        return packed, compact.pack(buf, slots, pixel_at, images, packed), np.diff(slots)
+
+    def _framed(self, label: int, d: Drawings) -> tuple:
+        """(buf, slots, images or None, where each image's varints start or None)."""
         labels = np.full(len(d), label, dtype=np.int64)
         ts = _timestamps(d, self.notebook_time)
         gaps = (FRAME_HEAD, FRAME_TAIL)
+        images = pixel_at = None
         if self.kind == "img":
             images = rasterize(d, self.img_size, self.line_width, self.maximize)
-            buf, slots = encode_img_examples(labels, images, d, ts, gaps=gaps)
+            buf, slots, pixel_at = encode_img_records(labels, images, d, ts, gaps=gaps)
         else:
             deltas, offsets = encode_strokes(d)
             buf, slots = encode_stroke_examples(labels, deltas, offsets, d, ts, gaps=gaps)
         frame_in_place(buf, slots)
-        return buf, slots
+        return buf, slots, images, pixel_at
 
 
 # ------------------------------------------------------------------------------- worker pool
@@ -462,19 +495,22 @@ def _spool_prefix(spool: str | Path, label: int, part: int, shard: int) -> str:
 
 
 class _SpoolWriter:
-    """Appends framed records to per-shard spool files: ``<prefix>.rec`` holds the records,
-    ``<prefix>.len`` their sizes (int32).  Nothing is buffered in the process."""
+    """Appends records to per-shard spool files: ``<prefix>.rec`` holds the records as
+    spooled (img ones packed), ``<prefix>.len`` pairs of int32: their size there and
+    framed.  Nothing is buffered in the process."""
 
     def __init__(self, spool: str, label: int, part: int, shards: int) -> None:
         self._prefix = [_spool_prefix(spool, label, part, s) for s in range(shards)]
         self._keep_open = shards <= MAX_OPEN_SPOOLS
         self._fds: dict[int, tuple[int, int]] = {}
 
-    def add(self, data: memoryview, starts: np.ndarray, sizes: np.ndarray,
+    def add(self, buf: np.ndarray, offsets: np.ndarray, framed: np.ndarray,
             shard_id: np.ndarray) -> None:
-        """Record i, ``data[starts[i]:starts[i] + sizes[i]]``, goes to shard ``shard_id[i]``."""
+        """Record i, ``buf[offsets[i]:offsets[i + 1]]`` (``framed[i]`` bytes once framed),
+        goes to shard ``shard_id[i]``."""
         order = np.argsort(shard_id, kind="stable")
-        sids, starts, sizes = shard_id[order], starts[order], sizes[order]
+        sids, starts = shard_id[order], offsets[:-1][order]
+        sizes, framed = np.diff(offsets)[order], framed[order]
         bounds = np.concatenate(([0], np.flatnonzero(np.diff(sids)) + 1, [len(sids)]))
         for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
             s = int(sids[a])
@@ -483,8 +519,8 @@ class _SpoolWriter:
                 self._fds[s] = (os.open(self._prefix[s] + ".rec", flags, 0o666),
                                 os.open(self._prefix[s] + ".len", flags, 0o666))
             rec, lens = self._fds[s]
-            _write_pieces(rec, data, starts[a:b], starts[a:b] + sizes[a:b])
-            _write_all(lens, sizes[a:b].astype("<i4").tobytes())
+            _write_pieces(rec, memoryview(buf), starts[a:b], starts[a:b] + sizes[a:b])
+            _write_all(lens, np.stack([sizes[a:b], framed[a:b]], axis=1).astype("<i4").tobytes())
             if not self._keep_open:
                 self._close(s)
 
@@ -537,9 +573,8 @@ def _encode_into(t: _EncodeTask, writers: dict[str, _SpoolWriter], result: _Enco
                 lo, hi = max(t.start, g0), min(t.end, job.rounds, result.usable)
                 if lo >= hi:
                     continue
-                buf, slots = job.encoding.records(t.label, _take(d, lo - g0, hi - g0))
-                writers[kind].add(memoryview(buf), slots[:-1], np.diff(slots),
-                                  job.shard_id[lo - t.start:hi - t.start])
+                buf, offsets, framed = job.encoding.spooled(t.label, _take(d, lo - g0, hi - g0))
+                writers[kind].add(buf, offsets, framed, job.shard_id[lo - t.start:hi - t.start])
                 done += hi - lo
             _report(done)
 
@@ -552,6 +587,7 @@ class _WriteTask:
     path: str  # the shard file to write
     rounds: int  # rounds in this shard
     sources: tuple[tuple[tuple[str, int], ...], ...]  # per class: (spool prefix, records) in order
+    pixels: int  # pixels of an img record's image (it is spooled packed); 0 for strokes
 
 
 class _SpoolReader:
@@ -566,24 +602,26 @@ class _SpoolReader:
         self._spans: list[tuple[str, int, int]] = []
 
     def take(self, n: int) -> np.ndarray:
-        """Sizes of the next ``n`` records (their bytes come with ``read_into``)."""
+        """Sizes of the next ``n`` records, (2, n): as spooled and framed (their bytes come
+        with ``read_into``)."""
         parts = []
         self._spans = []
         while n > 0:
             prefix, count = self._sources[self._i]
             k = min(n, count - self._k)
-            sizes = np.fromfile(prefix + ".len", dtype="<i4", count=k, offset=4 * self._k)
-            if len(sizes) != k:
+            sizes = np.fromfile(prefix + ".len", dtype="<i4", count=2 * k, offset=8 * self._k)
+            if len(sizes) != 2 * k:
                 raise RuntimeError(f"spool {prefix}.len is truncated")
-            nbytes = int(sizes.sum(dtype=np.int64))
+            sizes = sizes.reshape(k, 2).T.astype(np.int64)
+            nbytes = int(sizes[0].sum())
             self._spans.append((prefix + ".rec", self._pos, nbytes))
-            parts.append(sizes.astype(np.int64))
+            parts.append(sizes)
             self._k += k
             self._pos += nbytes
             n -= k
             if self._k == count:
                 self._i, self._k, self._pos = self._i + 1, 0, 0
-        return np.concatenate(parts)
+        return np.concatenate(parts, axis=1)
 
     def remove(self) -> None:
         """Deletes the spool files (each is read by one shard writer only)."""
@@ -603,24 +641,13 @@ class _SpoolReader:
             at += nbytes
 
 
-_window = np.empty(0, dtype=np.uint8)
-
-
-def _window_buffer(n: int) -> np.ndarray:
-    """``n`` bytes of one buffer that a worker reuses for every window of every shard (fresh
-    pages cost a page fault each; the buffer only grows, to about WINDOW bytes)."""
-    global _window
-    if _window.size < n:
-        _window = np.empty(int(n * 1.25), dtype=np.uint8)
-    return _window[:n]
-
-
 def _write_task(t: _WriteTask) -> str:
     """Phase 2 for one shard: interleave its records round by round in class order, write
     the shard; returns its sha256."""
     readers = [_SpoolReader(s) for s in t.sources]
     classes = len(readers)
-    per_round = sum(r.nbytes for r in readers) / max(1, t.rounds)
+    # Bytes of a round once framed (about: an image's pixels take 1 or 2 bytes, not a bit).
+    per_round = sum(r.nbytes for r in readers) / max(1, t.rounds) + classes * t.pixels
     window = max(1, int(WINDOW // max(1.0, per_round)))
     digest = hashlib.sha256()
     fd = os.open(t.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
@@ -628,14 +655,23 @@ def _write_task(t: _WriteTask) -> str:
         done = 0
         while done < t.rounds:
             w = min(window, t.rounds - done)
-            sizes = np.stack([r.take(w) for r in readers])  # (classes, w)
+            sizes, framed = np.stack([r.take(w) for r in readers], axis=1)  # (classes, w) each
             block = sizes.sum(axis=1)
             base = np.concatenate(([0], np.cumsum(block)[:-1]))
-            src = _window_buffer(int(block.sum()))
+            src = _buffer("spooled", int(block.sum()))
             for j, r in enumerate(readers):
                 r.read_into(src[base[j]:base[j] + block[j]])
+            # Round by round, in class order:
             starts = (base[:, None] + np.cumsum(sizes, axis=1) - sizes).T.ravel()
-            _write_pieces(fd, memoryview(src), starts, starts + sizes.T.ravel(), digest)
+            sizes, framed = sizes.T.ravel(), framed.T.ravel()
+            if t.pixels:
+                out = _buffer("shard", int(framed.sum()))
+                at = np.concatenate(([0], np.cumsum(framed)[:-1]))
+                compact.unpack(src, starts, sizes, t.pixels, out, at)
+                digest.update(out)
+                _write_all(fd, out)
+            else:
+                _write_pieces(fd, memoryview(src), starts, starts + sizes, digest)
             done += w
             _report(w * classes)
     finally:
@@ -853,7 +889,8 @@ def _write(opts: BuildOptions, plans: dict[str, Plan], tmp: dict[str, Path],
             sources = tuple(tuple((_spool_prefix(spool, j, p, s), int(counts[p][s]))
                                   for p in range(len(ranges)))
                             for j in range(len(opts.classes)))
-            tasks.append(_WriteTask(str(tmp[kind] / shard), int(per_shard[s]), sources))
+            tasks.append(_WriteTask(str(tmp[kind] / shard), int(per_shard[s]), sources,
+                                    opts.img_size ** 2 if kind == "img" else 0))
             names.append((kind, shard))
     order = sorted(range(len(tasks)), key=lambda i: -tasks[i].rounds)
     total = sum(t.rounds for t in tasks) * len(opts.classes)

@@ -180,7 +180,7 @@ def _meta_sizes(i, labels, key_id, recognized, timestamps, word_off, cc_off, key
 
 def _run_table() -> tuple[np.ndarray, np.ndarray]:
     """Varints of 8 pixels that are each 0 or 255, indexed by which are 255 (bit k: the
-    k-th pixel, as ``_gather_bits`` orders them): (two little-endian uint64 (256, 2),
+    k-th pixel, as ``gather_bits`` orders them): (two little-endian uint64 (256, 2),
     byte counts (256,))."""
     runs = np.zeros((256, 16), dtype=np.uint8)
     sizes = np.zeros(256, dtype=np.int64)
@@ -191,7 +191,7 @@ def _run_table() -> tuple[np.ndarray, np.ndarray]:
     return runs.view("<u8"), sizes
 
 
-_RUNS = _run_table()
+PIXEL_RUNS = _run_table()
 _WORDWISE = sys.byteorder == "little"  # the run table assumes little-endian words
 _HIGH_BITS = 0x8080808080808080
 _GATHER = 0x0102040810204080  # multiplier collecting 8 bits, one per byte, into the top byte
@@ -199,7 +199,7 @@ _PIXEL_SLACK = 16  # spare bytes after the buffer: a run's two 8-byte stores may
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _gather_bits(ones):
+def gather_bits(ones):
     """uint64 ``ones``'s bytes, each 0 or 1, as the bits of one byte (byte k in bit k): the
     multiply moves each into the top byte, with no carries between them."""
     return (ones * np.uint64(_GATHER)) >> np.uint64(56)
@@ -218,7 +218,7 @@ def _put_pixels(buf, pos, pixels, runs, run_sizes):
         w = load_u64(pixels, j)
         ones = (w & np.uint64(_HIGH_BITS)) >> np.uint64(7)
         if ones * np.uint64(255) == w:
-            m = _gather_bits(ones)
+            m = gather_bits(ones)
             store_u64(buf, pos, runs[m, 0])
             store_u64(buf, pos + 8, runs[m, 1])
             pos += run_sizes[m]
@@ -248,6 +248,7 @@ def _img_kernel(labels, pixels, key_id, recognized, timestamps, word_buf, word_o
     packed = np.empty(n, dtype=np.int64)  # varint bytes of each image's pixels
     features = np.empty(n, dtype=np.int64)  # bytes of each Features message
     offsets = np.zeros(n + 1, dtype=np.int64)
+    pixel_at = np.empty(n, dtype=np.int64)  # where each image's varints start in buf
     for i in range(n):
         high = 0
         for j in range(n_pixels):
@@ -264,13 +265,14 @@ def _img_kernel(labels, pixels, key_id, recognized, timestamps, word_buf, word_o
         pos = _put_entry(buf, pos, keys, key_offsets, 1, _field(_field(packed[i])))
         pos = _put_field_header(buf, pos, 0x1A, _field(packed[i]))
         pos = _put_field_header(buf, pos, 0x0A, packed[i])
+        pixel_at[i] = pos
         pos = _put_pixels(buf, pos, pixels[i], runs, run_sizes)
         pos = _put_int(buf, pos, keys, key_offsets, 2, key_id[i])
         pos = _put_int(buf, pos, keys, key_offsets, 3, labels[i])
         pos = _put_int(buf, pos, keys, key_offsets, 4, recognized[i])
         pos = _put_int(buf, pos, keys, key_offsets, 5, timestamps[i])
         pos = _put_bytes(buf, pos, keys, key_offsets, 6, word_buf, word_off[i], word_off[i + 1])
-    return buf[:offsets[n]], offsets
+    return buf[:offsets[n]], offsets, pixel_at
 
 
 @njit(cache=True, nogil=True)
@@ -351,6 +353,15 @@ def encode_img_examples(labels: np.ndarray, images: np.ndarray, drawings: Drawin
     With ``gaps=(before, after)`` that slot also holds ``before`` unwritten bytes ahead
     of the Example and ``after`` behind it (room for ``tfrecord.frame_in_place``).
     """
+    buf, offsets, _ = encode_img_records(labels, images, drawings, timestamps, gaps=gaps)
+    return buf, offsets
+
+
+def encode_img_records(labels: np.ndarray, images: np.ndarray, drawings: Drawings,
+                       timestamps: np.ndarray, *, gaps: tuple[int, int] = (0, 0)
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``encode_img_examples`` plus where each image's pixel varints start in buf (int64
+    (N,)), for fastdraw.compact to pack them."""
     if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1] != images.shape[2]:
         raise ValueError(f"images must be uint8 (N, sz, sz), got {images.dtype} {images.shape}")
     if len(images) != len(drawings):
@@ -358,7 +369,7 @@ def encode_img_examples(labels: np.ndarray, images: np.ndarray, drawings: Drawin
     labels, key_id, recognized, timestamps, *strings = _metadata(labels, drawings, timestamps)
     pixels = np.ascontiguousarray(images).reshape(len(images), -1)
     return _img_kernel(labels, pixels, key_id, recognized, timestamps, *strings,
-                       *_img_table(images.shape[1]), *_RUNS, *_gaps(gaps))
+                       *_img_table(images.shape[1]), *PIXEL_RUNS, *_gaps(gaps))
 
 
 def encode_stroke_examples(labels: np.ndarray, deltas: np.ndarray, delta_offsets: np.ndarray,

@@ -1,4 +1,5 @@
-"""Unaligned 64-bit loads and stores in uint8 arrays, for numba kernels.
+"""Unaligned 64-bit loads and stores in uint8 arrays, and a byte copy built on them, for
+numba kernels.
 
 Numba indexes a uint8 array one byte at a time and LLVM does not merge those
 accesses, so a kernel moving eight bytes would make eight loads or stores;
@@ -9,7 +10,7 @@ contiguous; ``pos`` is a byte index and the eight bytes must lie inside it.
 from __future__ import annotations
 
 from llvmlite import ir
-from numba import types
+from numba import njit, types
 from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
@@ -53,3 +54,14 @@ def store_u64(typingctx, arr, pos, value):
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+@njit(cache=True, nogil=True, inline="always")
+def copy_bytes(src, a, dst, d, n):
+    """``dst[d:d + n] = src[a:a + n]``, eight bytes at a time (the ranges must not overlap)."""
+    k = 0
+    while k + 8 <= n:
+        store_u64(dst, d + k, load_u64(src, a + k))
+        k += 8
+    for m in range(k, n):
+        dst[d + m] = src[a + m]
