@@ -129,19 +129,22 @@ def test_every_shard_equals_the_reference_make_sharded_files(kind, make_example,
     assert list(counts) == list(splits)
 
 
-def test_image_options_render_as_the_reference_json_to_img(tmp_path):
+@pytest.mark.parametrize("size,lw,maximize", [(32, 2, False), (30, 3, True)])
+def test_image_options_render_as_the_reference_json_to_img(tmp_path, size, lw, maximize):
+    """Also 30x30: 900 pixels, so the packed spool ends each image in a partial byte."""
     from fastdraw.proto import parse_example
 
     build(options(["cat", "dog"], [SAMPLE / "cat.ndjson", SAMPLE / "dog.ndjson"], tmp_path,
-                  {"img": {"train": 6}}, shards=1, img_size=32, line_width=2, maximize=False))
+                  {"img": {"train": 6}}, shards=1, img_size=size, line_width=lw,
+                  maximize=maximize))
     records = [parse_example(r) for r in read_records(tmp_path / "t_img/train-00000-of-00001")]
     drawings = [reference.loadn(c, 6, data_path=str(SAMPLE)) for c in ["cat", "dog"]]
     assert len(records) == 12
     for i, e in enumerate(records):
         d = drawings[i % 2][i // 2]
         assert int(e["key_id"][0]) == int(d["key_id"])
-        img = np.asarray(reference.json_to_img(d, img_sz=32, lw=2, maximize=False))
-        assert np.array_equal(e["img_32"], img.reshape(-1))
+        img = np.asarray(reference.json_to_img(d, img_sz=size, lw=lw, maximize=maximize))
+        assert np.array_equal(e[f"img_{size}"], img.reshape(-1))
 
 
 def test_bad_options_are_exit_code_1_with_a_message(tmp_path, caplog):
