@@ -10,12 +10,13 @@ workers does the rest in two phases:
 1. encode, one task per class (or per class and range of rounds when there
    are fewer classes than workers): stream the class file with
    ``ndjson.read_drawings(limit=needed)``, rasterize / encode the chunks with
-   the numba kernels (one read feeds both kinds), frame the records and append
-   each one to the spool file of its shard (``<tmp>/.spool/<class>-<range>-<shard>.rec``
-   plus the record sizes in ``.len``), rejected lines to a per-class file;
+   the numba kernels (one read feeds both kinds), frame the records in place and
+   append each one to the spool file of its shard (``<tmp>/.spool/<class>-<range>-<shard>.rec``,
+   img records packed a bit per pixel by fastdraw.compact, plus the record sizes
+   in ``.len``), rejected lines to a per-class file;
 2. write, one task per shard file: stream the spool files of its shard, one
    window of rounds at a time, interleave them round by round in class order
-   and write the shard, hashing it on the way.
+   (unpacking img records) and write the shard, hashing it on the way.
 
 The short-class check sits between the phases, so a short class stops the build
 before any shard exists.  Everything is built in ``.<name>_<kind>.tmp-XXXX``
