@@ -272,7 +272,8 @@ class _Encoding:
 
     def spooled(self, label: int, d: Drawings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The batch's records as the spool keeps them: (buf uint8, offsets int64 (N + 1,),
-        framed sizes (N,)); img records packed (fastdraw.compact), stroke records framed."""
+        framed sizes (N,)); img records packed (fastdraw.compact) into the worker's reused
+        buffer, valid until the next call; stroke records framed."""
         buf, slots, images, pixel_at = self._framed(label, d)
         if images is None:
             return buf, slots, np.diff(slots)
