@@ -54,7 +54,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from fastdraw import compact, example, raster, strokes
+from fastdraw import compact, example, raster, strokes, tfrecord
 from fastdraw.classes import classes_from_args, with_close_matches
 from fastdraw.drawings import Drawings, notebook_seconds
 from fastdraw.example import encode_img_records, encode_stroke_examples
@@ -216,6 +216,7 @@ def _load_kernels(kinds: Sequence[str], sample: str | os.PathLike | None,
         compact.warmup()
     if "stroke" in kinds:
         strokes.warmup()
+    tfrecord.warmup()
     if sample is not None:
         try:
             for _ in read_drawings(sample, limit=1, on_reject=_ignore):

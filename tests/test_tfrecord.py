@@ -100,6 +100,25 @@ def test_encoders_leave_room_and_framing_fills_it_with_tensorflows_bytes(tmp_pat
         encode(gaps=(-1, 4))
 
 
+def test_framing_without_the_c_function_writes_the_same_bytes(monkeypatch):
+    """When google-crc32c's C function cannot be called from the kernel (its pure-Python
+    fallback), framing calls google_crc32c.value record by record: the same bytes."""
+    from fastdraw import tfrecord
+
+    assert tfrecord._EXTEND is not None  # this machine has the C library: the kernel runs
+    dicts = [reference.convert(line) for f in simplified_files()[:30]
+             for line in open(f, encoding="utf-8")]
+    batch = Drawings.from_dicts(dicts)
+    deltas, delta_offsets = encode_strokes(batch)
+    gapped, slots = encode_stroke_examples(np.zeros(len(batch)), deltas, delta_offsets, batch,
+                                           batch.timestamp, gaps=(FRAME_HEAD, FRAME_TAIL))
+    by_kernel = gapped.copy()
+    frame_in_place(by_kernel, slots)
+    monkeypatch.setattr(tfrecord, "_EXTEND", None)
+    frame_in_place(gapped, slots)
+    assert gapped.tobytes() == by_kernel.tobytes()
+
+
 def test_frame_in_place_refuses_slots_that_do_not_fit(tmp_path):
     buf = np.zeros(40, dtype=np.uint8)
     for slots in ([0, 15], [0, 20, 41], [-1, 20], [0, 30, 25]):
