@@ -54,7 +54,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from fastdraw import compact, example, raster, strokes, tfrecord
+from fastdraw import compact, example, raster, strokes, tfrecord, unaligned
 from fastdraw.classes import classes_from_args, with_close_matches
 from fastdraw.drawings import Drawings, notebook_seconds
 from fastdraw.example import encode_img_records, encode_stroke_examples
@@ -64,6 +64,7 @@ from fastdraw.plan import Plan, make_plan, parse_splits, rand_key, resolve_split
 from fastdraw.raster import rasterize
 from fastdraw.strokes import encode_strokes
 from fastdraw.tfrecord import FRAME_HEAD, FRAME_TAIL, TFRecordWriter, frame_in_place
+from fastdraw.unaligned import gather
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,6 @@ MAX_OPEN_SPOOLS = 128  # shard spools a phase-1 task keeps open (more: opened pe
 WINDOW = 1 << 20  # framed bytes a phase-2 task interleaves at a time (fits in L2)
 LOG_EVERY = 10.0  # seconds between progress log lines when stderr is not a terminal
 COMPILE_NOTE_AFTER = 2.0  # seconds of warmup after which the user is told kernels compile
-_IOV_MAX = 1024  # buffers per writev (IOV_MAX on Linux and macOS)
 
 
 class BuildError(Exception):
@@ -146,27 +146,11 @@ def _buffer(name: str, n: int) -> np.ndarray:
     return buf[:n]
 
 
-def _write_all(fd: int, data: bytes | memoryview) -> None:
+def _write_all(fd: int, data: bytes | memoryview | np.ndarray) -> None:
     """Writes all of ``data`` to file descriptor ``fd``."""
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
-
-
-def _write_pieces(fd: int, view: memoryview, starts: np.ndarray, ends: np.ndarray,
-                  digest: Any = None) -> None:
-    """Writes ``view[starts[i]:ends[i]]`` for every i, in order, with writev (no copy);
-    feeds them to ``digest`` too if given."""
-    bounds = np.concatenate(([0], np.cumsum(ends - starts)))
-    a_list, e_list = starts.tolist(), ends.tolist()
-    for i in range(0, len(a_list), _IOV_MAX):
-        pieces = [view[a:e] for a, e in zip(a_list[i:i + _IOV_MAX], e_list[i:i + _IOV_MAX])]
-        if digest is not None:
-            for piece in pieces:
-                digest.update(piece)
-        n = os.writev(fd, pieces)
-        if n < bounds[min(i + _IOV_MAX, len(a_list))] - bounds[i]:
-            _write_all(fd, b"".join(pieces)[n:])
 
 
 def warmup(kinds: Sequence[str] = KINDS, sample: str | os.PathLike | None = None) -> None:
@@ -217,6 +201,7 @@ def _load_kernels(kinds: Sequence[str], sample: str | os.PathLike | None,
     if "stroke" in kinds:
         strokes.warmup()
     tfrecord.warmup()
+    unaligned.warmup()
     if sample is not None:
         try:
             for _ in read_drawings(sample, limit=1, on_reject=_ignore):
@@ -512,8 +497,10 @@ class _SpoolWriter:
         """Record i, ``buf[offsets[i]:offsets[i + 1]]`` (``framed[i]`` bytes once framed),
         goes to shard ``shard_id[i]``."""
         order = np.argsort(shard_id, kind="stable")
-        sids, starts = shard_id[order], offsets[:-1][order]
-        sizes, framed = np.diff(offsets)[order], framed[order]
+        sids, sizes, framed = shard_id[order], np.diff(offsets)[order], framed[order]
+        at = np.concatenate(([0], np.cumsum(sizes)))
+        grouped = _buffer("grouped", int(at[-1]))  # the records shard by shard
+        gather(buf, offsets[:-1][order], sizes, grouped, at[:-1])
         bounds = np.concatenate(([0], np.flatnonzero(np.diff(sids)) + 1, [len(sids)]))
         for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
             s = int(sids[a])
@@ -522,7 +509,7 @@ class _SpoolWriter:
                 self._fds[s] = (os.open(self._prefix[s] + ".rec", flags, 0o666),
                                 os.open(self._prefix[s] + ".len", flags, 0o666))
             rec, lens = self._fds[s]
-            _write_pieces(rec, memoryview(buf), starts[a:b], starts[a:b] + sizes[a:b])
+            _write_all(rec, grouped[at[a]:at[b]])
             _write_all(lens, np.stack([sizes[a:b], framed[a:b]], axis=1).astype("<i4").tobytes())
             if not self._keep_open:
                 self._close(s)
@@ -667,14 +654,14 @@ def _write_task(t: _WriteTask) -> str:
             # Round by round, in class order:
             starts = (base[:, None] + np.cumsum(sizes, axis=1) - sizes).T.ravel()
             sizes, framed = sizes.T.ravel(), framed.T.ravel()
+            out = _buffer("shard", int(framed.sum()))
+            at = np.concatenate(([0], np.cumsum(framed)[:-1]))
             if t.pixels:
-                out = _buffer("shard", int(framed.sum()))
-                at = np.concatenate(([0], np.cumsum(framed)[:-1]))
                 compact.unpack(src, starts, sizes, t.pixels, out, at)
-                digest.update(out)
-                _write_all(fd, out)
             else:
-                _write_pieces(fd, memoryview(src), starts, starts + sizes, digest)
+                gather(src, starts, sizes, out, at)
+            digest.update(out)
+            _write_all(fd, out)
             done += w
             _report(w * classes)
     finally:

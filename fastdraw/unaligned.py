@@ -1,4 +1,4 @@
-"""Unaligned 64-bit loads and stores in uint8 arrays, and a byte copy built on them, for
+"""Unaligned 64-bit loads and stores in uint8 arrays, and byte copies built on them, for
 numba kernels.
 
 Numba indexes a uint8 array one byte at a time and LLVM does not merge those
@@ -9,6 +9,7 @@ contiguous; ``pos`` is a byte index and the eight bytes must lie inside it.
 
 from __future__ import annotations
 
+import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.core.errors import TypingError
@@ -65,3 +66,21 @@ def copy_bytes(src, a, dst, d, n):
         k += 8
     for m in range(k, n):
         dst[d + m] = src[a + m]
+
+
+@njit(cache=True, nogil=True)
+def gather(src, starts, sizes, dst, at):
+    """``dst[at[i]:at[i] + sizes[i]] = src[starts[i]:starts[i] + sizes[i]]`` for every i:
+    many records put in another order with one call (uint8 arrays, int64 indices)."""
+    for i in range(len(starts)):
+        copy_bytes(src, starts[i], dst, at[i], sizes[i])
+
+
+def warmup() -> None:
+    """Compiles (or loads) ``gather`` for the arrays the builder passes it."""
+    src = np.arange(20, dtype=np.uint8)
+    dst = np.zeros(20, dtype=np.uint8)
+    index = np.array([0, 12], dtype=np.int64)
+    gather(src, index, np.array([12, 8], dtype=np.int64), dst, np.array([8, 0], dtype=np.int64))
+    if dst.tolist() != [*range(12, 20), *range(12)]:
+        raise AssertionError("the gather kernel is broken")
