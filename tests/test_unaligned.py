@@ -43,3 +43,18 @@ def test_other_arrays_are_refused():
         _loads(np.zeros(16, dtype=np.int64))
     with pytest.raises(TypingError, match="contiguous 1-d uint8"):
         _loads(np.zeros(32, dtype=np.uint8)[::2])
+
+
+def test_gather_puts_pieces_of_any_size_in_another_order():
+    from fastdraw.unaligned import gather
+
+    rng = np.random.default_rng(1)
+    src = rng.integers(0, 256, 500, dtype=np.uint8)
+    sizes = np.array([0, 1, 7, 8, 9, 16, 17, 100], dtype=np.int64)
+    starts = np.array([3, 10, 20, 31, 47, 101, 200, 333], dtype=np.int64)
+    order = rng.permutation(len(sizes))
+    at = np.concatenate(([0], np.cumsum(sizes[order])[:-1])).astype(np.int64)
+    dst = np.full(int(sizes.sum()), 0xEE, dtype=np.uint8)
+    gather(src, starts[order], sizes[order], dst, at)
+    expected = b"".join(src[a:a + n].tobytes() for a, n in zip(starts[order], sizes[order]))
+    assert dst.tobytes() == expected
