@@ -76,8 +76,9 @@ SAMPLE_SPLITS = "train=0.7,eval=0.15,test=0.15"
 
 CHUNK = 512  # drawings per read_drawings chunk (bounds a worker's working set)
 MIN_RANGE = 2048  # fewest rounds worth a task of its own when classes are split into ranges
-MAX_OPEN_SPOOLS = 128  # shard spools a phase-1 task keeps open (more: opened per write)
+MAX_OPEN_SPOOLS = 128  # spool files a task keeps open (more: opened per write or read)
 WINDOW = 1 << 20  # framed bytes a phase-2 task interleaves at a time (fits in L2)
+READ_AHEAD = 1 << 14  # record sizes a phase-2 spool reader reads at a time
 LOG_EVERY = 10.0  # seconds between progress log lines when stderr is not a terminal
 COMPILE_NOTE_AFTER = 2.0  # seconds of warmup after which the user is told kernels compile
 
@@ -581,15 +582,21 @@ class _WriteTask:
 
 
 class _SpoolReader:
-    """Reads one class's records of one shard, in order, from its spool files."""
+    """Reads one class's records of one shard, in order, from its spool files: sizes are
+    read READ_AHEAD at a time and, with ``keep_open``, the records file stays open between
+    windows (a window holds only a few records of each class)."""
 
-    def __init__(self, sources: Sequence[tuple[str, int]]) -> None:
+    def __init__(self, sources: Sequence[tuple[str, int]], keep_open: bool) -> None:
+        self._keep_open = keep_open
         self._sources = [s for s in sources if s[1] > 0]
         self._i = 0  # current source
         self._k = 0  # records consumed in it
         self._pos = 0  # bytes consumed in it
         self.nbytes = sum(os.path.getsize(p + ".rec") for p, _ in self._sources)
-        self._spans: list[tuple[str, int, int]] = []
+        self._ahead = np.empty((2, 0), dtype=np.int64)  # sizes of its next records, read
+        self._fd = -1  # its .rec, once open
+        self._spent: list[int] = []  # descriptors of sources used up, closed after reading
+        self._spans: list[tuple[int, int, int, str]] = []  # (fd, offset, bytes, prefix)
 
     def take(self, n: int) -> np.ndarray:
         """Sizes of the next ``n`` records, (2, n): as spooled and framed (their bytes come
@@ -598,44 +605,66 @@ class _SpoolReader:
         self._spans = []
         while n > 0:
             prefix, count = self._sources[self._i]
-            k = min(n, count - self._k)
-            sizes = np.fromfile(prefix + ".len", dtype="<i4", count=2 * k, offset=8 * self._k)
-            if len(sizes) != 2 * k:
-                raise RuntimeError(f"spool {prefix}.len is truncated")
-            sizes = sizes.reshape(k, 2).T.astype(np.int64)
+            if self._ahead.shape[1] == 0:
+                k = min(READ_AHEAD, count - self._k)
+                raw = np.fromfile(prefix + ".len", dtype="<i4", count=2 * k, offset=8 * self._k)
+                if len(raw) != 2 * k:
+                    raise RuntimeError(f"spool {prefix}.len is truncated")
+                self._ahead = raw.reshape(k, 2).T.astype(np.int64)
+            if self._fd < 0:
+                self._fd = os.open(prefix + ".rec", os.O_RDONLY)
+            k = min(n, self._ahead.shape[1])
+            sizes, self._ahead = self._ahead[:, :k], self._ahead[:, k:]
             nbytes = int(sizes[0].sum())
-            self._spans.append((prefix + ".rec", self._pos, nbytes))
+            self._spans.append((self._fd, self._pos, nbytes, prefix))
             parts.append(sizes)
             self._k += k
             self._pos += nbytes
             n -= k
             if self._k == count:
-                self._i, self._k, self._pos = self._i + 1, 0, 0
+                self._spent.append(self._fd)
+                self._i, self._k, self._pos, self._fd = self._i + 1, 0, 0, -1
         return np.concatenate(parts, axis=1)
-
-    def remove(self) -> None:
-        """Deletes the spool files (each is read by one shard writer only)."""
-        for prefix, _ in self._sources:
-            os.unlink(prefix + ".rec")
-            os.unlink(prefix + ".len")
 
     def read_into(self, out: np.ndarray) -> None:
         """The bytes of the records of the last ``take`` into ``out``."""
         at = 0
-        for path, pos, nbytes in self._spans:
-            with open(path, "rb") as f:
-                f.seek(pos)
-                got = f.readinto(memoryview(out[at:at + nbytes]))
-            if got != nbytes:
-                raise RuntimeError(f"spool {path} is truncated")
+        for fd, offset, nbytes, prefix in self._spans:
+            view = memoryview(out[at:at + nbytes])
+            while view:
+                got = os.preadv(fd, [view], offset)
+                if got == 0:
+                    raise RuntimeError(f"spool {prefix}.rec is truncated")
+                view, offset = view[got:], offset + got
             at += nbytes
+        self._close(self._spent)
+        self._spent = []
+        if not self._keep_open:
+            self.close()
+
+    def close(self) -> None:
+        """Closes the spool files it holds open (again: nothing)."""
+        self._close(self._spent + ([self._fd] if self._fd >= 0 else []))
+        self._spent, self._fd = [], -1
+
+    def remove(self) -> None:
+        """Closes and deletes the spool files (each is read by one shard writer only)."""
+        self.close()
+        for prefix, _ in self._sources:
+            os.unlink(prefix + ".rec")
+            os.unlink(prefix + ".len")
+
+    @staticmethod
+    def _close(fds: list[int]) -> None:
+        for fd in fds:
+            os.close(fd)
 
 
 def _write_task(t: _WriteTask) -> str:
     """Phase 2 for one shard: interleave its records round by round in class order, write
     the shard; returns its sha256."""
-    readers = [_SpoolReader(s) for s in t.sources]
-    classes = len(readers)
+    classes = len(t.sources)
+    readers = [_SpoolReader(s, keep_open=classes <= MAX_OPEN_SPOOLS) for s in t.sources]
     # Bytes of a round once framed (about: an image's pixels take 1 or 2 bytes, not a bit).
     per_round = sum(r.nbytes for r in readers) / max(1, t.rounds) + classes * t.pixels
     window = max(1, int(WINDOW // max(1.0, per_round)))
@@ -666,6 +695,8 @@ def _write_task(t: _WriteTask) -> str:
             _report(w * classes)
     finally:
         os.close(fd)
+        for r in readers:
+            r.close()
     for r in readers:
         r.remove()  # frees their page cache early and spreads the deletes over the workers
     return digest.hexdigest()

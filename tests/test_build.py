@@ -77,9 +77,11 @@ def test_whole_directory_is_identical_for_1_2_and_3_workers(volume, tmp_path, mo
     trees = []
     for workers in (1, 2, 3):
         # Small ranges, so that 3 workers split each class into ranges of rounds; with 3,
-        # spool files are also opened per write rather than kept open.
+        # spool files are also opened per write and per read rather than kept open, and
+        # record sizes are read ahead a few at a time.
         monkeypatch.setattr(build_mod, "MIN_RANGE", 100)
-        monkeypatch.setattr(build_mod, "MAX_OPEN_SPOOLS", 4 if workers == 3 else 128)
+        monkeypatch.setattr(build_mod, "MAX_OPEN_SPOOLS", 1 if workers == 3 else 128)
+        monkeypatch.setattr(build_mod, "READ_AHEAD", 7 if workers == 3 else 1 << 14)
         out = tmp_path / f"w{workers}"
         build(options(classes, files, out, splits, workers=workers, shards=4, seed=3))
         assert leftovers(out) == ["t_img", "t_stroke"]
