@@ -57,7 +57,7 @@ import numpy as np
 from fastdraw import compact, example, raster, strokes, tfrecord, unaligned
 from fastdraw.classes import classes_from_args, with_close_matches
 from fastdraw.drawings import Drawings, notebook_seconds
-from fastdraw.example import encode_img_records, encode_stroke_examples
+from fastdraw.example import encode_img_examples, encode_img_packed, encode_stroke_examples
 from fastdraw.groups import all_classes, sample_dir
 from fastdraw.ndjson import BadLineError, Rejection, read_drawings
 from fastdraw.plan import Plan, make_plan, parse_splits, rand_key, resolve_splits
@@ -254,33 +254,30 @@ class _Encoding:
     def records(self, label: int, d: Drawings) -> tuple[np.ndarray, np.ndarray]:
         """The batch's Examples, TFRecord-framed: (buf uint8, slots int64 (N + 1,)), framed
         record i being ``buf[slots[i]:slots[i + 1]]``."""
-        buf, slots, _, _ = self._framed(label, d)
-        return buf, slots
-
-    def spooled(self, label: int, d: Drawings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The batch's records as the spool keeps them: (buf uint8, offsets int64 (N + 1,),
-        framed sizes (N,)); img records packed (fastdraw.compact) into the worker's reused
-        buffer, valid until the next call; stroke records framed."""
-        buf, slots, images, pixel_at = self._framed(label, d)
-        if images is None:
-            return buf, slots, np.diff(slots)
-        packed = _buffer("packed", compact.packed_bound(slots))
-        return packed, compact.pack(buf, slots, pixel_at, images, packed), np.diff(slots)
-
-    def _framed(self, label: int, d: Drawings) -> tuple:
-        """(buf, slots, images or None, where each image's varints start or None)."""
-        labels = np.full(len(d), label, dtype=np.int64)
-        ts = _timestamps(d, self.notebook_time)
+        labels, ts = self._metadata(label, d)
         gaps = (FRAME_HEAD, FRAME_TAIL)
-        images = pixel_at = None
         if self.kind == "img":
             images = rasterize(d, self.img_size, self.line_width, self.maximize)
-            buf, slots, pixel_at = encode_img_records(labels, images, d, ts, gaps=gaps)
+            buf, slots = encode_img_examples(labels, images, d, ts, gaps=gaps)
         else:
             deltas, offsets = encode_strokes(d)
             buf, slots = encode_stroke_examples(labels, deltas, offsets, d, ts, gaps=gaps)
         frame_in_place(buf, slots)
-        return buf, slots, images, pixel_at
+        return buf, slots
+
+    def spooled(self, label: int, d: Drawings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The batch's records as the spool keeps them: (buf uint8, offsets int64 (N + 1,),
+        framed sizes (N,)); img records packed, not yet framed (fastdraw.compact), stroke
+        records framed."""
+        if self.kind != "img":
+            buf, slots = self.records(label, d)
+            return buf, slots, np.diff(slots)
+        labels, ts = self._metadata(label, d)
+        images = rasterize(d, self.img_size, self.line_width, self.maximize)
+        return encode_img_packed(labels, images, d, ts, (FRAME_HEAD, FRAME_TAIL))
+
+    def _metadata(self, label: int, d: Drawings) -> tuple[np.ndarray, np.ndarray]:
+        return np.full(len(d), label, dtype=np.int64), _timestamps(d, self.notebook_time)
 
 
 # ------------------------------------------------------------------------------- worker pool
@@ -687,6 +684,7 @@ def _write_task(t: _WriteTask) -> str:
             at = np.concatenate(([0], np.cumsum(framed)[:-1]))
             if t.pixels:
                 compact.unpack(src, starts, sizes, t.pixels, out, at)
+                frame_in_place(out, np.append(at, len(out)))
             else:
                 gather(src, starts, sizes, out, at)
             digest.update(out)

@@ -180,7 +180,7 @@ def _meta_sizes(i, labels, key_id, recognized, timestamps, word_off, cc_off, key
 
 def _run_table() -> tuple[np.ndarray, np.ndarray]:
     """Varints of 8 pixels that are each 0 or 255, indexed by which are 255 (bit k: the
-    k-th pixel, as ``gather_bits`` orders them): (two little-endian uint64 (256, 2),
+    k-th pixel, as ``_gather_bits`` orders them): (two little-endian uint64 (256, 2),
     byte counts (256,))."""
     runs = np.zeros((256, 16), dtype=np.uint8)
     sizes = np.zeros(256, dtype=np.int64)
@@ -199,7 +199,7 @@ _PIXEL_SLACK = 16  # spare bytes after the buffer: a run's two 8-byte stores may
 
 
 @njit(cache=True, nogil=True, inline="always")
-def gather_bits(ones):
+def _gather_bits(ones):
     """uint64 ``ones``'s bytes, each 0 or 1, as the bits of one byte (byte k in bit k): the
     multiply moves each into the top byte, with no carries between them."""
     return (ones * np.uint64(_GATHER)) >> np.uint64(56)
@@ -218,7 +218,7 @@ def _put_pixels(buf, pos, pixels, runs, run_sizes):
         w = load_u64(pixels, j)
         ones = (w & np.uint64(_HIGH_BITS)) >> np.uint64(7)
         if ones * np.uint64(255) == w:
-            m = gather_bits(ones)
+            m = _gather_bits(ones)
             store_u64(buf, pos, runs[m, 0])
             store_u64(buf, pos + 8, runs[m, 1])
             pos += run_sizes[m]
@@ -241,14 +241,19 @@ def _put_pixel_bytes(buf, pos, pixels, a, b):
 
 @njit(cache=True, nogil=True)
 def _img_kernel(labels, pixels, key_id, recognized, timestamps, word_buf, word_off,
-                cc_buf, cc_off, keys, key_offsets, runs, run_sizes, before, after):
-    """Img-schema Examples; keys: countrycode img key_id label recognized timestamp word."""
+                cc_buf, cc_off, keys, key_offsets, runs, run_sizes, before, after, bits):
+    """Img-schema Examples; keys: countrycode img key_id label recognized timestamp word.
+
+    With ``bits``, each record is written packed as fastdraw.compact describes (the gaps
+    zeroed); returns (buf, offsets, sizes with gaps and varints, -1 or the first image
+    with a pixel neither 0 nor 255)."""
     n = len(labels)
     n_pixels = pixels.shape[1]
+    n_bits = (n_pixels + 7) // 8
     packed = np.empty(n, dtype=np.int64)  # varint bytes of each image's pixels
     features = np.empty(n, dtype=np.int64)  # bytes of each Features message
+    sizes = np.empty(n, dtype=np.int64)  # bytes of each record with its gaps
     offsets = np.zeros(n + 1, dtype=np.int64)
-    pixel_at = np.empty(n, dtype=np.int64)  # where each image's varints start in buf
     for i in range(n):
         high = 0
         for j in range(n_pixels):
@@ -257,22 +262,63 @@ def _img_kernel(labels, pixels, key_id, recognized, timestamps, word_buf, word_o
         features[i] = _meta_sizes(i, labels, key_id, recognized, timestamps, word_off, cc_off,
                                   key_offsets, 0, 2, 3, 4, 5, 6)
         features[i] += _entry(_klen(key_offsets, 1), _field(_field(packed[i])))
-        offsets[i + 1] = offsets[i] + before + _field(features[i]) + after
+        sizes[i] = before + _field(features[i]) + after
+        offsets[i + 1] = offsets[i] + (sizes[i] - packed[i] + n_bits + 4 if bits else sizes[i])
     buf = np.empty(offsets[n] + _PIXEL_SLACK, dtype=np.uint8)
     for i in range(n):
-        pos = _put_field_header(buf, offsets[i] + before, 0x0A, features[i])
+        start = offsets[i] + 4 if bits else offsets[i]
+        if bits:
+            buf[start:start + before] = 0
+        pos = _put_field_header(buf, start + before, 0x0A, features[i])
         pos = _put_bytes(buf, pos, keys, key_offsets, 0, cc_buf, cc_off[i], cc_off[i + 1])
         pos = _put_entry(buf, pos, keys, key_offsets, 1, _field(_field(packed[i])))
         pos = _put_field_header(buf, pos, 0x1A, _field(packed[i]))
         pos = _put_field_header(buf, pos, 0x0A, packed[i])
-        pixel_at[i] = pos
-        pos = _put_pixels(buf, pos, pixels[i], runs, run_sizes)
+        if bits:
+            head = pos - start
+            for k in range(4):
+                buf[offsets[i] + k] = (head >> (8 * k)) & 0xFF
+            pos = _put_bits(buf, pos, pixels[i])
+            if pos < 0:
+                return buf[:offsets[n]], offsets, sizes, i
+        else:
+            pos = _put_pixels(buf, pos, pixels[i], runs, run_sizes)
         pos = _put_int(buf, pos, keys, key_offsets, 2, key_id[i])
         pos = _put_int(buf, pos, keys, key_offsets, 3, labels[i])
         pos = _put_int(buf, pos, keys, key_offsets, 4, recognized[i])
         pos = _put_int(buf, pos, keys, key_offsets, 5, timestamps[i])
         pos = _put_bytes(buf, pos, keys, key_offsets, 6, word_buf, word_off[i], word_off[i + 1])
-    return buf[:offsets[n]], offsets, pixel_at
+        if bits:
+            buf[pos:pos + after] = 0
+    return buf[:offsets[n]], offsets, sizes, -1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _put_bits(buf, pos, pixels):
+    """Writes pixels that are each 0 or 255 as bits (pixel k of a byte in bit k, the last
+    byte padded with zeros); returns -1 if one is neither."""
+    n = len(pixels)
+    j = 0
+    while _WORDWISE and j + 8 <= n:
+        w = load_u64(pixels, j)
+        ones = (w & np.uint64(_HIGH_BITS)) >> np.uint64(7)
+        if ones * np.uint64(255) != w:
+            return -1
+        buf[pos] = _gather_bits(ones)
+        pos += 1
+        j += 8
+    while j < n:
+        m = 0
+        for k in range(min(8, n - j)):
+            v = pixels[j + k]
+            if v == 255:
+                m |= 1 << k
+            elif v != 0:
+                return -1
+        buf[pos] = m
+        pos += 1
+        j += 8
+    return pos
 
 
 @njit(cache=True, nogil=True)
@@ -353,15 +399,24 @@ def encode_img_examples(labels: np.ndarray, images: np.ndarray, drawings: Drawin
     With ``gaps=(before, after)`` that slot also holds ``before`` unwritten bytes ahead
     of the Example and ``after`` behind it (room for ``tfrecord.frame_in_place``).
     """
-    buf, offsets, _ = encode_img_records(labels, images, drawings, timestamps, gaps=gaps)
+    buf, offsets, _, _ = _encode_img(labels, images, drawings, timestamps, gaps, False)
     return buf, offsets
 
 
-def encode_img_records(labels: np.ndarray, images: np.ndarray, drawings: Drawings,
-                       timestamps: np.ndarray, *, gaps: tuple[int, int] = (0, 0)
-                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``encode_img_examples`` plus where each image's pixel varints start in buf (int64
-    (N,)), for fastdraw.compact to pack them."""
+def encode_img_packed(labels: np.ndarray, images: np.ndarray, drawings: Drawings,
+                      timestamps: np.ndarray, gaps: tuple[int, int]
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The records of ``encode_img_examples(..., gaps=gaps)`` packed as fastdraw.compact
+    describes, one bit per pixel: (buf uint8, offsets int64 (N + 1,), each record's size
+    unpacked, gaps included).  Every pixel must be 0 or 255, as rasterized ones are."""
+    buf, offsets, sizes, bad = _encode_img(labels, images, drawings, timestamps, gaps, True)
+    if bad >= 0:
+        raise ValueError(f"image {bad} has pixels other than 0 and 255: it cannot be packed")
+    return buf, offsets, sizes
+
+
+def _encode_img(labels: np.ndarray, images: np.ndarray, drawings: Drawings,
+                timestamps: np.ndarray, gaps: tuple[int, int], bits: bool) -> tuple:
     if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1] != images.shape[2]:
         raise ValueError(f"images must be uint8 (N, sz, sz), got {images.dtype} {images.shape}")
     if len(images) != len(drawings):
@@ -369,7 +424,7 @@ def encode_img_records(labels: np.ndarray, images: np.ndarray, drawings: Drawing
     labels, key_id, recognized, timestamps, *strings = _metadata(labels, drawings, timestamps)
     pixels = np.ascontiguousarray(images).reshape(len(images), -1)
     return _img_kernel(labels, pixels, key_id, recognized, timestamps, *strings,
-                       *_img_table(images.shape[1]), *PIXEL_RUNS, *_gaps(gaps))
+                       *_img_table(images.shape[1]), *PIXEL_RUNS, *_gaps(gaps), bits)
 
 
 def encode_stroke_examples(labels: np.ndarray, deltas: np.ndarray, delta_offsets: np.ndarray,
