@@ -3,9 +3,9 @@
 Most of an img Example is its image as packed varints, a byte per black pixel and
 two per white one (about 4.5 KB at 64x64).  Rasterized pixels are 0 or 255, so a
 bit says the same: phase 1 encodes records packed (``example.encode_img_packed``),
-about a fifth of the size, and phase 2 unpacks them here to the very bytes of the
+about an eighth of the size, and phase 2 unpacks them here to the very bytes of the
 Example while it assembles a shard (then frames them).  The spool costs the file
-system a fifth of the writes and reads, and phase 1 never writes the varints.
+system an eighth of the writes and reads, and phase 1 never writes the varints.
 
 A packed record is: uint32 ``head`` (little-endian), the record's first ``head``
 bytes (the room before the Example and the Example up to the image's varints), the
