@@ -178,9 +178,10 @@ def warmup(kinds: Sequence[str] = KINDS, sample: str | os.PathLike | None = None
 
 
 def _fork_example_warmup() -> int | None:
-    """Forks a process that compiles the Example kernels into numba's cache while this one
-    compiles the others (halving a first run's wait on 2 cores); returns its pid, or None on
-    a single core.  With a warm cache both just load, in parallel."""
+    """Forks a process that compiles the Example kernels and the img unpacker into numba's
+    cache while this one compiles the others (halving a first run's wait on 2 cores);
+    returns its pid, or None on a single core.  With a warm cache both just load, in
+    parallel."""
     if (os.cpu_count() or 1) < 2 or not hasattr(os, "fork"):
         return None
     pid = os.fork()
@@ -188,6 +189,7 @@ def _fork_example_warmup() -> int | None:
         code = 1
         try:
             example.warmup()
+            compact.warmup()
             code = 0
         finally:
             os._exit(code)
@@ -198,7 +200,6 @@ def _load_kernels(kinds: Sequence[str], sample: str | os.PathLike | None,
                   helper: int | None) -> None:
     if "img" in kinds:
         raster.warmup()
-        compact.warmup()
     if "stroke" in kinds:
         strokes.warmup()
     tfrecord.warmup()
@@ -212,6 +213,8 @@ def _load_kernels(kinds: Sequence[str], sample: str | os.PathLike | None,
     if helper is not None:
         os.waitpid(helper, 0)  # whatever it managed, the call below loads or compiles
     example.warmup()
+    if "img" in kinds:
+        compact.warmup()
 
 
 def _take(d: Drawings, i0: int, i1: int) -> Drawings:
