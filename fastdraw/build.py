@@ -249,11 +249,6 @@ class _Encoding:
     maximize: bool
     notebook_time: bool
 
-    @property
-    def pixels(self) -> int:
-        """Pixels of an image; 0 for strokes."""
-        return self.img_size ** 2 if self.kind == "img" else 0
-
     def records(self, label: int, d: Drawings) -> tuple[np.ndarray, np.ndarray]:
         """The batch's Examples, TFRecord-framed: (buf uint8, slots int64 (N + 1,)), framed
         record i being ``buf[slots[i]:slots[i + 1]]``."""

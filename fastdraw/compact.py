@@ -18,10 +18,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from fastdraw.example import PIXEL_RUNS
-from fastdraw.unaligned import copy_bytes, store_u64
-
-_HEAD = 4  # bytes of the uint32 head
+from fastdraw.example import PACKED_HEAD, PIXEL_RUNS
+from fastdraw.tfrecord import FRAME_HEAD, FRAME_TAIL
+from fastdraw.unaligned import copy_bytes, load_u32, store_u64
 
 
 def unpack(src: np.ndarray, starts: np.ndarray, sizes: np.ndarray, n_pixels: int,
@@ -38,12 +37,10 @@ def _unpack(src, starts, sizes, n_pixels, runs, run_sizes, out, at):
     for i in range(len(starts)):
         s = starts[i]
         d = at[i]
-        head = 0
-        for k in range(_HEAD):
-            head |= np.int64(src[s + k]) << (8 * k)
-        copy_bytes(src, s + _HEAD, out, d, head)
+        head = load_u32(src, s)
+        copy_bytes(src, s + PACKED_HEAD, out, d, head)
         d += head
-        q = s + _HEAD + head
+        q = s + PACKED_HEAD + head
         for k in range(full):
             m = src[q + k]
             store_u64(out, d, runs[m, 0])  # may write past the run: the tail comes after
@@ -75,9 +72,10 @@ def warmup() -> None:
                               "countrycode": "XX", "recognized": True,
                               "timestamp": "2017-01-01 00:00:00.0 UTC"}])
     labels = np.zeros(1, dtype=np.int64)
-    packed, offsets, sizes = encode_img_packed(labels, images, d, d.timestamp, (12, 4))
+    gaps = (FRAME_HEAD, FRAME_TAIL)
+    packed, offsets, sizes = encode_img_packed(labels, images, d, d.timestamp, gaps)
     out = np.zeros(int(sizes.sum()), dtype=np.uint8)
     unpack(packed, offsets[:-1], np.diff(offsets), 64, out, np.zeros(1, dtype=np.int64))
-    buf, _ = encode_img_examples(labels, images, d, d.timestamp, gaps=(12, 4))
-    if out[12:-4].tobytes() != buf[12:-4].tobytes():
+    buf, _ = encode_img_examples(labels, images, d, d.timestamp, gaps=gaps)
+    if out[FRAME_HEAD:-FRAME_TAIL].tobytes() != buf[FRAME_HEAD:-FRAME_TAIL].tobytes():
         raise AssertionError("packed img records do not unpack to their Examples")

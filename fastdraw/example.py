@@ -26,7 +26,7 @@ from numba import njit
 
 from fastdraw.drawings import Drawings, notebook_seconds
 from fastdraw.strokes import encode_strokes, xy_strokes
-from fastdraw.unaligned import load_u64, store_u64
+from fastdraw.unaligned import load_u64, store_u32, store_u64
 
 # Feature keys in the order the kernels write them: sorted, as deterministic serialization
 # orders map entries.  "{img}" stands for img_<size>, which sorts between these two neighbours
@@ -196,6 +196,7 @@ _WORDWISE = sys.byteorder == "little"  # the run table assumes little-endian wor
 _HIGH_BITS = 0x8080808080808080
 _GATHER = 0x0102040810204080  # multiplier collecting 8 bits, one per byte, into the top byte
 _PIXEL_SLACK = 16  # spare bytes after the buffer: a run's two 8-byte stores may pass the end
+PACKED_HEAD = 4  # a packed img record's uint32 head (fastdraw.compact)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -263,10 +264,11 @@ def _img_kernel(labels, pixels, key_id, recognized, timestamps, word_buf, word_o
                                   key_offsets, 0, 2, 3, 4, 5, 6)
         features[i] += _entry(_klen(key_offsets, 1), _field(_field(packed[i])))
         sizes[i] = before + _field(features[i]) + after
-        offsets[i + 1] = offsets[i] + (sizes[i] - packed[i] + n_bits + 4 if bits else sizes[i])
+        offsets[i + 1] = offsets[i] + (sizes[i] - packed[i] + n_bits + PACKED_HEAD if bits
+                                       else sizes[i])
     buf = np.empty(offsets[n] + _PIXEL_SLACK, dtype=np.uint8)
     for i in range(n):
-        start = offsets[i] + 4 if bits else offsets[i]
+        start = offsets[i] + PACKED_HEAD if bits else offsets[i]
         if bits:
             buf[start:start + before] = 0
         pos = _put_field_header(buf, start + before, 0x0A, features[i])
@@ -275,9 +277,7 @@ def _img_kernel(labels, pixels, key_id, recognized, timestamps, word_buf, word_o
         pos = _put_field_header(buf, pos, 0x1A, _field(packed[i]))
         pos = _put_field_header(buf, pos, 0x0A, packed[i])
         if bits:
-            head = pos - start
-            for k in range(4):
-                buf[offsets[i] + k] = (head >> (8 * k)) & 0xFF
+            store_u32(buf, offsets[i], pos - start)  # the packed record's head
             pos = _put_bits(buf, pos, pixels[i])
             if pos < 0:
                 return buf[:offsets[n]], offsets, sizes, i

@@ -22,7 +22,7 @@ import google_crc32c
 import numpy as np
 from numba import njit
 
-from fastdraw.unaligned import store_u64
+from fastdraw.unaligned import gather, store_u32, store_u64
 
 _MASK_DELTA = 0xA282EAD8
 _HEADER = struct.Struct("<QI")
@@ -118,10 +118,10 @@ def _frame_kernel(extend, buf, slots):
     for i in range(len(slots) - 1):
         a = slots[i]
         e = slots[i + 1]
-        n = e - a - 16
+        n = e - a - FRAME_HEAD - FRAME_TAIL
         store_u64(buf, a, np.uint64(n))
-        _put_u32(buf, a + 8, _masked(extend(0, base + np.uint64(a), 8)))
-        _put_u32(buf, e - 4, _masked(extend(0, base + np.uint64(a + 12), n)))
+        store_u32(buf, a + 8, _masked(extend(0, base + np.uint64(a), 8)))
+        store_u32(buf, e - FRAME_TAIL, _masked(extend(0, base + np.uint64(a + FRAME_HEAD), n)))
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -129,12 +129,6 @@ def _masked(crc):
     c = np.uint64(crc)
     return (((c >> np.uint64(15)) | (c << np.uint64(17))) + np.uint64(_MASK_DELTA)) \
         & np.uint64(0xFFFFFFFF)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _put_u32(buf, pos, v):
-    for k in range(4):
-        buf[pos + k] = (v >> np.uint64(8 * k)) & np.uint64(0xFF)
 
 
 def warmup() -> None:
@@ -153,8 +147,7 @@ def frame_records(buf: np.ndarray, offsets: np.ndarray) -> bytes:
     offsets = np.asarray(offsets, dtype=np.int64)
     slots = offsets - offsets[0] + (FRAME_HEAD + FRAME_TAIL) * np.arange(len(offsets))
     out = np.empty(int(slots[-1]), dtype=np.uint8)
-    for s, a, b in zip(slots.tolist(), offsets[:-1].tolist(), offsets[1:].tolist()):
-        out[s + FRAME_HEAD:s + FRAME_HEAD + b - a] = data[a:b]
+    gather(data, offsets[:-1], np.diff(offsets), out, slots[:-1] + FRAME_HEAD)
     frame_in_place(out, slots)
     return out.tobytes()
 

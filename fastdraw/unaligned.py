@@ -58,6 +58,22 @@ def store_u64(typingctx, arr, pos, value):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def store_u32(arr, pos, value):
+    """Writes the low 32 bits of ``value`` into ``arr[pos:pos + 4]``, little-endian."""
+    for k in range(4):
+        arr[pos + k] = (np.uint64(value) >> np.uint64(8 * k)) & np.uint64(0xFF)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def load_u32(arr, pos):
+    """``arr[pos:pos + 4]`` as a little-endian unsigned integer (int64)."""
+    v = 0
+    for k in range(4):
+        v |= np.int64(arr[pos + k]) << (8 * k)
+    return v
+
+
+@njit(cache=True, nogil=True, inline="always")
 def copy_bytes(src, a, dst, d, n):
     """``dst[d:d + n] = src[a:a + n]``, eight bytes at a time (the ranges must not overlap)."""
     k = 0
