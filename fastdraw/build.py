@@ -10,13 +10,14 @@ workers does the rest in two phases:
 1. encode, one task per class (or per class and range of rounds when there
    are fewer classes than workers): stream the class file with
    ``ndjson.read_drawings(limit=needed)``, rasterize / encode the chunks with
-   the numba kernels (one read feeds both kinds), frame the records in place and
-   append each one to the spool file of its shard (``<tmp>/.spool/<class>-<range>-<shard>.rec``,
-   img records packed a bit per pixel by fastdraw.compact, plus the record sizes
-   in ``.len``), rejected lines to a per-class file;
+   the numba kernels (one read feeds both kinds) into records packed as
+   fastdraw.compact describes (a bit per pixel, points instead of float deltas)
+   and append each one to the spool file of its shard
+   (``<tmp>/.spool/<class>-<range>-<shard>.rec``, plus the record sizes in ``.len``),
+   rejected lines to a per-class file;
 2. write, one task per shard file: stream the spool files of its shard, one
-   window of rounds at a time, interleave them round by round in class order
-   (unpacking img records) and write the shard, hashing it on the way.
+   window of rounds at a time, interleave them round by round in class order,
+   unpack and frame them, and write the shard, hashing it on the way.
 
 The short-class check sits between the phases, so a short class stops the build
 before any shard exists.  Everything is built in ``.<name>_<kind>.tmp-XXXX``
@@ -54,10 +55,15 @@ from typing import Any
 import numba
 import numpy as np
 
-from fastdraw import compact, example, raster, strokes, tfrecord, unaligned
+from fastdraw import compact, example, raster, tfrecord, unaligned
 from fastdraw.classes import classes_from_args, with_close_matches
 from fastdraw.drawings import Drawings, notebook_seconds
-from fastdraw.example import encode_img_examples, encode_img_packed, encode_stroke_examples
+from fastdraw.example import (
+    encode_img_examples,
+    encode_img_packed,
+    encode_stroke_examples,
+    encode_stroke_packed,
+)
 from fastdraw.groups import all_classes, sample_dir
 from fastdraw.ndjson import BadLineError, Rejection, read_drawings
 from fastdraw.plan import Plan, make_plan, parse_splits, rand_key, resolve_splits
@@ -161,7 +167,7 @@ def warmup(kinds: Sequence[str] = KINDS, sample: str | os.PathLike | None = None
     Loading takes a fraction of a second; compiling (the first run on a machine, or after an
     upgrade) takes about half a minute, so a user who waits that long is told why.
     """
-    helper = _fork_example_warmup()  # before the timer thread: fork only single-threaded
+    helper = _fork_example_warmup(kinds)  # before the timer thread: fork only single-threaded
     note = threading.Timer(COMPILE_NOTE_AFTER, log.info, args=(
         "compiling fastdraw's numba kernels for this machine: about half a minute, once "
         "(later runs load them from numba's cache)",))
@@ -177,8 +183,8 @@ def warmup(kinds: Sequence[str] = KINDS, sample: str | os.PathLike | None = None
         log.info("kernels ready in %.0f s", time.monotonic() - t0)
 
 
-def _fork_example_warmup() -> int | None:
-    """Forks a process that compiles the Example kernels and the img unpacker into numba's
+def _fork_example_warmup(kinds: Sequence[str]) -> int | None:
+    """Forks a process that compiles the Example kernels and the unpackers into numba's
     cache while this one compiles the others (halving a first run's wait on 2 cores);
     returns its pid, or None on a single core.  With a warm cache both just load, in
     parallel."""
@@ -188,8 +194,8 @@ def _fork_example_warmup() -> int | None:
     if pid == 0:
         code = 1
         try:
-            example.warmup()
-            compact.warmup()
+            example.warmup(kinds)
+            compact.warmup(kinds)
             code = 0
         finally:
             os._exit(code)
@@ -200,8 +206,6 @@ def _load_kernels(kinds: Sequence[str], sample: str | os.PathLike | None,
                   helper: int | None) -> None:
     if "img" in kinds:
         raster.warmup()
-    if "stroke" in kinds:
-        strokes.warmup()
     tfrecord.warmup()
     unaligned.warmup()
     if sample is not None:
@@ -212,9 +216,8 @@ def _load_kernels(kinds: Sequence[str], sample: str | os.PathLike | None,
             pass
     if helper is not None:
         os.waitpid(helper, 0)  # whatever it managed, the call below loads or compiles
-    example.warmup()
-    if "img" in kinds:
-        compact.warmup()
+    example.warmup(kinds)
+    compact.warmup(kinds)
 
 
 def _take(d: Drawings, i0: int, i1: int) -> Drawings:
@@ -264,15 +267,14 @@ class _Encoding:
         return buf, slots
 
     def spooled(self, label: int, d: Drawings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The batch's records as the spool keeps them: (buf uint8, offsets int64 (N + 1,),
-        framed sizes (N,)); img records packed, not yet framed (fastdraw.compact), stroke
-        records framed."""
-        if self.kind != "img":
-            buf, slots = self.records(label, d)
-            return buf, slots, np.diff(slots)
+        """The batch's records as the spool keeps them: packed, not yet framed
+        (fastdraw.compact): (buf uint8, offsets int64 (N + 1,), framed sizes (N,))."""
         labels, ts = self._metadata(label, d)
+        gaps = (FRAME_HEAD, FRAME_TAIL)
+        if self.kind != "img":
+            return encode_stroke_packed(labels, d, ts, gaps)
         images = rasterize(d, self.img_size, self.line_width, self.maximize)
-        return encode_img_packed(labels, images, d, ts, (FRAME_HEAD, FRAME_TAIL))
+        return encode_img_packed(labels, images, d, ts, gaps)
 
     def _metadata(self, label: int, d: Drawings) -> tuple[np.ndarray, np.ndarray]:
         return np.full(len(d), label, dtype=np.int64), _timestamps(d, self.notebook_time)
@@ -573,7 +575,7 @@ class _WriteTask:
     path: str  # the shard file to write
     rounds: int  # rounds in this shard
     sources: tuple[tuple[tuple[str, int], ...], ...]  # per class: (spool prefix, records) in order
-    pixels: int  # pixels of an img record's image (it is spooled packed); 0 for strokes
+    pixels: int  # pixels of an img record's image; 0: stroke records
 
 
 class _SpoolReader:
@@ -660,15 +662,15 @@ def _write_task(t: _WriteTask) -> str:
     the shard; returns its sha256."""
     classes = len(t.sources)
     readers = [_SpoolReader(s, keep_open=classes <= MAX_OPEN_SPOOLS) for s in t.sources]
-    # Bytes of a round once framed (about: an image's pixels take 1 or 2 bytes, not a bit).
+    # Bytes of a round once framed: guessed for the first window (an image's pixels take 1
+    # or 2 bytes, not a bit), then as the windows so far had them.
     per_round = sum(r.nbytes for r in readers) / max(1, t.rounds) + classes * t.pixels
-    window = max(1, int(WINDOW // max(1.0, per_round)))
     digest = hashlib.sha256()
     fd = os.open(t.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
     try:
-        done = 0
+        done = written = 0
         while done < t.rounds:
-            w = min(window, t.rounds - done)
+            w = min(max(1, int(WINDOW // max(1.0, per_round))), t.rounds - done)
             sizes, framed = np.stack([r.take(w) for r in readers], axis=1)  # (classes, w) each
             block = sizes.sum(axis=1)
             base = np.concatenate(([0], np.cumsum(block)[:-1]))
@@ -682,12 +684,14 @@ def _write_task(t: _WriteTask) -> str:
             at = np.concatenate(([0], np.cumsum(framed)[:-1]))
             if t.pixels:
                 compact.unpack(src, starts, sizes, t.pixels, out, at)
-                frame_in_place(out, np.append(at, len(out)))
             else:
-                gather(src, starts, sizes, out, at)
+                compact.unpack_strokes(src, starts, sizes, out, at)
+            frame_in_place(out, np.append(at, len(out)))
             digest.update(out)
             _write_all(fd, out)
             done += w
+            written += len(out)
+            per_round = written / done
             _report(w * classes)
     finally:
         os.close(fd)

@@ -153,15 +153,20 @@ def _float_feature(n):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _put_floats(buf, pos, keys, key_offsets, k, src, a, b):
-    """FloatList entry of float32 values a..b, ``src`` being their little-endian bytes."""
-    n = b - a
+def _put_float_head(buf, pos, keys, key_offsets, k, n):
+    """FloatList entry k of n values, up to the values (their 4 * n bytes come next)."""
     pos = _put_entry(buf, pos, keys, key_offsets, k, _float_feature(n))
     pos = _put_field_header(buf, pos, 0x12, _field(4 * n) if n > 0 else 0)
     if n > 0:
         pos = _put_field_header(buf, pos, 0x0A, 4 * n)
-        pos = _put_span(buf, pos, src, 4 * a, 4 * b)
     return pos
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _put_floats(buf, pos, keys, key_offsets, k, src, a, b):
+    """FloatList entry of float32 values a..b, ``src`` being their little-endian bytes."""
+    pos = _put_float_head(buf, pos, keys, key_offsets, k, b - a)
+    return _put_span(buf, pos, src, 4 * a, 4 * b)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -197,6 +202,7 @@ _HIGH_BITS = 0x8080808080808080
 _GATHER = 0x0102040810204080  # multiplier collecting 8 bits, one per byte, into the top byte
 _PIXEL_SLACK = 16  # spare bytes after the buffer: a run's two 8-byte stores may pass the end
 PACKED_HEAD = 4  # a packed img record's uint32 head (fastdraw.compact)
+PACKED_STROKE_HEAD = 13  # a packed stroke record's head: uint32 head, mid, deltas; uint8 width
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -354,6 +360,104 @@ def _stroke_kernel(labels, delta_bytes, delta_offsets, key_id, recognized, times
     return buf, offsets
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _byte_coordinates(x, y, x_bits, y_bits, p0, p1):
+    """Whether points p0..p1 have only whole coordinates 0..255 (not -0.0: its sign bit is
+    set, as ``x_bits`` / ``y_bits``, the coordinates' int64 views, show): a byte holds each
+    exactly, and its float32 is theirs."""
+    ok = True
+    for p in range(p0, p1):
+        vx = x[p]
+        vy = y[p]
+        ok &= ((x_bits[p] >= 0) & (vx <= 255.0) & (vx == np.floor(vx))
+               & (y_bits[p] >= 0) & (vy <= 255.0) & (vy == np.floor(vy)))
+    return ok
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _put_coordinates(buf, pos, row, p0, p1, width, value, value_bytes):
+    """Writes ``row[p0:p1]`` as bytes (``width`` 1) or little-endian float32 (4)."""
+    if width == 1:
+        for p in range(p0, p1):
+            buf[pos + p - p0] = np.uint8(row[p])
+    else:
+        for p in range(p0, p1):
+            value[0] = np.float32(row[p])
+            for k in range(4):
+                buf[pos + 4 * (p - p0) + k] = value_bytes[k]
+    return pos + width * (p1 - p0)
+
+
+@njit(cache=True, nogil=True)
+def _stroke_packed_kernel(labels, x, y, stroke_offsets, drawing_offsets, key_id, recognized,
+                          timestamps, word_buf, word_off, cc_buf, cc_off, keys, key_offsets,
+                          before, after):
+    """The stroke records of ``_stroke_kernel`` (gaps zeroed) packed as fastdraw.compact
+    describes; returns (buf, offsets, sizes with gaps and floats, -1 or the first drawing
+    with no point)."""
+    n = len(labels)
+    features = np.empty(n, dtype=np.int64)
+    widths = np.empty(n, dtype=np.int64)
+    sizes = np.empty(n, dtype=np.int64)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    x_bits = x.view(np.int64)
+    y_bits = y.view(np.int64)
+    for i in range(n):
+        p0 = stroke_offsets[drawing_offsets[i]]
+        p1 = stroke_offsets[drawing_offsets[i + 1]]
+        if p1 == p0:
+            return np.empty(0, dtype=np.uint8), offsets, sizes, i
+        m = p1 - p0 - 1
+        features[i] = _meta_sizes(i, labels, key_id, recognized, timestamps, word_off, cc_off,
+                                  key_offsets, 0, 1, 2, 3, 8, 9)
+        features[i] += _entry(_klen(key_offsets, 4), _int_feature(m))
+        for k in range(5, 8):
+            features[i] += _entry(_klen(key_offsets, k), _float_feature(m))
+        sizes[i] = before + _field(features[i]) + after
+        widths[i] = 1 if _byte_coordinates(x, y, x_bits, y_bits, p0, p1) else 4
+        points = m + 1 if m > 0 else 0
+        offsets[i + 1] = (offsets[i] + PACKED_STROKE_HEAD + sizes[i] - 12 * m
+                          + 2 * widths[i] * points + (m + 7) // 8)
+    buf = np.empty(offsets[n], dtype=np.uint8)
+    value = np.empty(1, dtype=np.float32)
+    value_bytes = value.view(np.uint8)
+    for i in range(n):
+        p0 = stroke_offsets[drawing_offsets[i]]
+        p1 = stroke_offsets[drawing_offsets[i + 1]]
+        m = p1 - p0 - 1
+        start = offsets[i] + PACKED_STROKE_HEAD
+        buf[start:start + before] = 0
+        pos = _put_field_header(buf, start + before, 0x0A, features[i])
+        pos = _put_bytes(buf, pos, keys, key_offsets, 0, cc_buf, cc_off[i], cc_off[i + 1])
+        pos = _put_int(buf, pos, keys, key_offsets, 1, key_id[i])
+        pos = _put_int(buf, pos, keys, key_offsets, 2, labels[i])
+        pos = _put_int(buf, pos, keys, key_offsets, 3, recognized[i])
+        pos = _put_int(buf, pos, keys, key_offsets, 4, m)
+        pos = _put_float_head(buf, pos, keys, key_offsets, 5, m)
+        head = pos - start
+        pos = _put_float_head(buf, pos, keys, key_offsets, 6, m)
+        mid = pos - start - head
+        pos = _put_float_head(buf, pos, keys, key_offsets, 7, m)
+        pos = _put_int(buf, pos, keys, key_offsets, 8, timestamps[i])
+        pos = _put_bytes(buf, pos, keys, key_offsets, 9, word_buf, word_off[i], word_off[i + 1])
+        buf[pos:pos + after] = 0
+        pos += after
+        store_u32(buf, offsets[i], head)
+        store_u32(buf, offsets[i] + 4, mid)
+        store_u32(buf, offsets[i] + 8, m)
+        buf[offsets[i] + 12] = widths[i]
+        if m == 0:
+            continue
+        pos = _put_coordinates(buf, pos, x, p0, p1, widths[i], value, value_bytes)
+        pos = _put_coordinates(buf, pos, y, p0, p1, widths[i], value, value_bytes)
+        buf[pos:pos + (m + 7) // 8] = 0
+        for s in range(drawing_offsets[i] + 1, drawing_offsets[i + 1]):
+            k = stroke_offsets[s] - p0 - 1  # the delta that jumps into stroke s
+            if 0 <= k < m:
+                buf[pos + k // 8] |= np.uint8(1 << (k % 8))
+    return buf, offsets, sizes, -1
+
+
 def _pack_strings(strings: Sequence[str], what: str) -> tuple[np.ndarray, np.ndarray]:
     """UTF-8 of every string as one uint8 buffer plus offsets (N + 1,)."""
     try:
@@ -452,6 +556,26 @@ def encode_stroke_examples(labels: np.ndarray, deltas: np.ndarray, delta_offsets
                           *strings, *_STROKE_TABLE, *_gaps(gaps))
 
 
+def encode_stroke_packed(labels: np.ndarray, drawings: Drawings, timestamps: np.ndarray,
+                         gaps: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The records of ``encode_stroke_examples(..., gaps=gaps)`` packed as fastdraw.compact
+    describes, points instead of float deltas: (buf uint8, offsets int64 (N + 1,), each
+    record's size unpacked, gaps included).  Raises ValueError for a drawing with no point,
+    as ``strokes.encode_strokes`` does."""
+    labels, key_id, recognized, timestamps, *strings = _metadata(labels, drawings, timestamps)
+    buf, offsets, sizes, empty = _stroke_packed_kernel(
+        labels, np.ascontiguousarray(drawings.x, dtype=np.float64),
+        np.ascontiguousarray(drawings.y, dtype=np.float64),
+        np.ascontiguousarray(drawings.stroke_offsets, dtype=np.int64),
+        np.ascontiguousarray(drawings.drawing_offsets, dtype=np.int64),
+        key_id, recognized, timestamps, *strings, *_STROKE_TABLE, *_gaps(gaps))
+    if empty >= 0:
+        where = f" (line {drawings.line[empty]})" if drawings.line[empty] > 0 else ""
+        raise ValueError(f"drawing {empty}{where} has no point, so it has no stroke encoding; "
+                         "drop it before encoding")
+    return buf, offsets, sizes
+
+
 def _gaps(gaps: tuple[int, int]) -> tuple[int, int]:
     before, after = (int(g) for g in gaps)
     if before < 0 or after < 0:
@@ -499,12 +623,14 @@ def make_example_stroke(label: int, drawing: dict, *, notebook_time: bool = Fals
     return tf.train.Example.FromString(buf.tobytes())
 
 
-def warmup() -> None:
-    """Compile (or load from cache) both Example kernels."""
+def warmup(kinds: Sequence[str] = ("img", "stroke")) -> None:
+    """Compile (or load from cache) the Example kernels a build of ``kinds`` runs."""
     drawings = Drawings.from_dicts([{
         "drawing": [[[0, 1], [0, 1]]], "key_id": "1", "timestamp": "2017-01-01 00:00:00 UTC",
         "recognized": True, "word": "w", "countrycode": "US",
     }])
-    encode_img_examples(np.zeros(1), np.zeros((1, 2, 2), np.uint8), drawings, drawings.timestamp)
-    deltas, delta_offsets = encode_strokes(drawings)
-    encode_stroke_examples(np.zeros(1), deltas, delta_offsets, drawings, drawings.timestamp)
+    if "img" in kinds:
+        encode_img_examples(np.zeros(1), np.zeros((1, 2, 2), np.uint8), drawings,
+                            drawings.timestamp)
+    if "stroke" in kinds:
+        encode_stroke_packed(np.zeros(1), drawings, drawings.timestamp, (0, 0))

@@ -19,6 +19,33 @@ from numba import njit
 from fastdraw.drawings import Drawings
 
 
+@njit(cache=True, nogil=True, inline="always")
+def xy_deltas(x, y, p0, p1, dx, dy, c):
+    """The x and y deltas of points p0..p1 (p1 - p0 - 1 of each) into ``dx[c:]`` and
+    ``dy[c:]``: the notebook's joint normalization and difference, one float32 operation at a
+    time.  ``x`` and ``y`` may hold any numbers: only their float32 values count."""
+    one = np.float32(1.0)
+    lo = np.float32(x[p0])
+    hi = lo
+    for p in range(p0, p1):
+        vx = np.float32(x[p])
+        vy = np.float32(y[p])
+        lo = min(lo, vx, vy)
+        hi = max(hi, vx, vy)
+    span = np.float32(hi - lo)
+    if not span > one:
+        span = one
+    prev_x = np.float32(np.float32(np.float32(x[p0]) - lo) / span)
+    prev_y = np.float32(np.float32(np.float32(y[p0]) - lo) / span)
+    for p in range(p0 + 1, p1):
+        cur_x = np.float32(np.float32(np.float32(x[p]) - lo) / span)
+        cur_y = np.float32(np.float32(np.float32(y[p]) - lo) / span)
+        dx[c + p - p0 - 1] = np.float32(cur_x - prev_x)
+        dy[c + p - p0 - 1] = np.float32(cur_y - prev_y)
+        prev_x = cur_x
+        prev_y = cur_y
+
+
 @njit(cache=True, nogil=True)
 def _encode_kernel(x, y, stroke_offsets, drawing_offsets):
     """Deltas float32 (3, total) and offsets (N + 1,); offsets[0] = -1 - i if drawing i is empty."""
@@ -32,34 +59,15 @@ def _encode_kernel(x, y, stroke_offsets, drawing_offsets):
             return np.zeros((3, 0), dtype=np.float32), offsets
         offsets[i + 1] = offsets[i] + (p1 - p0 - 1)
     deltas = np.zeros((3, offsets[n_drawings]), dtype=np.float32)
-    one = np.float32(1.0)
     for i in range(n_drawings):
         p0 = stroke_offsets[drawing_offsets[i]]
         p1 = stroke_offsets[drawing_offsets[i + 1]]
-        lo = np.float32(x[p0])
-        hi = lo
-        for p in range(p0, p1):
-            vx = np.float32(x[p])
-            vy = np.float32(y[p])
-            lo = min(lo, vx, vy)
-            hi = max(hi, vx, vy)
-        span = np.float32(hi - lo)
-        if not span > one:
-            span = one
+        xy_deltas(x, y, p0, p1, deltas[0], deltas[1], offsets[i])
         o = offsets[i] - p0 - 1  # delta index of point p is o + p
-        prev_x = np.float32(np.float32(np.float32(x[p0]) - lo) / span)
-        prev_y = np.float32(np.float32(np.float32(y[p0]) - lo) / span)
-        for p in range(p0 + 1, p1):
-            cur_x = np.float32(np.float32(np.float32(x[p]) - lo) / span)
-            cur_y = np.float32(np.float32(np.float32(y[p]) - lo) / span)
-            deltas[0, o + p] = np.float32(cur_x - prev_x)
-            deltas[1, o + p] = np.float32(cur_y - prev_y)
-            prev_x = cur_x
-            prev_y = cur_y
         for s in range(drawing_offsets[i] + 1, drawing_offsets[i + 1]):
             start = stroke_offsets[s]
             if p0 < start < p1:
-                deltas[2, o + start] = one
+                deltas[2, o + start] = np.float32(1.0)
     return deltas, offsets
 
 
@@ -129,8 +137,3 @@ def json_to_stroke(d: dict) -> np.ndarray:
     if offsets[0] < 0:
         raise ValueError("the drawing has no point, so it has no stroke encoding")
     return deltas
-
-
-def warmup() -> None:
-    """Compile (or load from cache) the stroke kernel."""
-    _run(np.zeros(2), np.zeros(2), np.array([0, 1, 2]), np.array([0, 2]))

@@ -484,7 +484,8 @@ def test_a_first_run_compiles_every_kernel_into_numba_s_cache_and_says_so(tmp_pa
     assert "compiling fastdraw's numba kernels for this machine" in done.stderr
     assert "kernels ready in" in done.stderr
     cached = {p.name.split("-")[0] for p in (tmp_path / "cache").rglob("*.nbi")}
-    for kernel in ("raster._rasterize_kernel", "strokes._encode_kernel", "example._img_kernel",
-                   "example._stroke_kernel", "ndjson._scan", "compact._unpack",
+    for kernel in ("raster._rasterize_kernel", "example._img_kernel",
+                   "example._stroke_packed_kernel", "ndjson._scan", "compact._unpack",
+                   "compact._unpack_strokes",
                    "tfrecord._frame_kernel", "unaligned.gather"):
         assert kernel in cached, sorted(cached)
