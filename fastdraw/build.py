@@ -68,6 +68,7 @@ from fastdraw.groups import all_classes, sample_dir
 from fastdraw.ndjson import BadLineError, Rejection, read_drawings
 from fastdraw.plan import Plan, make_plan, parse_splits, rand_key, resolve_splits
 from fastdraw.raster import rasterize
+from fastdraw.shardfile import ShardFile, write_all
 from fastdraw.strokes import encode_strokes
 from fastdraw.tfrecord import FRAME_HEAD, FRAME_TAIL, TFRecordWriter, frame_in_place
 from fastdraw.unaligned import gather
@@ -151,13 +152,6 @@ def _buffer(name: str, n: int) -> np.ndarray:
     if buf is None or buf.size < n:
         buf = _scratch[name] = np.empty(int(n * 1.25), dtype=np.uint8)
     return buf[:n]
-
-
-def _write_all(fd: int, data: bytes | memoryview | np.ndarray) -> None:
-    """Writes all of ``data`` to file descriptor ``fd``."""
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
 
 
 def warmup(kinds: Sequence[str] = KINDS, sample: str | os.PathLike | None = None) -> None:
@@ -507,8 +501,8 @@ class _SpoolWriter:
                 self._fds[s] = (os.open(self._prefix[s] + ".rec", flags, 0o666),
                                 os.open(self._prefix[s] + ".len", flags, 0o666))
             rec, lens = self._fds[s]
-            _write_all(rec, grouped[at[a]:at[b]])
-            _write_all(lens, np.stack([sizes[a:b], framed[a:b]], axis=1).astype("<i4").tobytes())
+            write_all(rec, grouped[at[a]:at[b]])
+            write_all(lens, np.stack([sizes[a:b], framed[a:b]], axis=1).astype("<i4").tobytes())
             if not self._keep_open:
                 self._close(s)
 
@@ -666,7 +660,7 @@ def _write_task(t: _WriteTask) -> str:
     # or 2 bytes, not a bit), then as the windows so far had them.
     per_round = sum(r.nbytes for r in readers) / max(1, t.rounds) + classes * t.pixels
     digest = hashlib.sha256()
-    fd = os.open(t.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    shard = ShardFile(t.path)
     try:
         done = written = 0
         while done < t.rounds:
@@ -680,7 +674,7 @@ def _write_task(t: _WriteTask) -> str:
             # Round by round, in class order:
             starts = (base[:, None] + np.cumsum(sizes, axis=1) - sizes).T.ravel()
             sizes, framed = sizes.T.ravel(), framed.T.ravel()
-            out = _buffer("shard", int(framed.sum()))
+            out = shard.reserve(int(framed.sum()))
             at = np.concatenate(([0], np.cumsum(framed)[:-1]))
             if t.pixels:
                 compact.unpack(src, starts, sizes, t.pixels, out, at)
@@ -688,13 +682,13 @@ def _write_task(t: _WriteTask) -> str:
                 compact.unpack_strokes(src, starts, sizes, out, at)
             frame_in_place(out, np.append(at, len(out)))
             digest.update(out)
-            _write_all(fd, out)
+            shard.commit()
             done += w
             written += len(out)
             per_round = written / done
             _report(w * classes)
     finally:
-        os.close(fd)
+        shard.close()
         for r in readers:
             r.close()
     for r in readers:
