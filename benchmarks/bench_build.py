@@ -12,7 +12,11 @@ Also measured: peak RSS of the build (the largest process of its tree) on an
 input 10 times larger than a smaller one (10x drawings per class, 10x the examples).
 
     pytest benchmarks/bench_build.py --benchmark-min-rounds=3
-    python benchmarks/bench_build.py [SCALE [REPEAT]]   # medians as JSON, for bench.sh
+    python benchmarks/bench_build.py [SCALE [REPEAT]] [--main-job]   # medians as JSON
+
+With ``--main-job`` the script also times the issue's main job, ``python -m fastdraw
+--group animals`` with the default splits (3.31M examples of 43 classes, both kinds),
+with 1 and 2 workers: there the fixed start-up is a few percent of a run.
 
 The pytest runs are kept small (under 2 minutes in all), so fastdraw's fixed cost
 (~0.7 s: interpreter and imports ~0.5 s, loading the numba kernels ~0.2 s, forking)
@@ -32,14 +36,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
 
 from fastdraw import reference
-from fastdraw.groups import ZOO
+from fastdraw.groups import ANIMALS, ZOO
 
 SIMPLIFIED = Path(__file__).resolve().parents[2] / "shared" / "data" / "quickdraw" / "simplified"
 CLASSES = ZOO
@@ -58,11 +62,11 @@ def splits_of(rounds: int) -> dict[str, int]:
     return out
 
 
-def make_data(directory: Path, recognized: int) -> Path:
+def make_data(directory: Path, recognized: int, classes: Sequence[str] = CLASSES) -> Path:
     """``<class>.ndjson`` of every class: its real lines repeated until ``recognized`` of them
     are recognized, each with a new key_id."""
     directory.mkdir(parents=True, exist_ok=True)
-    for j, name in enumerate(CLASSES):
+    for j, name in enumerate(classes):
         lines = (SIMPLIFIED / f"{name}.ndjson").read_text("utf-8").splitlines()
         flags = [json.loads(line)["recognized"] for line in lines]
         out, good, i = [], 0, 0
@@ -100,8 +104,13 @@ _PHASES = re.compile(r"(?:encoded|wrote \d+ shard files) in ([\d.]+) s")
 def run_fastdraw(data: Path, out: Path, kind: str, rounds: int, workers: int) -> Run:
     """`python -m fastdraw` as a child process."""
     splits = ",".join(f"{k}={v}" for k, v in splits_of(rounds).items())
-    args = ["--classes", ",".join(CLASSES), "--data", str(data), "--offline", "--out", str(out),
-            "--kind", kind, "--splits", splits, "--workers", str(workers), "--overwrite"]
+    return run_cli(["--classes", ",".join(CLASSES), "--data", str(data), "--offline",
+                    "--out", str(out), "--kind", kind, "--splits", splits,
+                    "--workers", str(workers), "--overwrite"])
+
+
+def run_cli(args: list[str]) -> Run:
+    """`python -m fastdraw ARGS` as a child process."""
     done = subprocess.run([sys.executable, "-c", _LAUNCHER, *args], capture_output=True,
                           text=True)
     if done.returncode != 0:
@@ -229,7 +238,46 @@ def measure(scale: float = 4.0, repeat: int = 3) -> dict:
     return figures
 
 
+# The issue's main job: `python -m fastdraw --group animals` with the default splits, both
+# kinds (img 7000 and stroke 70000 examples per class).
+MAIN_JOB_RECOGNIZED = 70_000
+MAIN_JOB_DISK = 12 << 30  # bytes it needs: 1.9 GB of input, 4.2 GB of datasets, the spool
+
+
+def measure_main_job(repeat: int = 3) -> dict:
+    """Median seconds of ``repeat`` runs of the main job with 1 and 2 workers (alternating),
+    on the animal classes' real drawings repeated to 70k recognized each, and how the whole
+    process and its parallel phases scale."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        free = shutil.disk_usage(root).free
+        if free < MAIN_JOB_DISK:
+            return {"skipped": f"needs {MAIN_JOB_DISK >> 30} GiB free in {root.parent}, "
+                               f"has {free / (1 << 30):.1f}"}
+        data = make_data(root / "data", MAIN_JOB_RECOGNIZED, ANIMALS)
+        runs: dict[int, list[tuple[float, float]]] = {1: [], 2: []}
+        for _ in range(repeat):
+            for workers in (1, 2):
+                t0 = time.perf_counter()
+                done = run_cli(["--group", "animals", "--data", str(data), "--offline",
+                                "--out", str(root / "out"), "--workers", str(workers)])
+                runs[workers].append((time.perf_counter() - t0, done.phase_seconds))
+                examples = sum(sum(json.loads((root / "out" / f"animals_{kind}" /
+                                               "counts.json").read_text()).values())
+                               for kind in ("img", "stroke"))
+                shutil.rmtree(root / "out")
+    seconds = {w: statistics.median(t for t, _ in r) for w, r in runs.items()}
+    phases = {w: statistics.median(p for _, p in r) for w, r in runs.items()}
+    return {"classes": len(ANIMALS), "examples": examples, "repeat": repeat,
+            "seconds": {f"{w}w": round(t, 2) for w, t in seconds.items()},
+            "examples_per_s": {f"{w}w": round(examples / t) for w, t in seconds.items()},
+            "speedup_2w_over_1w": round(seconds[1] / seconds[2], 2),
+            "phases_2w_over_1w": round(phases[1] / phases[2], 2)}
+
+
 if __name__ == "__main__":
-    args = sys.argv[1:3]
-    print(json.dumps(measure(float(args[0]) if args else 4.0, int(args[1]) if args[1:] else 3),
-                     indent=2))
+    args = [a for a in sys.argv[1:] if a != "--main-job"]
+    figures = measure(float(args[0]) if args else 4.0, int(args[1]) if args[1:] else 3)
+    if "--main-job" in sys.argv:
+        figures["main_job"] = measure_main_job(int(args[1]) if args[1:] else 3)
+    print(json.dumps(figures, indent=2))

@@ -43,6 +43,8 @@ def data() -> dict:
     deltas, offsets = encode_strokes(batch)
     raster.warmup()
     warmup()
+    encode_stroke_examples(np.zeros(1), deltas[:, :offsets[1]], offsets[:2],
+                           Drawings.from_dicts(dicts[:1]), batch.timestamp[:1])  # loads it
     return {
         "labels": np.array(labels), "dicts": dicts, "batch": batch, "img_batch": img_batch,
         "images": raster.rasterize(img_batch, 64, 4, True), "deltas": deltas,

@@ -77,6 +77,16 @@ def build_table(figures: dict) -> list[str]:
                 f"({sizes} examples), median of {figures.get('repeat', 1)} run(s); peak RSS "
                 f"(img+stroke, 2 workers) {rss['small']} MiB, for a 10x input {rss['10x']} MiB "
                 f"(x{figures['peak_rss_ratio_10x']})")
+    job = figures.get("main_job")
+    if job and "skipped" in job:
+        rows.append(f"main job (--group animals): not measured, {job['skipped']}")
+    elif job:
+        per_s = job["examples_per_s"]
+        rows.append(f"main job, `python -m fastdraw --group animals` (default splits, "
+                    f"{job['examples']} examples of {job['classes']} classes, median of "
+                    f"{job['repeat']}): 1w {job['seconds']['1w']} s ({per_s['1w']} ex/s), "
+                    f"2w {job['seconds']['2w']} s ({per_s['2w']} ex/s); 2w/1w "
+                    f"{job['speedup_2w_over_1w']}x (parallel phases {job['phases_2w_over_1w']}x)")
     return rows
 
 

@@ -137,3 +137,8 @@ def json_to_stroke(d: dict) -> np.ndarray:
     if offsets[0] < 0:
         raise ValueError("the drawing has no point, so it has no stroke encoding")
     return deltas
+
+
+def warmup() -> None:
+    """Compile (or load from cache) the stroke kernel."""
+    _run(np.zeros(2), np.zeros(2), np.array([0, 1, 2]), np.array([0, 2]))
