@@ -7,8 +7,9 @@ shard file; class ``j``'s example in round ``r`` is its ``r``-th usable drawing.
 The main process plans and never touches example bytes.  A pool of forked
 workers does the rest in two phases:
 
-1. encode, one task per class (or per class and range of rounds when there
-   are fewer classes than workers): stream the class file with
+1. encode, one task per class (or per class and range of rounds where workers
+   would otherwise idle: fewer classes than workers, or the last wave of
+   tasks holding fewer classes than workers): stream the class file with
    ``ndjson.read_drawings(limit=needed)``, rasterize / encode the chunks with
    the numba kernels (one read feeds both kinds) into records packed as
    fastdraw.compact describes (a bit per pixel, points instead of float deltas)
@@ -747,12 +748,21 @@ def _check_targets(opts: BuildOptions) -> None:
                              "(or choose another --name or --out)")
 
 
-def _ranges(needed: int, classes: int, workers: int) -> list[tuple[int, int]]:
-    """Round ranges every class is split into: one, unless workers would otherwise idle."""
-    parts = 1
+def _class_ranges(needed: int, classes: int, workers: int) -> list[list[tuple[int, int]]]:
+    """The round ranges of every class's encode tasks: one range a class, unless workers would
+    idle beside the last tasks.  With fewer classes than workers every class is split; else
+    the last ``classes % workers`` classes are, each into enough ranges to fill that last
+    wave of tasks.  A range reads its file from the start, so ranges are never shorter than
+    MIN_RANGE rounds."""
+
+    def split(parts: int) -> list[tuple[int, int]]:
+        parts = max(1, min(parts, needed // MIN_RANGE))
+        return [(needed * p // parts, needed * (p + 1) // parts) for p in range(parts)]
+
     if classes < workers:
-        parts = max(1, min(math.ceil(workers / classes), needed // MIN_RANGE))
-    return [(needed * p // parts, needed * (p + 1) // parts) for p in range(parts)]
+        return [split(math.ceil(workers / classes))] * classes
+    left = classes % workers
+    return [split(1)] * (classes - left) + [split(math.ceil(workers / max(1, left)))] * left
 
 
 def _usable(opts: BuildOptions) -> str:
@@ -844,18 +854,18 @@ def _encode(opts: BuildOptions, plans: dict[str, Plan], tmp: dict[str, Path],
             pool: _Pool) -> dict[str, list[int]]:
     """Phase 1; returns every kind's per-class cut-off line for rejected.ndjson."""
     needed = max(plan.rounds for plan in plans.values())
-    ranges = _ranges(needed, len(opts.classes), opts.workers)
+    ranges = _class_ranges(needed, len(opts.classes), opts.workers)
     rejections = _rejection_files(opts, tmp)
     tasks = []
     for j, path in enumerate(opts.files):
-        for part, (a, b) in enumerate(ranges):
+        for part, (a, b) in enumerate(ranges[j]):
             jobs = tuple(
                 _KindJob(_Encoding(kind, opts.img_size, opts.line_width, opts.maximize,
                                    opts.notebook_time),
                          str(tmp[kind] / ".spool"), plan.rounds,
                          plan.shard_id[a:min(b, plan.rounds)], len(plan.shard_names))
                 for kind, plan in plans.items())
-            tasks.append(_EncodeTask(j, str(path), part, a, b, part == len(ranges) - 1,
+            tasks.append(_EncodeTask(j, str(path), part, a, b, part == len(ranges[j]) - 1,
                                      opts.include_unrecognized, opts.strict, jobs,
                                      str(rejections[j])))
     tasks.sort(key=lambda t: -t.end)  # the longest reads first
@@ -893,16 +903,17 @@ def _write(opts: BuildOptions, plans: dict[str, Plan], tmp: dict[str, Path],
            pool: _Pool) -> dict[str, dict[str, str]]:
     """Phase 2; returns every kind's shard sha256s."""
     needed = max(plan.rounds for plan in plans.values())
-    ranges = _ranges(needed, len(opts.classes), opts.workers)
+    ranges = _class_ranges(needed, len(opts.classes), opts.workers)
     tasks, names = [], []
     for kind, plan in plans.items():
         spool = tmp[kind] / ".spool"
-        counts = [np.bincount(plan.shard_id[a:min(b, plan.rounds)],
-                              minlength=len(plan.shard_names)) for a, b in ranges]
+        counts = {(a, b): np.bincount(plan.shard_id[a:min(b, plan.rounds)],
+                                      minlength=len(plan.shard_names))
+                  for a, b in {r for class_ranges in ranges for r in class_ranges}}
         per_shard = plan.rounds_per_shard()
         for s, shard in enumerate(plan.shard_names):
-            sources = tuple(tuple((_spool_prefix(spool, j, p, s), int(counts[p][s]))
-                                  for p in range(len(ranges)))
+            sources = tuple(tuple((_spool_prefix(spool, j, p, s), int(counts[r][s]))
+                                  for p, r in enumerate(ranges[j]))
                             for j in range(len(opts.classes)))
             tasks.append(_WriteTask(str(tmp[kind] / shard), int(per_shard[s]), sources,
                                     opts.img_size ** 2 if kind == "img" else 0))

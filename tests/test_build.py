@@ -62,32 +62,51 @@ def leftovers(out: Path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def volume(tmp_path_factory) -> tuple[list[str], list[Path]]:
-    """Two real classes, each repeated to 600 drawings (500+ recognized) with new key_ids."""
+    """Three real classes, each repeated to 600 drawings (500+ recognized) with new key_ids."""
     d = tmp_path_factory.mktemp("volume")
-    classes = ["cat", "giraffe"]
+    classes = ["cat", "giraffe", "zebra"]
     files = [repeated(SIMPLIFIED / f"{c}.ndjson", d / f"{c}.ndjson", 600, 10**9 * (j + 1))
              for j, c in enumerate(classes)]
     return classes, files
 
 
-def test_whole_directory_is_identical_for_1_2_and_3_workers(volume, tmp_path, monkeypatch):
+def test_whole_directory_is_identical_for_1_2_3_and_4_workers(volume, tmp_path, monkeypatch):
     classes, files = volume
     splits = {"img": {"train": 300, "eval": 60, "test": 40},
               "stroke": {"train": 350, "eval": 80, "test": 60}}
     trees = []
-    for workers in (1, 2, 3):
-        # Small ranges, so that 3 workers split each class into ranges of rounds; with 3,
-        # spool files are also opened per write and per read rather than kept open, and
-        # record sizes are read ahead a few at a time.
+    for workers in (1, 2, 3, 4):
+        # Small ranges, so that 2 workers split the last class into ranges of rounds (the
+        # last wave of tasks) and 4 split every class; with 4, spool files are also opened
+        # per write and per read rather than kept open, and record sizes are read ahead a
+        # few at a time.
         monkeypatch.setattr(build_mod, "MIN_RANGE", 100)
-        monkeypatch.setattr(build_mod, "MAX_OPEN_SPOOLS", 1 if workers == 3 else 128)
-        monkeypatch.setattr(build_mod, "READ_AHEAD", 7 if workers == 3 else 1 << 14)
+        monkeypatch.setattr(build_mod, "MAX_OPEN_SPOOLS", 1 if workers == 4 else 128)
+        monkeypatch.setattr(build_mod, "READ_AHEAD", 7 if workers == 4 else 1 << 14)
         out = tmp_path / f"w{workers}"
         build(options(classes, files, out, splits, workers=workers, shards=4, seed=3))
         assert leftovers(out) == ["t_img", "t_stroke"]
         trees.append({kind: tree(out / f"t_{kind}") for kind in ("img", "stroke")})
-    assert trees[0] == trees[1] == trees[2]
+    assert trees[0] == trees[1] == trees[2] == trees[3]
     assert len(trees[0]["img"]) == 3 * 4 + 4
+
+
+@pytest.mark.parametrize(("classes", "workers", "parts"), [
+    (3, 1, [1, 1, 1]),  # one worker: never split
+    (3, 2, [1, 1, 2]),  # the last wave holds one class: split it for the idle worker
+    (4, 2, [1, 1, 1, 1]),  # full waves
+    (3, 4, [2, 2, 2]),  # fewer classes than workers: every class
+    (43, 32, [1] * 32 + [3] * 11),  # 11 classes left for 32 workers: 3 ranges each
+])
+def test_classes_are_split_into_ranges_where_workers_would_idle(classes, workers, parts):
+    ranges = build_mod._class_ranges(10_000, classes, workers)
+    assert [len(r) for r in ranges] == parts
+    for r in ranges:  # consecutive ranges covering every round
+        assert r[0][0] == 0 and r[-1][1] == 10_000
+        assert all(a[1] == b[0] for a, b in zip(r, r[1:]))
+    # Never shorter than MIN_RANGE rounds: too few rounds to split, one range each.
+    assert build_mod._class_ranges(build_mod.MIN_RANGE, classes, workers) == [
+        [(0, build_mod.MIN_RANGE)]] * classes
 
 
 @pytest.fixture(scope="module")
@@ -189,7 +208,7 @@ def test_interleaving_and_counts_equal_the_reference_on_volume(volume, tmp_path,
     manifest = json.loads((tmp_path / "fast" / "t_stroke" / "manifest.json").read_text())
     for name in names:
         assert manifest["shards"][name]["records"] == len(label_keys(ref / name))
-    assert manifest["records"] == 500 * 2
+    assert manifest["records"] == 500 * len(classes)
 
 
 def test_short_classes_are_named_and_nothing_is_written(tmp_path):
