@@ -181,9 +181,9 @@ def warmup(kinds: Sequence[str] = KINDS, sample: str | os.PathLike | None = None
 def _fork_example_warmup(kinds: Sequence[str]) -> int | None:
     """Forks a process that compiles the Example kernels and the unpackers into numba's
     cache while this one compiles the others (halving a first run's wait on 2 cores);
-    returns its pid, or None on a single core.  With a warm cache both just load, in
-    parallel."""
-    if (os.cpu_count() or 1) < 2 or not hasattr(os, "fork"):
+    returns its pid, or None on a single core or when the cache has them (loading them
+    twice, there and here, cost ~70 ms)."""
+    if (os.cpu_count() or 1) < 2 or not hasattr(os, "fork") or _cached(kinds):
         return None
     pid = os.fork()
     if pid == 0:
@@ -195,6 +195,19 @@ def _fork_example_warmup(kinds: Sequence[str]) -> int | None:
         finally:
             os._exit(code)
     return pid
+
+
+def _cached(kinds: Sequence[str]) -> bool:
+    """Whether numba's cache index has the helper's kernels of ``kinds``, newer than their
+    source (else, or if numba's internals differ, they are assumed to need compiling)."""
+    kernels = [*((example._img_kernel, compact._unpack) if "img" in kinds else ()),
+               *((example._stroke_packed_kernel, compact._unpack_strokes)
+                 if "stroke" in kinds else ())]
+    try:
+        return all(os.path.getmtime(k._cache._cache_file._index_path)
+                   >= os.path.getmtime(k.py_func.__code__.co_filename) for k in kernels)
+    except (AttributeError, OSError):
+        return False
 
 
 def _load_kernels(kinds: Sequence[str], sample: str | os.PathLike | None,

@@ -1,8 +1,9 @@
 """Records packed for the builder's spool, and unpacked to the very bytes of their Examples.
 
 Phase 1 spools every record packed and phase 2 unpacks it here while it assembles
-a shard (then frames it): the spool costs the file system a quarter to an eighth of
-the writes and reads, and phase 1 never writes the bulky part of an Example.
+a shard (then frames it): the spool costs the file system about 0.4 (stroke) to an
+eighth (img) of the writes and reads, and phase 1 never writes the bulky part of an
+Example.
 
 Img (``example.encode_img_packed``): most of an Example is its image as packed
 varints, a byte per black pixel and two per white one (about 4.5 KB at 64x64).

@@ -492,14 +492,18 @@ def test_a_slow_warmup_tells_the_user_that_kernels_compile(monkeypatch, caplog, 
 
 def test_a_first_run_compiles_every_kernel_into_numba_s_cache_and_says_so(tmp_path):
     # A fresh cache directory stands for a machine that never ran fastdraw (~20 s).
+    # The helper process that compiles half of them is forked only when they are not cached.
     code = ("import logging, sys\n"
             "logging.basicConfig(level=logging.INFO)\n"
             "from fastdraw import build\n"
-            "build.warmup(['img', 'stroke'], sys.argv[1])\n")
+            "print(build._cached(['img', 'stroke']))\n"
+            "build.warmup(['img', 'stroke'], sys.argv[1])\n"
+            "print(build._cached(['img', 'stroke']), build._fork_example_warmup(['img']))\n")
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
     done = subprocess.run([sys.executable, "-c", code, str(SIMPLIFIED / "cat.ndjson")], env=env,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True", "None"]
     assert "compiling fastdraw's numba kernels for this machine" in done.stderr
     assert "kernels ready in" in done.stderr
     cached = {p.name.split("-")[0] for p in (tmp_path / "cache").rglob("*.nbi")}
