@@ -88,6 +88,7 @@ MAX_OPEN_SPOOLS = 128  # spool files a task keeps open (more: opened per write o
 WINDOW = 1 << 20  # framed bytes a phase-2 task interleaves at a time (fits in L2)
 READ_AHEAD = 1 << 14  # record sizes a phase-2 spool reader reads at a time
 LOG_EVERY = 10.0  # seconds between progress log lines when stderr is not a terminal
+REPORT_EVERY = 0.2  # seconds between a worker's progress messages
 COMPILE_NOTE_AFTER = 2.0  # seconds of warmup after which the user is told kernels compile
 
 
@@ -292,12 +293,26 @@ class _Encoding:
 
 _conn: Connection | None = None  # a worker's pipe to the main process (progress messages)
 _parent_ends: list[Connection] = []  # main-side pipe ends, closed in every forked worker
+_unreported = 0  # a worker's units of work done and not yet reported
+_reported_at = 0.0  # when it last reported
 
 
 def _report(n: int) -> None:
-    """Tells the main process that ``n`` more examples (or units of work) are done."""
-    if _conn is not None:
-        _conn.send(("progress", n))
+    """Tells the main process that ``n`` more examples (or units of work) are done, at most
+    every REPORT_EVERY seconds: each message wakes the main process, which then takes its
+    time from a worker when there are as many workers as cores."""
+    global _unreported
+    _unreported += n
+    if time.monotonic() - _reported_at >= REPORT_EVERY:
+        _flush_report()
+
+
+def _flush_report() -> None:
+    """Sends the progress not yet reported (a task's last, before its reply)."""
+    global _unreported, _reported_at
+    if _conn is not None and _unreported:
+        _conn.send(("progress", _unreported))
+    _unreported, _reported_at = 0, time.monotonic()
 
 
 def _worker_main(conn: Connection) -> None:
@@ -324,6 +339,7 @@ def _worker_main(conn: Connection) -> None:
             reply = ("error", str(e), traceback.format_exc())
         except Exception as e:  # every failure goes back to the main process
             reply = ("error", f"{type(e).__name__}: {e}", traceback.format_exc())
+        _flush_report()
         conn.send(reply)
 
 

@@ -512,3 +512,31 @@ def test_a_first_run_compiles_every_kernel_into_numba_s_cache_and_says_so(tmp_pa
                    "compact._unpack_strokes",
                    "tfrecord._frame_kernel", "unaligned.gather"):
         assert kernel in cached, sorted(cached)
+
+
+@pytest.mark.parametrize("every", [0.0, 1e9])
+def test_progress_adds_up_to_every_example_however_often_workers_report(
+        volume, tmp_path, monkeypatch, every):
+    """Workers report at most every REPORT_EVERY seconds (each message wakes the main
+    process); what a task did not report yet goes with its end, so the counts are whole."""
+    updates: dict[str, list[int]] = {}
+    real = build_mod._Progress
+
+    class Recorder(real):
+        def update(self, n: int) -> None:
+            updates.setdefault(self.what, []).append(n)
+            super().update(n)
+
+    monkeypatch.setattr(build_mod, "_Progress", Recorder)
+    monkeypatch.setattr(build_mod, "REPORT_EVERY", every)
+    monkeypatch.setattr(build_mod, "CHUNK", 64)  # several chunks and windows a task
+    monkeypatch.setattr(build_mod, "WINDOW", 1 << 14)
+    classes, files = volume
+    splits = {"img": {"train": 80, "eval": 10, "test": 10},
+              "stroke": {"train": 300, "eval": 50, "test": 50}}
+    build(options(classes, files, tmp_path, splits, workers=2, shards=2))
+    examples = (100 + 400) * len(classes)
+    assert sum(updates["encode"]) == examples == sum(updates["write"])
+    tasks = len(classes) + (2 + 2) * 3  # encode: a class each; write: a shard file each
+    calls = len(updates["encode"]) + len(updates["write"])
+    assert calls > tasks if every == 0.0 else calls == tasks
