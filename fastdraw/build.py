@@ -505,9 +505,9 @@ def _spool_prefix(spool: str | Path, label: int, part: int, shard: int) -> str:
 
 
 class _SpoolWriter:
-    """Appends records to per-shard spool files: ``<prefix>.rec`` holds the records as
-    spooled (img ones packed), ``<prefix>.len`` pairs of int32: their size there and
-    framed.  Nothing is buffered in the process."""
+    """Appends records to per-shard spool files: ``<prefix>.rec`` holds the records packed
+    (fastdraw.compact), ``<prefix>.len`` pairs of int32: their size there and framed.
+    Nothing is buffered in the process."""
 
     def __init__(self, spool: str, label: int, part: int, shards: int) -> None:
         self._prefix = [_spool_prefix(spool, label, part, s) for s in range(shards)]

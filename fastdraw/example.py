@@ -25,7 +25,7 @@ import numpy as np
 from numba import njit
 
 from fastdraw.drawings import Drawings, notebook_seconds
-from fastdraw.strokes import encode_strokes, xy_strokes
+from fastdraw.strokes import encode_strokes, no_point, xy_strokes
 from fastdraw.unaligned import load_u64, store_u32, store_u64
 
 # Feature keys in the order the kernels write them: sorted, as deterministic serialization
@@ -327,6 +327,37 @@ def _put_bits(buf, pos, pixels):
     return pos
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _stroke_features(i, m, labels, key_id, recognized, timestamps, word_off, cc_off,
+                     key_offsets):
+    """Bytes of stroke example i's Features message, its rows holding m deltas."""
+    size = _meta_sizes(i, labels, key_id, recognized, timestamps, word_off, cc_off,
+                       key_offsets, 0, 1, 2, 3, 8, 9)
+    size += _entry(_klen(key_offsets, 4), _int_feature(m))
+    for k in range(5, 8):
+        size += _entry(_klen(key_offsets, k), _float_feature(m))
+    return size
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _put_stroke_head(buf, pos, i, m, feature_size, labels, key_id, recognized, cc_buf, cc_off,
+                     keys, key_offsets):
+    """Stroke example i's Features header and entries before stroke_x (stroke_len is m)."""
+    pos = _put_field_header(buf, pos, 0x0A, feature_size)
+    pos = _put_bytes(buf, pos, keys, key_offsets, 0, cc_buf, cc_off[i], cc_off[i + 1])
+    pos = _put_int(buf, pos, keys, key_offsets, 1, key_id[i])
+    pos = _put_int(buf, pos, keys, key_offsets, 2, labels[i])
+    pos = _put_int(buf, pos, keys, key_offsets, 3, recognized[i])
+    return _put_int(buf, pos, keys, key_offsets, 4, m)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _put_stroke_tail(buf, pos, i, timestamps, word_buf, word_off, keys, key_offsets):
+    """Stroke example i's entries after stroke_z: timestamp and word."""
+    pos = _put_int(buf, pos, keys, key_offsets, 8, timestamps[i])
+    return _put_bytes(buf, pos, keys, key_offsets, 9, word_buf, word_off[i], word_off[i + 1])
+
+
 @njit(cache=True, nogil=True)
 def _stroke_kernel(labels, delta_bytes, delta_offsets, key_id, recognized, timestamps,
                    word_buf, word_off, cc_buf, cc_off, keys, key_offsets, before, after):
@@ -336,27 +367,19 @@ def _stroke_kernel(labels, delta_bytes, delta_offsets, key_id, recognized, times
     features = np.empty(n, dtype=np.int64)
     offsets = np.zeros(n + 1, dtype=np.int64)
     for i in range(n):
-        m = delta_offsets[i + 1] - delta_offsets[i]
-        features[i] = _meta_sizes(i, labels, key_id, recognized, timestamps, word_off, cc_off,
-                                  key_offsets, 0, 1, 2, 3, 8, 9)
-        features[i] += _entry(_klen(key_offsets, 4), _int_feature(m))
-        for k in range(5, 8):
-            features[i] += _entry(_klen(key_offsets, k), _float_feature(m))
+        features[i] = _stroke_features(i, delta_offsets[i + 1] - delta_offsets[i], labels,
+                                       key_id, recognized, timestamps, word_off, cc_off,
+                                       key_offsets)
         offsets[i + 1] = offsets[i] + before + _field(features[i]) + after
     buf = np.empty(offsets[n], dtype=np.uint8)
     for i in range(n):
         a = delta_offsets[i]
         b = delta_offsets[i + 1]
-        pos = _put_field_header(buf, offsets[i] + before, 0x0A, features[i])
-        pos = _put_bytes(buf, pos, keys, key_offsets, 0, cc_buf, cc_off[i], cc_off[i + 1])
-        pos = _put_int(buf, pos, keys, key_offsets, 1, key_id[i])
-        pos = _put_int(buf, pos, keys, key_offsets, 2, labels[i])
-        pos = _put_int(buf, pos, keys, key_offsets, 3, recognized[i])
-        pos = _put_int(buf, pos, keys, key_offsets, 4, b - a)
+        pos = _put_stroke_head(buf, offsets[i] + before, i, b - a, features[i], labels, key_id,
+                               recognized, cc_buf, cc_off, keys, key_offsets)
         for r in range(3):
             pos = _put_floats(buf, pos, keys, key_offsets, 5 + r, delta_bytes[r], a, b)
-        pos = _put_int(buf, pos, keys, key_offsets, 8, timestamps[i])
-        pos = _put_bytes(buf, pos, keys, key_offsets, 9, word_buf, word_off[i], word_off[i + 1])
+        _put_stroke_tail(buf, pos, i, timestamps, word_buf, word_off, keys, key_offsets)
     return buf, offsets
 
 
@@ -408,11 +431,8 @@ def _stroke_packed_kernel(labels, x, y, stroke_offsets, drawing_offsets, key_id,
         if p1 == p0:
             return np.empty(0, dtype=np.uint8), offsets, sizes, i
         m = p1 - p0 - 1
-        features[i] = _meta_sizes(i, labels, key_id, recognized, timestamps, word_off, cc_off,
-                                  key_offsets, 0, 1, 2, 3, 8, 9)
-        features[i] += _entry(_klen(key_offsets, 4), _int_feature(m))
-        for k in range(5, 8):
-            features[i] += _entry(_klen(key_offsets, k), _float_feature(m))
+        features[i] = _stroke_features(i, m, labels, key_id, recognized, timestamps, word_off,
+                                       cc_off, key_offsets)
         sizes[i] = before + _field(features[i]) + after
         widths[i] = 1 if _byte_coordinates(x, y, x_bits, y_bits, p0, p1) else 4
         points = m + 1 if m > 0 else 0
@@ -427,19 +447,14 @@ def _stroke_packed_kernel(labels, x, y, stroke_offsets, drawing_offsets, key_id,
         m = p1 - p0 - 1
         start = offsets[i] + PACKED_STROKE_HEAD
         buf[start:start + before] = 0
-        pos = _put_field_header(buf, start + before, 0x0A, features[i])
-        pos = _put_bytes(buf, pos, keys, key_offsets, 0, cc_buf, cc_off[i], cc_off[i + 1])
-        pos = _put_int(buf, pos, keys, key_offsets, 1, key_id[i])
-        pos = _put_int(buf, pos, keys, key_offsets, 2, labels[i])
-        pos = _put_int(buf, pos, keys, key_offsets, 3, recognized[i])
-        pos = _put_int(buf, pos, keys, key_offsets, 4, m)
+        pos = _put_stroke_head(buf, start + before, i, m, features[i], labels, key_id,
+                               recognized, cc_buf, cc_off, keys, key_offsets)
         pos = _put_float_head(buf, pos, keys, key_offsets, 5, m)
         head = pos - start
         pos = _put_float_head(buf, pos, keys, key_offsets, 6, m)
         mid = pos - start - head
         pos = _put_float_head(buf, pos, keys, key_offsets, 7, m)
-        pos = _put_int(buf, pos, keys, key_offsets, 8, timestamps[i])
-        pos = _put_bytes(buf, pos, keys, key_offsets, 9, word_buf, word_off[i], word_off[i + 1])
+        pos = _put_stroke_tail(buf, pos, i, timestamps, word_buf, word_off, keys, key_offsets)
         buf[pos:pos + after] = 0
         pos += after
         store_u32(buf, offsets[i], head)
@@ -570,9 +585,7 @@ def encode_stroke_packed(labels: np.ndarray, drawings: Drawings, timestamps: np.
         np.ascontiguousarray(drawings.drawing_offsets, dtype=np.int64),
         key_id, recognized, timestamps, *strings, *_STROKE_TABLE, *_gaps(gaps))
     if empty >= 0:
-        where = f" (line {drawings.line[empty]})" if drawings.line[empty] > 0 else ""
-        raise ValueError(f"drawing {empty}{where} has no point, so it has no stroke encoding; "
-                         "drop it before encoding")
+        raise no_point(drawings, empty)
     return buf, offsets, sizes
 
 

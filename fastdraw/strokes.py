@@ -95,12 +95,15 @@ def encode_strokes(drawings: Drawings) -> tuple[np.ndarray, np.ndarray]:
         drawings.x, drawings.y, drawings.stroke_offsets, drawings.drawing_offsets
     )
     if empty >= 0:
-        where = f" (line {drawings.line[empty]})" if drawings.line[empty] > 0 else ""
-        raise ValueError(
-            f"drawing {empty}{where} has no point, so it has no stroke encoding; "
-            "drop it before encoding"
-        )
+        raise no_point(drawings, empty)
     return deltas, offsets
+
+
+def no_point(drawings: Drawings, i: int) -> ValueError:
+    """The error for drawing ``i`` of a batch having no point: it has no stroke encoding."""
+    where = f" (line {drawings.line[i]})" if drawings.line[i] > 0 else ""
+    return ValueError(f"drawing {i}{where} has no point, so it has no stroke encoding; "
+                      "drop it before encoding")
 
 
 def xy_strokes(strokes: Sequence) -> tuple[np.ndarray, np.ndarray]:
