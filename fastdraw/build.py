@@ -13,8 +13,7 @@ workers does the rest in two phases:
    ``ndjson.read_drawings(limit=needed)``, rasterize / encode the chunks with
    the numba kernels (one read feeds both kinds) into records packed as
    fastdraw.compact describes (a bit per pixel, points instead of float deltas)
-   and append each one to the spool file of its shard
-   (``<tmp>/.spool/<class>-<range>-<shard>.rec``, plus the record sizes in ``.len``),
+   and append each one to the spool file of its shard (fastdraw.spool),
    rejected lines to a per-class file;
 2. write, one task per shard file: stream the spool files of its shard, one
    window of rounds at a time, interleave them round by round in class order,
@@ -69,10 +68,10 @@ from fastdraw.groups import all_classes, sample_dir
 from fastdraw.ndjson import BadLineError, Rejection, read_drawings
 from fastdraw.plan import Plan, make_plan, parse_splits, rand_key, resolve_splits
 from fastdraw.raster import rasterize
-from fastdraw.shardfile import ShardFile, write_all
+from fastdraw.shardfile import ShardFile
+from fastdraw.spool import ShardReader, SpoolWriter, scratch, spool_prefix
 from fastdraw.strokes import encode_strokes
 from fastdraw.tfrecord import FRAME_HEAD, FRAME_TAIL, TFRecordWriter, frame_in_place
-from fastdraw.unaligned import gather
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +83,7 @@ SAMPLE_SPLITS = "train=0.7,eval=0.15,test=0.15"
 
 CHUNK = 512  # drawings per read_drawings chunk (bounds a worker's working set)
 MIN_RANGE = 2048  # fewest rounds worth a task of its own when classes are split into ranges
-MAX_OPEN_SPOOLS = 128  # spool files a task keeps open (more: opened per write or read)
-WINDOW = 1 << 20  # framed bytes a phase-2 task interleaves at a time (fits in L2)
-READ_AHEAD = 1 << 14  # record sizes a phase-2 spool reader reads at a time
+WINDOW = 1 << 22  # framed bytes a phase-2 task interleaves at a time (each costs a read per class)
 LOG_EVERY = 10.0  # seconds between progress log lines when stderr is not a terminal
 REPORT_EVERY = 0.2  # seconds between a worker's progress messages
 COMPILE_NOTE_AFTER = 2.0  # seconds of warmup after which the user is told kernels compile
@@ -142,18 +139,6 @@ class Built:
 
 
 # ------------------------------------------------------------------------------- kernels
-
-
-_scratch: dict[str, np.ndarray] = {}
-
-
-def _buffer(name: str, n: int) -> np.ndarray:
-    """``n`` bytes of the worker's buffer ``name``, reused by every chunk, window and task
-    (fresh pages cost a page fault each); it only grows, to the largest need."""
-    buf = _scratch.get(name)
-    if buf is None or buf.size < n:
-        buf = _scratch[name] = np.empty(int(n * 1.25), dtype=np.uint8)
-    return buf[:n]
 
 
 def warmup(kinds: Sequence[str] = KINDS, sample: str | os.PathLike | None = None) -> None:
@@ -500,54 +485,9 @@ class _EncodeResult:
     cutoff: dict[str, int] = field(default_factory=dict)  # kind -> line of its last drawing
 
 
-def _spool_prefix(spool: str | Path, label: int, part: int, shard: int) -> str:
-    return os.path.join(spool, f"{label:05d}-{part:03d}-{shard:05d}")
-
-
-class _SpoolWriter:
-    """Appends records to per-shard spool files: ``<prefix>.rec`` holds the records packed
-    (fastdraw.compact), ``<prefix>.len`` pairs of int32: their size there and framed.
-    Nothing is buffered in the process."""
-
-    def __init__(self, spool: str, label: int, part: int, shards: int) -> None:
-        self._prefix = [_spool_prefix(spool, label, part, s) for s in range(shards)]
-        self._keep_open = shards <= MAX_OPEN_SPOOLS
-        self._fds: dict[int, tuple[int, int]] = {}
-
-    def add(self, buf: np.ndarray, offsets: np.ndarray, framed: np.ndarray,
-            shard_id: np.ndarray) -> None:
-        """Record i, ``buf[offsets[i]:offsets[i + 1]]`` (``framed[i]`` bytes once framed),
-        goes to shard ``shard_id[i]``."""
-        order = np.argsort(shard_id, kind="stable")
-        sids, sizes, framed = shard_id[order], np.diff(offsets)[order], framed[order]
-        at = np.concatenate(([0], np.cumsum(sizes)))
-        grouped = _buffer("grouped", int(at[-1]))  # the records shard by shard
-        gather(buf, offsets[:-1][order], sizes, grouped, at[:-1])
-        bounds = np.concatenate(([0], np.flatnonzero(np.diff(sids)) + 1, [len(sids)]))
-        for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
-            s = int(sids[a])
-            if s not in self._fds:
-                flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
-                self._fds[s] = (os.open(self._prefix[s] + ".rec", flags, 0o666),
-                                os.open(self._prefix[s] + ".len", flags, 0o666))
-            rec, lens = self._fds[s]
-            write_all(rec, grouped[at[a]:at[b]])
-            write_all(lens, np.stack([sizes[a:b], framed[a:b]], axis=1).astype("<i4").tobytes())
-            if not self._keep_open:
-                self._close(s)
-
-    def _close(self, s: int) -> None:
-        for fd in self._fds.pop(s):
-            os.close(fd)
-
-    def close(self) -> None:
-        for s in list(self._fds):
-            self._close(s)
-
-
 def _encode_task(t: _EncodeTask) -> _EncodeResult:
     """Phase 1 for one class (range): read, encode, frame and spool its records."""
-    writers = {job.encoding.kind: _SpoolWriter(job.spool, t.label, t.part, job.shards)
+    writers = {job.encoding.kind: SpoolWriter(job.spool, t.label, t.part, job.shards)
                for job in t.jobs}
     result = _EncodeResult(usable=0)
     t0 = time.monotonic()
@@ -565,7 +505,7 @@ def _encode_task(t: _EncodeTask) -> _EncodeResult:
     return result
 
 
-def _encode_into(t: _EncodeTask, writers: dict[str, _SpoolWriter], result: _EncodeResult) -> None:
+def _encode_into(t: _EncodeTask, writers: dict[str, SpoolWriter], result: _EncodeResult) -> None:
     """Streams the class file; encodes the task's rounds of every kind into ``writers``."""
     with open(t.rejections, "w", encoding="utf-8") if t.last else nullcontext() as rejected:
 
@@ -602,107 +542,28 @@ class _WriteTask:
     pixels: int  # pixels of an img record's image; 0: stroke records
 
 
-class _SpoolReader:
-    """Reads one class's records of one shard, in order, from its spool files: sizes are
-    read READ_AHEAD at a time and, with ``keep_open``, the records file stays open between
-    windows (a window holds only a few records of each class)."""
-
-    def __init__(self, sources: Sequence[tuple[str, int]], keep_open: bool) -> None:
-        self._keep_open = keep_open
-        self._sources = [s for s in sources if s[1] > 0]
-        self._i = 0  # current source
-        self._k = 0  # records consumed in it
-        self._pos = 0  # bytes consumed in it
-        self.nbytes = sum(os.path.getsize(p + ".rec") for p, _ in self._sources)
-        self._ahead = np.empty((2, 0), dtype=np.int64)  # sizes of its next records, read
-        self._fd = -1  # its .rec, once open
-        self._spent: list[int] = []  # descriptors of sources used up, closed after reading
-        self._spans: list[tuple[int, int, int, str]] = []  # (fd, offset, bytes, prefix)
-
-    def take(self, n: int) -> np.ndarray:
-        """Sizes of the next ``n`` records, (2, n): as spooled and framed (their bytes come
-        with ``read_into``)."""
-        parts = []
-        self._spans = []
-        while n > 0:
-            prefix, count = self._sources[self._i]
-            if self._ahead.shape[1] == 0:
-                k = min(READ_AHEAD, count - self._k)
-                raw = np.fromfile(prefix + ".len", dtype="<i4", count=2 * k, offset=8 * self._k)
-                if len(raw) != 2 * k:
-                    raise RuntimeError(f"spool {prefix}.len is truncated")
-                self._ahead = raw.reshape(k, 2).T.astype(np.int64)
-            if self._fd < 0:
-                self._fd = os.open(prefix + ".rec", os.O_RDONLY)
-            k = min(n, self._ahead.shape[1])
-            sizes, self._ahead = self._ahead[:, :k], self._ahead[:, k:]
-            nbytes = int(sizes[0].sum())
-            self._spans.append((self._fd, self._pos, nbytes, prefix))
-            parts.append(sizes)
-            self._k += k
-            self._pos += nbytes
-            n -= k
-            if self._k == count:
-                self._spent.append(self._fd)
-                self._i, self._k, self._pos, self._fd = self._i + 1, 0, 0, -1
-        return np.concatenate(parts, axis=1)
-
-    def read_into(self, out: np.ndarray) -> None:
-        """The bytes of the records of the last ``take`` into ``out``."""
-        at = 0
-        for fd, offset, nbytes, prefix in self._spans:
-            view = memoryview(out[at:at + nbytes])
-            while view:
-                got = os.preadv(fd, [view], offset)
-                if got == 0:
-                    raise RuntimeError(f"spool {prefix}.rec is truncated")
-                view, offset = view[got:], offset + got
-            at += nbytes
-        self._close(self._spent)
-        self._spent = []
-        if not self._keep_open:
-            self.close()
-
-    def close(self) -> None:
-        """Closes the spool files it holds open (again: nothing)."""
-        self._close(self._spent + ([self._fd] if self._fd >= 0 else []))
-        self._spent, self._fd = [], -1
-
-    def remove(self) -> None:
-        """Closes and deletes the spool files (each is read by one shard writer only)."""
-        self.close()
-        for prefix, _ in self._sources:
-            os.unlink(prefix + ".rec")
-            os.unlink(prefix + ".len")
-
-    @staticmethod
-    def _close(fds: list[int]) -> None:
-        for fd in fds:
-            os.close(fd)
-
-
 def _write_task(t: _WriteTask) -> str:
     """Phase 2 for one shard: interleave its records round by round in class order, write
     the shard; returns its sha256."""
     classes = len(t.sources)
-    readers = [_SpoolReader(s, keep_open=classes <= MAX_OPEN_SPOOLS) for s in t.sources]
+    reader = ShardReader(t.sources, t.rounds)
     # Bytes of a round once framed: guessed for the first window (an image's pixels take 1
     # or 2 bytes, not a bit), then as the windows so far had them.
-    per_round = sum(r.nbytes for r in readers) / max(1, t.rounds) + classes * t.pixels
+    per_round = reader.nbytes / max(1, t.rounds) + classes * t.pixels
     digest = hashlib.sha256()
     shard = ShardFile(t.path)
     try:
         done = written = 0
         while done < t.rounds:
-            w = min(max(1, int(WINDOW // max(1.0, per_round))), t.rounds - done)
-            sizes, framed = np.stack([r.take(w) for r in readers], axis=1)  # (classes, w) each
+            sizes, framed = reader.take(min(max(1, int(WINDOW // max(1.0, per_round))),
+                                            t.rounds - done))  # (classes, rounds) each
             block = sizes.sum(axis=1)
             base = np.concatenate(([0], np.cumsum(block)[:-1]))
-            src = _buffer("spooled", int(block.sum()))
-            for j, r in enumerate(readers):
-                r.read_into(src[base[j]:base[j] + block[j]])
+            src = scratch("spooled", int(block.sum()))
+            reader.read_into(src, base.tolist())
             # Round by round, in class order:
             starts = (base[:, None] + np.cumsum(sizes, axis=1) - sizes).T.ravel()
+            w = sizes.shape[1]
             sizes, framed = sizes.T.ravel(), framed.T.ravel()
             out = shard.reserve(int(framed.sum()))
             at = np.concatenate(([0], np.cumsum(framed)[:-1]))
@@ -719,10 +580,8 @@ def _write_task(t: _WriteTask) -> str:
             _report(w * classes)
     finally:
         shard.close()
-        for r in readers:
-            r.close()
-    for r in readers:
-        r.remove()  # frees their page cache early and spreads the deletes over the workers
+        reader.close()
+    reader.remove()  # frees their page cache early and spreads the deletes over the workers
     return digest.hexdigest()
 
 
@@ -941,7 +800,7 @@ def _write(opts: BuildOptions, plans: dict[str, Plan], tmp: dict[str, Path],
                   for a, b in {r for class_ranges in ranges for r in class_ranges}}
         per_shard = plan.rounds_per_shard()
         for s, shard in enumerate(plan.shard_names):
-            sources = tuple(tuple((_spool_prefix(spool, j, p, s), int(counts[r][s]))
+            sources = tuple(tuple((spool_prefix(spool, j, p, s), int(counts[r][s]))
                                   for p, r in enumerate(ranges[j]))
                             for j in range(len(opts.classes)))
             tasks.append(_WriteTask(str(tmp[kind] / shard), int(per_shard[s]), sources,

@@ -20,6 +20,7 @@ from conftest import SIMPLIFIED
 
 from fastdraw import build as build_mod
 from fastdraw import reference
+from fastdraw import spool as spool_mod
 from fastdraw.build import BuildError, BuildOptions, WorkerDied, build, make_sharded_files
 from fastdraw.cli import main
 from fastdraw.example import make_example_img, make_example_stroke
@@ -81,8 +82,8 @@ def test_whole_directory_is_identical_for_1_2_3_and_4_workers(volume, tmp_path, 
         # per write and per read rather than kept open, and record sizes are read ahead a
         # few at a time.
         monkeypatch.setattr(build_mod, "MIN_RANGE", 100)
-        monkeypatch.setattr(build_mod, "MAX_OPEN_SPOOLS", 1 if workers == 4 else 128)
-        monkeypatch.setattr(build_mod, "READ_AHEAD", 7 if workers == 4 else 1 << 14)
+        monkeypatch.setattr(spool_mod, "MAX_OPEN", 1 if workers == 4 else 128)
+        monkeypatch.setattr(spool_mod, "READ_AHEAD", 7 if workers == 4 else 1 << 16)
         out = tmp_path / f"w{workers}"
         build(options(classes, files, out, splits, workers=workers, shards=4, seed=3))
         assert leftovers(out) == ["t_img", "t_stroke"]

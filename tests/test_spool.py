@@ -1,0 +1,109 @@
+"""The spool gives every shard's records back round by round, in class order, whatever the
+ranges, windows, read-ahead and open-file limits."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from fastdraw import spool as spool_mod
+from fastdraw.spool import ShardReader, SpoolWriter, spool_prefix
+
+CLASSES = 3
+ROUNDS = 200
+SHARDS = 3
+# Class j's rounds are split into these ranges (phase 1 tasks); one is empty in shard terms
+# only by chance, and class 2 has a range of a single round.
+RANGES = [[(0, 200)], [(0, 120), (120, 200)], [(0, 1), (1, 90), (90, 200)]]
+
+
+def record(j: int, r: int) -> bytes:
+    """Class j's record of round r: sizes 0 (an empty record) to 300 bytes."""
+    n = (j * 7919 + r * 104729) % 301
+    return bytes((j * 31 + r + i) % 256 for i in range(n))
+
+
+@pytest.fixture
+def spooled(tmp_path) -> tuple[str, np.ndarray]:
+    """Every class range spooled in uneven chunks, as phase 1 tasks do; the shard of each
+    round."""
+    shard_id = np.random.default_rng(5).integers(0, SHARDS, ROUNDS)
+    for j, ranges in enumerate(RANGES):
+        for part, (a, b) in enumerate(ranges):
+            writer = SpoolWriter(str(tmp_path), j, part, SHARDS)
+            for c0 in range(a, b, 37):
+                c1 = min(b, c0 + 37)
+                recs = [record(j, r) for r in range(c0, c1)]
+                offsets = np.cumsum([0] + [len(x) for x in recs])
+                buf = np.frombuffer(b"".join(recs) + b"\0", dtype=np.uint8)
+                writer.add(buf, offsets, np.diff(offsets) + 16, shard_id[c0:c1])
+            writer.close()
+    return str(tmp_path), shard_id
+
+
+def sources(spool: str, shard_id: np.ndarray, s: int) -> list[list[tuple[str, int]]]:
+    return [[(spool_prefix(spool, j, p, s), int(np.sum(shard_id[a:b] == s)))
+             for p, (a, b) in enumerate(ranges)] for j, ranges in enumerate(RANGES)]
+
+
+def read_all(reader: ShardReader, rounds: int, w: int) -> list[tuple[bytes, int]]:
+    """(record, framed size) in the reader's order, ``w`` rounds a window at most."""
+    got = []
+    done = 0
+    while done < rounds:
+        sizes, framed = reader.take(min(w, rounds - done))
+        assert sizes.shape == framed.shape and sizes.shape[0] == CLASSES
+        block = sizes.sum(axis=1)
+        base = np.concatenate(([0], np.cumsum(block)[:-1]))
+        out = np.full(int(block.sum()), 0xEE, dtype=np.uint8)
+        reader.read_into(out, base.tolist())
+        starts = base[:, None] + np.cumsum(sizes, axis=1) - sizes
+        for r in range(sizes.shape[1]):
+            for j in range(CLASSES):
+                a = int(starts[j, r])
+                got.append((out[a:a + sizes[j, r]].tobytes(), int(framed[j, r])))
+        done += sizes.shape[1]
+    return got
+
+
+@pytest.mark.parametrize("w", [1, 4, 7, 1000])
+@pytest.mark.parametrize("read_ahead", [1, 10, 50, 1 << 16])
+@pytest.mark.parametrize("max_open", [1, 128])
+def test_shards_come_back_round_by_round_in_class_order(spooled, monkeypatch, w, read_ahead,
+                                                        max_open):
+    monkeypatch.setattr(spool_mod, "READ_AHEAD", read_ahead)
+    monkeypatch.setattr(spool_mod, "MAX_OPEN", max_open)
+    spool, shard_id = spooled
+    for s in range(SHARDS):
+        rounds = np.flatnonzero(shard_id == s)
+        reader = ShardReader(sources(spool, shard_id, s), len(rounds))
+        assert reader.nbytes == sum(len(record(j, r)) for r in rounds for j in range(CLASSES))
+        got = read_all(reader, len(rounds), w)
+        reader.close()
+        want = [(record(j, r), len(record(j, r)) + 16) for r in rounds for j in range(CLASSES)]
+        assert got == want
+
+
+def test_remove_deletes_the_shards_spool_files_only(spooled):
+    spool, shard_id = spooled
+    before = set(os.listdir(spool))
+    rounds = int(np.sum(shard_id == 1))
+    reader = ShardReader(sources(spool, shard_id, 1), rounds)
+    read_all(reader, rounds, 9)
+    reader.remove()
+    gone = before - set(os.listdir(spool))
+    assert gone and all(name.split("-")[2].startswith("00001.") for name in gone)
+    assert all(name.split("-")[2][:5] != "00001" for name in os.listdir(spool))
+
+
+@pytest.mark.parametrize("suffix", [".rec", ".len"])
+def test_a_truncated_spool_file_is_an_error_naming_it(spooled, suffix):
+    spool, shard_id = spooled
+    victim = spool_prefix(spool, 1, 1, 0) + suffix
+    os.truncate(victim, os.path.getsize(victim) - 1)
+    rounds = int(np.sum(shard_id == 0))
+    reader = ShardReader(sources(spool, shard_id, 0), rounds)
+    with pytest.raises(RuntimeError, match=f"{victim} is truncated"):
+        read_all(reader, rounds, 1000)
