@@ -116,6 +116,7 @@ class _ClassSpool:
         while n > 0:
             prefix, count = self._sources[self._i]
             m = min(n, count - self._k)
+            # The rest of out, unless the records go on in the next source:
             nbytes = len(out) if m == n else int(sizes[len(sizes) - n:len(sizes) - n + m].sum())
             if self._fd < 0:
                 self._fd = os.open(prefix + ".rec", os.O_RDONLY)
@@ -155,7 +156,8 @@ class ShardReader:
         keep_open = len(sources) <= MAX_OPEN
         self._classes = [_ClassSpool(s, keep_open) for s in sources]
         self._left = rounds  # rounds whose sizes are still to be read
-        self._ahead = np.empty((len(sources), 0, 2), dtype=np.int32)
+        self._ahead = np.empty((len(sources), 0, 2), dtype=np.int32)  # sizes read, not taken
+        self._taken = self._ahead[:, :, 0]  # spooled sizes of the last take, whose bytes come next
         self.nbytes = sum(c.nbytes for c in self._classes)
 
     def take(self, w: int) -> tuple[np.ndarray, np.ndarray]:
