@@ -4,7 +4,8 @@
 #   ./bench.sh            full: every stage suite with more rounds; builds of 120k img and
 #                         400k stroke examples, medians of 3 runs; the main job
 #                         (--group animals, default splits: 3.31M examples, 12 GiB of
-#                         temporary disk) with 1 and 2 workers, medians of 3 (about 9 minutes)
+#                         temporary disk) with 1 and 2 workers, 5 pairs of runs, medians
+#                         (about 11 minutes)
 #   ./bench.sh --quick    small: fewer rounds; builds of 30k img and 100k stroke examples, once
 #                         (about 2 minutes)
 #
@@ -33,7 +34,7 @@ if [[ $mode == quick ]]; then
   build=(1 1)
 else
   rounds=(--benchmark-min-rounds=5 --benchmark-max-time=1.0)
-  build=(4 3 --main-job)
+  build=(4 3 --main-job 5)
 fi
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ *//' || true)

@@ -12,7 +12,7 @@ Also measured: peak RSS of the build (the largest process of its tree) on an
 input 10 times larger than a smaller one (10x drawings per class, 10x the examples).
 
     pytest benchmarks/bench_build.py --benchmark-min-rounds=3
-    python benchmarks/bench_build.py [SCALE [REPEAT]] [--main-job]   # medians as JSON
+    python benchmarks/bench_build.py [SCALE [REPEAT]] [--main-job [PAIRS]]   # medians as JSON
 
 With ``--main-job`` the script also times the issue's main job, ``python -m fastdraw
 --group animals`` with the default splits (3.31M examples of 43 classes, both kinds),
@@ -272,12 +272,22 @@ def measure_main_job(repeat: int = 3) -> dict:
             "seconds": {f"{w}w": round(t, 2) for w, t in seconds.items()},
             "examples_per_s": {f"{w}w": round(examples / t) for w, t in seconds.items()},
             "speedup_2w_over_1w": round(seconds[1] / seconds[2], 2),
-            "phases_2w_over_1w": round(phases[1] / phases[2], 2)}
+            "phases_2w_over_1w": round(phases[1] / phases[2], 2),
+            # Each pair ran back to back: their spread shows how much the host moved.
+            "pairs_2w_over_1w": [round(a[0] / b[0], 2) for a, b in zip(runs[1], runs[2])]}
 
 
 if __name__ == "__main__":
-    args = [a for a in sys.argv[1:] if a != "--main-job"]
-    figures = measure(float(args[0]) if args else 4.0, int(args[1]) if args[1:] else 3)
-    if "--main-job" in sys.argv:
-        figures["main_job"] = measure_main_job(int(args[1]) if args[1:] else 3)
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Whole-build figures, as JSON on stdout.")
+    parser.add_argument("scale", nargs="?", type=float, default=4.0,
+                        help="multiplies the builds' sizes (default 4: 120k img, 400k stroke)")
+    parser.add_argument("repeat", nargs="?", type=int, default=3, help="runs per figure")
+    parser.add_argument("--main-job", nargs="?", type=int, const=3, metavar="PAIRS",
+                        help="also time the main job, PAIRS runs with 1 and 2 workers each")
+    args = parser.parse_args()
+    figures = measure(args.scale, args.repeat)
+    if args.main_job:
+        figures["main_job"] = measure_main_job(args.main_job)
     print(json.dumps(figures, indent=2))

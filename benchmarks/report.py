@@ -86,7 +86,9 @@ def build_table(figures: dict) -> list[str]:
                     f"{job['examples']} examples of {job['classes']} classes, median of "
                     f"{job['repeat']}): 1w {job['seconds']['1w']} s ({per_s['1w']} ex/s), "
                     f"2w {job['seconds']['2w']} s ({per_s['2w']} ex/s); 2w/1w "
-                    f"{job['speedup_2w_over_1w']}x (parallel phases {job['phases_2w_over_1w']}x)")
+                    f"{job['speedup_2w_over_1w']}x (parallel phases {job['phases_2w_over_1w']}x)"
+                    + (f"; pair by pair {', '.join(f'{r}x' for r in job['pairs_2w_over_1w'])}"
+                       if "pairs_2w_over_1w" in job else ""))
     return rows
 
 
