@@ -81,7 +81,8 @@ DEFAULT_SPLITS = {"img": "train=5000,eval=1000,test=1000",
                   "stroke": "train=50000,eval=10000,test=10000"}
 SAMPLE_SPLITS = "train=0.7,eval=0.15,test=0.15"
 
-CHUNK = 512  # drawings per read_drawings chunk (bounds a worker's working set)
+CHUNK = 4096  # drawings a worker reads and encodes at a time (512 made phase 1 15% slower)
+CHUNK_PIXELS = 4096 * 64 * 64  # at most this many pixels in a chunk's images (16 MiB)
 MIN_RANGE = 2048  # fewest rounds worth a task of its own when classes are split into ranges
 WINDOW = 1 << 22  # framed bytes a phase-2 task interleaves at a time (each costs a read per class)
 LOG_EVERY = 10.0  # seconds between progress log lines when stderr is not a terminal
@@ -505,6 +506,13 @@ def _encode_task(t: _EncodeTask) -> _EncodeResult:
     return result
 
 
+def _chunk_size(t: _EncodeTask) -> int:
+    """Drawings per chunk: CHUNK, or fewer when the chunk's images would pass CHUNK_PIXELS
+    (a worker's working set stays bounded for large --img-size)."""
+    pixels = [job.encoding.img_size ** 2 for job in t.jobs if job.encoding.kind == "img"]
+    return max(1, min([CHUNK, *(CHUNK_PIXELS // p for p in pixels)]))
+
+
 def _encode_into(t: _EncodeTask, writers: dict[str, SpoolWriter], result: _EncodeResult) -> None:
     """Streams the class file; encodes the task's rounds of every kind into ``writers``."""
     with open(t.rejections, "w", encoding="utf-8") if t.last else nullcontext() as rejected:
@@ -513,7 +521,7 @@ def _encode_into(t: _EncodeTask, writers: dict[str, SpoolWriter], result: _Encod
             if rejected is not None:
                 rejected.write(json.dumps(r.to_dict()) + "\n")
 
-        for d in read_drawings(t.path, chunk_size=CHUNK, unrecognized=t.unrecognized,
+        for d in read_drawings(t.path, chunk_size=_chunk_size(t), unrecognized=t.unrecognized,
                                limit=t.end, on_reject=on_reject, strict=t.strict):
             g0 = result.usable
             result.usable += len(d)

@@ -82,6 +82,8 @@ def test_whole_directory_is_identical_for_1_2_3_and_4_workers(volume, tmp_path, 
         # per write and per read rather than kept open, and record sizes are read ahead a
         # few at a time.
         monkeypatch.setattr(build_mod, "MIN_RANGE", 100)
+        # Chunks that do not line up with the ranges (with 2 and 4), or one chunk a class.
+        monkeypatch.setattr(build_mod, "CHUNK", 97 if workers % 2 == 0 else 4096)
         monkeypatch.setattr(spool_mod, "MAX_OPEN", 1 if workers == 4 else 128)
         monkeypatch.setattr(spool_mod, "READ_AHEAD", 7 if workers == 4 else 1 << 16)
         out = tmp_path / f"w{workers}"
@@ -90,6 +92,21 @@ def test_whole_directory_is_identical_for_1_2_3_and_4_workers(volume, tmp_path, 
         trees.append({kind: tree(out / f"t_{kind}") for kind in ("img", "stroke")})
     assert trees[0] == trees[1] == trees[2] == trees[3]
     assert len(trees[0]["img"]) == 3 * 4 + 4
+
+
+@pytest.mark.parametrize(("kinds", "img_size", "chunk"), [
+    (("stroke",), 64, 4096),
+    (("img", "stroke"), 64, 4096),  # 16 MiB of 64x64 images
+    (("img",), 28, 4096),
+    (("img",), 128, 1024),
+    (("stroke", "img"), 256, 256),
+    (("img",), 5000, 1),  # never less than one drawing
+])
+def test_chunks_hold_at_most_chunk_pixels_of_images(kinds, img_size, chunk):
+    jobs = tuple(build_mod._KindJob(build_mod._Encoding(kind, img_size, 4, True, False), "",
+                                    10, np.zeros(10, dtype=np.int32), 1) for kind in kinds)
+    task = build_mod._EncodeTask(0, "", 0, 0, 10, True, False, False, jobs, "")
+    assert build_mod._chunk_size(task) == chunk
 
 
 @pytest.mark.parametrize(("classes", "workers", "parts"), [
