@@ -714,8 +714,11 @@ def build(opts: BuildOptions) -> list[Built]:
         with _mp_logging(), _pool(opts.workers) as pool:
             splits = _fraction_splits(opts, pool)
             plans = {kind: make_plan(s, opts.shards, opts.seed) for kind, s in splits.items()}
-            cutoffs = _encode(opts, plans, tmp, pool)
-            hashes = _write(opts, plans, tmp, pool)
+            # Phase 1 spools every class range's records in files that phase 2 reads back.
+            ranges = _class_ranges(max(plan.rounds for plan in plans.values()),
+                                   len(opts.classes), opts.workers)
+            cutoffs = _encode(opts, plans, ranges, tmp, pool)
+            hashes = _write(opts, plans, ranges, tmp, pool)
         rejections = _rejection_files(opts, tmp)
         built = [_finish(opts, kind, plans[kind], tmp[kind], hashes[kind], rejections,
                          cutoffs[kind]) for kind in plans]
@@ -746,11 +749,10 @@ def _dir_mode() -> int:
     return 0o777 & ~umask
 
 
-def _encode(opts: BuildOptions, plans: dict[str, Plan], tmp: dict[str, Path],
-            pool: _Pool) -> dict[str, list[int]]:
-    """Phase 1; returns every kind's per-class cut-off line for rejected.ndjson."""
-    needed = max(plan.rounds for plan in plans.values())
-    ranges = _class_ranges(needed, len(opts.classes), opts.workers)
+def _encode(opts: BuildOptions, plans: dict[str, Plan], ranges: list[list[tuple[int, int]]],
+            tmp: dict[str, Path], pool: _Pool) -> dict[str, list[int]]:
+    """Phase 1, a task per class range; returns every kind's per-class cut-off line for
+    rejected.ndjson."""
     rejections = _rejection_files(opts, tmp)
     tasks = []
     for j, path in enumerate(opts.files):
@@ -795,11 +797,10 @@ def _encode(opts: BuildOptions, plans: dict[str, Plan], tmp: dict[str, Path],
     return {kind: [results[j].cutoff[kind] for j in range(len(opts.classes))] for kind in plans}
 
 
-def _write(opts: BuildOptions, plans: dict[str, Plan], tmp: dict[str, Path],
-           pool: _Pool) -> dict[str, dict[str, str]]:
-    """Phase 2; returns every kind's shard sha256s."""
-    needed = max(plan.rounds for plan in plans.values())
-    ranges = _class_ranges(needed, len(opts.classes), opts.workers)
+def _write(opts: BuildOptions, plans: dict[str, Plan], ranges: list[list[tuple[int, int]]],
+           tmp: dict[str, Path], pool: _Pool) -> dict[str, dict[str, str]]:
+    """Phase 2, a task per shard file, reading the spool of phase 1's class ``ranges``;
+    returns every kind's shard sha256s."""
     tasks, names = [], []
     for kind, plan in plans.items():
         spool = tmp[kind] / ".spool"

@@ -412,16 +412,16 @@ def _byte_coordinates(x, y, x_bits, y_bits, p0, p1):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _put_coordinates(buf, pos, row, p0, p1, width, value, value_bytes):
-    """Writes ``row[p0:p1]`` as bytes (``width`` 1) or little-endian float32 (4)."""
+def _put_coordinates(buf, pos, row, p0, p1, width, value, value_bits):
+    """Writes ``row[p0:p1]`` as bytes (``width`` 1) or little-endian float32 (4), the
+    latter through ``value`` (float32 (1,)) and ``value_bits``, its uint32 view."""
     if width == 1:
         for p in range(p0, p1):
             buf[pos + p - p0] = np.uint8(row[p])
     else:
         for p in range(p0, p1):
             value[0] = np.float32(row[p])
-            for k in range(4):
-                buf[pos + 4 * (p - p0) + k] = value_bytes[k]
+            store_u32(buf, pos + 4 * (p - p0), value_bits[0])
     return pos + width * (p1 - p0)
 
 
@@ -454,7 +454,7 @@ def _stroke_packed_kernel(labels, x, y, stroke_offsets, drawing_offsets, key_id,
                           + 2 * widths[i] * points + (m + 7) // 8)
     buf = np.empty(offsets[n], dtype=np.uint8)
     value = np.empty(1, dtype=np.float32)
-    value_bytes = value.view(np.uint8)
+    value_bits = value.view(np.uint32)
     for i in range(n):
         p0 = stroke_offsets[drawing_offsets[i]]
         p1 = stroke_offsets[drawing_offsets[i + 1]]
@@ -477,8 +477,8 @@ def _stroke_packed_kernel(labels, x, y, stroke_offsets, drawing_offsets, key_id,
         buf[offsets[i] + 12] = widths[i]
         if m == 0:
             continue
-        pos = _put_coordinates(buf, pos, x, p0, p1, widths[i], value, value_bytes)
-        pos = _put_coordinates(buf, pos, y, p0, p1, widths[i], value, value_bytes)
+        pos = _put_coordinates(buf, pos, x, p0, p1, widths[i], value, value_bits)
+        pos = _put_coordinates(buf, pos, y, p0, p1, widths[i], value, value_bits)
         buf[pos:pos + (m + 7) // 8] = 0
         for s in range(drawing_offsets[i] + 1, drawing_offsets[i + 1]):
             k = stroke_offsets[s] - p0 - 1  # the delta that jumps into stroke s
