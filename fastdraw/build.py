@@ -20,7 +20,8 @@ workers does the rest in two phases:
    unpack and frame them, and write the shard, hashing it on the way.
 
 The short-class check sits between the phases, so a short class stops the build
-before any shard exists.  Everything is built in ``.<name>_<kind>.tmp-XXXX``
+before any shard exists; so does the disk-space check, which phase 1's exact count
+of every shard's bytes makes possible.  Everything is built in ``.<name>_<kind>.tmp-XXXX``
 beside the target and renamed into place when complete; a failed or
 interrupted build removes it.  Memory stays flat: chunks and write windows are
 bounded and records wait on disk, whatever the input size.
@@ -29,6 +30,7 @@ bounded and records wait on disk, whatever the input size.
 from __future__ import annotations
 
 import argparse
+import errno
 import hashlib
 import json
 import logging
@@ -85,6 +87,7 @@ CHUNK = 4096  # drawings a worker reads and encodes at a time (512 made phase 1 
 CHUNK_PIXELS = 4096 * 64 * 64  # at most this many pixels in a chunk's images (16 MiB)
 MIN_RANGE = 2048  # fewest rounds worth a task of its own when classes are split into ranges
 WINDOW = 1 << 22  # framed bytes a phase-2 task interleaves at a time (each costs a read per class)
+SPACE_SLACK = 1 << 20  # bytes a build keeps free beyond its shards: files' last blocks, manifests
 LOG_EVERY = 10.0  # seconds between progress log lines when stderr is not a terminal
 REPORT_EVERY = 0.2  # seconds between a worker's progress messages
 COMPILE_NOTE_AFTER = 2.0  # seconds of warmup after which the user is told kernels compile
@@ -100,6 +103,16 @@ class BadInputError(BuildError):
 
 class _TaskError(Exception):
     """A failure in a worker, already described with its input file."""
+
+
+def _io_error(e: OSError, doing: str) -> _TaskError:
+    """A failed read or write while ``doing`` (such as "writing shard PATH"), described for
+    the user: the file, what went wrong and, when the disk is full, what to do."""
+    text = str(e) if e.filename else f"{doing}: [Errno {e.errno}] {e.strerror}"
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        text += (". Nothing was written (temporary files removed): free space on that disk "
+                 "or pass --out DIR on a larger one, then run the build again")
+    return _TaskError(text)
 
 
 class WorkerDied(BuildError):
@@ -484,6 +497,8 @@ class _EncodeTask:
 class _EncodeResult:
     usable: int  # usable drawings read (at most task.end)
     cutoff: dict[str, int] = field(default_factory=dict)  # kind -> line of its last drawing
+    # kind -> int64 (2, shards): per shard, bytes spooled and bytes its records take framed
+    nbytes: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _encode_task(t: _EncodeTask) -> _EncodeResult:
@@ -493,14 +508,18 @@ def _encode_task(t: _EncodeTask) -> _EncodeResult:
     result = _EncodeResult(usable=0)
     t0 = time.monotonic()
     try:
-        _encode_into(t, writers, result)
-    except (BadLineError, OSError):
+        try:
+            _encode_into(t, writers, result)
+        finally:
+            for w in writers.values():
+                w.close()
+    except BadLineError:
         raise
+    except OSError as e:  # reading the class file, or writing the spool
+        raise _io_error(e, f"writing the spool in {os.path.dirname(t.jobs[0].spool)}") from e
     except Exception as e:
         raise _TaskError(f"{t.path}: {type(e).__name__}: {e}") from e
-    finally:
-        for w in writers.values():
-            w.close()
+    result.nbytes = {kind: np.stack([w.spooled, w.framed]) for kind, w in writers.items()}
     log.debug("%s: rounds %d-%d encoded (%d drawings read) in %.2f s", t.path, t.start,
               min(t.end, result.usable), result.usable, time.monotonic() - t0)
     return result
@@ -553,12 +572,26 @@ class _WriteTask:
 def _write_task(t: _WriteTask) -> str:
     """Phase 2 for one shard: interleave its records round by round in class order, write
     the shard; returns its sha256."""
-    classes = len(t.sources)
     reader = ShardReader(t.sources, t.rounds)
+    digest = hashlib.sha256()
+    try:
+        _write_shard(t, reader, digest.update)
+    except OSError as e:
+        raise _io_error(e, f"writing shard {t.path}") from e
+    finally:
+        reader.close()
+    reader.remove()  # frees their page cache early and spreads the deletes over the workers
+    return digest.hexdigest()
+
+
+def _write_shard(t: _WriteTask, reader: ShardReader, hash_update: Callable[[Any], None]
+                 ) -> None:
+    """Writes shard ``t.path`` from ``reader``, a window of rounds at a time, passing its
+    bytes to ``hash_update`` on the way."""
+    classes = len(t.sources)
     # Bytes of a round once framed: guessed for the first window (an image's pixels take 1
     # or 2 bytes, not a bit), then as the windows so far had them.
     per_round = reader.nbytes / max(1, t.rounds) + classes * t.pixels
-    digest = hashlib.sha256()
     shard = ShardFile(t.path)
     try:
         done = written = 0
@@ -580,7 +613,7 @@ def _write_task(t: _WriteTask) -> str:
             else:
                 compact.unpack_strokes(src, starts, sizes, out, at)
             frame_in_place(out, np.append(at, len(out)))
-            digest.update(out)
+            hash_update(out)
             shard.commit()
             done += w
             written += len(out)
@@ -588,9 +621,6 @@ def _write_task(t: _WriteTask) -> str:
             _report(w * classes)
     finally:
         shard.close()
-        reader.close()
-    reader.remove()  # frees their page cache early and spreads the deletes over the workers
-    return digest.hexdigest()
 
 
 # ------------------------------------------------------------------------------- progress
@@ -717,7 +747,8 @@ def build(opts: BuildOptions) -> list[Built]:
             # Phase 1 spools every class range's records in files that phase 2 reads back.
             ranges = _class_ranges(max(plan.rounds for plan in plans.values()),
                                    len(opts.classes), opts.workers)
-            cutoffs = _encode(opts, plans, ranges, tmp, pool)
+            cutoffs, nbytes = _encode(opts, plans, ranges, tmp, pool)
+            _check_space(opts, nbytes)
             hashes = _write(opts, plans, ranges, tmp, pool)
         rejections = _rejection_files(opts, tmp)
         built = [_finish(opts, kind, plans[kind], tmp[kind], hashes[kind], rejections,
@@ -750,9 +781,10 @@ def _dir_mode() -> int:
 
 
 def _encode(opts: BuildOptions, plans: dict[str, Plan], ranges: list[list[tuple[int, int]]],
-            tmp: dict[str, Path], pool: _Pool) -> dict[str, list[int]]:
+            tmp: dict[str, Path], pool: _Pool
+            ) -> tuple[dict[str, list[int]], dict[str, np.ndarray]]:
     """Phase 1, a task per class range; returns every kind's per-class cut-off line for
-    rejected.ndjson."""
+    rejected.ndjson, and its shards' bytes ((2, shards) int64: spooled, and to write)."""
     rejections = _rejection_files(opts, tmp)
     tasks = []
     for j, path in enumerate(opts.files):
@@ -773,10 +805,14 @@ def _encode(opts: BuildOptions, plans: dict[str, Plan], ranges: list[list[tuple[
     t0 = time.monotonic()
     progress = _Progress("encode", total, "ex", opts.progress)
     results: dict[int, _EncodeResult] = {}
+    nbytes = {kind: np.zeros((2, len(plan.shard_names)), dtype=np.int64)
+              for kind, plan in plans.items()}
     try:
         for i, result in pool.run(_encode_task, tasks, progress.update):
             if tasks[i].last:
                 results[tasks[i].label] = result
+            for kind, n in result.nbytes.items():
+                nbytes[kind] += n
     finally:
         progress.close()
     short = []
@@ -793,8 +829,38 @@ def _encode(opts: BuildOptions, plans: dict[str, Plan], ranges: list[list[tuple[
                          "such as train=0.7,eval=0.15,test=0.15)"
                          + ("" if opts.include_unrecognized else
                             ", or add --include-unrecognized"))
-    log.info("encoded in %.2f s", time.monotonic() - t0)
-    return {kind: [results[j].cutoff[kind] for j in range(len(opts.classes))] for kind in plans}
+    log.info("encoded in %.2f s; the shards will take %s", time.monotonic() - t0,
+             ", ".join(f"{_size(int(n[1].sum()))} ({kind})" for kind, n in nbytes.items()))
+    return ({kind: [results[j].cutoff[kind] for j in range(len(opts.classes))]
+             for kind in plans}, nbytes)
+
+
+def _check_space(opts: BuildOptions, nbytes: dict[str, np.ndarray]) -> None:
+    """Stops the build before phase 2 if the shards cannot fit beside the spool.
+
+    A write task frees its shard's spool files only when the shard is complete, so at
+    worst the disk must hold every shard, less the spool of finished ones: all the shards'
+    bytes less all the spool, plus the spool of the ``workers`` biggest shards in flight.
+    """
+    spooled = np.concatenate([n[0] for n in nbytes.values()])
+    framed = int(sum(int(n[1].sum()) for n in nbytes.values()))
+    in_flight = int(np.sort(spooled)[::-1][:opts.workers].sum())
+    need = max(0, framed - int(spooled.sum()) + in_flight) + SPACE_SLACK
+    free = shutil.disk_usage(opts.out).free
+    if need > free:
+        raise BuildError(
+            f"not enough disk space in {opts.out}: the shards take {_size(framed)} "
+            f"({_size(need)} more than the spool they replace) and {_size(free)} is free. "
+            "Nothing was written (temporary files removed): free space there or pass "
+            "--out DIR on a larger disk, then run the build again")
+
+
+def _size(n: int) -> str:
+    """Bytes for people: 512 B, 3.4 MiB, 4.21 GiB."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.{2 if unit == 'GiB' else 1}f} {unit}"
+    return f"{n} B"
 
 
 def _write(opts: BuildOptions, plans: dict[str, Plan], ranges: list[list[tuple[int, int]]],
@@ -1046,6 +1112,9 @@ def cli_build(args: argparse.Namespace) -> int:
         return 2
     except BuildError as e:
         log.error("%s", e)
+        return 1
+    except OSError as e:  # the main process's own reads and writes
+        log.error("%s", _io_error(e, f"building in {args.out or args.data or 'data'}"))
         return 1
     except KeyboardInterrupt:
         log.error("interrupted: nothing was written (temporary files removed)")

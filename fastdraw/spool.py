@@ -46,6 +46,9 @@ class SpoolWriter:
         self._prefix = [spool_prefix(spool, label, part, s) for s in range(shards)]
         self._keep_open = shards <= MAX_OPEN
         self._fds: dict[int, tuple[int, int]] = {}
+        # Per shard: bytes spooled (.rec and .len) and bytes of its records once framed.
+        self.spooled = np.zeros(shards, dtype=np.int64)
+        self.framed = np.zeros(shards, dtype=np.int64)
 
     def add(self, buf: np.ndarray, offsets: np.ndarray, framed: np.ndarray,
             shard_id: np.ndarray) -> None:
@@ -59,6 +62,8 @@ class SpoolWriter:
         pairs = np.empty((len(sids), 2), dtype="<i4")
         pairs[:, 0], pairs[:, 1] = sizes, framed
         pairs = pairs.reshape(-1).view(np.uint8)
+        np.add.at(self.spooled, sids, sizes + 8)
+        np.add.at(self.framed, sids, framed)
         bounds = np.concatenate(([0], np.flatnonzero(np.diff(sids)) + 1, [len(sids)])).tolist()
         at = at.tolist()
         for a, b in zip(bounds[:-1], bounds[1:]):

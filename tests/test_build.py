@@ -5,6 +5,7 @@ Volume comes from repeating real lines of ../shared/data with new key_ids.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
@@ -239,6 +240,100 @@ def test_short_classes_are_named_and_nothing_is_written(tmp_path):
     assert "Nothing was written" in msg
     assert leftovers(tmp_path) == []
 
+
+
+def _spy_on_the_space_check(monkeypatch) -> list[tuple[dict, dict]]:
+    """Records, at the space check between the phases, every kind's byte counts and the
+    bytes of its spool files on disk per shard."""
+    seen = []
+    real = build_mod._check_space
+
+    def check(opts, nbytes):
+        on_disk = {}
+        for tmp in opts.out.glob(f".{opts.name}_*.tmp-*"):
+            per_shard = {}
+            for f in (tmp / ".spool").glob("*-*-*.*"):
+                shard = int(f.stem.split("-")[2])
+                per_shard[shard] = per_shard.get(shard, 0) + f.stat().st_size
+            on_disk[tmp.name.split(".tmp-")[0].rsplit("_", 1)[1]] = per_shard
+        seen.append(({k: v.copy() for k, v in nbytes.items()}, on_disk))
+        return real(opts, nbytes)
+
+    monkeypatch.setattr(build_mod, "_check_space", check)
+    return seen
+
+
+def test_phase_1_counts_every_shard_s_spool_and_final_bytes(volume, tmp_path, monkeypatch):
+    seen = _spy_on_the_space_check(monkeypatch)
+    # Every class split into ranges of rounds, each spooled by its own task in 97-drawing
+    # chunks, with files opened per write: every range's counts must add up.
+    monkeypatch.setattr(build_mod, "MIN_RANGE", 100)
+    monkeypatch.setattr(build_mod, "CHUNK", 97)
+    monkeypatch.setattr(spool_mod, "MAX_OPEN", 1)
+    classes, files = volume
+    splits = {"img": {"train": 300, "eval": 40}, "stroke": {"train": 450, "eval": 50}}
+    build(options(classes, files, tmp_path, splits, shards=3, workers=4))
+    (nbytes, on_disk), = seen
+    for kind in splits:
+        names = make_plan(splits[kind], 3, 0).shard_names
+        spooled, framed = nbytes[kind]
+        assert spooled.tolist() == [on_disk[kind][s] for s in range(len(names))]
+        assert framed.tolist() == [(tmp_path / f"t_{kind}" / n).stat().st_size for n in names]
+
+
+def test_a_build_whose_shards_do_not_fit_stops_before_writing_them(volume, tmp_path,
+                                                                   monkeypatch, caplog):
+    seen = _spy_on_the_space_check(monkeypatch)
+    classes, files = volume
+    splits = {"img": {"train": 400, "eval": 50}}
+    build(options(classes, files, tmp_path / "measured", splits, workers=2))
+    spooled, framed = seen[0][0]["img"]
+    # At worst every shard is written and only the spool of shards not in flight is freed.
+    need = (int(framed.sum()) - int(spooled.sum()) + int(np.sort(spooled)[-2:].sum())
+            + build_mod.SPACE_SLACK)
+    real = build_mod.shutil.disk_usage
+    for free, fits in [(need, True), (need - 1, False)]:
+        out = tmp_path / str(free)
+        out.mkdir()
+        monkeypatch.setattr(build_mod.shutil, "disk_usage",
+                            lambda path, free=free: real(path)._replace(free=free))
+        if fits:
+            build(options(classes, files, out, splits, workers=2))
+            assert sorted(p.name for p in out.iterdir()) == ["t_img"]
+            continue
+        with pytest.raises(BuildError) as e:
+            build(options(classes, files, out, splits, workers=2))
+        assert f"not enough disk space in {out}" in str(e.value)
+        assert f"the shards take {build_mod._size(int(framed.sum()))}" in str(e.value)
+        assert "free space there or pass --out DIR on a larger disk" in str(e.value)
+        assert leftovers(out) == []
+
+
+@pytest.mark.parametrize("phase", ["spool", "shard"])
+def test_a_full_disk_names_the_file_says_what_to_do_and_leaves_nothing(phase, tmp_path,
+                                                                        monkeypatch, caplog):
+    def full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    from fastdraw import shardfile
+    monkeypatch.setattr(spool_mod if phase == "spool" else shardfile, "write_all", full)
+    out = tmp_path / "out"
+    assert main(["--classes", "cat,dog", "--sample", "--out", str(out), "--workers", "2"]) == 1
+    doing = (f"writing the spool in {out}/.custom_" if phase == "spool" else
+             f"writing shard {out}/.custom_")
+    assert doing in caplog.text
+    assert "[Errno 28] No space left on device. Nothing was written (temporary files " \
+           "removed): free space on that disk or pass --out DIR on a larger one" in caplog.text
+    assert "Traceback" not in caplog.text
+    assert leftovers(out) == []
+
+
+def test_the_main_process_s_own_os_errors_are_exit_code_1_with_the_path(tmp_path, caplog):
+    (tmp_path / "file").write_text("not a directory")
+    out = tmp_path / "file" / "out"
+    assert main(["--classes", "cat", "--sample", "--out", str(out)]) == 1
+    assert f"Not a directory: '{out}'" in caplog.text
+    assert "Traceback" not in caplog.text
 
 def _die_in_worker(parent: int):
     real = build_mod.rasterize
