@@ -62,10 +62,11 @@ class SpoolWriter:
         pairs = np.empty((len(sids), 2), dtype="<i4")
         pairs[:, 0], pairs[:, 1] = sizes, framed
         pairs = pairs.reshape(-1).view(np.uint8)
-        np.add.at(self.spooled, sids, sizes + 8)
-        np.add.at(self.framed, sids, framed)
-        bounds = np.concatenate(([0], np.flatnonzero(np.diff(sids)) + 1, [len(sids)])).tolist()
-        at = at.tolist()
+        bounds = np.concatenate(([0], np.flatnonzero(np.diff(sids)) + 1, [len(sids)]))
+        firsts = bounds[:-1]  # of each shard's run of records
+        self.spooled[sids[firsts]] += np.add.reduceat(sizes, firsts) + 8 * np.diff(bounds)
+        self.framed[sids[firsts]] += np.add.reduceat(framed, firsts, dtype=np.int64)
+        bounds, at = bounds.tolist(), at.tolist()
         for a, b in zip(bounds[:-1], bounds[1:]):
             s = int(sids[a])
             if s not in self._fds:

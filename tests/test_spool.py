@@ -107,3 +107,24 @@ def test_a_truncated_spool_file_is_an_error_naming_it(spooled, suffix):
     reader = ShardReader(sources(spool, shard_id, 0), rounds)
     with pytest.raises(RuntimeError, match=f"{victim} is truncated"):
         read_all(reader, rounds, 1000)
+
+
+@pytest.mark.parametrize("max_open", [1, 128])
+def test_a_writer_counts_each_shard_s_spooled_and_framed_bytes(tmp_path, monkeypatch, max_open):
+    monkeypatch.setattr(spool_mod, "MAX_OPEN", max_open)
+    rng = np.random.default_rng(11)
+    shard_id = rng.integers(0, SHARDS, ROUNDS)
+    framed = rng.integers(16, 5000, ROUNDS)  # any sizes: counted as given, not derived
+    writer = SpoolWriter(str(tmp_path), 1, 0, SHARDS)
+    for c0 in (0, 1, 60, 61, 150):  # chunks of 1 to 89 records
+        c1 = {0: 1, 1: 60, 60: 61, 61: 150, 150: ROUNDS}[c0]
+        recs = [record(1, r) for r in range(c0, c1)]
+        offsets = np.cumsum([0] + [len(x) for x in recs])
+        buf = np.frombuffer(b"".join(recs) + b"\0", dtype=np.uint8)
+        writer.add(buf, offsets, framed[c0:c1], shard_id[c0:c1])
+    writer.close()
+    for s in range(SHARDS):
+        prefix = spool_prefix(str(tmp_path), 1, 0, s)
+        on_disk = os.path.getsize(prefix + ".rec") + os.path.getsize(prefix + ".len")
+        assert writer.spooled[s] == on_disk
+        assert writer.framed[s] == framed[shard_id == s].sum()
