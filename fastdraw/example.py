@@ -490,13 +490,18 @@ def _stroke_packed_kernel(labels, x, y, stroke_offsets, drawing_offsets, key_id,
 def _pack_strings(strings: Sequence[str], what: str) -> tuple[np.ndarray, np.ndarray]:
     """UTF-8 of every string as one uint8 buffer plus offsets (N + 1,)."""
     try:
-        encoded = [s.encode() for s in strings]
-    except (AttributeError, UnicodeEncodeError) as e:
+        joined = "".join(strings)
+        if joined.isascii():  # a byte per character: one encode for the whole batch
+            data, pieces = joined.encode(), strings
+        else:
+            pieces = [s.encode() for s in strings]
+            data = b"".join(pieces)
+    except (TypeError, UnicodeEncodeError) as e:
         raise ValueError(f"every {what} must be a str encodable as UTF-8: {e}") from None
-    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)),
+    offsets = np.zeros(len(pieces) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces)),
               out=offsets[1:])
-    return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
+    return np.frombuffer(data, dtype=np.uint8), offsets
 
 
 def _metadata(labels: np.ndarray, drawings: Drawings, timestamps: np.ndarray) -> tuple:

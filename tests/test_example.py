@@ -20,6 +20,7 @@ from fastdraw.example import (
     make_example_img,
     make_example_stroke,
 )
+from fastdraw.raster import rasterize
 from fastdraw.strokes import encode_strokes
 
 
@@ -180,6 +181,35 @@ def test_non_ascii_long_and_empty_strings(utc, labelled, word, countrycode):
     assert parsed["word"].bytes_list.value == [word.encode()]
     assert parsed["countrycode"].bytes_list.value == [countrycode.encode()]
 
+
+
+@pytest.mark.parametrize("words, codes", [
+    # ASCII: one encode for the whole batch.
+    (["cat", "", "The Eiffel Tower", "cat", "x" * 300], ["US", "", "DE", "BR", "JP"]),
+    # Not: every string on its own.
+    (["cat", "", "café ☕ 猫", "ñ" * 200, "cat"], ["US", "ÅÖ", "", "BR", "JP"]),
+])
+def test_a_batch_s_strings_are_each_drawing_s_own(utc, labelled, words, codes):
+    labels, drawings = labelled
+    picked = [{**d, "word": w, "countrycode": c} for d, w, c in zip(drawings[10:], words, codes)]
+    labels = labels[10:10 + len(picked)]
+    batch = Drawings.from_dicts(picked)
+    deltas, offsets = encode_strokes(batch)
+    strokes = _records(*encode_stroke_examples(labels, deltas, offsets, batch, batch.timestamp))
+    images = _records(*encode_img_examples(labels, rasterize(batch, 64, 4), batch,
+                                           batch.timestamp))
+    for label, d, stroke, img in zip(labels, picked, strokes, images, strict=True):
+        assert stroke == _tf_bytes(reference.make_example_stroke(int(label), d))
+        assert img == _tf_bytes(reference.make_example_img(int(label), d))
+
+
+@pytest.mark.parametrize("bad", [7, b"cat", None, "\ud800"])
+def test_a_word_that_is_not_a_utf8_string_is_refused_by_name(labelled, bad):
+    labels, drawings = labelled
+    batch = Drawings.from_dicts(drawings[:3])
+    batch.word[1] = bad
+    with pytest.raises(ValueError, match="every word must be a str encodable as UTF-8"):
+        encode_img_examples(labels[:3], rasterize(batch, 8, 1), batch, batch.timestamp)
 
 def test_timestamp_without_fraction_reads_like_the_notebook(utc, labelled):
     _, drawings = labelled
