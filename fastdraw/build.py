@@ -71,7 +71,7 @@ from fastdraw.ndjson import BadLineError, Rejection, read_drawings
 from fastdraw.plan import Plan, make_plan, parse_splits, rand_key, resolve_splits
 from fastdraw.raster import rasterize
 from fastdraw.shardfile import ShardFile
-from fastdraw.spool import ShardReader, SpoolWriter, scratch, spool_prefix
+from fastdraw.spool import ShardReader, SpoolSource, SpoolWriter, scratch, spool_sources
 from fastdraw.strokes import encode_strokes
 from fastdraw.tfrecord import FRAME_HEAD, FRAME_TAIL, TFRecordWriter, frame_in_place
 
@@ -497,13 +497,15 @@ class _EncodeTask:
 class _EncodeResult:
     usable: int  # usable drawings read (at most task.end)
     cutoff: dict[str, int] = field(default_factory=dict)  # kind -> line of its last drawing
-    # kind -> int64 (2, shards): per shard, bytes spooled and bytes its records take framed
+    # kind -> int64 (2, shards): per shard, bytes in its spool record files and bytes its
+    # records take framed
     nbytes: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _encode_task(t: _EncodeTask) -> _EncodeResult:
     """Phase 1 for one class (range): read, encode, frame and spool its records."""
-    writers = {job.encoding.kind: SpoolWriter(job.spool, t.label, t.part, job.shards)
+    writers = {job.encoding.kind: SpoolWriter(job.spool, t.label, t.part, job.shard_id,
+                                              job.shards)
                for job in t.jobs}
     result = _EncodeResult(usable=0)
     t0 = time.monotonic()
@@ -565,7 +567,7 @@ def _encode_into(t: _EncodeTask, writers: dict[str, SpoolWriter], result: _Encod
 class _WriteTask:
     path: str  # the shard file to write
     rounds: int  # rounds in this shard
-    sources: tuple[tuple[tuple[str, int], ...], ...]  # per class: (spool prefix, records) in order
+    sources: tuple[tuple[SpoolSource, ...], ...]  # per class: its ranges' records, in order
     pixels: int  # pixels of an img record's image; 0: stroke records
 
 
@@ -838,9 +840,10 @@ def _encode(opts: BuildOptions, plans: dict[str, Plan], ranges: list[list[tuple[
 def _check_space(opts: BuildOptions, nbytes: dict[str, np.ndarray]) -> None:
     """Stops the build before phase 2 if the shards cannot fit beside the spool.
 
-    A write task frees its shard's spool files only when the shard is complete, so at
-    worst the disk must hold every shard, less the spool of finished ones: all the shards'
-    bytes less all the spool, plus the spool of the ``workers`` biggest shards in flight.
+    A write task frees its shard's spool record files only when the shard is complete, so
+    at worst the disk must hold every shard, less the record files of finished ones: all
+    the shards' bytes less all the record files, plus those of the ``workers`` biggest
+    shards in flight.
     """
     spooled = np.concatenate([n[0] for n in nbytes.values()])
     framed = int(sum(int(n[1].sum()) for n in nbytes.values()))
@@ -870,14 +873,13 @@ def _write(opts: BuildOptions, plans: dict[str, Plan], ranges: list[list[tuple[i
     tasks, names = [], []
     for kind, plan in plans.items():
         spool = tmp[kind] / ".spool"
-        counts = {(a, b): np.bincount(plan.shard_id[a:min(b, plan.rounds)],
-                                      minlength=len(plan.shard_names))
-                  for a, b in {r for class_ranges in ranges for r in class_ranges}}
+        # As the encode tasks' SpoolWriters placed them:
+        where = [[spool_sources(spool, j, p, plan.shard_id[a:min(b, plan.rounds)],
+                                len(plan.shard_names)) for p, (a, b) in enumerate(ranges[j])]
+                 for j in range(len(opts.classes))]
         per_shard = plan.rounds_per_shard()
         for s, shard in enumerate(plan.shard_names):
-            sources = tuple(tuple((spool_prefix(spool, j, p, s), int(counts[r][s]))
-                                  for p, r in enumerate(ranges[j]))
-                            for j in range(len(opts.classes)))
+            sources = tuple(tuple(part[s] for part in parts) for parts in where)
             tasks.append(_WriteTask(str(tmp[kind] / shard), int(per_shard[s]), sources,
                                     opts.img_size ** 2 if kind == "img" else 0))
             names.append((kind, shard))

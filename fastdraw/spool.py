@@ -1,10 +1,14 @@
 """The builder's spool: packed records waiting on disk between its two phases.
 
-Phase 1 appends every class's records to one file per shard
+Phase 1 appends every class range's records to one file per shard
 (``<spool>/<class>-<range>-<shard>.rec``, packed as fastdraw.compact describes) and
-their sizes to ``.len`` (int32 pairs: as spooled, and once framed).  Phase 2 reads a
-shard's files of every class back round by round.  Nothing is buffered in the
-process beyond one chunk or window, so memory does not grow with the input.
+their sizes to one file for the range, ``<spool>/<class>-<range>.len`` (int32 pairs:
+as spooled, and once framed), in which every shard has its own stretch, placed from
+the plan's count of its records.  Phase 2 reads a shard's records of every class back
+round by round.  Nothing is buffered in the process beyond one chunk or window, so
+memory does not grow with the input.  (Creating a file costs 30-400 us on the
+virtual machines measured, and workers creating files in one directory wait for each
+other: one sizes file per range instead of per shard halves the files.)
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -33,20 +38,40 @@ def scratch(name: str, n: int) -> np.ndarray:
     return buf[:n]
 
 
-def spool_prefix(spool: str | Path, label: int, part: int, shard: int) -> str:
-    """Path of class ``label``'s spool files (without .rec/.len) for range ``part`` of its
-    rounds and shard ``shard``."""
-    return os.path.join(spool, f"{label:05d}-{part:03d}-{shard:05d}")
+class SpoolSource(NamedTuple):
+    """Where one class range's records of one shard are: ``records`` of them in file
+    ``rec``, their size pairs in file ``sizes`` from pair ``first`` on."""
+
+    rec: str
+    records: int
+    sizes: str
+    first: int
+
+
+def spool_sources(spool: str | Path, label: int, part: int, shard_id: np.ndarray,
+                  shards: int) -> list[SpoolSource]:
+    """Every shard's SpoolSource for range ``part`` of class ``label``'s rounds, whose
+    rounds go to shards ``shard_id``."""
+    counts = np.bincount(shard_id, minlength=shards)
+    firsts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    base = os.path.join(spool, f"{label:05d}-{part:03d}")
+    return [SpoolSource(f"{base}-{s:05d}.rec", int(counts[s]), f"{base}.len", int(firsts[s]))
+            for s in range(shards)]
 
 
 class SpoolWriter:
     """Appends one class range's records to the spool files of their shards."""
 
-    def __init__(self, spool: str, label: int, part: int, shards: int) -> None:
-        self._prefix = [spool_prefix(spool, label, part, s) for s in range(shards)]
+    def __init__(self, spool: str, label: int, part: int, shard_id: np.ndarray,
+                 shards: int) -> None:
+        """``shard_id``: the shard of every round of the range, in order."""
+        self._sources = spool_sources(spool, label, part, shard_id, shards)
         self._keep_open = shards <= MAX_OPEN
-        self._fds: dict[int, tuple[int, int]] = {}
-        # Per shard: bytes spooled (.rec and .len) and bytes of its records once framed.
+        self._fds: dict[int, int] = {}  # shard -> its .rec, while open
+        self._sizes_fd = -1
+        self._written = np.zeros(shards, dtype=np.int64)  # records per shard so far
+        # Per shard: bytes in its .rec (freed once the shard is written) and bytes of its
+        # records once framed.
         self.spooled = np.zeros(shards, dtype=np.int64)
         self.framed = np.zeros(shards, dtype=np.int64)
 
@@ -64,37 +89,48 @@ class SpoolWriter:
         pairs = pairs.reshape(-1).view(np.uint8)
         bounds = np.concatenate(([0], np.flatnonzero(np.diff(sids)) + 1, [len(sids)]))
         firsts = bounds[:-1]  # of each shard's run of records
-        self.spooled[sids[firsts]] += np.add.reduceat(sizes, firsts) + 8 * np.diff(bounds)
+        self.spooled[sids[firsts]] += np.add.reduceat(sizes, firsts)
         self.framed[sids[firsts]] += np.add.reduceat(framed, firsts, dtype=np.int64)
         bounds, at = bounds.tolist(), at.tolist()
+        if self._sizes_fd < 0:
+            self._sizes_fd = os.open(self._sources[0].sizes, os.O_WRONLY | os.O_CREAT, 0o666)
         for a, b in zip(bounds[:-1], bounds[1:]):
             s = int(sids[a])
+            src = self._sources[s]
+            if self._written[s] + b - a > src.records:
+                raise ValueError(f"shard {s} gets more records than its {src.records}")
             if s not in self._fds:
-                flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
-                self._fds[s] = (os.open(self._prefix[s] + ".rec", flags, 0o666),
-                                os.open(self._prefix[s] + ".len", flags, 0o666))
-            rec, lens = self._fds[s]
-            write_all(rec, grouped[at[a]:at[b]])
-            write_all(lens, pairs[8 * a:8 * b])
+                self._fds[s] = os.open(src.rec, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+            write_all(self._fds[s], grouped[at[a]:at[b]])
+            pwrite_all(self._sizes_fd, pairs[8 * a:8 * b], 8 * (src.first + self._written[s]))
+            self._written[s] += b - a
             if not self._keep_open:
-                self._close(s)
-
-    def _close(self, s: int) -> None:
-        for fd in self._fds.pop(s):
-            os.close(fd)
+                os.close(self._fds.pop(s))
 
     def close(self) -> None:
-        for s in list(self._fds):
-            self._close(s)
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+        if self._sizes_fd >= 0:
+            os.close(self._sizes_fd)
+            self._sizes_fd = -1
+
+
+def pwrite_all(fd: int, data: np.ndarray, offset: int) -> None:
+    """Writes all of ``data`` to file descriptor ``fd`` at ``offset``."""
+    view = memoryview(data)
+    while view:
+        n = os.pwrite(fd, view, offset)
+        view, offset = view[n:], offset + n
 
 
 class _ClassSpool:
-    """One class's records of one shard: the spool files of its ranges of rounds, in order."""
+    """One class's records of one shard: those of its ranges of rounds, in order."""
 
-    def __init__(self, sources: Sequence[tuple[str, int]], keep_open: bool) -> None:
-        self._sources = [s for s in sources if s[1] > 0]
+    def __init__(self, sources: Sequence[SpoolSource], keep_open: bool) -> None:
+        self._sources = [s for s in sources if s.records > 0]
         self._keep_open = keep_open
-        self.nbytes = sum(os.path.getsize(p + ".rec") for p, _ in self._sources)
+        self.nbytes = sum(os.path.getsize(s.rec) for s in self._sources)
         self._len_at = (0, 0)  # (source, record) of the next sizes to read
         self._i = 0  # source of the next bytes to read
         self._k = 0  # records read from it
@@ -106,13 +142,13 @@ class _ClassSpool:
         parts = []
         i, k = self._len_at
         while n > 0:
-            prefix, count = self._sources[i]
-            m = min(n, count - k)
-            raw = np.fromfile(prefix + ".len", dtype="<i4", count=2 * m, offset=8 * k)
+            src = self._sources[i]
+            m = min(n, src.records - k)
+            raw = np.fromfile(src.sizes, dtype="<i4", count=2 * m, offset=8 * (src.first + k))
             if len(raw) != 2 * m:
-                raise RuntimeError(f"spool {prefix}.len is truncated")
+                raise RuntimeError(f"spool {src.sizes} is truncated")
             parts.append(raw)
-            i, k, n = (i + 1, 0, n - m) if k + m == count else (i, k + m, n - m)
+            i, k, n = (i + 1, 0, n - m) if k + m == src.records else (i, k + m, n - m)
         self._len_at = (i, k)
         return np.concatenate(parts).reshape(-1, 2)
 
@@ -120,17 +156,18 @@ class _ClassSpool:
         """The bytes of its next ``len(sizes)`` records (``sizes``: as spooled) into ``out``."""
         n = len(sizes)
         while n > 0:
-            prefix, count = self._sources[self._i]
+            src = self._sources[self._i]
+            count = src.records
             m = min(n, count - self._k)
             # The rest of out, unless the records go on in the next source:
             nbytes = len(out) if m == n else int(sizes[len(sizes) - n:len(sizes) - n + m].sum())
             if self._fd < 0:
-                self._fd = os.open(prefix + ".rec", os.O_RDONLY)
+                self._fd = os.open(src.rec, os.O_RDONLY)
             view, out = out[:nbytes], out[nbytes:]
             while view:
                 got = os.preadv(self._fd, [view], self._pos)
                 if got == 0:
-                    raise RuntimeError(f"spool {prefix}.rec is truncated")
+                    raise RuntimeError(f"spool {src.rec} is truncated")
                 view, self._pos = view[got:], self._pos + got
             self._k += m
             n -= m
@@ -146,9 +183,8 @@ class _ClassSpool:
 
     def remove(self) -> None:
         self.close()
-        for prefix, _ in self._sources:
-            os.unlink(prefix + ".rec")
-            os.unlink(prefix + ".len")
+        for src in self._sources:
+            os.unlink(src.rec)
 
 
 class ShardReader:
@@ -156,9 +192,9 @@ class ShardReader:
     sizes for all classes at once (READ_AHEAD in all), then each class's bytes of the
     window with one read."""
 
-    def __init__(self, sources: Sequence[Sequence[tuple[str, int]]], rounds: int) -> None:
-        """``sources``: per class, its (spool prefix, records) in round order, ``rounds``
-        records in all."""
+    def __init__(self, sources: Sequence[Sequence[SpoolSource]], rounds: int) -> None:
+        """``sources``: per class, where its records are, in round order; ``rounds`` records
+        in all."""
         keep_open = len(sources) <= MAX_OPEN
         self._classes = [_ClassSpool(s, keep_open) for s in sources]
         self._left = rounds  # rounds whose sizes are still to be read
@@ -192,6 +228,7 @@ class ShardReader:
             c.close()
 
     def remove(self) -> None:
-        """Closes and deletes the spool files (each is read by one shard writer only)."""
+        """Closes and deletes the shard's record files (read by this shard's writer only; the
+        sizes files, shared by the shards of a range, go with the spool directory)."""
         for c in self._classes:
             c.remove()

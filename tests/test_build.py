@@ -252,7 +252,7 @@ def _spy_on_the_space_check(monkeypatch) -> list[tuple[dict, dict]]:
         on_disk = {}
         for tmp in opts.out.glob(f".{opts.name}_*.tmp-*"):
             per_shard = {}
-            for f in (tmp / ".spool").glob("*-*-*.*"):
+            for f in (tmp / ".spool").glob("*-*-*.rec"):
                 shard = int(f.stem.split("-")[2])
                 per_shard[shard] = per_shard.get(shard, 0) + f.stat().st_size
             on_disk[tmp.name.split(".tmp-")[0].rsplit("_", 1)[1]] = per_shard

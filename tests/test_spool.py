@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from fastdraw import spool as spool_mod
-from fastdraw.spool import ShardReader, SpoolWriter, spool_prefix
+from fastdraw.spool import ShardReader, SpoolSource, SpoolWriter, spool_sources
 
 CLASSES = 3
 ROUNDS = 200
@@ -32,7 +32,7 @@ def spooled(tmp_path) -> tuple[str, np.ndarray]:
     shard_id = np.random.default_rng(5).integers(0, SHARDS, ROUNDS)
     for j, ranges in enumerate(RANGES):
         for part, (a, b) in enumerate(ranges):
-            writer = SpoolWriter(str(tmp_path), j, part, SHARDS)
+            writer = SpoolWriter(str(tmp_path), j, part, shard_id[a:b], SHARDS)
             for c0 in range(a, b, 37):
                 c1 = min(b, c0 + 37)
                 recs = [record(j, r) for r in range(c0, c1)]
@@ -43,8 +43,8 @@ def spooled(tmp_path) -> tuple[str, np.ndarray]:
     return str(tmp_path), shard_id
 
 
-def sources(spool: str, shard_id: np.ndarray, s: int) -> list[list[tuple[str, int]]]:
-    return [[(spool_prefix(spool, j, p, s), int(np.sum(shard_id[a:b] == s)))
+def sources(spool: str, shard_id: np.ndarray, s: int) -> list[list[SpoolSource]]:
+    return [[spool_sources(spool, j, p, shard_id[a:b], SHARDS)[s]
              for p, (a, b) in enumerate(ranges)] for j, ranges in enumerate(RANGES)]
 
 
@@ -86,7 +86,17 @@ def test_shards_come_back_round_by_round_in_class_order(spooled, monkeypatch, w,
         assert got == want
 
 
-def test_remove_deletes_the_shards_spool_files_only(spooled):
+def test_spool_files_are_a_record_file_per_range_and_shard_and_a_sizes_file_per_range(
+        spooled):
+    spool, shard_id = spooled
+    ranges = [(j, p, a, b) for j, class_ranges in enumerate(RANGES)
+              for p, (a, b) in enumerate(class_ranges)]
+    assert sorted(os.listdir(spool)) == sorted(
+        [f"{j:05d}-{p:03d}-{s:05d}.rec" for j, p, a, b in ranges for s in set(shard_id[a:b])]
+        + [f"{j:05d}-{p:03d}.len" for j, p, _, _ in ranges])
+
+
+def test_remove_deletes_the_shards_record_files_only(spooled):
     spool, shard_id = spooled
     before = set(os.listdir(spool))
     rounds = int(np.sum(shard_id == 1))
@@ -94,17 +104,25 @@ def test_remove_deletes_the_shards_spool_files_only(spooled):
     read_all(reader, rounds, 9)
     reader.remove()
     gone = before - set(os.listdir(spool))
-    assert gone and all(name.split("-")[2].startswith("00001.") for name in gone)
-    assert all(name.split("-")[2][:5] != "00001" for name in os.listdir(spool))
+    assert gone and all(name.endswith("-00001.rec") for name in gone)
+    assert not any(name.endswith("-00001.rec") for name in os.listdir(spool))
+    # The other shards still read back whole.
+    for s in (0, 2):
+        rounds = np.flatnonzero(shard_id == s)
+        got = read_all(ShardReader(sources(spool, shard_id, s), len(rounds)), len(rounds), 5)
+        assert got == [(record(j, r), len(record(j, r)) + 16)
+                       for r in rounds for j in range(CLASSES)]
 
 
-@pytest.mark.parametrize("suffix", [".rec", ".len"])
-def test_a_truncated_spool_file_is_an_error_naming_it(spooled, suffix):
+@pytest.mark.parametrize("which", ["rec", "sizes"])
+def test_a_truncated_spool_file_is_an_error_naming_it(spooled, which):
     spool, shard_id = spooled
-    victim = spool_prefix(spool, 1, 1, 0) + suffix
+    # The last shard's: the end of a range's sizes file is that shard's stretch.
+    src = spool_sources(spool, 1, 1, shard_id[120:200], SHARDS)[SHARDS - 1]
+    victim = getattr(src, which)
     os.truncate(victim, os.path.getsize(victim) - 1)
-    rounds = int(np.sum(shard_id == 0))
-    reader = ShardReader(sources(spool, shard_id, 0), rounds)
+    rounds = int(np.sum(shard_id == SHARDS - 1))
+    reader = ShardReader(sources(spool, shard_id, SHARDS - 1), rounds)
     with pytest.raises(RuntimeError, match=f"{victim} is truncated"):
         read_all(reader, rounds, 1000)
 
@@ -115,7 +133,7 @@ def test_a_writer_counts_each_shard_s_spooled_and_framed_bytes(tmp_path, monkeyp
     rng = np.random.default_rng(11)
     shard_id = rng.integers(0, SHARDS, ROUNDS)
     framed = rng.integers(16, 5000, ROUNDS)  # any sizes: counted as given, not derived
-    writer = SpoolWriter(str(tmp_path), 1, 0, SHARDS)
+    writer = SpoolWriter(str(tmp_path), 1, 0, shard_id, SHARDS)
     for c0 in (0, 1, 60, 61, 150):  # chunks of 1 to 89 records
         c1 = {0: 1, 1: 60, 60: 61, 61: 150, 150: ROUNDS}[c0]
         recs = [record(1, r) for r in range(c0, c1)]
@@ -123,8 +141,16 @@ def test_a_writer_counts_each_shard_s_spooled_and_framed_bytes(tmp_path, monkeyp
         buf = np.frombuffer(b"".join(recs) + b"\0", dtype=np.uint8)
         writer.add(buf, offsets, framed[c0:c1], shard_id[c0:c1])
     writer.close()
-    for s in range(SHARDS):
-        prefix = spool_prefix(str(tmp_path), 1, 0, s)
-        on_disk = os.path.getsize(prefix + ".rec") + os.path.getsize(prefix + ".len")
-        assert writer.spooled[s] == on_disk
+    for s, src in enumerate(spool_sources(str(tmp_path), 1, 0, shard_id, SHARDS)):
+        assert writer.spooled[s] == os.path.getsize(src.rec)
         assert writer.framed[s] == framed[shard_id == s].sum()
+    assert os.path.getsize(src.sizes) == 8 * ROUNDS
+
+
+def test_a_writer_refuses_more_records_than_the_plan_gave_a_shard(tmp_path):
+    writer = SpoolWriter(str(tmp_path), 0, 0, np.array([0, 1, 1]), 2)
+    buf = np.zeros(10, dtype=np.uint8)
+    writer.add(buf, np.array([0, 4, 10]), np.array([20, 26]), np.array([1, 1]))
+    with pytest.raises(ValueError, match="shard 1 gets more records than its 2"):
+        writer.add(buf, np.array([0, 10]), np.array([26]), np.array([1]))
+    writer.close()
