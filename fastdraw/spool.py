@@ -1,14 +1,14 @@
 """The builder's spool: packed records waiting on disk between its two phases.
 
 Phase 1 appends every class range's records to one file per shard
-(``<spool>/<class>-<range>-<shard>.rec``, packed as fastdraw.compact describes) and
-their sizes to one file for the range, ``<spool>/<class>-<range>.len`` (int32 pairs:
-as spooled, and once framed), in which every shard has its own stretch, placed from
-the plan's count of its records.  Phase 2 reads a shard's records of every class back
+(``<spool>/<class>-<range>/<shard>.rec``, packed as fastdraw.compact describes) and
+their sizes to one file for the range, ``<spool>/<class>-<range>/sizes.len`` (int32
+pairs: as spooled, and once framed), in which every shard has its own stretch, placed
+from the plan's count of its records.  Phase 2 reads a shard's records of every class back
 round by round.  Nothing is buffered in the process beyond one chunk or window, so
 memory does not grow with the input.  (Creating a file costs 30-400 us on the
 virtual machines measured, and workers creating files in one directory wait for each
-other: one sizes file per range instead of per shard halves the files.)
+other: hence one sizes file per range rather than per shard, and a directory per range.)
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ def spool_sources(spool: str | Path, label: int, part: int, shard_id: np.ndarray
     counts = np.bincount(shard_id, minlength=shards)
     firsts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     base = os.path.join(spool, f"{label:05d}-{part:03d}")
-    return [SpoolSource(f"{base}-{s:05d}.rec", int(counts[s]), f"{base}.len", int(firsts[s]))
-            for s in range(shards)]
+    return [SpoolSource(os.path.join(base, f"{s:05d}.rec"), int(counts[s]),
+                        os.path.join(base, "sizes.len"), int(firsts[s])) for s in range(shards)]
 
 
 class SpoolWriter:
@@ -93,7 +93,9 @@ class SpoolWriter:
         self.framed[sids[firsts]] += np.add.reduceat(framed, firsts, dtype=np.int64)
         bounds, at = bounds.tolist(), at.tolist()
         if self._sizes_fd < 0:
-            self._sizes_fd = os.open(self._sources[0].sizes, os.O_WRONLY | os.O_CREAT, 0o666)
+            sizes = self._sources[0].sizes
+            os.makedirs(os.path.dirname(sizes), exist_ok=True)
+            self._sizes_fd = os.open(sizes, os.O_WRONLY | os.O_CREAT, 0o666)
         for a, b in zip(bounds[:-1], bounds[1:]):
             s = int(sids[a])
             src = self._sources[s]

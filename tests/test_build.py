@@ -252,8 +252,8 @@ def _spy_on_the_space_check(monkeypatch) -> list[tuple[dict, dict]]:
         on_disk = {}
         for tmp in opts.out.glob(f".{opts.name}_*.tmp-*"):
             per_shard = {}
-            for f in (tmp / ".spool").glob("*-*-*.rec"):
-                shard = int(f.stem.split("-")[2])
+            for f in (tmp / ".spool").glob("*-*/*.rec"):
+                shard = int(f.stem)
                 per_shard[shard] = per_shard.get(shard, 0) + f.stat().st_size
             on_disk[tmp.name.split(".tmp-")[0].rsplit("_", 1)[1]] = per_shard
         seen.append(({k: v.copy() for k, v in nbytes.items()}, on_disk))
@@ -380,7 +380,7 @@ def test_an_interrupted_run_leaves_the_old_dataset_and_no_new_one(sig, volume, t
     proc = subprocess.Popen([sys.executable, "-c", SLOW_BUILD, *args, "--overwrite"],
                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
-    while not any(tmp_path.glob(".v_img.tmp-*/.spool/*.rec")):
+    while not any(tmp_path.glob(".v_img.tmp-*/.spool/*/*.rec")):
         assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(0.05)
     proc.send_signal(sig)

@@ -86,26 +86,31 @@ def test_shards_come_back_round_by_round_in_class_order(spooled, monkeypatch, w,
         assert got == want
 
 
-def test_spool_files_are_a_record_file_per_range_and_shard_and_a_sizes_file_per_range(
+def files(spool: str) -> set[str]:
+    return {os.path.relpath(os.path.join(d, f), spool) for d, _, fs in os.walk(spool)
+            for f in fs}
+
+
+def test_spool_files_are_a_directory_per_range_with_a_record_file_per_shard_and_sizes(
         spooled):
     spool, shard_id = spooled
     ranges = [(j, p, a, b) for j, class_ranges in enumerate(RANGES)
               for p, (a, b) in enumerate(class_ranges)]
-    assert sorted(os.listdir(spool)) == sorted(
-        [f"{j:05d}-{p:03d}-{s:05d}.rec" for j, p, a, b in ranges for s in set(shard_id[a:b])]
-        + [f"{j:05d}-{p:03d}.len" for j, p, _, _ in ranges])
+    assert files(spool) == (
+        {f"{j:05d}-{p:03d}/{s:05d}.rec" for j, p, a, b in ranges for s in set(shard_id[a:b])}
+        | {f"{j:05d}-{p:03d}/sizes.len" for j, p, _, _ in ranges})
 
 
 def test_remove_deletes_the_shards_record_files_only(spooled):
     spool, shard_id = spooled
-    before = set(os.listdir(spool))
+    before = files(spool)
     rounds = int(np.sum(shard_id == 1))
     reader = ShardReader(sources(spool, shard_id, 1), rounds)
     read_all(reader, rounds, 9)
     reader.remove()
-    gone = before - set(os.listdir(spool))
-    assert gone and all(name.endswith("-00001.rec") for name in gone)
-    assert not any(name.endswith("-00001.rec") for name in os.listdir(spool))
+    gone = before - files(spool)
+    assert gone and all(name.endswith("/00001.rec") for name in gone)
+    assert not any(name.endswith("/00001.rec") for name in files(spool))
     # The other shards still read back whole.
     for s in (0, 2):
         rounds = np.flatnonzero(shard_id == s)
