@@ -518,7 +518,8 @@ def _encode_task(t: _EncodeTask) -> _EncodeResult:
     except BadLineError:
         raise
     except OSError as e:  # reading the class file, or writing the spool
-        raise _io_error(e, f"writing the spool in {os.path.dirname(t.jobs[0].spool)}") from e
+        raise _io_error(e, f"encoding {t.path} into the spool in "
+                           f"{os.path.dirname(t.jobs[0].spool)}") from e
     except Exception as e:
         raise _TaskError(f"{t.path}: {type(e).__name__}: {e}") from e
     result.nbytes = {kind: np.stack([w.spooled, w.framed]) for kind, w in writers.items()}

@@ -93,9 +93,9 @@ class SpoolWriter:
         self.framed[sids[firsts]] += np.add.reduceat(framed, firsts, dtype=np.int64)
         bounds, at = bounds.tolist(), at.tolist()
         if self._sizes_fd < 0:
-            sizes = self._sources[0].sizes
-            os.makedirs(os.path.dirname(sizes), exist_ok=True)
-            self._sizes_fd = os.open(sizes, os.O_WRONLY | os.O_CREAT, 0o666)
+            path = self._sources[0].sizes
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            self._sizes_fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o666)
         for a, b in zip(bounds[:-1], bounds[1:]):
             s = int(sids[a])
             src = self._sources[s]
@@ -104,7 +104,8 @@ class SpoolWriter:
             if s not in self._fds:
                 self._fds[s] = os.open(src.rec, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
             write_all(self._fds[s], grouped[at[a]:at[b]])
-            pwrite_all(self._sizes_fd, pairs[8 * a:8 * b], 8 * (src.first + self._written[s]))
+            pwrite_all(self._sizes_fd, pairs[8 * a:8 * b],
+                       8 * (src.first + int(self._written[s])))
             self._written[s] += b - a
             if not self._keep_open:
                 os.close(self._fds.pop(s))

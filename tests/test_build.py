@@ -9,6 +9,7 @@ import errno
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -319,9 +320,9 @@ def test_a_full_disk_names_the_file_says_what_to_do_and_leaves_nothing(phase, tm
     monkeypatch.setattr(spool_mod if phase == "spool" else shardfile, "write_all", full)
     out = tmp_path / "out"
     assert main(["--classes", "cat,dog", "--sample", "--out", str(out), "--workers", "2"]) == 1
-    doing = (f"writing the spool in {out}/.custom_" if phase == "spool" else
-             f"writing shard {out}/.custom_")
-    assert doing in caplog.text
+    doing = (f"encoding {SAMPLE}/(cat|dog).ndjson into the spool in {out}/.custom_"
+             if phase == "spool" else f"writing shard {out}/.custom_")
+    assert re.search(doing, caplog.text)
     assert "[Errno 28] No space left on device. Nothing was written (temporary files " \
            "removed): free space on that disk or pass --out DIR on a larger one" in caplog.text
     assert "Traceback" not in caplog.text
