@@ -21,11 +21,15 @@ import numpy as np
 BLOCK = 4096  # alignment of O_DIRECT writes: buffer address, file offset and size
 
 
-def write_all(fd: int, data: bytes | memoryview | np.ndarray) -> None:
-    """Writes all of ``data`` to file descriptor ``fd``."""
+def write_all(fd: int, data: bytes | memoryview | np.ndarray, offset: int | None = None
+              ) -> None:
+    """Writes all of ``data`` to file descriptor ``fd``: where the file is, or at ``offset``."""
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        n = os.write(fd, view) if offset is None else os.pwrite(fd, view, offset)
+        view = view[n:]
+        if offset is not None:
+            offset += n
 
 
 class ShardFile:

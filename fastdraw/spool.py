@@ -104,8 +104,8 @@ class SpoolWriter:
             if s not in self._fds:
                 self._fds[s] = os.open(src.rec, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
             write_all(self._fds[s], grouped[at[a]:at[b]])
-            pwrite_all(self._sizes_fd, pairs[8 * a:8 * b],
-                       8 * (src.first + int(self._written[s])))
+            write_all(self._sizes_fd, pairs[8 * a:8 * b],
+                      8 * (src.first + int(self._written[s])))
             self._written[s] += b - a
             if not self._keep_open:
                 os.close(self._fds.pop(s))
@@ -117,14 +117,6 @@ class SpoolWriter:
         if self._sizes_fd >= 0:
             os.close(self._sizes_fd)
             self._sizes_fd = -1
-
-
-def pwrite_all(fd: int, data: np.ndarray, offset: int) -> None:
-    """Writes all of ``data`` to file descriptor ``fd`` at ``offset``."""
-    view = memoryview(data)
-    while view:
-        n = os.pwrite(fd, view, offset)
-        view, offset = view[n:], offset + n
 
 
 class _ClassSpool:
