@@ -26,6 +26,7 @@ def notebook_shard_ids(splits: dict[str, int], shards: int, seed: int) -> list[i
 
 @pytest.mark.parametrize("splits,shards,seed", [
     ({"train": 5000, "eval": 1000, "test": 1000}, 10, 0),
+    ({"train": 50000, "eval": 10000, "test": 10000}, 10, 3),  # draws past 2**16
     ({"train": 70, "eval": 15, "test": 15}, 10, 1),
     ({"train": 7, "eval": 1, "test": 1}, 3, 12345),
     ({"eval": 3, "train": 0, "test": 40}, 1, 7),
