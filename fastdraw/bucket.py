@@ -39,6 +39,7 @@ import google_crc32c
 
 from fastdraw.classes import classes_from_args, with_close_matches
 from fastdraw.cli import DEFAULT_BASE_URL
+from fastdraw.progress import terminal_bar
 
 log = logging.getLogger(__name__)
 
@@ -496,7 +497,8 @@ class _Download:
 
 
 class _Progress:
-    """Bytes downloaded over all files: a tqdm bar on a terminal, else a log line now and then."""
+    """Bytes downloaded over all files: a tqdm bar on a terminal (fastdraw.progress), else a
+    log line now and then."""
 
     def __init__(self, total: int, done: int, enabled: bool) -> None:
         self.lock = threading.Lock()
@@ -504,13 +506,8 @@ class _Progress:
         self.done = self.start_done = done
         self.start = self.last_log = time.monotonic()
         self.enabled = enabled
-        self.bar = None
-        if enabled and sys.stderr.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, initial=done, unit="B", unit_scale=True,
-                            unit_divisor=1024, desc="download", file=sys.stderr,
-                            dynamic_ncols=True)
+        self.bar = terminal_bar(total=total, initial=done, unit="B", unit_scale=True,
+                                unit_divisor=1024, desc="download") if enabled else None
 
     def update(self, n: int) -> None:
         with self.lock:

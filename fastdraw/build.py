@@ -69,6 +69,7 @@ from fastdraw.example import (
 from fastdraw.groups import all_classes, sample_dir
 from fastdraw.ndjson import BadLineError, Rejection, read_drawings
 from fastdraw.plan import Plan, make_plan, parse_splits, rand_key, resolve_splits
+from fastdraw.progress import terminal_bar
 from fastdraw.raster import rasterize
 from fastdraw.shardfile import ShardFile
 from fastdraw.spool import ShardReader, SpoolSource, SpoolWriter, scratch, spool_sources
@@ -630,18 +631,14 @@ def _write_shard(t: _WriteTask, reader: ShardReader, hash_update: Callable[[Any]
 
 
 class _Progress:
-    """A tqdm bar on a terminal, else a log line every LOG_EVERY seconds."""
+    """A tqdm bar on a terminal (fastdraw.progress), else a log line every LOG_EVERY seconds."""
 
     def __init__(self, what: str, total: int, unit: str, show: bool) -> None:
         self.what, self.total, self.unit = what, total, unit
         self.done = 0
         self.t0 = self._last = time.monotonic()
-        self.bar = None
-        if show and sys.stderr.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, desc=what, unit=unit, unit_scale=True,
-                            dynamic_ncols=True, file=sys.stderr)
+        self.bar = terminal_bar(total=total, desc=what, unit=unit, unit_scale=True) \
+            if show else None
 
     def update(self, n: int) -> None:
         self.done += n
