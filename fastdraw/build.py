@@ -975,14 +975,18 @@ def _summary(opts: BuildOptions, built: list[Built], seconds: float) -> None:
     for b in built:
         n = sum(b.counts.values())
         total += n
-        log.info("%s: %s (%d classes, %d examples), %d rejected lines", b.path,
+        log.info("%s: %s (%d classes, %d examples), %s", b.path,
                  ", ".join(f"{s} {c}" for s, c in b.counts.items()), len(opts.classes), n,
-                 b.rejected)
+                 _lines(b.rejected, "rejected"))
         if b.rejected:
-            log.warning("%d bad input lines were skipped: see %s", b.rejected,
+            log.warning("%s skipped: see %s", _lines(b.rejected, "bad input"),
                         b.path / "rejected.ndjson")
     log.info("built %d examples in %.1f s (%.0f examples/s)", total, seconds,
              total / max(seconds, 1e-9))
+
+
+def _lines(n: int, what: str) -> str:
+    return f"{n} {what} line" if n == 1 else f"{n} {what} lines"
 
 
 def _interrupt_on_sigterm() -> Any:

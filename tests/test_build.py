@@ -419,13 +419,18 @@ def with_bad_lines(tmp_path: Path) -> Path:
     return path
 
 
-def test_rejected_lines_are_listed_per_kind_as_far_as_each_kind_read(tmp_path):
+def test_rejected_lines_are_listed_per_kind_as_far_as_each_kind_read(tmp_path, caplog):
     cat = with_bad_lines(tmp_path)
     dog = SAMPLE / "dog.ndjson"
     both = options(["cat", "dog"], [cat, dog], tmp_path / "both",
                    {"img": {"train": 3, "eval": 1}, "stroke": {"train": 8, "eval": 2}})
-    built = build(both)
+    with caplog.at_level("INFO", logger="fastdraw.build"):
+        built = build(both)
     assert [b.rejected for b in built] == [1, 3]
+    for kind, examples, n, lines in (("img", 8, 1, "line"), ("stroke", 20, 3, "lines")):
+        path = tmp_path / f"both/t_{kind}"
+        assert f"(2 classes, {examples} examples), {n} rejected {lines}\n" in caplog.text
+        assert f"{n} bad input {lines} skipped: see {path / 'rejected.ndjson'}" in caplog.text
     img, stroke = ([json.loads(x) for x in
                     (tmp_path / f"both/t_{kind}/rejected.ndjson").read_text().splitlines()]
                    for kind in ("img", "stroke"))
