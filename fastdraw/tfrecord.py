@@ -16,13 +16,13 @@ from __future__ import annotations
 import ctypes
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import google_crc32c
 import numpy as np
 from numba import njit
 
-from fastdraw.unaligned import gather, store_u32, store_u64
+from fastdraw.unaligned import copy_bytes, gather, load_u32, load_u64, store_u32, store_u64
 
 _MASK_DELTA = 0xA282EAD8
 _HEADER = struct.Struct("<QI")
@@ -231,6 +231,125 @@ def read_records(path: str | os.PathLike, check_crc: bool = True) -> Iterator[by
                 _corrupt(path, offset, "bad data CRC")
             yield record
             offset = end
+
+
+WINDOW = 8 << 20  # bytes read_windows reads at a time (a bigger record gets a bigger window)
+_BAD_FRAME = ("", "bad length CRC", "bad data CRC")
+
+
+def read_windows(path: str | os.PathLike, window: int | None = None, check_crc: bool = True,
+                 on_bytes: Callable[[memoryview], None] | None = None
+                 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The records of a TFRecord file a window at a time, in order, in memory that does not
+    grow with the file: ``(buf, offsets)``, record i of the window being
+    ``buf[offsets[i]:offsets[i + 1]]`` (uint8 and int64 views, valid until the next window).
+
+    Same checks and errors as ``read_records`` (the good records before a damaged one are
+    yielded first).  ``on_bytes`` gets every byte of the file read so far, once and in
+    order (to hash the file in the same pass; without google-crc32c's C library, or with
+    ``check_crc`` off, the whole file after the records).  ``window``: bytes read at a
+    time, WINDOW by default.
+    """
+    window = window or WINDOW
+    if not check_crc or _EXTEND is None:  # no C CRC for the kernel: record by record
+        yield from _windows_of(read_records(path, check_crc), window)
+        if on_bytes is not None:
+            with open(path, "rb") as f:
+                while chunk := f.read(window):
+                    on_bytes(memoryview(chunk))
+        return
+    path = os.fspath(path)
+    with open(path, "rb", buffering=0) as f:
+        size = os.fstat(f.fileno()).st_size
+        block, out, offsets = _window_arrays(max(window, FRAME_HEAD + FRAME_TAIL))
+        held = 0  # bytes at the start of block that begin the next frame
+        at = 0  # the file offset of block[0]
+        while True:
+            got = f.readinto(memoryview(block)[held:]) or 0
+            if got and on_bytes is not None:
+                on_bytes(memoryview(block)[held:held + got])
+            n = held + got
+            records, used, bad = _unframe_kernel(_EXTEND, block, n, out, offsets)
+            if records:
+                yield out[:offsets[records]], offsets[:records + 1]
+            if bad:
+                _corrupt(path, at + used, _BAD_FRAME[bad])
+            held = n - used
+            if got == 0:
+                if held:
+                    _corrupt(path, at + used, f"truncated: {held} of 12 header bytes")
+                return
+            block[:held] = block[used:n]
+            at += used
+            if held >= FRAME_HEAD:  # a frame whose header is whole did not fit: how big is it?
+                need = FRAME_HEAD + int(block[:8].view("<u8")[0]) + FRAME_TAIL
+                if at + need > size:
+                    _corrupt(path, at, f"truncated: the record needs {at + need - size} more "
+                                       f"bytes than the file's {size}")
+                if need > len(block):
+                    grown, out, offsets = _window_arrays(need)
+                    grown[:held] = block[:held]
+                    block = grown
+
+
+def _window_arrays(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A block of ``size`` file bytes, and room for the records and offsets it can hold."""
+    return (np.empty(size, dtype=np.uint8), np.empty(size, dtype=np.uint8),
+            np.empty(size // (FRAME_HEAD + FRAME_TAIL) + 2, dtype=np.int64))
+
+
+def _windows_of(records: Iterator[bytes], window: int
+                ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``read_windows``' windows made of records one by one (the good ones before an error
+    first)."""
+    batch: list[bytes] = []
+    held = 0
+    try:
+        for record in records:
+            batch.append(record)
+            held += len(record)
+            if held >= window:
+                yield _joined(batch)
+                batch, held = [], 0
+    except CorruptRecordError:
+        if batch:
+            yield _joined(batch)
+        raise
+    if batch:
+        yield _joined(batch)
+
+
+def _joined(records: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    offsets = np.zeros(len(records) + 1, dtype=np.int64)
+    np.cumsum([len(r) for r in records], out=offsets[1:])
+    return np.frombuffer(b"".join(records), dtype=np.uint8), offsets
+
+
+@njit(cache=True, nogil=True)
+def _unframe_kernel(extend, block, n, out, offsets):
+    """Copies the records of the whole frames at the start of ``block[:n]`` into ``out``,
+    checking both CRCs with ``extend`` (crc32c_extend); ``offsets[:records + 1]`` delimit
+    them.  Returns (records, bytes used, 0 or the _BAD_FRAME code of the frame at used)."""
+    base = np.uint64(block.ctypes.data)
+    pos = 0
+    records = 0
+    offsets[0] = 0
+    while pos + FRAME_HEAD <= n:
+        if _masked(extend(0, base + np.uint64(pos), 8)) != load_u32(block, pos + 8):
+            return records, pos, 1
+        length = load_u64(block, pos)
+        room = n - pos - FRAME_HEAD - FRAME_TAIL
+        if room < 0 or length > np.uint64(room):
+            break
+        size = np.int64(length)
+        data = pos + FRAME_HEAD
+        if _masked(extend(0, base + np.uint64(data), size)) != load_u32(block, data + size):
+            return records, pos, 2
+        copy_bytes(block, data, out, offsets[records], size)
+        offsets[records + 1] = offsets[records] + size
+        records += 1
+        pos = data + size + FRAME_TAIL
+    return records, pos, 0
 
 
 def _corrupt(path: str, offset: int, what: str) -> None:

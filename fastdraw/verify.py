@@ -49,7 +49,7 @@ from fastdraw.proto import (
     name_hash,
     scan_examples,
 )
-from fastdraw.tfrecord import CorruptRecordError, read_records
+from fastdraw.tfrecord import CorruptRecordError, read_windows
 
 FORMAT = "fastdraw-dataset/1"
 _META = {"label": "int", "countrycode": "bytes", "recognized": "int", "word": "bytes",
@@ -200,23 +200,31 @@ class _ShardJob:
     options: dict
 
     def __call__(self, file: Path) -> _ShardResult:
-        """Checks one shard's framing, CRCs and records, and hashes it."""
-        name = file.name
-        records: list[bytes] = []
+        """Checks one shard's framing, CRCs and records a window at a time (memory does not
+        grow with the shard), hashing it in the same read."""
+        issues = _Issues()
+        digest = hashlib.sha256()
+        records = 0
+        kind, img_size = None, None  # settled by the first window
+        keys: list[np.ndarray] = []
+        key_records: list[np.ndarray] = []
         problems = []
         try:
-            for record in read_records(file):
-                records.append(record)
+            for buf, offsets in read_windows(file, on_bytes=digest.update):
+                issues.base = records
+                window = _ShardCheck(buf, offsets, self, issues, kind, img_size)
+                kind, img_size = window.kind, window.img_size
+                keys.append(window.key_ids)
+                key_records.append(window.key_records + records)
+                records += len(offsets) - 1
+            sha256 = digest.hexdigest()
         except CorruptRecordError as e:
-            problems.append(f"{name}: {e} (after {len(records)} good records)")
-        offsets = np.zeros(len(records) + 1, dtype=np.int64)
-        np.cumsum([len(r) for r in records], out=offsets[1:])
-        buf = np.frombuffer(b"".join(records), dtype=np.uint8)
-        shard = _ShardCheck(buf, offsets, self)
-        problems.extend(shard.issues.messages(name))
-        kind = shard.kind if records else ""  # an empty shard tells nothing of the kind
-        return _ShardResult(name, len(records), _sha256(file), kind, problems,
-                            shard.key_ids, shard.key_records)
+            problems.append(f"{file.name}: {e} (after {records} good records)")
+            sha256 = _sha256(file)
+        problems.extend(issues.messages(file.name))
+        return _ShardResult(file.name, records, sha256, kind or "", problems,
+                            np.concatenate(keys or [np.zeros(0, np.int64)]),
+                            np.concatenate(key_records or [np.zeros(0, np.int64)]))
 
 
 def _run(job: _ShardJob, files: list[Path], workers: int | None) -> list[_ShardResult]:
@@ -262,13 +270,17 @@ class _Issues:
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
         self.first: dict[str, str] = {}
+        self.base = 0  # the shard's index of the current window's record 0
 
     def add(self, what: str, records: np.ndarray, detail: Callable[[int], str]) -> None:
-        """Counts the records (indices, ascending) that have problem `what`; details the first."""
+        """Counts the records (window indices, ascending) that have problem `what`; details
+        the first in the shard."""
         if len(records):
+            if what not in self.first:
+                text = detail(int(records[0]))
+                self.first[what] = (f"record {self.base + records[0]}"
+                                    + (f": {text}" if text else ""))
             self.counts[what] += len(records)
-            text = detail(int(records[0]))
-            self.first.setdefault(what, f"record {records[0]}" + (f": {text}" if text else ""))
 
     def messages(self, shard: str) -> list[str]:
         return [f"{shard}: {what} in {n} record{'s' if n > 1 else ''} (first: {self.first[what]})"
@@ -281,13 +293,16 @@ _KIND_NAME = {KIND_NONE: "an empty feature", KIND_BYTES: "bytes", KIND_FLOAT: "f
 
 
 class _ShardCheck:
-    """Checks the records of one shard in bulk, from `scan_examples`' feature table."""
+    """Checks a window of a shard's records in bulk, from `scan_examples`' feature table;
+    `kind` and `img_size`, once the shard's first window settled them, hold for the rest."""
 
-    def __init__(self, buf: np.ndarray, offsets: np.ndarray, job: _ShardJob) -> None:
+    def __init__(self, buf: np.ndarray, offsets: np.ndarray, job: _ShardJob, issues: _Issues,
+                 kind: str | None = None, img_size: int | None = None) -> None:
         self.buf = buf
         self.n = n = len(offsets) - 1
-        self.issues = _Issues()
+        self.issues = issues
         self.key_ids = self.key_records = np.zeros(0, dtype=np.int64)
+        self.img_size = img_size
         table, errors = scan_examples(buf, offsets)
         self.table = table
         bad = np.flatnonzero(errors[:, 0])
@@ -295,13 +310,13 @@ class _ShardCheck:
                         lambda r: f"{SCAN_ERRORS[errors[r, 0]]} at byte {errors[r, 1]}")
         self.valid = errors[:, 0] == 0
         names = self._names()
-        self.kind = job.kind if job.kind in ("img", "stroke") else (
-            "stroke" if "stroke_x" in names.values() else "img")
+        self.kind = kind or (job.kind if job.kind in ("img", "stroke") else (
+            "stroke" if "stroke_x" in names.values() else "img"))
         expected = dict(_META)
         if self.kind == "stroke":
             expected.update(_STROKE)
         else:
-            size = job.options.get("img_size")
+            size = img_size if img_size is not None else job.options.get("img_size")
             if size is None:
                 size = next((int(m[1]) for v in names.values()
                              if (m := IMG_FEATURE_RE.fullmatch(v))), 0)

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 from conftest import simplified_files
 
-from fastdraw import reference
+from fastdraw import reference, tfrecord
 from fastdraw.drawings import Drawings
 from fastdraw.example import encode_img_examples, encode_stroke_examples
 from fastdraw.raster import rasterize
@@ -21,6 +21,7 @@ from fastdraw.tfrecord import (
     frame_records,
     masked_crc32c,
     read_records,
+    read_windows,
 )
 
 
@@ -215,3 +216,86 @@ def test_tensorflow_also_rejects_what_our_reader_rejects(tmp_path, records):
         list(tf.data.TFRecordDataset(str(path)))
     with pytest.raises(CorruptRecordError):
         list(read_records(path))
+
+
+def _windowed(path, **kw) -> tuple[list[bytes], bytes, str | None]:
+    """read_windows' records, the bytes it passed to on_bytes, and its error (or None)."""
+    got: list[bytes] = []
+    seen = bytearray()
+    try:
+        for buf, offsets in read_windows(path, on_bytes=seen.extend, **kw):
+            assert buf.dtype == np.uint8 and offsets[0] == 0 and offsets[-1] == len(buf)
+            got.extend(buf[a:b].tobytes() for a, b in zip(offsets[:-1], offsets[1:]))
+    except CorruptRecordError as e:
+        return got, bytes(seen), str(e)
+    return got, bytes(seen), None
+
+
+def _by_record(path, check_crc: bool = True) -> tuple[list[bytes], str | None]:
+    got: list[bytes] = []
+    try:
+        for record in read_records(path, check_crc):
+            got.append(record)
+    except CorruptRecordError as e:
+        return got, str(e)
+    return got, None
+
+
+# Windows smaller than one record (they grow to fit it), about one, and many records wide.
+WINDOWS = [1, 16, 100, 1000, 4096, 1 << 16, tfrecord.WINDOW]
+
+
+@pytest.fixture(params=["kernel", "record by record"])
+def crc_path(request, monkeypatch) -> str:
+    """read_windows' two ways: CRCs in its kernel, or google-crc32c without its C library."""
+    if request.param != "kernel":
+        monkeypatch.setattr(tfrecord, "_EXTEND", None)
+    return request.param
+
+
+@pytest.mark.parametrize("window", WINDOWS)
+def test_windows_hold_every_record_and_every_byte(tmp_path, records, window, crc_path):
+    path = tmp_path / "ours.tfrecord"
+    data = _tf_file(path, records)  # ends with an empty record
+    got, seen, error = _windowed(path, window=window)
+    assert error is None and got == records and seen == data
+    assert _windowed(path, window=window, check_crc=False)[0] == records
+    (tmp_path / "empty").write_bytes(b"")
+    assert _windowed(tmp_path / "empty", window=window) == ([], b"", None)
+
+
+@pytest.mark.parametrize("window", [16, 1000, tfrecord.WINDOW])
+@pytest.mark.parametrize("where", [3, 9, 20, -2])
+def test_windows_stop_at_a_flipped_byte_as_read_records_does(tmp_path, records, window, where,
+                                                             crc_path):
+    data = bytearray(frame_records(*_concat(records[:6])))
+    at = sum(16 + len(r) for r in records[:4])  # in the fifth record
+    data[at + (where if where >= 0 else 16 + len(records[4]) + where)] ^= 0x10
+    path = tmp_path / "flipped.tfrecord"
+    path.write_bytes(bytes(data))
+    got, _, error = _windowed(path, window=window)
+    assert (got, error) == _by_record(path)
+    assert got == records[:4] and f"offset {at}: bad" in error
+
+
+@pytest.mark.parametrize("window", [16, 1000, tfrecord.WINDOW])
+@pytest.mark.parametrize("cut", [1, 4, 11, 12, 100, -1])
+def test_windows_report_truncation_as_read_records_does(tmp_path, records, window, cut,
+                                                        crc_path):
+    data = frame_records(*_concat(records[:3]))
+    third_at = 32 + len(records[0]) + len(records[1])
+    path = tmp_path / "cut.tfrecord"
+    path.write_bytes(data[:third_at + cut] if cut > 0 else data[:cut])
+    got, _, error = _windowed(path, window=window)
+    assert (got, error) == _by_record(path)
+    assert got == records[:2] and f"offset {third_at}: truncated" in error
+
+
+def test_a_length_past_the_end_of_the_file_is_truncation_not_a_huge_window(tmp_path, records):
+    length = (1 << 40).to_bytes(8, "little")
+    header = length + masked_crc32c(length).to_bytes(4, "little")
+    path = tmp_path / "huge.tfrecord"
+    path.write_bytes(frame_records(*_concat(records[:1])) + header + b"x" * 100)
+    got, _, error = _windowed(path, window=64)
+    assert (got, error) == _by_record(path)
+    assert got == records[:1] and f"needs {(1 << 40) + 16 - 100 - 12} more bytes" in error
