@@ -6,7 +6,8 @@ framing and CRCs; parses every record as a tf.train.Example and checks its featu
 kind's feature set and types, label in range of labels.txt, word equal to its label's class,
 image size and pixel range, stroke lengths and pen flags); compares record counts with the
 manifest and counts.json, each shard's sha256 with the manifest, and finds key_ids that occur
-twice (a drawing in two splits would leak test data into training).  TensorFlow-free.
+twice (a drawing in two splits would leak test data into training).  TensorFlow-free, and
+each shard is read once, a window at a time, so memory does not grow with the shards.
 """
 
 from __future__ import annotations
