@@ -232,6 +232,11 @@ def scan_examples(buf: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.
                         np.ascontiguousarray(offsets, dtype=np.int64))
 
 
+def warmup() -> None:
+    """Compiles (or loads) ``scan_examples``' kernel, before forking workers."""
+    scan_examples(np.zeros(0, dtype=np.uint8), np.zeros(1, dtype=np.int64))
+
+
 def name_hash(name: bytes) -> int:
     """The FNV-1a hash scan_examples gives a name or bytes value (as int64)."""
     return int(_fnv(np.frombuffer(name, dtype=np.uint8), 0, len(name)))

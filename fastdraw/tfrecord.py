@@ -292,6 +292,16 @@ def read_windows(path: str | os.PathLike, window: int | None = None, check_crc: 
                     block = grown
 
 
+def warmup_reader() -> None:
+    """Compiles (or loads) ``read_windows``' kernel, before forking workers that read."""
+    parts: list[bytes] = []
+    _append_framed(parts, b"")
+    frame = np.frombuffer(b"".join(parts), dtype=np.uint8).copy()
+    if _EXTEND is not None:
+        _unframe_kernel(_EXTEND, frame, len(frame), np.empty(len(frame), dtype=np.uint8),
+                        np.empty(2, dtype=np.int64))
+
+
 def _window_arrays(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A block of ``size`` file bytes, and room for the records and offsets it can hold."""
     return (np.empty(size, dtype=np.uint8), np.empty(size, dtype=np.uint8),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import multiprocessing as mp
 import os
 from collections import Counter
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from fastdraw import proto, tfrecord
 from fastdraw.data import IMG_FEATURE_RE, SHARD_RE
 from fastdraw.proto import (
     COUNT,
@@ -235,7 +237,9 @@ def _run(job: _ShardJob, files: list[Path], workers: int | None) -> list[_ShardR
     workers = min(workers, len(files))
     if workers <= 1:
         return [job(f) for f in files]
-    with ProcessPoolExecutor(workers) as pool:
+    proto.warmup()  # once here, not in every worker (which compiled them all on a new machine)
+    tfrecord.warmup_reader()
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
         return list(pool.map(job, files))
 
 

@@ -65,6 +65,20 @@ def test_cli_exits_1_listing_problems_without_importing_tensorflow(dataset):
     assert lines[-2].startswith("FAILED")
 
 
+def test_workers_get_the_kernels_from_the_parent(built):
+    """With several worker processes, the parent loads (on a new machine: compiles) the
+    kernels once before forking, instead of every worker doing it."""
+    code = ("import sys\nfrom fastdraw import proto, tfrecord, verify\n"
+            "verify._PARALLEL_BYTES = 0\n"
+            "assert verify.check(sys.argv[1], 2).problems == []\n"
+            "print(len(proto._scan_kernel.signatures), "
+            "len(tfrecord._unframe_kernel.signatures))\n")
+    run = subprocess.run([sys.executable, "-c", code, str(built["img"])], capture_output=True,
+                         text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["1", "1"]
+
+
 def _record_offsets(shard: Path) -> list[int]:
     """Start offsets of the records of a TFRecord file (8-byte length, 4-byte CRC, data, CRC)."""
     data, pos, out = shard.read_bytes(), 0, []
