@@ -59,6 +59,7 @@ import numpy as np
 
 from fastdraw import compact, example, raster, tfrecord, unaligned
 from fastdraw.classes import classes_from_args, with_close_matches
+from fastdraw.cpus import usable_cpus
 from fastdraw.drawings import Drawings, notebook_seconds
 from fastdraw.example import (
     encode_img_examples,
@@ -184,7 +185,7 @@ def _fork_example_warmup(kinds: Sequence[str]) -> int | None:
     cache while this one compiles the others (halving a first run's wait on 2 cores);
     returns its pid, or None on a single core or when the cache has them (loading them
     twice, there and here, cost ~70 ms)."""
-    if (os.cpu_count() or 1) < 2 or not hasattr(os, "fork") or _cached(kinds):
+    if usable_cpus() < 2 or not hasattr(os, "fork") or _cached(kinds):
         return None
     pid = os.fork()
     if pid == 0:
@@ -729,6 +730,10 @@ def build(opts: BuildOptions) -> list[Built]:
         raise BuildError(f"--workers must be at least 1, not {opts.workers}")
     if opts.shards < 1:
         raise BuildError(f"--shards must be at least 1, not {opts.shards}")
+    if opts.workers > (cpus := usable_cpus()):
+        log.warning("%d workers, and this process may use %d CPU%s: the workers will take "
+                    "turns, which makes the build slower, not faster (--workers %d is the "
+                    "default)", opts.workers, cpus, "" if cpus == 1 else "s", cpus)
     _check_targets(opts)
     opts.out.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()

@@ -14,6 +14,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from fastdraw.cpus import usable_cpus
+
 COMMANDS = {
     "build": ("fastdraw.build", "cli_build", "build TFRecord datasets (the default command)"),
     "inspect": ("fastdraw.stats", "cli_inspect",
@@ -85,8 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also use drawings the Quick, Draw! classifier did not recognize")
     p.add_argument("--notebook-time", action="store_true",
                    help="timestamps as the notebook's time.mktime (local time zone) instead of UTC")
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                   help="worker processes (default: all cores, %(default)s here)")
+    p.add_argument("--workers", type=int, default=usable_cpus(),
+                   help="worker processes (default: one per CPU this process may use, "
+                        "%(default)s here)")
     p.add_argument("--strict", action="store_true",
                    help="stop at the first bad input line (exit code 2) instead of rejecting it")
     p.add_argument("--overwrite", action="store_true", help="replace existing datasets")

@@ -16,7 +16,6 @@ import argparse
 import hashlib
 import json
 import multiprocessing as mp
-import os
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -27,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from fastdraw import proto, tfrecord
+from fastdraw.cpus import usable_cpus
 from fastdraw.data import IMG_FEATURE_RE, SHARD_RE
 from fastdraw.proto import (
     COUNT,
@@ -80,7 +80,7 @@ def verify_dataset(path: str | Path, workers: int | None = None) -> list[str]:
 def check(path: str | Path, workers: int | None = None) -> Report:
     """Runs every check of a built dataset directory (see the module docstring).
 
-    Shards are checked in `workers` processes (default: all cores, one process for
+    Shards are checked in `workers` processes (default: the usable CPUs, one process for
     datasets under 16 MB, where starting processes costs more than it saves).
     """
     path = Path(path)
@@ -231,7 +231,7 @@ class _ShardJob:
 
 
 def _run(job: _ShardJob, files: list[Path], workers: int | None) -> list[_ShardResult]:
-    workers = workers or os.cpu_count() or 1
+    workers = workers or usable_cpus()
     if sum(f.stat().st_size for f in files) < _PARALLEL_BYTES:
         workers = 1
     workers = min(workers, len(files))
