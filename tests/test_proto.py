@@ -188,6 +188,28 @@ def test_scan_examples_agrees_with_parse_example(utc):
         assert summary == _expected_summary(parse_example(record))
 
 
+@pytest.mark.parametrize("values", [
+    "pixels",  # only 0 and 255: eight bytes at a time
+    "mixed",  # with 1, 127, 128, 254, 256, -1 (ten bytes), 2**40, 5: value by value around them
+])
+def test_scan_examples_packed_ints_agree_with_parse_example_at_every_alignment(values):
+    rng = np.random.default_rng(7)
+    pool = [0, 0, 0, 255, 255] + ([1, 127, 128, 254, 256, -1, 1 << 40, 5] if values == "mixed"
+                                  else [])
+    records = []
+    for _ in range(1500):
+        run = [pool[k] for k in rng.integers(0, len(pool), int(rng.integers(1, 70)))]
+        records.append(_example({
+            "pad": _len_field(1, _len_field(1, b"x" * int(rng.integers(0, 9)))),  # alignment
+            "img": _len_field(3, _len_field(1, b"".join(_varint(v) for v in run))),
+            "after": _len_field(3, _len_field(1, _varint(7))),
+        }))
+    buf, offsets, table, errors = _scan(records)
+    assert not errors.any()
+    for record, summary in zip(records, _summary(table, buf, offsets), strict=True):
+        assert summary == _expected_summary(parse_example(record))
+
+
 def test_scan_examples_flags_the_records_parse_example_rejects(utc):
     d = reference.loadn("cat", 1, data_path=SIMPLIFIED)[0]
     good = reference.make_example_stroke(0, d).SerializeToString()
