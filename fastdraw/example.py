@@ -24,6 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 from numba import njit
 
+from fastdraw.buffers import joined, offsets_of
 from fastdraw.drawings import Drawings, notebook_seconds
 from fastdraw.strokes import encode_strokes, no_point, xy_strokes
 from fastdraw.unaligned import load_u64, store_u32, store_u64
@@ -40,10 +41,7 @@ def _key_table(keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Keys as one uint8 buffer plus offsets, checked to be in sorted order."""
     if list(keys) != sorted(keys):
         raise AssertionError(f"feature keys out of order: {keys}")
-    encoded = [k.encode() for k in keys]
-    offsets = np.zeros(len(keys) + 1, dtype=np.int64)
-    np.cumsum([len(e) for e in encoded], out=offsets[1:])
-    return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
+    return joined([k.encode() for k in keys])
 
 
 _STROKE_TABLE = _key_table(_STROKE_KEYS)
@@ -490,18 +488,12 @@ def _stroke_packed_kernel(labels, x, y, stroke_offsets, drawing_offsets, key_id,
 def _pack_strings(strings: Sequence[str], what: str) -> tuple[np.ndarray, np.ndarray]:
     """UTF-8 of every string as one uint8 buffer plus offsets (N + 1,)."""
     try:
-        joined = "".join(strings)
-        if joined.isascii():  # a byte per character: one encode for the whole batch
-            data, pieces = joined.encode(), strings
-        else:
-            pieces = [s.encode() for s in strings]
-            data = b"".join(pieces)
+        text = "".join(strings)
+        if text.isascii():  # a byte per character: one encode for the whole batch
+            return np.frombuffer(text.encode(), dtype=np.uint8), offsets_of(strings)
+        return joined([s.encode() for s in strings])
     except (TypeError, UnicodeEncodeError) as e:
         raise ValueError(f"every {what} must be a str encodable as UTF-8: {e}") from None
-    offsets = np.zeros(len(pieces) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces)),
-              out=offsets[1:])
-    return np.frombuffer(data, dtype=np.uint8), offsets
 
 
 def _metadata(labels: np.ndarray, drawings: Drawings, timestamps: np.ndarray) -> tuple:

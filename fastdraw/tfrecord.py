@@ -22,6 +22,7 @@ import google_crc32c
 import numpy as np
 from numba import njit
 
+from fastdraw.buffers import joined
 from fastdraw.unaligned import copy_bytes, gather, load_u32, load_u64, store_u32, store_u64
 
 _MASK_DELTA = 0xA282EAD8
@@ -319,20 +320,14 @@ def _windows_of(records: Iterator[bytes], window: int
             batch.append(record)
             held += len(record)
             if held >= window:
-                yield _joined(batch)
+                yield joined(batch)
                 batch, held = [], 0
     except CorruptRecordError:
         if batch:
-            yield _joined(batch)
+            yield joined(batch)
         raise
     if batch:
-        yield _joined(batch)
-
-
-def _joined(records: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
-    offsets = np.zeros(len(records) + 1, dtype=np.int64)
-    np.cumsum([len(r) for r in records], out=offsets[1:])
-    return np.frombuffer(b"".join(records), dtype=np.uint8), offsets
+        yield joined(batch)
 
 
 @njit(cache=True, nogil=True)

@@ -7,6 +7,7 @@ import pytest
 from conftest import SIMPLIFIED
 
 from fastdraw import reference
+from fastdraw.buffers import joined
 from fastdraw.proto import (
     COUNT,
     FIRST,
@@ -130,9 +131,7 @@ def test_overlong_varint_and_bad_wire_type_are_errors():
 
 
 def _scan(records: list[bytes]):
-    offsets = np.zeros(len(records) + 1, dtype=np.int64)
-    np.cumsum([len(r) for r in records], out=offsets[1:])
-    buf = np.frombuffer(b"".join(records), dtype=np.uint8)
+    buf, offsets = joined(records)
     return buf, offsets, *scan_examples(buf, offsets)
 
 

@@ -8,6 +8,7 @@ import tensorflow as tf
 from conftest import simplified_files
 
 from fastdraw import reference, tfrecord
+from fastdraw.buffers import joined
 from fastdraw.drawings import Drawings
 from fastdraw.example import encode_img_examples, encode_stroke_examples
 from fastdraw.raster import rasterize
@@ -104,8 +105,6 @@ def test_encoders_leave_room_and_framing_fills_it_with_tensorflows_bytes(tmp_pat
 def test_framing_without_the_c_function_writes_the_same_bytes(monkeypatch):
     """When google-crc32c's C function cannot be called from the kernel (its pure-Python
     fallback), framing calls google_crc32c.value record by record: the same bytes."""
-    from fastdraw import tfrecord
-
     assert tfrecord._EXTEND is not None  # this machine has the C library: the kernel runs
     dicts = [reference.convert(line) for f in simplified_files()[:30]
              for line in open(f, encoding="utf-8")]
@@ -158,18 +157,12 @@ def test_writer_flushes_only_whole_records_and_close_is_idempotent(tmp_path, rec
     for record in records[:8]:
         writer.write(record)
         on_disk = path.read_bytes()
-        assert frame_records(*_concat(records[:len(list(read_records(path)))])) == on_disk
+        assert frame_records(*joined(records[:len(list(read_records(path)))])) == on_disk
         sizes.append(len(on_disk))
     assert sizes[0] == 0 and 0 < sizes[-1]  # held back, then flushed before close
     writer.close()
     writer.close()
     assert list(read_records(path)) == records[:8]
-
-
-def _concat(parts: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
-    offsets = np.zeros(len(parts) + 1, dtype=np.int64)
-    np.cumsum([len(p) for p in parts], out=offsets[1:])
-    return np.frombuffer(b"".join(parts), dtype=np.uint8), offsets
 
 
 @pytest.mark.parametrize("where, problem", [
@@ -180,7 +173,7 @@ def _concat(parts: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
 ])
 def test_reader_detects_a_flipped_byte(tmp_path, records, where, problem):
     first, second = records[0], records[1]
-    data = bytearray(frame_records(*_concat([first, second])))
+    data = bytearray(frame_records(*joined([first, second])))
     second_at = 16 + len(first)
     position = second_at + (where if where >= 0 else 16 + len(second) + where)
     data[position] ^= 0x10
@@ -197,7 +190,7 @@ def test_reader_detects_a_flipped_byte(tmp_path, records, where, problem):
 
 @pytest.mark.parametrize("cut", [1, 4, 11, 12, 100, -1])
 def test_reader_detects_truncation(tmp_path, records, cut):
-    data = frame_records(*_concat(records[:2]))
+    data = frame_records(*joined(records[:2]))
     second_at = 16 + len(records[0])
     path = tmp_path / "cut.tfrecord"
     path.write_bytes(data[:second_at + cut] if cut > 0 else data[:cut])
@@ -208,7 +201,7 @@ def test_reader_detects_truncation(tmp_path, records, cut):
 
 
 def test_tensorflow_also_rejects_what_our_reader_rejects(tmp_path, records):
-    data = bytearray(frame_records(*_concat(records[:3])))
+    data = bytearray(frame_records(*joined(records[:3])))
     data[30] ^= 1
     path = tmp_path / "bad.tfrecord"
     path.write_bytes(bytes(data))
@@ -268,7 +261,7 @@ def test_windows_hold_every_record_and_every_byte(tmp_path, records, window, crc
 @pytest.mark.parametrize("where", [3, 9, 20, -2])
 def test_windows_stop_at_a_flipped_byte_as_read_records_does(tmp_path, records, window, where,
                                                              crc_path):
-    data = bytearray(frame_records(*_concat(records[:6])))
+    data = bytearray(frame_records(*joined(records[:6])))
     at = sum(16 + len(r) for r in records[:4])  # in the fifth record
     data[at + (where if where >= 0 else 16 + len(records[4]) + where)] ^= 0x10
     path = tmp_path / "flipped.tfrecord"
@@ -282,7 +275,7 @@ def test_windows_stop_at_a_flipped_byte_as_read_records_does(tmp_path, records, 
 @pytest.mark.parametrize("cut", [1, 4, 11, 12, 100, -1])
 def test_windows_report_truncation_as_read_records_does(tmp_path, records, window, cut,
                                                         crc_path):
-    data = frame_records(*_concat(records[:3]))
+    data = frame_records(*joined(records[:3]))
     third_at = 32 + len(records[0]) + len(records[1])
     path = tmp_path / "cut.tfrecord"
     path.write_bytes(data[:third_at + cut] if cut > 0 else data[:cut])
@@ -295,7 +288,7 @@ def test_a_length_past_the_end_of_the_file_is_truncation_not_a_huge_window(tmp_p
     length = (1 << 40).to_bytes(8, "little")
     header = length + masked_crc32c(length).to_bytes(4, "little")
     path = tmp_path / "huge.tfrecord"
-    path.write_bytes(frame_records(*_concat(records[:1])) + header + b"x" * 100)
+    path.write_bytes(frame_records(*joined(records[:1])) + header + b"x" * 100)
     got, _, error = _windowed(path, window=64)
     assert (got, error) == _by_record(path)
     assert got == records[:1] and f"needs {(1 << 40) + 16 - 100 - 12} more bytes" in error

@@ -8,11 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 from dataset_helpers import CLASSES, SHARDS, SPLITS, built_datasets
 
 from fastdraw import tfrecord
+from fastdraw.buffers import joined
 from fastdraw.cli import main
 from fastdraw.verify import verify_dataset
 
@@ -166,18 +166,12 @@ def test_repeated_drawing_across_splits_is_a_leak(dataset):
 def test_a_leak_names_the_records_by_their_index_in_each_shard(dataset):
     train = list(tfrecord.read_records(dataset / "train-00000-of-00002"))
     (dataset / "test-00000-of-00002").write_bytes(tfrecord.frame_records(
-        *_concat([train[-1], *train[2:-1]])))
+        *joined([train[-1], *train[2:-1]])))
     leaks = [p for p in verify_dataset(dataset) if "repeat a key_id" in p]
     last = len(train) - 1
     assert len(leaks) == 1 and leaks[0].startswith(f"{last - 1} records")
     assert f"train-00000-of-00002 record {last}" in leaks[0]  # seen first
     assert "test-00000-of-00002 record 0" in leaks[0]  # again
-
-
-def _concat(records: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
-    offsets = np.zeros(len(records) + 1, dtype=np.int64)
-    np.cumsum([len(r) for r in records], out=offsets[1:])
-    return np.frombuffer(b"".join(records), dtype=np.uint8), offsets
 
 
 def test_record_that_is_not_an_example_is_named(dataset):
