@@ -6,10 +6,10 @@ The notebook's functions, same names, same arguments, same results:
 TensorFlow is imported only by the functions that return TensorFlow objects.
 """
 
-from fastdraw.build import make_sharded_files
 from fastdraw.example import make_example_img, make_example_stroke
 from fastdraw.ndjson import convert, loaditer, loadn
 from fastdraw.raster import json_to_img
+from fastdraw.sharded import make_sharded_files
 from fastdraw.strokes import json_to_stroke
 
 __version__ = "0.1.0"

@@ -1,11 +1,12 @@
-"""Parallel, deterministic dataset builder (`python -m fastdraw [build]`) and `make_sharded_files`.
+"""Parallel, deterministic dataset builder: `python -m fastdraw [build]`.
 
 A build writes the notebook's datasets: in every round of the seeded plan
 (fastdraw.plan) one example of every class, in class order, goes into one
 shard file; class ``j``'s example in round ``r`` is its ``r``-th usable drawing.
 
 The main process plans and never touches example bytes.  A pool of forked
-workers does the rest in two phases:
+workers (fastdraw.pool) does the rest in two phases, turning drawings into
+records with fastdraw.records:
 
 1. encode, one task per class (or per class and range of rounds where workers
    would otherwise idle: fewer classes than workers, or the last wave of
@@ -37,20 +38,16 @@ import logging
 import math
 import multiprocessing as mp
 import os
-import random
 import shutil
 import signal
 import sys
 import tempfile
 import threading
 import time
-import traceback
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from fractions import Fraction
-from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
@@ -60,22 +57,16 @@ import numpy as np
 from fastdraw import compact, example, raster, tfrecord, unaligned
 from fastdraw.classes import classes_from_args, with_close_matches
 from fastdraw.cpus import usable_cpus
-from fastdraw.drawings import Drawings, notebook_seconds
-from fastdraw.example import (
-    encode_img_examples,
-    encode_img_packed,
-    encode_stroke_examples,
-    encode_stroke_packed,
-)
+from fastdraw.errors import BadInputError, BuildError, TaskError
 from fastdraw.groups import all_classes, sample_dir
 from fastdraw.ndjson import BadLineError, Rejection, read_drawings
-from fastdraw.plan import Plan, make_plan, parse_splits, rand_key, resolve_splits
+from fastdraw.plan import Plan, make_plan, parse_splits, resolve_splits
+from fastdraw.pool import Pool, report, worker_pool
 from fastdraw.progress import terminal_bar
-from fastdraw.raster import rasterize
+from fastdraw.records import Encoding
 from fastdraw.shardfile import ShardFile
 from fastdraw.spool import ShardReader, SpoolSource, SpoolWriter, scratch, spool_sources
-from fastdraw.strokes import encode_strokes
-from fastdraw.tfrecord import FRAME_HEAD, FRAME_TAIL, TFRecordWriter, frame_in_place
+from fastdraw.tfrecord import frame_in_place
 
 log = logging.getLogger(__name__)
 
@@ -91,34 +82,17 @@ MIN_RANGE = 2048  # fewest rounds worth a task of its own when classes are split
 WINDOW = 1 << 22  # framed bytes a phase-2 task interleaves at a time (each costs a read per class)
 SPACE_SLACK = 1 << 20  # bytes a build keeps free beyond its shards: files' last blocks, manifests
 LOG_EVERY = 10.0  # seconds between progress log lines when stderr is not a terminal
-REPORT_EVERY = 0.2  # seconds between a worker's progress messages
 COMPILE_NOTE_AFTER = 2.0  # seconds of warmup after which the user is told kernels compile
 
 
-class BuildError(Exception):
-    """A build that cannot go on; the message says what is wrong and what to do (exit code 1)."""
-
-
-class BadInputError(BuildError):
-    """A bad input line under --strict (exit code 2)."""
-
-
-class _TaskError(Exception):
-    """A failure in a worker, already described with its input file."""
-
-
-def _io_error(e: OSError, doing: str) -> _TaskError:
+def _io_error(e: OSError, doing: str) -> TaskError:
     """A failed read or write while ``doing`` (such as "writing shard PATH"), described for
     the user: the file, what went wrong and, when the disk is full, what to do."""
     text = str(e) if e.filename else f"{doing}: [Errno {e.errno}] {e.strerror}"
     if e.errno in (errno.ENOSPC, errno.EDQUOT):
         text += (". Nothing was written (temporary files removed): free space on that disk "
                  "or pass --out DIR on a larger one, then run the build again")
-    return _TaskError(text)
-
-
-class WorkerDied(BuildError):
-    """A worker process ended without answering (killed, out of memory, ...)."""
+    return TaskError(text)
 
 
 @dataclass
@@ -230,219 +204,6 @@ def _load_kernels(kinds: Sequence[str], sample: str | os.PathLike | None,
     compact.warmup(kinds)
 
 
-def _take(d: Drawings, i0: int, i1: int) -> Drawings:
-    """Drawings ``i0:i1`` of a batch (views where possible)."""
-    if i0 == 0 and i1 == len(d):
-        return d
-    s0, s1 = int(d.drawing_offsets[i0]), int(d.drawing_offsets[i1])
-    p0, p1 = int(d.stroke_offsets[s0]), int(d.stroke_offsets[s1])
-    return Drawings(
-        x=d.x[p0:p1], y=d.y[p0:p1],
-        stroke_offsets=d.stroke_offsets[s0:s1 + 1] - p0,
-        drawing_offsets=d.drawing_offsets[i0:i1 + 1] - s0,
-        key_id=d.key_id[i0:i1], timestamp=d.timestamp[i0:i1], recognized=d.recognized[i0:i1],
-        word=d.word[i0:i1], countrycode=d.countrycode[i0:i1], line=d.line[i0:i1],
-    )
-
-
-def _timestamps(d: Drawings, notebook_time: bool) -> np.ndarray:
-    if not notebook_time:
-        return d.timestamp
-    return np.fromiter((notebook_seconds(int(t)) for t in d.timestamp), dtype=np.int64,
-                       count=len(d))
-
-
-@dataclass(frozen=True)
-class _Encoding:
-    """How to turn drawings into records of one kind."""
-
-    kind: str
-    img_size: int
-    line_width: int
-    maximize: bool
-    notebook_time: bool
-
-    def records(self, label: int, d: Drawings) -> tuple[np.ndarray, np.ndarray]:
-        """The batch's Examples, TFRecord-framed: (buf uint8, slots int64 (N + 1,)), framed
-        record i being ``buf[slots[i]:slots[i + 1]]``."""
-        labels, ts = self._metadata(label, d)
-        gaps = (FRAME_HEAD, FRAME_TAIL)
-        if self.kind == "img":
-            images = rasterize(d, self.img_size, self.line_width, self.maximize)
-            buf, slots = encode_img_examples(labels, images, d, ts, gaps=gaps)
-        else:
-            deltas, offsets = encode_strokes(d)
-            buf, slots = encode_stroke_examples(labels, deltas, offsets, d, ts, gaps=gaps)
-        frame_in_place(buf, slots)
-        return buf, slots
-
-    def spooled(self, label: int, d: Drawings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The batch's records as the spool keeps them: packed, not yet framed
-        (fastdraw.compact): (buf uint8, offsets int64 (N + 1,), framed sizes (N,))."""
-        labels, ts = self._metadata(label, d)
-        gaps = (FRAME_HEAD, FRAME_TAIL)
-        if self.kind != "img":
-            return encode_stroke_packed(labels, d, ts, gaps)
-        images = rasterize(d, self.img_size, self.line_width, self.maximize)
-        return encode_img_packed(labels, images, d, ts, gaps)
-
-    def _metadata(self, label: int, d: Drawings) -> tuple[np.ndarray, np.ndarray]:
-        return np.full(len(d), label, dtype=np.int64), _timestamps(d, self.notebook_time)
-
-
-# ------------------------------------------------------------------------------- worker pool
-
-_conn: Connection | None = None  # a worker's pipe to the main process (progress messages)
-_parent_ends: list[Connection] = []  # main-side pipe ends, closed in every forked worker
-_unreported = 0  # a worker's units of work done and not yet reported
-_reported_at = 0.0  # when it last reported
-
-
-def _report(n: int) -> None:
-    """Tells the main process that ``n`` more examples (or units of work) are done, at most
-    every REPORT_EVERY seconds: each message wakes the main process, which then takes its
-    time from a worker when there are as many workers as cores."""
-    global _unreported
-    _unreported += n
-    if time.monotonic() - _reported_at >= REPORT_EVERY:
-        _flush_report()
-
-
-def _flush_report() -> None:
-    """Sends the progress not yet reported (a task's last, before its reply)."""
-    global _unreported, _reported_at
-    if _conn is not None and _unreported:
-        _conn.send(("progress", _unreported))
-    _unreported, _reported_at = 0, time.monotonic()
-
-
-def _worker_main(conn: Connection) -> None:
-    """A worker: run (function, task) pairs from the pipe until told to stop."""
-    global _conn
-    for end in _parent_ends:
-        end.close()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides; it kills us
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _conn = conn
-    while True:
-        try:
-            msg = conn.recv()
-        except (EOFError, OSError):
-            return
-        if msg is None:
-            return
-        fn, task = msg
-        try:
-            reply = ("done", fn(task))
-        except BadLineError as e:
-            reply = ("bad", str(e))
-        except _TaskError as e:
-            reply = ("error", str(e), traceback.format_exc())
-        except Exception as e:  # every failure goes back to the main process
-            reply = ("error", f"{type(e).__name__}: {e}", traceback.format_exc())
-        _flush_report()
-        conn.send(reply)
-
-
-class _Pool:
-    """Forked worker processes, one pipe each.  Unlike multiprocessing.Pool it notices a worker
-    that dies mid-task (and fails the build instead of hanging) and can be killed at once."""
-
-    def __init__(self, workers: int) -> None:
-        ctx = mp.get_context("fork")
-        self._procs: list[Any] = []
-        self._conns: list[Connection] = []
-        for i in range(workers):
-            parent, child = ctx.Pipe()
-            _parent_ends.append(parent)
-            proc = ctx.Process(target=_worker_main, args=(child,), name=f"worker-{i + 1}",
-                               daemon=True)
-            proc.start()
-            child.close()
-            self._procs.append(proc)
-            self._conns.append(parent)
-
-    def run(self, fn: Callable[[Any], Any], tasks: Sequence[Any],
-            progress: Callable[[int], None]) -> Iterator[tuple[int, Any]]:
-        """Runs ``fn(task)`` for every task; yields (task index, result) as tasks complete."""
-        pending = deque(enumerate(tasks))
-        idle = list(range(len(self._procs)))
-        busy: dict[int, int] = {}  # worker -> task index
-        while pending or busy:
-            while pending and idle:
-                w = idle.pop()
-                index, task = pending.popleft()
-                busy[w] = index
-                try:
-                    self._conns[w].send((fn, task))
-                except OSError:
-                    raise self._died(w) from None
-            by_conn = {self._conns[w]: w for w in busy}
-            by_sentinel = {self._procs[w].sentinel: w for w in busy}
-            ready = wait([*by_conn, *by_sentinel], timeout=1.0)
-            for obj in ready:
-                if obj in by_conn:
-                    w = by_conn[obj]
-                    try:
-                        msg = obj.recv()
-                    except (EOFError, OSError):
-                        raise self._died(w) from None
-                    if msg[0] == "progress":
-                        progress(msg[1])
-                    elif msg[0] == "done":
-                        idle.append(w)
-                        yield busy.pop(w), msg[1]
-                    elif msg[0] == "bad":
-                        raise BadInputError(msg[1])
-                    else:
-                        log.debug("worker traceback:\n%s", msg[2])
-                        raise BuildError(msg[1])
-                elif by_sentinel[obj] in busy and not self._conns[by_sentinel[obj]].poll():
-                    raise self._died(by_sentinel[obj])
-
-    def _died(self, w: int) -> WorkerDied:
-        proc = self._procs[w]
-        proc.join(1.0)
-        code = proc.exitcode
-        how = f"was killed by signal {-code}" if code is not None and code < 0 else \
-            f"exited with code {code}"
-        return WorkerDied(f"worker process {proc.name} (pid {proc.pid}) {how} in the middle "
-                          "of a task (out of memory?); nothing was written")
-
-    def close(self) -> None:
-        """Stops idle workers politely."""
-        for conn in self._conns:
-            try:
-                conn.send(None)
-            except OSError:
-                pass
-        for proc in self._procs:
-            proc.join(5.0)
-        self.kill()
-
-    def kill(self) -> None:
-        """Kills every worker still alive, at once."""
-        for proc in self._procs:
-            if proc.is_alive():
-                proc.kill()
-        for proc in self._procs:
-            proc.join()
-        for conn in self._conns:
-            conn.close()
-            if conn in _parent_ends:
-                _parent_ends.remove(conn)
-
-
-@contextmanager
-def _pool(workers: int) -> Iterator[_Pool]:
-    pool = _Pool(workers)
-    try:
-        yield pool
-    except BaseException:
-        pool.kill()
-        raise
-    pool.close()
-
 
 # ------------------------------------------------------------------------------- phase 0: count
 
@@ -474,7 +235,7 @@ def _ignore(_: Rejection) -> None:
 class _KindJob:
     """One kind's share of an encode task."""
 
-    encoding: _Encoding
+    encoding: Encoding
     spool: str  # spool directory of this kind
     rounds: int  # examples per class of this kind
     shard_id: np.ndarray  # int32, shard of rounds [task.start, min(task.end, rounds))
@@ -523,7 +284,7 @@ def _encode_task(t: _EncodeTask) -> _EncodeResult:
         raise _io_error(e, f"encoding {t.path} into the spool in "
                            f"{os.path.dirname(t.jobs[0].spool)}") from e
     except Exception as e:
-        raise _TaskError(f"{t.path}: {type(e).__name__}: {e}") from e
+        raise TaskError(f"{t.path}: {type(e).__name__}: {e}") from e
     result.nbytes = {kind: np.stack([w.spooled, w.framed]) for kind, w in writers.items()}
     log.debug("%s: rounds %d-%d encoded (%d drawings read) in %.2f s", t.path, t.start,
               min(t.end, result.usable), result.usable, time.monotonic() - t0)
@@ -557,10 +318,10 @@ def _encode_into(t: _EncodeTask, writers: dict[str, SpoolWriter], result: _Encod
                 lo, hi = max(t.start, g0), min(t.end, job.rounds, result.usable)
                 if lo >= hi:
                     continue
-                buf, offsets, framed = job.encoding.spooled(t.label, _take(d, lo - g0, hi - g0))
+                buf, offsets, framed = job.encoding.spooled(t.label, d.slice(lo - g0, hi - g0))
                 writers[kind].add(buf, offsets, framed, job.shard_id[lo - t.start:hi - t.start])
                 done += hi - lo
-            _report(done)
+            report(done)
 
 
 # ------------------------------------------------------------------------------- phase 2: write
@@ -623,7 +384,7 @@ def _write_shard(t: _WriteTask, reader: ShardReader, hash_update: Callable[[Any]
             done += w
             written += len(out)
             per_round = written / done
-            _report(w * classes)
+            report(w * classes)
     finally:
         shard.close()
 
@@ -696,7 +457,7 @@ def _usable(opts: BuildOptions) -> str:
     return "usable drawings" if opts.include_unrecognized else "recognized drawings"
 
 
-def _fraction_splits(opts: BuildOptions, pool: _Pool) -> dict[str, dict[str, int]]:
+def _fraction_splits(opts: BuildOptions, pool: Pool) -> dict[str, dict[str, int]]:
     """Resolves splits given as fractions by counting every class's usable drawings."""
     if not any(isinstance(v, Fraction) for s in opts.splits.values() for v in s.values()):
         return {kind: resolve_splits(s, 0) for kind, s in opts.splits.items()}
@@ -746,7 +507,7 @@ def build(opts: BuildOptions) -> list[Built]:
             tmp[kind] = Path(tempfile.mkdtemp(prefix=f".{opts.name}_{kind}.tmp-", dir=opts.out))
             tmp[kind].chmod(mode)  # mkdtemp's 0700 would stick to the published dataset
             (tmp[kind] / ".spool").mkdir()
-        with _mp_logging(), _pool(opts.workers) as pool:
+        with _mp_logging(), worker_pool(opts.workers) as pool:
             splits = _fraction_splits(opts, pool)
             plans = {kind: make_plan(s, opts.shards, opts.seed) for kind, s in splits.items()}
             # Phase 1 spools every class range's records in files that phase 2 reads back.
@@ -786,7 +547,7 @@ def _dir_mode() -> int:
 
 
 def _encode(opts: BuildOptions, plans: dict[str, Plan], ranges: list[list[tuple[int, int]]],
-            tmp: dict[str, Path], pool: _Pool
+            tmp: dict[str, Path], pool: Pool
             ) -> tuple[dict[str, list[int]], dict[str, np.ndarray]]:
     """Phase 1, a task per class range; returns every kind's per-class cut-off line for
     rejected.ndjson, and its shards' bytes ((2, shards) int64: spooled, and to write)."""
@@ -795,7 +556,7 @@ def _encode(opts: BuildOptions, plans: dict[str, Plan], ranges: list[list[tuple[
     for j, path in enumerate(opts.files):
         for part, (a, b) in enumerate(ranges[j]):
             jobs = tuple(
-                _KindJob(_Encoding(kind, opts.img_size, opts.line_width, opts.maximize,
+                _KindJob(Encoding(kind, opts.img_size, opts.line_width, opts.maximize,
                                    opts.notebook_time),
                          str(tmp[kind] / ".spool"), plan.rounds,
                          plan.shard_id[a:min(b, plan.rounds)], len(plan.shard_names))
@@ -870,7 +631,7 @@ def _size(n: int) -> str:
 
 
 def _write(opts: BuildOptions, plans: dict[str, Plan], ranges: list[list[tuple[int, int]]],
-           tmp: dict[str, Path], pool: _Pool) -> dict[str, dict[str, str]]:
+           tmp: dict[str, Path], pool: Pool) -> dict[str, dict[str, str]]:
     """Phase 2, a task per shard file, reading the spool of phase 1's class ``ranges``;
     returns every kind's shard sha256s."""
     tasks, names = [], []
@@ -1129,122 +890,3 @@ def cli_build(args: argparse.Namespace) -> int:
         log.error("interrupted: nothing was written (temporary files removed)")
         return 130
     return 0
-
-
-# ------------------------------------------------------------------------------- drop-in
-
-_BLOCK = 256  # rounds the drop-in encodes at a time
-
-
-def _fast_encoding(make_example: Callable) -> _Encoding | None:
-    """fastdraw's own make_example_* get the batch encoders (same bytes, no tf round trip)."""
-    if make_example is example.make_example_img:
-        return _Encoding("img", 64, 4, True, False)
-    if make_example is example.make_example_stroke:
-        return _Encoding("stroke", 64, 4, True, False)
-    return None
-
-
-def make_sharded_files(make_example, path, classes, iters, splits,
-                       shards=10, overwrite=False, report_dt=10):
-    """Drop-in for the notebook's ``make_sharded_files``: same arguments, same files.
-
-    Draws the splits from the global ``random`` (seed it to reproduce a run) and
-    decrements ``splits`` as the notebook does; writes with fastdraw's
-    TFRecordWriter.  With fastdraw's own ``make_example_img`` /
-    ``make_example_stroke`` the drawings are encoded in batches straight to
-    bytes (TensorFlow's deterministic serialization); any other ``make_example``
-    is called per drawing and its ``SerializeToString()`` written.  Returns
-    the number of examples written.
-    """
-    assert len(iters) == len(classes)
-    if not os.path.exists(path):
-        os.makedirs(path)
-    paths = {
-        split: [f"{path}/{split}-{i:05d}-of-{shards:05d}" for i in range(shards)]
-        for split in splits
-    }
-    assert overwrite or not os.path.exists(list(paths.values())[0][0])
-    writers = {split: [TFRecordWriter(p) for p in ps] for split, ps in paths.items()}
-    encoding = _fast_encoding(make_example)
-    try:
-        if encoding is None:
-            examples = _rounds_per_example(make_example, iters, splits, writers, shards, report_dt)
-        else:
-            examples = _rounds_in_blocks(encoding, iters, splits, writers, shards, report_dt)
-    finally:
-        for split_writers in writers.values():
-            for writer in split_writers:
-                writer.close()
-    with open(f"{path}/labels.txt", "w") as f:
-        f.write("\n".join(classes))
-    return examples
-
-
-class _Reporter:
-    """The notebook's 'processed i/n' lines every ``report_dt`` seconds."""
-
-    def __init__(self, n: int, report_dt: float) -> None:
-        self.n, self.dt, self.t0 = n, report_dt, time.time()
-
-    def __call__(self, i: int) -> None:
-        if self.dt > 0 and time.time() - self.t0 > self.dt:
-            print(f"processed {i}/{self.n} ({100. * i / self.n:.2f}%)")
-            self.t0 = time.time()
-
-
-def _rounds_per_example(make_example: Callable, iters: Sequence, splits: dict[str, int],
-                        writers: dict[str, list[TFRecordWriter]], shards: int,
-                        report_dt: float) -> int:
-    n = sum(splits.values())
-    report = _Reporter(n, report_dt)
-    examples = 0
-    for i in range(n):
-        split = rand_key(splits, random)
-        writer = writers[split][splits[split] % shards]
-        for j in range(len(iters)):
-            writer.write(make_example(j, next(iters[j])).SerializeToString())
-            examples += 1
-        report(i)
-    return examples
-
-
-def _rounds_in_blocks(encoding: _Encoding, iters: Sequence, splits: dict[str, int],
-                      writers: dict[str, list[TFRecordWriter]], shards: int,
-                      report_dt: float) -> int:
-    """The notebook's loop, drawing and pulling round by round as it does, but encoding
-    ``_BLOCK`` rounds of every class at once.  If an iterator runs out, everything the
-    notebook would have written before that is written, then StopIteration propagates."""
-    n = sum(splits.values())
-    report = _Reporter(n, report_dt)
-    examples = 0
-    i = 0
-    while i < n:
-        block: list[TFRecordWriter] = []
-        pulled: list[list[dict]] = [[] for _ in iters]
-        stop: StopIteration | None = None
-        try:
-            while i < n and len(block) < _BLOCK:
-                split = rand_key(splits, random)
-                block.append(writers[split][splits[split] % shards])
-                for j, it in enumerate(iters):
-                    pulled[j].append(next(it))
-                report(i)
-                i += 1
-        except StopIteration as e:
-            stop = e
-        framed = []
-        for j, drawings in enumerate(pulled):
-            if not drawings:
-                framed.append((b"", np.zeros(1, dtype=np.int64)))
-                continue
-            buf, slots = encoding.records(j, Drawings.from_dicts(drawings))
-            framed.append((memoryview(buf), slots))
-        for r, writer in enumerate(block):
-            for data, bounds in framed:
-                if r + 1 < len(bounds):
-                    writer.write_framed(data[bounds[r]:bounds[r + 1]])
-                    examples += 1
-        if stop is not None:
-            raise stop
-    return examples

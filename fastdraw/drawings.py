@@ -59,6 +59,26 @@ class Drawings:
     def __len__(self) -> int:
         return len(self.key_id)
 
+    def slice(self, i: int, j: int, copy: bool = False) -> Drawings:
+        """Drawings ``i:j``: views of this batch's arrays, or with ``copy`` arrays of their own
+        (a slice that outlives its batch should not keep the whole batch alive)."""
+        if not copy and i == 0 and j == len(self):
+            return self
+        s0, s1 = int(self.drawing_offsets[i]), int(self.drawing_offsets[j])
+        p0, p1 = int(self.stroke_offsets[s0]), int(self.stroke_offsets[s1])
+
+        def own(a: np.ndarray) -> np.ndarray:
+            return a.copy() if copy else a
+
+        return Drawings(
+            x=own(self.x[p0:p1]), y=own(self.y[p0:p1]),
+            stroke_offsets=self.stroke_offsets[s0:s1 + 1] - p0,
+            drawing_offsets=self.drawing_offsets[i:j + 1] - s0,
+            key_id=own(self.key_id[i:j]), timestamp=own(self.timestamp[i:j]),
+            recognized=own(self.recognized[i:j]), word=self.word[i:j],
+            countrycode=self.countrycode[i:j], line=own(self.line[i:j]),
+        )
+
     def strokes(self, i: int) -> list[np.ndarray]:
         """Drawing ``i``'s strokes as (2, n) float64 arrays."""
         s0, s1 = self.drawing_offsets[i], self.drawing_offsets[i + 1]

@@ -699,20 +699,6 @@ def _select(d: Drawings, idx: np.ndarray) -> Drawings:
     )
 
 
-def _slice(d: Drawings, i: int, j: int) -> Drawings:
-    """Drawings ``i:j`` of ``d``, with arrays of their own."""
-    s0, s1 = d.drawing_offsets[i], d.drawing_offsets[j]
-    p0, p1 = d.stroke_offsets[s0], d.stroke_offsets[s1]
-    return Drawings(
-        x=d.x[p0:p1].copy(), y=d.y[p0:p1].copy(),
-        stroke_offsets=d.stroke_offsets[s0:s1 + 1] - p0,
-        drawing_offsets=d.drawing_offsets[i:j + 1] - s0,
-        key_id=d.key_id[i:j].copy(), timestamp=d.timestamp[i:j].copy(),
-        recognized=d.recognized[i:j].copy(), word=d.word[i:j],
-        countrycode=d.countrycode[i:j], line=d.line[i:j].copy(),
-    )
-
-
 def _concat(parts: list[Drawings]) -> Drawings:
     """One batch of the drawings of ``parts``, in order."""
     if len(parts) == 1:
@@ -838,7 +824,7 @@ def read_drawings(
         else:
             found, rejections = _read_last(block, first, end, file, unrecognized)
         if left is not None and len(found) >= left:
-            found = _slice(found, 0, left)
+            found = found.slice(0, left, copy=True)
             rejections = [r for r in rejections if r.line < found.line[-1]]
         for rejection in rejections:
             if strict:
@@ -850,8 +836,8 @@ def read_drawings(
             batch = _concat(pending)
             full = have - have % chunk_size
             for i in range(0, full, chunk_size):
-                yield _slice(batch, i, i + chunk_size)
-            pending = [_slice(batch, full, have)]
+                yield batch.slice(i, i + chunk_size, copy=True)
+            pending = [batch.slice(full, have, copy=True)]
             have -= full
         if left is not None:
             left -= len(found)

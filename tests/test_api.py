@@ -36,7 +36,8 @@ def test_drop_in_has_the_notebook_signature(name):
 def test_importing_fastdraw_and_its_fast_path_does_not_import_tensorflow():
     code = (
         "import sys, fastdraw, fastdraw.raster, fastdraw.strokes, fastdraw.example, "
-        "fastdraw.tfrecord, fastdraw.ndjson, fastdraw.build, fastdraw.plan, fastdraw.cli\n"
+        "fastdraw.tfrecord, fastdraw.ndjson, fastdraw.build, fastdraw.plan, fastdraw.cli, "
+        "fastdraw.pool, fastdraw.records, fastdraw.sharded, fastdraw.errors\n"
         "print('tensorflow' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

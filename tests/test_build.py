@@ -21,14 +21,18 @@ import pytest
 from conftest import SIMPLIFIED
 
 from fastdraw import build as build_mod
+from fastdraw import pool as pool_mod
+from fastdraw import records as records_mod
 from fastdraw import reference
 from fastdraw import spool as spool_mod
-from fastdraw.build import BuildError, BuildOptions, WorkerDied, build, make_sharded_files
+from fastdraw.build import BuildOptions, build
 from fastdraw.cli import main
+from fastdraw.errors import BuildError, WorkerDied
 from fastdraw.example import make_example_img, make_example_stroke
 from fastdraw.groups import ZOO, sample_dir
 from fastdraw.ndjson import loaditer
 from fastdraw.plan import make_plan
+from fastdraw.sharded import make_sharded_files
 from fastdraw.tfrecord import read_records
 
 SAMPLE = Path(sample_dir())
@@ -105,7 +109,7 @@ def test_whole_directory_is_identical_for_1_2_3_and_4_workers(volume, tmp_path, 
     (("img",), 5000, 1),  # never less than one drawing
 ])
 def test_chunks_hold_at_most_chunk_pixels_of_images(kinds, img_size, chunk):
-    jobs = tuple(build_mod._KindJob(build_mod._Encoding(kind, img_size, 4, True, False), "",
+    jobs = tuple(build_mod._KindJob(records_mod.Encoding(kind, img_size, 4, True, False), "",
                                     10, np.zeros(10, dtype=np.int32), 1) for kind in kinds)
     task = build_mod._EncodeTask(0, "", 0, 0, 10, True, False, False, jobs, "")
     assert build_mod._chunk_size(task) == chunk
@@ -337,7 +341,7 @@ def test_the_main_process_s_own_os_errors_are_exit_code_1_with_the_path(tmp_path
     assert "Traceback" not in caplog.text
 
 def _die_in_worker(parent: int):
-    real = build_mod.rasterize
+    real = records_mod.rasterize
 
     def rasterize(*args, **kwargs):
         if os.getpid() != parent:
@@ -348,7 +352,7 @@ def _die_in_worker(parent: int):
 
 
 def test_a_killed_worker_fails_the_build_and_leaves_nothing(tmp_path, monkeypatch):
-    monkeypatch.setattr(build_mod, "rasterize", _die_in_worker(os.getpid()))
+    monkeypatch.setattr(records_mod, "rasterize", _die_in_worker(os.getpid()))
     with pytest.raises(WorkerDied, match="killed by signal 9"):
         build(options(ZOO[:3], [SAMPLE / f"{c}.ndjson" for c in ZOO[:3]], tmp_path,
                       {"img": {"train": 5}}))
@@ -357,7 +361,7 @@ def test_a_killed_worker_fails_the_build_and_leaves_nothing(tmp_path, monkeypatc
 
 SLOW_BUILD = """
 import sys, time
-import fastdraw.build as b
+import fastdraw.records as b
 real = b.rasterize
 def slow(*a, **k):
     time.sleep(0.3)
@@ -647,7 +651,7 @@ def test_progress_adds_up_to_every_example_however_often_workers_report(
             super().update(n)
 
     monkeypatch.setattr(build_mod, "_Progress", Recorder)
-    monkeypatch.setattr(build_mod, "REPORT_EVERY", every)
+    monkeypatch.setattr(pool_mod, "REPORT_EVERY", every)
     monkeypatch.setattr(build_mod, "CHUNK", 64)  # several chunks and windows a task
     monkeypatch.setattr(build_mod, "WINDOW", 1 << 14)
     classes, files = volume
