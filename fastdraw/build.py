@@ -82,6 +82,7 @@ MIN_RANGE = 2048  # fewest rounds worth a task of its own when classes are split
 WINDOW = 1 << 22  # framed bytes a phase-2 task interleaves at a time (each costs a read per class)
 SPACE_SLACK = 1 << 20  # bytes a build keeps free beyond its shards: files' last blocks, manifests
 LOG_EVERY = 10.0  # seconds between progress log lines when stderr is not a terminal
+MAX_IMG_SIZE = 32767  # pixels a side: an Example's 2 bytes a pixel stay under 2 GiB
 COMPILE_NOTE_AFTER = 2.0  # seconds of warmup after which the user is told kernels compile
 
 
@@ -428,6 +429,15 @@ def _target(opts: BuildOptions, kind: str) -> Path:
     return opts.out / f"{opts.name}_{kind}"
 
 
+def _check_img_options(opts: BuildOptions) -> None:
+    if not 1 <= opts.img_size <= MAX_IMG_SIZE:
+        raise BuildError(f"--img-size must be 1 to {MAX_IMG_SIZE} pixels, not {opts.img_size} "
+                         "(a larger image's Example could pass the 2 GiB that TensorFlow "
+                         "reads: its pixels take up to 2 bytes each)")
+    if opts.line_width < 1:
+        raise BuildError(f"--line-width must be at least 1 pixel, not {opts.line_width}")
+
+
 def _check_targets(opts: BuildOptions) -> None:
     for kind in opts.splits:
         target = _target(opts, kind)
@@ -491,6 +501,8 @@ def build(opts: BuildOptions) -> list[Built]:
         raise BuildError(f"--workers must be at least 1, not {opts.workers}")
     if opts.shards < 1:
         raise BuildError(f"--shards must be at least 1, not {opts.shards}")
+    if "img" in opts.splits:
+        _check_img_options(opts)
     if opts.workers > (cpus := usable_cpus()):
         log.warning("%d workers, and this process may use %d CPU%s: the workers will take "
                     "turns, which makes the build slower, not faster (--workers %d is the "

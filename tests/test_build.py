@@ -197,11 +197,23 @@ def test_bad_options_are_exit_code_1_with_a_message(tmp_path, caplog):
     for extra, words in [(["--kind", "img,png"], "--kind 'img,png'"),
                          (["--splits", "train=0.5,eval=3"], "not a fraction"),
                          (["--name", "a/b"], "plain name"),
-                         (["--workers", "0"], "--workers must be at least 1")]:
+                         (["--workers", "0"], "--workers must be at least 1"),
+                         (["--img-size", "0"], "--img-size must be 1 to 32767 pixels, not 0"),
+                         (["--img-size", "-3"], "--img-size must be 1 to 32767 pixels, not -3"),
+                         (["--img-size", "32768"], "--img-size must be 1 to 32767 pixels"),
+                         (["--line-width", "0"], "--line-width must be at least 1 pixel, not 0"),
+                         (["--kind", "img", "--line-width", "-2"], "not -2")]:
         caplog.clear()
         assert main(base + extra) == 1
         assert words in caplog.text
     assert leftovers(tmp_path) == []
+
+
+def test_image_options_do_not_stop_a_stroke_only_build(tmp_path):
+    args = ["--classes", "cat", "--sample", "--out", str(tmp_path), "--kind", "stroke",
+            "--img-size", "0", "--line-width", "0"]
+    assert main(args) == 0
+    assert (tmp_path / "custom_stroke" / "labels.txt").read_text() == "cat"
 
 
 def label_keys(path: Path) -> list[tuple[int, int]]:
