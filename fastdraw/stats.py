@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from fastdraw.groups import sample_dir
+from fastdraw.classes import with_close_matches
+from fastdraw.groups import all_classes, sample_dir
 from fastdraw.ndjson import Rejection, class_path, iter_lines, read_drawings
 
 FIRST_REJECTIONS = 3
@@ -117,10 +118,18 @@ def cli_inspect(args: argparse.Namespace) -> int:
     data = Path(args.data if args.data is not None else sample_dir())
     paths = {name: class_path(data, name) for name in args.classes}
     missing = [name for name, path in paths.items() if not path.exists()]
+    where = "the bundled sample" if args.data is None else str(data)
+    categories = all_classes()
+    unknown = [name for name in missing if name not in categories]
+    if unknown:
+        names = ", ".join(with_close_matches(name, categories) for name in unknown)
+        print(f"fastdraw inspect: error: no file for {names} in {where}, and no Quick, Draw! "
+              "category has that name to download (`python -m fastdraw list` lists them)",
+              file=sys.stderr)
+        return 1
     if missing:
         names = ", ".join(repr(m) for m in missing)
         files = ", ".join(str(paths[m]) for m in missing)
-        where = "the bundled sample" if args.data is None else str(data)
         target = "data" if args.data is None else str(data)
         then = ", then add --data data" if args.data is None else ""
         print(f"fastdraw inspect: error: no file for class {names} in {where} (looked for "

@@ -162,8 +162,11 @@ def test_a_missing_class_file_is_a_clear_error(tmp_path, capsys):
     assert code == 1 and out == ""
     assert str(tmp_path / "zebra.ndjson") in err
     assert f"python -m fastdraw download --classes 'zebra' --data '{tmp_path}'" in err
-    code, out, err = _inspect(capsys, "no such class")
-    assert code == 1 and "bundled sample" in err and "python -m fastdraw download" in err
+    code, out, err = _inspect(capsys, "zebra", "dgo")  # a typo: no category to download
+    assert code == 1 and out == ""
+    assert ("no file for 'dgo' (did you mean 'dragon', 'dog'?) in the bundled sample, and no "
+            "Quick, Draw! category has that name" in err)
+    assert "fastdraw download" not in err and "python -m fastdraw list" in err
 
 
 def test_mosaic_is_drawn_by_preview(tmp_path, capsys):
