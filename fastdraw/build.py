@@ -508,6 +508,9 @@ def build(opts: BuildOptions) -> list[Built]:
                     "turns, which makes the build slower, not faster (--workers %d is the "
                     "default)", opts.workers, cpus, "" if cpus == 1 else "s", cpus)
     _check_targets(opts)
+    if opts.out.exists() and not opts.out.is_dir():
+        raise BuildError(f"--out {opts.out} is a file: give a directory (one that does not "
+                         "exist yet is created)")
     opts.out.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     warmup(list(opts.splits), opts.files[0])
@@ -825,10 +828,20 @@ def _input_files(classes: list[str], data: Path, *, sample: bool, offline: bool,
         raise BuildError(f"not in the bundled sample: {named}; it has the "
                          f"{len(known)} Quick, Draw! categories (`python -m fastdraw list`)")
     if missing and offline:
-        raise BuildError(f"--offline, and {len(missing)} class files are missing: "
-                         + ", ".join(str(data / f"{name}.ndjson") for name in missing)
-                         + f". Download them (python -m fastdraw download --classes ... "
-                           f"--data {data}) or leave out --offline")
+        known = all_classes()
+        text = (f"--offline, and {len(missing)} class "
+                f"{'files are' if len(missing) > 1 else 'file is'} missing: "
+                + ", ".join(str(data / f"{name}.ndjson") for name in missing) + ".")
+        fetchable = [name for name in missing if name in known]
+        if fetchable:
+            text += (f" Download {'them' if len(fetchable) > 1 else 'it'}: python -m fastdraw "
+                     f"download --classes {','.join(fetchable)!r} --data {str(data)!r} (or "
+                     "leave out --offline).")
+        unknown = [with_close_matches(name, known) for name in missing if name not in known]
+        if unknown:
+            text += (" No Quick, Draw! category is named " + ", ".join(unknown)
+                     + " (`python -m fastdraw list` lists them).")
+        raise BuildError(text)
     if missing:
         from fastdraw.bucket import ensure_downloaded
 

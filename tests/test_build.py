@@ -475,9 +475,38 @@ def test_offline_names_the_missing_files(tmp_path, caplog):
     rc = main(["--classes", "cat,gryphon,chimera", "--data", str(SAMPLE), "--offline", "--out",
                str(tmp_path)])
     assert rc == 1
+    assert "--offline, and 2 class files are missing: " in caplog.text
     assert "gryphon.ndjson" in caplog.text and "chimera.ndjson" in caplog.text
     assert "cat.ndjson" not in caplog.text
+    assert "No Quick, Draw! category is named 'gryphon' (did you mean 'megaphone'" in caplog.text
+    assert "'chimera' (did you mean 'camera'" in caplog.text
+    assert "fastdraw download" not in caplog.text  # nothing there to download
     assert leftovers(tmp_path) == []
+
+
+def test_offline_gives_the_download_command_for_the_missing_categories(tmp_path, caplog):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "cat.ndjson").write_bytes((SAMPLE / "cat.ndjson").read_bytes())
+    for classes, text in [("cat,dog,zebra", "2 class files are missing"),
+                          ("cat,zebra", "1 class file is missing")]:
+        caplog.clear()
+        assert main(["--classes", classes, "--data", str(data), "--offline"]) == 1
+        assert f"--offline, and {text}: {data / 'dog.ndjson'}, " in caplog.text \
+            or f"--offline, and {text}: {data / 'zebra.ndjson'}." in caplog.text
+        fetch = classes.split(",", 1)[1]
+        assert (f"python -m fastdraw download --classes '{fetch}' --data '{data}' (or leave "
+                "out --offline)") in caplog.text
+        assert "category is named" not in caplog.text
+    assert sorted(p.name for p in data.iterdir()) == ["cat.ndjson"]
+
+
+def test_out_that_is_a_file_is_refused_before_any_work(tmp_path, caplog):
+    out = tmp_path / "file"
+    out.write_text("not a directory")
+    assert main(["--classes", "cat", "--sample", "--out", str(out)]) == 1
+    assert f"--out {out} is a file: give a directory" in caplog.text
+    assert out.read_text() == "not a directory"
 
 
 def test_missing_class_files_are_downloaded_first(tmp_path, caplog):
