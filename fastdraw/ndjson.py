@@ -22,6 +22,7 @@ from __future__ import annotations
 import gzip
 import itertools
 import logging
+import os
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -178,23 +179,52 @@ def parse_line(raw: bytes | str, cut_off: bool = False) -> tuple[dict | None, st
 # --- reading: blocks of whole lines ---------------------------------------------------------
 
 
-def _open(path: str | Path):
+def _is_gzip(path: str | Path) -> bool:
     with open(path, "rb") as f:
-        gz = f.read(2) == b"\x1f\x8b"
-    return gzip.open(path, "rb") if gz else open(path, "rb")
+        return f.read(2) == b"\x1f\x8b"
 
 
-def _blocks(path: str | Path) -> Iterator[tuple[bytes, str | None]]:
-    """(data, end): the file in blocks of whole lines, each ending with a newline (end None);
-    then its last line if the file does not end with a newline (end ""), or what is left of
-    the last line if the gzip data breaks off (end: the gzip error; the data may be empty).
+def _blocks(path: str | Path) -> Iterator[tuple[bytes, int, str | None]]:
+    """(data, n, end): the file in blocks of whole lines, ``data[:n]``, each ending with a
+    newline (end None; data may hold more after them); then its last line if the file does
+    not end with a newline (end "", n = len(data)), or what is left of the last line if the
+    gzip data breaks off (end: the gzip error; the data may be empty)."""
+    return _gzip_blocks(path) if _is_gzip(path) else _plain_blocks(path)
 
-    Reads with read1, so a gzip error loses at most one decompressed piece (tens of KB)."""
+
+def _plain_blocks(path: str | Path) -> Iterator[tuple[bytes, int, str | None]]:
+    """`_blocks` of a plain file: each block is read once, at the end of the previous one's
+    whole lines, so no byte is copied twice (the partial line at a block's end is read
+    again, with the next block)."""
+    size = _FIRST_BLOCK
+    pos = 0
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        while True:
+            data = os.pread(fd, size, pos)
+            end = data.rfind(b"\n") + 1
+            if end:
+                yield data, end, None
+                pos += end
+                size = min(size * 2, _MAX_BLOCK)
+            elif len(data) == size:  # a line longer than the block
+                size *= 2
+            else:
+                if data:
+                    yield data, len(data), ""
+                return
+    finally:
+        os.close(fd)
+
+
+def _gzip_blocks(path: str | Path) -> Iterator[tuple[bytes, int, str | None]]:
+    """`_blocks` of a gzip file.  Reads with read1, so a gzip error loses at most one
+    decompressed piece (tens of KB)."""
     size = _FIRST_BLOCK
     pieces: list[bytes] = []  # read and not yet yielded
     held = 0
     broken = None
-    with _open(path) as f:
+    with gzip.open(path, "rb") as f:
         while True:
             try:
                 data = f.read1(size)
@@ -207,18 +237,19 @@ def _blocks(path: str | Path) -> Iterator[tuple[bytes, str | None]]:
             held += len(data)
             end = data.rfind(b"\n") + 1 if held >= size else 0
             if end:
-                yield b"".join(pieces[:-1] + [data[:end]]), None
+                block = b"".join(pieces[:-1] + [data[:end]])
+                yield block, len(block), None
                 pieces = [data[end:]] if end < len(data) else []
                 held = len(data) - end
                 size = min(size * 2, _MAX_BLOCK)
     rest = b"".join(pieces)
     end = rest.rfind(b"\n") + 1
     if end:
-        yield rest[:end], None
+        yield rest, end, None
     if broken is not None:
-        yield rest[end:], broken
+        yield rest[end:], len(rest) - end, broken
     elif end < len(rest):
-        yield rest[end:], ""
+        yield rest[end:], len(rest) - end, ""
 
 
 def _judge_last(raw: bytes, end: str) -> tuple[dict | None, str | None]:
@@ -232,8 +263,8 @@ def _judge_last(raw: bytes, end: str) -> tuple[dict | None, str | None]:
 def iter_lines(path: str | Path) -> Iterator[tuple[int, bytes, str | None]]:
     """(line number, line without its newline, end as in `_blocks`) for every line."""
     number = 1
-    for block, end in _blocks(path):
-        lines = [block] if end is not None else block.split(b"\n")[:-1]
+    for data, n, end in _blocks(path):
+        lines = [data] if end is not None else data[:n].split(b"\n")[:-1]
         for raw in lines:
             yield number, raw, end
             number += 1
@@ -730,13 +761,13 @@ class _Names(dict):
         return text
 
 
-def _read_block(block: bytes, first: int, file: str, names: _Names,
+def _read_block(block: bytes, nbytes: int, first: int, file: str, names: _Names,
                 unrecognized: bool) -> tuple[Drawings, list[Rejection], int]:
-    """The good drawings of a block of whole lines (in line order; only recognized ones
-    unless ``unrecognized``), its bad lines and its number of lines; ``first`` is the number
-    of its first line."""
+    """The good drawings of a block of whole lines, ``block[:nbytes]`` (in line order; only
+    recognized ones unless ``unrecognized``), its bad lines and its number of lines;
+    ``first`` is the number of its first line."""
     (n, starts, good, kept, rec, key, ts, sid, nu, ustart, uend, nstrokes, ns, slen, npt, x, y,
-     nh, ha, hb, hp) = _scan(np.frombuffer(block, dtype=np.uint8), unrecognized)
+     nh, ha, hb, hp) = _scan(np.frombuffer(block, dtype=np.uint8, count=nbytes), unrecognized)
     x, y = x[:npt], y[:npt]
     if nh:
         slots = hp[:nh]
@@ -817,9 +848,10 @@ def read_drawings(
     have = 0
     left = limit
     first = 1
-    for block, end in _blocks(path):
+    for block, nbytes, end in _blocks(path):
         if end is None:
-            found, rejections, lines = _read_block(block, first, file, names, unrecognized)
+            found, rejections, lines = _read_block(block, nbytes, first, file, names,
+                                                   unrecognized)
             first += lines
         else:
             found, rejections = _read_last(block, first, end, file, unrecognized)
@@ -890,11 +922,11 @@ def loaditer(name: str, unrecognized: bool = False,
     """
     path = class_path(data_path, name)
     number = 0
-    for block, end in _blocks(path):
+    for block, nbytes, end in _blocks(path):
         if end is not None:
             lines, good, rec = [block], [False], [False]
         else:
-            n, _, ok, _, r = _scan(np.frombuffer(block, dtype=np.uint8), True)[:5]
+            n, _, ok, _, r = _scan(np.frombuffer(block, dtype=np.uint8, count=nbytes), True)[:5]
             lines, good, rec = block.split(b"\n")[:n], ok[:n].tolist(), r[:n].tolist()
         for raw, kernel_ok, recognized in zip(lines, good, rec):
             number += 1

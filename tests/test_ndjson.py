@@ -403,6 +403,26 @@ def test_gzip_files_read_as_the_plain_ones(tmp_path, unrecognized):
     _assert_same(_read(packed)[0], _read(raw)[0])
 
 
+@pytest.mark.parametrize("first,most", [(1, 97), (64, 4096), (1 << 16, 1 << 20)])
+@pytest.mark.parametrize("gz", [False, True])
+@pytest.mark.parametrize("newline_at_end", [True, False])
+def test_blocks_hold_whole_lines_and_cover_the_file_once(tmp_path, monkeypatch, first, most,
+                                                        gz, newline_at_end):
+    monkeypatch.setattr(ndjson, "_FIRST_BLOCK", first)
+    monkeypatch.setattr(ndjson, "_MAX_BLOCK", most)
+    data = (RAW / "cat.ndjson").read_bytes() + (SIMPLIFIED / "eye.ndjson").read_bytes()
+    data = data if newline_at_end else data[:-1]
+    path = tmp_path / "cat.ndjson"
+    path.write_bytes(gzip.compress(data) if gz else data)
+    blocks = list(ndjson._blocks(path))
+    whole = [(b, n) for b, n, end in blocks if end is None]
+    assert all(b[:n].endswith(b"\n") and n <= len(b) for b, n in whole)
+    last = [] if newline_at_end else [(data[data.rfind(b"\n") + 1:], "")]
+    assert [(b[:n], end) for b, n, end in blocks[len(whole):]] == last
+    assert b"".join(b[:n] for b, n, _ in blocks) == data
+    assert len(blocks) > (10 if most < 1 << 20 else 0)
+
+
 def test_a_cut_off_gzip_file_keeps_its_whole_lines_and_reports_the_break(tmp_path):
     source = SIMPLIFIED / "eye.ndjson"
     lines = source.read_bytes().split(b"\n")[:-1]
