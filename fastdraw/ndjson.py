@@ -868,8 +868,8 @@ def read_drawings(
             batch = _concat(pending)
             full = have - have % chunk_size
             for i in range(0, full, chunk_size):
-                yield batch.slice(i, i + chunk_size, copy=True)
-            pending = [batch.slice(full, have, copy=True)]
+                yield batch.slice(i, i + chunk_size)
+            pending = [batch.slice(full, have)]
             have -= full
         if left is not None:
             left -= len(found)
