@@ -883,7 +883,7 @@ def warmup() -> None:
     """Compile (or load from numba's cache) the reader's kernel, e.g. before forking workers."""
     line = (b'{"word":"cat","countrycode":"US","timestamp":"2017-03-02 23:25:10.07453 UTC",'
             b'"recognized":true,"key_id":"5201136883597312","drawing":[[[1,2.5],[3,4]]]}\n')
-    _read_block(line, 1, "<warmup>", _Names(), False)
+    _read_block(line, len(line), 1, "<warmup>", _Names(), False)
 
 
 # --- the notebook's functions -----------------------------------------------------------------

@@ -655,3 +655,8 @@ def test_fuzz_random_bytes(tmp_path, data, packed):
     assert sorted([g[0] for g in got] + [r.line for r in rejections]) == list(range(1, lines + 1))
     for r in rejections:
         r.text.encode("utf-8")
+
+
+def test_warmup_loads_the_reader_kernel():
+    ndjson.warmup()
+    assert ndjson._scan.signatures
