@@ -98,7 +98,7 @@ class Run(NamedTuple):
     phase_seconds: float  # its two parallel phases (encode, write), from its log
 
 
-_PHASES = re.compile(r"(?:encoded|wrote \d+ shard files) in ([\d.]+) s")
+_PHASES = re.compile(r"(?:encoded|wrote \d+ shard files \([^)]*\)) in ([\d.]+) s")
 
 
 def run_fastdraw(data: Path, out: Path, kind: str, rounds: int, workers: int) -> Run:

@@ -673,7 +673,11 @@ def _write(opts: BuildOptions, plans: dict[str, Plan], ranges: list[list[tuple[i
             hashes[kind][shard] = digest
     finally:
         progress.close()
-    log.info("wrote %d shard files in %.2f s", len(tasks), time.monotonic() - t0)
+    seconds = time.monotonic() - t0
+    nbytes = sum(os.path.getsize(t.path) for t in tasks)
+    # The rate says when the disk, not the workers, sets the pace of this phase.
+    log.info("wrote %d shard files (%s) in %.2f s, %.0f MB/s", len(tasks), _size(nbytes),
+             seconds, nbytes / max(seconds, 1e-9) / 1e6)
     return hashes
 
 

@@ -435,6 +435,17 @@ def with_bad_lines(tmp_path: Path) -> Path:
     return path
 
 
+def test_the_log_gives_the_shards_bytes_and_how_fast_they_were_written(tmp_path, caplog):
+    files = [SAMPLE / f"{c}.ndjson" for c in ["cat", "dog"]]
+    splits = {"img": {"train": 6, "eval": 2}, "stroke": {"train": 6, "eval": 2}}
+    with caplog.at_level("INFO", logger="fastdraw.build"):
+        build(options(["cat", "dog"], files, tmp_path, splits, shards=3, workers=2))
+    shards = [p for kind in splits for p in (tmp_path / f"t_{kind}").glob("*-of-*")]
+    size = build_mod._size(sum(p.stat().st_size for p in shards))
+    assert len(shards) == 12
+    assert re.search(rf"wrote 12 shard files \({size}\) in [\d.]+ s, \d+ MB/s\n", caplog.text)
+
+
 def test_rejected_lines_are_listed_per_kind_as_far_as_each_kind_read(tmp_path, caplog):
     cat = with_bad_lines(tmp_path)
     dog = SAMPLE / "dog.ndjson"
