@@ -530,7 +530,8 @@ def build(opts: BuildOptions) -> list[Built]:
                                    len(opts.classes), opts.workers)
             cutoffs, nbytes = _encode(opts, plans, ranges, tmp, pool)
             _check_space(opts, nbytes)
-            hashes = _write(opts, plans, ranges, tmp, pool)
+            hashes = _write(opts, plans, ranges, tmp, pool,
+                            sum(int(n[1].sum()) for n in nbytes.values()))
         rejections = _rejection_files(opts, tmp)
         built = [_finish(opts, kind, plans[kind], tmp[kind], hashes[kind], rejections,
                          cutoffs[kind]) for kind in plans]
@@ -646,9 +647,10 @@ def _size(n: int) -> str:
 
 
 def _write(opts: BuildOptions, plans: dict[str, Plan], ranges: list[list[tuple[int, int]]],
-           tmp: dict[str, Path], pool: Pool) -> dict[str, dict[str, str]]:
-    """Phase 2, a task per shard file, reading the spool of phase 1's class ``ranges``;
-    returns every kind's shard sha256s."""
+           tmp: dict[str, Path], pool: Pool, nbytes: int) -> dict[str, dict[str, str]]:
+    """Phase 2, a task per shard file, reading the spool of phase 1's class ``ranges``
+    (``nbytes``: what phase 1 counted the shards would take); returns every kind's shard
+    sha256s."""
     tasks, names = [], []
     for kind, plan in plans.items():
         spool = tmp[kind] / ".spool"
@@ -674,7 +676,6 @@ def _write(opts: BuildOptions, plans: dict[str, Plan], ranges: list[list[tuple[i
     finally:
         progress.close()
     seconds = time.monotonic() - t0
-    nbytes = sum(os.path.getsize(t.path) for t in tasks)
     # The rate says when the disk, not the workers, sets the pace of this phase.
     log.info("wrote %d shard files (%s) in %.2f s, %.0f MB/s", len(tasks), _size(nbytes),
              seconds, nbytes / max(seconds, 1e-9) / 1e6)
