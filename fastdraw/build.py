@@ -57,9 +57,9 @@ import numpy as np
 from fastdraw import compact, example, raster, tfrecord, unaligned
 from fastdraw.classes import classes_from_args, with_close_matches
 from fastdraw.cpus import usable_cpus
-from fastdraw.errors import BadInputError, BuildError, TaskError
+from fastdraw.errors import BadInputError, BuildError, InterruptedAfterPublish, TaskError
 from fastdraw.groups import all_classes, sample_dir
-from fastdraw.ndjson import BadLineError, Rejection, read_drawings
+from fastdraw.ndjson import BadLineError, Rejection, most_drawings, read_drawings
 from fastdraw.plan import Plan, make_plan, parse_splits, resolve_splits
 from fastdraw.pool import Pool, report, worker_pool
 from fastdraw.progress import terminal_bar
@@ -216,17 +216,36 @@ class _CountTask:
     strict: bool
 
 
-def _count_task(t: _CountTask) -> int:
-    """Usable drawings in a class file (for splits given as fractions)."""
+@dataclass
+class _Rejected:
+    """A file's bad lines as far as it was read: how many, and the last one."""
+
+    count: int = 0
+    last: Rejection | None = None
+
+    def add(self, r: Rejection) -> None:
+        self.count += 1
+        self.last = r
+
+    def __str__(self) -> str:
+        if self.last is None:
+            return "no bad line"
+        which = "line" if self.count == 1 else "the last at line"
+        return f"{_lines(self.count, 'bad')}, {which} {self.last.line}: {self.last.reason}"
+
+
+def _count_task(t: _CountTask) -> tuple[int, _Rejected]:
+    """Usable drawings in a class file (for splits given as fractions), and its bad lines."""
     n = 0
+    rejected = _Rejected()
     for d in read_drawings(t.path, chunk_size=4096, unrecognized=t.unrecognized,
-                           on_reject=_ignore, strict=t.strict):
+                           on_reject=rejected.add, strict=t.strict):
         n += len(d)
-    return n
+    return n, rejected
 
 
 def _ignore(_: Rejection) -> None:
-    """Rejections of a counting pass: the encode pass reports them."""
+    """Rejections of the kernel warmup's read: the build reports them."""
 
 
 # ------------------------------------------------------------------------------- phase 1: encode
@@ -260,6 +279,7 @@ class _EncodeTask:
 @dataclass
 class _EncodeResult:
     usable: int  # usable drawings read (at most task.end)
+    rejected: _Rejected = field(default_factory=_Rejected)  # the last range's bad lines
     cutoff: dict[str, int] = field(default_factory=dict)  # kind -> line of its last drawing
     # kind -> int64 (2, shards): per shard, bytes in its spool record files and bytes its
     # records take framed
@@ -306,6 +326,7 @@ def _encode_into(t: _EncodeTask, writers: dict[str, SpoolWriter], result: _Encod
         def on_reject(r: Rejection) -> None:
             if rejected is not None:
                 rejected.write(json.dumps(r.to_dict()) + "\n")
+                result.rejected.add(r)
 
         for d in read_drawings(t.path, chunk_size=_chunk_size(t), unrecognized=t.unrecognized,
                                limit=t.end, on_reject=on_reject, strict=t.strict):
@@ -467,6 +488,20 @@ def _usable(opts: BuildOptions) -> str:
     return "usable drawings" if opts.include_unrecognized else "recognized drawings"
 
 
+def _check_files_can_hold(opts: BuildOptions) -> None:
+    """Stops a build whose split counts ask for more drawings per class than some file's size
+    allows (such as a typo in --splits) before the plan takes its time and memory."""
+    needed = max((sum(s.values()) for s in opts.splits.values()
+                  if not any(isinstance(v, Fraction) for v in s.values())), default=0)
+    small = [(path, most) for path in opts.files if (most := most_drawings(path)) < needed]
+    if small:
+        raise BuildError(
+            f"--splits asks for {needed} drawings per class, more than "
+            + ", ".join(f"{path} can hold (at most {most}, from its size)" for path, most in small)
+            + ". Nothing was written: ask for fewer examples per class with --splits (counts, "
+            "or fractions such as train=0.7,eval=0.15,test=0.15)")
+
+
 def _fraction_splits(opts: BuildOptions, pool: Pool) -> dict[str, dict[str, int]]:
     """Resolves splits given as fractions by counting every class's usable drawings."""
     if not any(isinstance(v, Fraction) for s in opts.splits.values() for v in s.values()):
@@ -475,9 +510,12 @@ def _fraction_splits(opts: BuildOptions, pool: Pool) -> dict[str, dict[str, int]
     counts = [0] * len(tasks)
     progress = _Progress("count", len(tasks), "files", opts.progress)
     try:
-        for i, n in pool.run(_count_task, tasks, progress.update):
+        for i, (n, rejected) in pool.run(_count_task, tasks, progress.update):
             counts[i] = n
             progress.update(1)
+            if rejected.count:
+                # The build lists in rejected.ndjson only those among the drawings it uses.
+                log.warning("%s: %s; %d %s counted", tasks[i].path, rejected, n, _usable(opts))
     finally:
         progress.close()
     smallest = min(counts)
@@ -511,7 +549,13 @@ def build(opts: BuildOptions) -> list[Built]:
     if opts.out.exists() and not opts.out.is_dir():
         raise BuildError(f"--out {opts.out} is a file: give a directory (one that does not "
                          "exist yet is created)")
-    opts.out.mkdir(parents=True, exist_ok=True)
+    _check_files_can_hold(opts)
+    try:
+        opts.out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise BuildError(f"cannot create --out {opts.out}: {e.strerror}"
+                         + (f" ({e.filename})" if e.filename and str(e.filename) != str(opts.out)
+                            else "") + ": give a directory you can write to") from None
     t0 = time.monotonic()
     warmup(list(opts.splits), opts.files[0])
     tmp: dict[str, Path] = {}
@@ -519,7 +563,12 @@ def build(opts: BuildOptions) -> list[Built]:
     try:
         mode = _dir_mode()
         for kind in opts.splits:
-            tmp[kind] = Path(tempfile.mkdtemp(prefix=f".{opts.name}_{kind}.tmp-", dir=opts.out))
+            try:
+                tmp[kind] = Path(tempfile.mkdtemp(prefix=f".{opts.name}_{kind}.tmp-",
+                                                  dir=opts.out))
+            except OSError as e:
+                raise BuildError(f"cannot write in --out {opts.out}: {e.strerror}: give a "
+                                 "directory you can write to") from None
             tmp[kind].chmod(mode)  # mkdtemp's 0700 would stick to the published dataset
             (tmp[kind] / ".spool").mkdir()
         with _mp_logging(), worker_pool(opts.workers) as pool:
@@ -599,12 +648,14 @@ def _encode(opts: BuildOptions, plans: dict[str, Plan], ranges: list[list[tuple[
         progress.close()
     short = []
     for kind, plan in plans.items():
-        few = [(opts.classes[j], r.usable) for j, r in sorted(results.items())
+        few = [(opts.classes[j], r) for j, r in sorted(results.items())
                if r.usable < plan.rounds]
         if few:
             split_text = "+".join(f"{s}={n}" for s, n in plan.splits.items())
             short.append(f"{kind} needs {plan.rounds} {_usable(opts)} per class ({split_text}); "
-                         "too few in " + ", ".join(f"{c!r} ({n})" for c, n in few))
+                         "too few in " + ", ".join(
+                             f"{c!r} ({r.usable}" + (f"; {r.rejected}" if r.rejected.count
+                                                     else "") + ")" for c, r in few))
     if short:
         raise BuildError("not enough drawings: " + "; ".join(short) + ". Nothing was written: "
                          "ask for fewer examples per class with --splits (counts, or fractions "
@@ -725,24 +776,37 @@ def _finish(opts: BuildOptions, kind: str, plan: Plan, tmp: Path, hashes: dict[s
 
 def _publish(opts: BuildOptions, tmp: dict[str, Path]) -> None:
     """Renames every complete temporary directory into place; an old dataset (--overwrite)
-    is moved aside first and removed only once the new one is in place.  Ctrl-C and SIGTERM
-    wait until a dataset is swapped, so none is left half-replaced."""
-    for kind, path in tmp.items():
+    is moved aside first and removed once the new ones are in place.  Ctrl-C and SIGTERM
+    wait until every kind is swapped, so the datasets are all old or all new; one that
+    came meanwhile raises InterruptedAfterPublish."""
+    for kind in tmp:
         target = _target(opts, kind)
         if (target.exists() or target.is_symlink()) and not opts.overwrite:
             raise BuildError(f"{target} appeared during the build: pass --overwrite to "
                              "replace it")
+    published = False
+    try:
         with _signals_deferred():
-            old = None
-            if target.exists() or target.is_symlink():
-                old = path.with_name(path.name.replace(".tmp-", ".old-"))
-                os.replace(target, old)
-            os.replace(path, target)
-            if old is not None:
-                if old.is_dir() and not old.is_symlink():
-                    shutil.rmtree(old)
+            old = []
+            for kind, path in tmp.items():
+                target = _target(opts, kind)
+                if target.exists() or target.is_symlink():
+                    old.append(path.with_name(path.name.replace(".tmp-", ".old-")))
+                    os.replace(target, old[-1])
+                os.replace(path, target)
+            for path in old:
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
                 else:
-                    old.unlink()
+                    path.unlink()
+            published = True
+    except KeyboardInterrupt:
+        if published:
+            raise InterruptedAfterPublish(
+                "interrupted once the build was complete: "
+                + ", ".join(str(_target(opts, kind)) for kind in tmp)
+                + " are in place and whole") from None
+        raise
 
 
 @contextmanager
@@ -916,6 +980,9 @@ def cli_build(args: argparse.Namespace) -> int:
     except OSError as e:  # the main process's own reads and writes
         log.error("%s", _io_error(e, f"building in {args.out or args.data or 'data'}"))
         return 1
+    except InterruptedAfterPublish as e:
+        log.error("%s", e)
+        return 130
     except KeyboardInterrupt:
         log.error("interrupted: nothing was written (temporary files removed)")
         return 130

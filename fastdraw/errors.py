@@ -15,3 +15,7 @@ class WorkerDied(BuildError):
 
 class TaskError(Exception):
     """A failure in a worker, already described with its input file."""
+
+
+class InterruptedAfterPublish(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM that came while the finished datasets were put in place: they are."""

@@ -184,6 +184,19 @@ def _is_gzip(path: str | Path) -> bool:
         return f.read(2) == b"\x1f\x8b"
 
 
+# Bytes of a line's six field names with their quotes, colons, commas and braces: no good
+# line is shorter.
+_SHORTEST_LINE = len('{"word":,"countrycode":,"timestamp":,"recognized":,"key_id":,"drawing":}')
+_GZIP_MAX_RATIO = 1032  # the most deflate expands data
+
+
+def most_drawings(path: str | Path) -> int:
+    """The most good lines file ``path`` can hold, from its size alone (a quick bound that
+    catches a request for far more drawings than a file has before any is read)."""
+    size = os.path.getsize(path)
+    return size * (_GZIP_MAX_RATIO if _is_gzip(path) else 1) // _SHORTEST_LINE
+
+
 def _blocks(path: str | Path) -> Iterator[tuple[bytes, int, str | None]]:
     """(data, n, end): the file in blocks of whole lines, ``data[:n]``, each ending with a
     newline (end None; data may hold more after them); then its last line if the file does

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -259,6 +260,57 @@ def test_short_classes_are_named_and_nothing_is_written(tmp_path):
 
 
 
+def cut_off_gzip(tmp_path: Path, name: str, lines: int) -> Path:
+    """``name``.ndjson.gz: the first ``lines`` real lines of the sample's eye, gzipped, with
+    the last quarter of the gzip data cut off (an interrupted download)."""
+    import gzip
+
+    text = "".join((SAMPLE / "eye.ndjson").read_text("utf-8").splitlines(True)[:lines])
+    data = gzip.compress(text.encode())
+    path = tmp_path / "data" / f"{name}.ndjson.gz"
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(data[:len(data) * 3 // 4])
+    return path
+
+
+def test_a_short_class_is_named_with_its_bad_lines_so_a_cut_off_file_shows(tmp_path):
+    cut = cut_off_gzip(tmp_path, "cut", 20)
+    with pytest.raises(BuildError) as e:
+        build(options(["cut", "eye"], [cut, SAMPLE / "eye.ndjson"], tmp_path / "out",
+                      {"img": {"train": 19}}))
+    assert re.search(r"too few in 'cut' \(\d+; 1 bad line, line \d+: the gzip data breaks "
+                     r"off here .*download it again\)", str(e.value))
+    assert "'eye'" not in str(e.value)
+    assert leftovers(tmp_path / "out") == []
+
+
+def test_counting_for_fractions_reports_every_file_s_bad_lines(tmp_path, caplog):
+    cat = with_bad_lines(tmp_path)
+    cut = cut_off_gzip(tmp_path, "eye", 20)
+    with caplog.at_level("WARNING", logger="fastdraw.build"):
+        build(options(["cat", "eye"], [cat, cut], tmp_path, {"img": {"train": Fraction(1, 2)}}))
+    assert re.search(rf"{re.escape(str(cat))}: 3 bad lines, the last at line 12: .*; 12 "
+                     "recognized drawings counted", caplog.text)
+    assert re.search(rf"{re.escape(str(cut))}: 1 bad line, line \d+: the gzip data breaks off "
+                     r"here .*; \d+ recognized drawings counted", caplog.text)
+
+
+def test_a_split_count_no_file_can_hold_stops_before_the_plan(tmp_path, monkeypatch):
+    monkeypatch.setattr(build_mod, "make_plan", None)  # never reached
+    files = [SAMPLE / "cat.ndjson", cut_off_gzip(tmp_path, "eye", 600)]
+    most = [files[0].stat().st_size // 72, files[1].stat().st_size * 1032 // 72]
+    with pytest.raises(BuildError) as e:
+        build(options(["cat", "eye"], files, tmp_path / "out", {"img": {"train": 10**20}}))
+    assert (f"asks for {10**20} drawings per class, more than {files[0]} can hold (at most "
+            f"{most[0]}, from its size), {files[1]} can hold (at most {most[1]}, ")\
+        in str(e.value)
+    assert not (tmp_path / "out").exists()
+    # A count a file's size allows goes on to the plan (and here to the short-class check).
+    monkeypatch.undo()
+    with pytest.raises(BuildError, match="too few in 'cat'"):
+        build(options(["cat", "eye"], files, tmp_path / "out", {"img": {"train": most[0]}}))
+
+
 def _spy_on_the_space_check(monkeypatch) -> list[tuple[dict, dict]]:
     """Records, at the space check between the phases, every kind's byte counts and the
     bytes of its spool files on disk per shard."""
@@ -349,7 +401,8 @@ def test_the_main_process_s_own_os_errors_are_exit_code_1_with_the_path(tmp_path
     (tmp_path / "file").write_text("not a directory")
     out = tmp_path / "file" / "out"
     assert main(["--classes", "cat", "--sample", "--out", str(out)]) == 1
-    assert f"Not a directory: '{out}'" in caplog.text
+    assert (f"cannot create --out {out}: Not a directory: give a directory you can write to"
+            in caplog.text)
     assert "Traceback" not in caplog.text
 
 def _die_in_worker(parent: int):
@@ -421,6 +474,38 @@ def test_an_existing_dataset_needs_overwrite(tmp_path):
     build(opts)
     assert json.loads((tmp_path / "t_img" / "counts.json").read_text()) == {"train": 6}
     assert leftovers(tmp_path) == ["t_img"]
+
+
+def test_ctrl_c_while_publishing_waits_until_every_kind_is_replaced(tmp_path, monkeypatch,
+                                                                    caplog):
+    files = [SAMPLE / f"{c}.ndjson" for c in ["cat", "dog"]]
+    opts = options(["cat", "dog"], files, tmp_path, {"img": {"train": 2}, "stroke": {"train": 2}})
+    build(opts)
+    opts.splits = {"img": {"train": 3}, "stroke": {"train": 3}}
+    opts.overwrite = True
+    real = os.replace
+    renames = []
+
+    def interrupted_replace(src, dst):
+        if not renames:  # the first swap of the publish step: Ctrl-C comes now
+            os.kill(os.getpid(), signal.SIGINT)
+        renames.append(Path(dst).name)
+        return real(src, dst)
+
+    monkeypatch.setattr(build_mod.os, "replace", interrupted_replace)
+    with pytest.raises(KeyboardInterrupt, match="t_img, .*t_stroke are in place and whole"):
+        build(opts)
+    monkeypatch.undo()
+    assert "t_img" in renames and "t_stroke" in renames
+    for kind in ("img", "stroke"):
+        assert json.loads((tmp_path / f"t_{kind}" / "counts.json").read_text()) == {"train": 6}
+    assert leftovers(tmp_path) == ["t_img", "t_stroke"]
+    monkeypatch.setattr(build_mod, "build", lambda _: (_ for _ in ()).throw(
+        build_mod.InterruptedAfterPublish("interrupted once the build was complete")))
+    with caplog.at_level("ERROR"):
+        assert main(["--sample", "--group", "pets", "--out", str(tmp_path)]) == 130
+    assert "nothing was written" not in caplog.text
+    assert "interrupted once the build was complete" in caplog.text
 
 
 def with_bad_lines(tmp_path: Path) -> Path:
