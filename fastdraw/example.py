@@ -26,7 +26,7 @@ from numba import njit
 
 from fastdraw.buffers import joined, offsets_of
 from fastdraw.drawings import Drawings, notebook_seconds
-from fastdraw.strokes import encode_strokes, no_point, xy_strokes
+from fastdraw.strokes import json_to_stroke, no_point
 from fastdraw.unaligned import load_u64, store_u32, store_u64
 
 # Feature keys in the order the kernels write them: sorted, as deterministic serialization
@@ -635,16 +635,23 @@ def make_example_img(label: int, drawing: dict, *, notebook_time: bool = False):
 def make_example_stroke(label: int, drawing: dict, *, notebook_time: bool = False):
     """Drop-in for the notebook's ``make_example_stroke``: a ``tf.train.Example``.
 
-    Timestamps as in ``make_example_img``.  Strokes must be (2, n): x and y.
+    Timestamps as in ``make_example_img``; strokes as in ``json_to_stroke`` (the raw
+    format's t is the notebook's third row, stroke_z).
     """
     import tensorflow as tf
 
-    xy_strokes(drawing["drawing"])
+    return tf.train.Example.FromString(stroke_example(label, drawing, notebook_time).tobytes())
+
+
+def stroke_example(label: int, drawing: dict, notebook_time: bool = False,
+                   gaps: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """``make_example_stroke``'s Example, serialized (uint8), with ``gaps`` around it."""
+    rows = json_to_stroke(drawing)
     drawings = Drawings.from_dicts([drawing])
-    deltas, delta_offsets = encode_strokes(drawings)
-    buf, _ = encode_stroke_examples(np.array([label]), deltas, delta_offsets, drawings,
-                                    _timestamps(drawings, notebook_time))
-    return tf.train.Example.FromString(buf.tobytes())
+    buf, _ = encode_stroke_examples(np.array([label]), rows[:3].astype(np.float32),
+                                    np.array([0, rows.shape[1]]), drawings,
+                                    _timestamps(drawings, notebook_time), gaps=gaps)
+    return buf
 
 
 def warmup(kinds: Sequence[str] = ("img", "stroke")) -> None:

@@ -13,7 +13,7 @@ from fastdraw import example
 from fastdraw.drawings import Drawings
 from fastdraw.plan import rand_key
 from fastdraw.records import Encoding
-from fastdraw.tfrecord import TFRecordWriter
+from fastdraw.tfrecord import FRAME_HEAD, FRAME_TAIL, TFRecordWriter, frame_in_place
 
 _BLOCK = 256  # rounds the drop-in encodes at a time
 
@@ -120,7 +120,10 @@ def _rounds_in_blocks(encoding: Encoding, iters: Sequence, splits: dict[str, int
             if not drawings:
                 framed.append((b"", np.zeros(1, dtype=np.int64)))
                 continue
-            buf, slots = encoding.records(j, Drawings.from_dicts(drawings))
+            if encoding.kind == "stroke" and _with_t(drawings):
+                buf, slots = _stroke_records_one_by_one(j, drawings)
+            else:
+                buf, slots = encoding.records(j, Drawings.from_dicts(drawings))
             framed.append((memoryview(buf), slots))
         for r, writer in enumerate(block):
             for data, bounds in framed:
@@ -130,3 +133,19 @@ def _rounds_in_blocks(encoding: Encoding, iters: Sequence, splits: dict[str, int
         if stop is not None:
             raise stop
     return examples
+
+
+def _with_t(drawings: list[dict]) -> bool:
+    """Whether a drawing has strokes with more rows than x and y (the raw format's t), which
+    the notebook's stroke encoding normalizes with them."""
+    return any(len(stroke) > 2 for d in drawings for stroke in d["drawing"])
+
+
+def _stroke_records_one_by_one(label: int, drawings: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """``Encoding.records`` of the stroke kind, one drawing at a time through the notebook's
+    arithmetic (``strokes.json_to_stroke``), for strokes the batch kernel does not take."""
+    bufs = [example.stroke_example(label, d, gaps=(FRAME_HEAD, FRAME_TAIL)) for d in drawings]
+    slots = np.cumsum([0, *(len(b) for b in bufs)])
+    buf = np.concatenate(bufs)
+    frame_in_place(buf, slots)
+    return buf, slots

@@ -130,16 +130,34 @@ def xy_strokes(strokes: Sequence) -> tuple[np.ndarray, np.ndarray]:
 
 
 def json_to_stroke(d: dict) -> np.ndarray:
-    """Drop-in for the notebook's ``json_to_stroke``: float32 (3, n - 1), same values.
+    """Drop-in for the notebook's ``json_to_stroke``: the same float64 (3, n - 1) array.
 
-    (The notebook returns float64 holding exactly these float32 values.)
+    Strokes with more rows than x and y (the raw format's t) get the notebook's own
+    arithmetic, which normalizes every row jointly: (4, n - 1) for raw drawings.
     """
-    xy, stroke_offsets = xy_strokes(d["drawing"])
+    strokes = d["drawing"]
+    if any(len(stroke) > 2 for stroke in strokes):
+        return _notebook_rows(strokes)
+    xy, stroke_offsets = xy_strokes(strokes)
     deltas, offsets = _encode_kernel(xy[0], xy[1], stroke_offsets,
                                      np.array([0, len(stroke_offsets) - 1]))
     if offsets[0] < 0:
         raise ValueError("the drawing has no point, so it has no stroke encoding")
-    return deltas
+    return deltas.astype(np.float64)
+
+
+def _notebook_rows(strokes: Sequence) -> np.ndarray:
+    """The notebook's json_to_stroke, step by step, for strokes of any number of rows."""
+    try:
+        points = np.concatenate([np.array(s, dtype=np.float32) for s in strokes], axis=1)
+    except ValueError as e:
+        raise ValueError(f"strokes must all have the same rows: {e}") from None
+    lo = points.min()
+    normed = (points - lo) / max(1, (points.max() - lo))
+    z = np.zeros(points.shape[1])
+    if len(strokes) > 1:
+        z[np.cumsum([np.shape(s)[1] for s in strokes[:-1]])] = 1
+    return np.concatenate([np.diff(normed), z.reshape((1, -1))[:, 1:]])
 
 
 def warmup() -> None:

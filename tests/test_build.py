@@ -693,6 +693,30 @@ def test_make_sharded_files_drop_in_writes_the_notebooks_files(ours, theirs, tmp
         assert [r for r in records] == [e.SerializeToString(deterministic=True) for e in expected]
 
 
+def test_make_sharded_files_drop_in_encodes_raw_strokes_as_the_notebook(tmp_path, utc, tf):
+    """Raw strokes (x, y, t): the notebook normalizes t with x and y and writes dt as
+    stroke_z; the batch path must not quietly write an x/y encoding instead."""
+    from conftest import RAW
+
+    classes = [p.stem for p in sorted(RAW.glob("*.ndjson"))[:3]]
+    rounds = min(sum(1 for _ in reference.loaditer(c, data_path=str(RAW))) for c in classes)
+    splits = {"train": rounds - 2, "eval": 2}
+    out = {}
+    for name, make, fn in (("ours", make_example_stroke, make_sharded_files),
+                           ("ref", reference.make_example_stroke, reference.make_sharded_files)):
+        random.seed(3)
+        fn(make, str(tmp_path / name), classes, iters_of(classes, RAW), dict(splits), shards=2)
+        out[name] = tmp_path / name
+    shards = sorted(p.name for p in out["ref"].glob("*-of-*"))
+    assert len(shards) == 4
+    for shard in shards:
+        expected = parsed(out["ref"] / shard)
+        assert any(any(v != 0 for v in e.features.feature["stroke_z"].float_list.value[:1])
+                   for e in expected)  # dt, not a pen-up flag
+        assert [r for r in read_records(out["ours"] / shard)] == \
+            [e.SerializeToString(deterministic=True) for e in expected]
+
+
 def test_make_sharded_files_with_any_make_example_and_its_overwrite_guard(tmp_path, utc, tf):
     classes = ["cat", "dog"]
     random.seed(2)

@@ -29,6 +29,13 @@ def _assert_same_stroke(ours: np.ndarray, ref: np.ndarray) -> None:
     assert np.array_equal(ours.view(np.uint32), ref.astype(np.float32).view(np.uint32))
 
 
+def _assert_drop_in(ours: np.ndarray, ref: np.ndarray) -> None:
+    """The drop-in returns the reference's array: float64, same shape, same values."""
+    assert ours.dtype == ref.dtype == np.float64
+    assert ours.shape == ref.shape
+    assert np.array_equal(ours, ref)
+
+
 def test_batch_encoding_equals_json_to_stroke_for_every_drawing(drawings):
     deltas, offsets = encode_strokes(Drawings.from_dicts(drawings))
     assert offsets.dtype == np.int64 and offsets.shape == (len(drawings) + 1,)
@@ -41,9 +48,9 @@ def test_drop_in_equals_reference_with_arrays_and_lists(drawings):
     assert fastdraw.json_to_stroke is json_to_stroke
     for d in drawings[::7]:
         ref = reference.json_to_stroke(d)
-        _assert_same_stroke(json_to_stroke(d), ref)
+        _assert_drop_in(json_to_stroke(d), ref)
         as_lists = {"drawing": [s.tolist() for s in d["drawing"]]}
-        _assert_same_stroke(json_to_stroke(as_lists), ref)
+        _assert_drop_in(json_to_stroke(as_lists), ref)
 
 
 def test_raw_coordinates_xy_rows_match_reference():
@@ -61,7 +68,7 @@ def test_raw_coordinates_xy_rows_match_reference():
     for i, d in enumerate(dicts):
         ref = reference.json_to_stroke(d)
         _assert_same_stroke(deltas[:, offsets[i]:offsets[i + 1]], ref)
-        _assert_same_stroke(json_to_stroke(d), ref)
+        _assert_drop_in(json_to_stroke(d), ref)
 
 
 def test_single_point_and_one_point_strokes(drawings):
@@ -69,11 +76,11 @@ def test_single_point_and_one_point_strokes(drawings):
     points = np.concatenate(d["drawing"], axis=1)
     single = {**d, "drawing": [points[:, :1]]}
     assert json_to_stroke(single).shape == (3, 0)
-    _assert_same_stroke(json_to_stroke(single), reference.json_to_stroke(single))
+    _assert_drop_in(json_to_stroke(single), reference.json_to_stroke(single))
     # every point its own stroke: z is 1 on every delta
     dotted = {**d, "drawing": [points[:, k:k + 1] for k in range(points.shape[1])]}
     ours = json_to_stroke(dotted)
-    _assert_same_stroke(ours, reference.json_to_stroke(dotted))
+    _assert_drop_in(ours, reference.json_to_stroke(dotted))
     assert ours[2].tolist() == [1.0] * (points.shape[1] - 1)
     # a batch mixing them keeps every drawing's own slice
     deltas, offsets = encode_strokes(Drawings.from_dicts([single, d, dotted, single]))
@@ -86,7 +93,7 @@ def test_drawing_of_one_repeated_point_divides_by_one(drawings):
     p = d["drawing"][0][:, :1]
     still = {**d, "drawing": [np.repeat(p, 4, axis=1), p]}
     ours = json_to_stroke(still)
-    _assert_same_stroke(ours, reference.json_to_stroke(still))
+    _assert_drop_in(ours, reference.json_to_stroke(still))
     assert ours[:2].tolist() == [[0.0] * 4, [0.0] * 4] and ours[2].tolist() == [0, 0, 0, 1]
 
 
@@ -99,9 +106,21 @@ def test_empty_drawing_is_rejected_naming_it(drawings):
         json_to_stroke({"drawing": []})
 
 
-def test_raw_three_row_strokes_are_refused_not_silently_changed():
-    line = next(open(sorted(RAW.glob("*.ndjson"))[0], encoding="utf-8"))
-    d = reference.convert(line)
-    assert d["drawing"][0].shape[0] == 3
-    with pytest.raises(ValueError, match=r"must be \(2, n\) rows x and y"):
-        json_to_stroke(d)
+def test_raw_three_row_strokes_get_the_notebook_s_joint_normalization_with_t(utc):
+    """The notebook normalizes t with x and y and returns (4, n - 1): dx, dy, dt, z; its
+    make_example_stroke writes dt as stroke_z."""
+    lines = [line for f in sorted(RAW.glob("*.ndjson"))[:40] for line in open(f, encoding="utf-8")]
+    checked = 0
+    for line in lines:
+        d = reference.convert(line)
+        assert d["drawing"][0].shape[0] == 3
+        ref = reference.json_to_stroke(d)
+        assert ref.shape[0] == 4
+        _assert_drop_in(json_to_stroke(d), ref)
+        _assert_drop_in(json_to_stroke({"drawing": [s.tolist() for s in d["drawing"]]}), ref)
+        assert fastdraw.make_example_stroke(7, d) == reference.make_example_stroke(7, d)
+        checked += 1
+    assert checked == len(lines) > 100
+    uneven = {"drawing": [np.zeros((3, 2)), np.zeros((2, 2))]}
+    with pytest.raises(ValueError, match="strokes must all have the same rows"):
+        json_to_stroke(uneven)
