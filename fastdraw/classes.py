@@ -17,34 +17,74 @@ from fastdraw.groups import group_classes
 def classes_from_args(args: argparse.Namespace) -> list[str]:
     """Class names from `args.group`, `args.classes` or `args.classes_file`, in the order given.
 
-    Names are stripped of surrounding whitespace; empty entries (and blank lines of the
-    file) are skipped.  Raises ValueError when no option is given, when the result is
-    empty, when a name repeats (it would get two labels), or when the file cannot be read.
+    Names are stripped of surrounding whitespace; empty entries (and blank lines and
+    ``#`` comment lines of the file) are skipped.  Raises ValueError when no option is
+    given, when the result is empty, when a name repeats (it would get two labels), when a
+    name is path-like (see `check_class_name`), or when the file cannot be read or is not
+    UTF-8 text.
     """
     if getattr(args, "group", None):
         return group_classes(args.group)
     if getattr(args, "classes", None):
         source = "--classes"
-        names = [name.strip() for name in args.classes.split(",")]
+        entries = [(name.strip(), source) for name in args.classes.split(",")]
     elif getattr(args, "classes_file", None):
         source = f"--classes-file {args.classes_file}"
-        try:
-            text = Path(args.classes_file).read_text("utf-8-sig")
-        except OSError as e:
-            raise ValueError(f"cannot read the classes file {args.classes_file}: "
-                             f"{e.strerror or e}") from None
-        names = [line.strip() for line in text.splitlines()]
+        entries = [(line.strip(), f"{source}, line {number}") for number, line
+                   in enumerate(_read_classes_file(args.classes_file), 1)
+                   if not line.strip().startswith("#")]
     else:
         raise ValueError("no classes given: use --group, --classes or --classes-file")
-    names = [name for name in names if name]
-    if not names:
+    entries = [(name, where) for name, where in entries if name]
+    if not entries:
         raise ValueError(f"{source} names no class")
     seen: set[str] = set()
-    for name in names:
+    for name, where in entries:
+        check_class_name(name, where)
         if name in seen:
             raise ValueError(f"{source} names class {name!r} twice: give each class once")
         seen.add(name)
-    return names
+    return [name for name, _ in entries]
+
+
+def _read_classes_file(path: str) -> list[str]:
+    """The lines of a --classes-file (UTF-8, with or without a byte order mark)."""
+    advice = "give a UTF-8 text file with one class name per line"
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise ValueError(f"cannot read the classes file {path}: {e.strerror or e}: "
+                         f"{advice}") from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ValueError(f"--classes-file {path} is UTF-16 text, not UTF-8: {advice} "
+                         f"(convert it, e.g. iconv -f UTF-16 -t UTF-8 {path} > classes.txt)")
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    try:
+        return data.decode("utf-8").split("\n")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise ValueError(f"--classes-file {path}, line {line}, column {column}: byte "
+                         f"0x{data[e.start]:02x} is not UTF-8 text: {advice} (save or "
+                         "convert it as UTF-8)") from None
+
+
+def check_class_name(name: str, source: str) -> None:
+    """Raises ValueError when ``name`` cannot be a class name: it names the file
+    ``<data>/<name>.ndjson`` and a line of labels.txt, so it must not hold a path separator
+    ('/' or '\\'), be '.' or '..', or hold a NUL or other control character.  Names that
+    are not Quick, Draw! categories are allowed here (a build may use its own files)."""
+    bad = None
+    if "/" in name or "\\" in name:
+        bad = "holds a path separator ('/' or '\\')"
+    elif name in (".", ".."):
+        bad = "is a path, not a name"
+    elif any(ord(c) < 32 or ord(c) == 127 for c in name):
+        bad = "holds a control character"
+    if bad:
+        raise ValueError(f"{source}: class name {name!r} {bad}: a class name is the name of "
+                         "its file <class>.ndjson in the data directory, such as 'cat' or "
+                         "'sea turtle' (`python -m fastdraw list` lists them)")
 
 
 def with_close_matches(name: str, known: Iterable[str]) -> str:

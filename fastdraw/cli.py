@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from fastdraw.cpus import usable_cpus
 
@@ -29,6 +30,7 @@ COMMANDS = {
 }
 
 DEFAULT_BASE_URL = "https://storage.googleapis.com"
+CLASS_SUFFIXES = (".ndjson", ".ndjson.gz")
 
 
 def _add_classes(p: argparse.ArgumentParser, required: bool) -> None:
@@ -36,7 +38,9 @@ def _add_classes(p: argparse.ArgumentParser, required: bool) -> None:
     g.add_argument("--group", choices=["pets", "zoo", "animals", "all"],
                    help="a class group of the notebook (in its order), or all 345 categories")
     g.add_argument("--classes", metavar="A,B,C", help="comma-separated class names")
-    g.add_argument("--classes-file", metavar="FILE", help="a file with one class name per line")
+    g.add_argument("--classes-file", metavar="FILE",
+                   help="a UTF-8 text file with one class name per line (blank lines and "
+                        "lines starting with '#' are skipped)")
 
 
 def _add_base_url(p: argparse.ArgumentParser) -> None:
@@ -136,6 +140,58 @@ def command_parser(name: str) -> argparse.ArgumentParser:
     return p
 
 
+def _argument_problem(name: str, args: argparse.Namespace) -> str | None:
+    """What is wrong with the command's path-like arguments, checked before any work: a
+    --data that is not a directory of class files, an inspect CLASS that is a path.
+    (Build's and download's class names are checked by `classes_from_args`.)"""
+    if name == "inspect":
+        from fastdraw.classes import check_class_name
+
+        try:
+            for cls in args.classes:
+                check_class_name(cls, "CLASS")
+        except ValueError as e:
+            return str(e)
+    data = getattr(args, "data", None)
+    return data_dir_problem(data) if data else None
+
+
+def data_dir_problem(data: str) -> str | None:
+    """Why ``data`` cannot be the --data directory of <class>.ndjson files, or None.
+
+    A path that does not exist is fine (a build or download creates it), unless a file is
+    in its way; an existing file is not, and neither is a directory named like a class file
+    that holds none.
+    """
+    path = Path(data)
+    what = "--data must be a directory holding <class>.ndjson files"
+    named_like_class = path.name.endswith(CLASS_SUFFIXES) and not path.name.startswith(".")
+    parent = repr(str(path.parent))
+    if path.is_dir():
+        if named_like_class and not any(e.name.endswith(CLASS_SUFFIXES) for e in _entries(path)):
+            return (f"--data {data} is a directory named like a class file, and it holds no "
+                    f"<class>.ndjson files: {what} (such as --data {parent}, if that is "
+                    "where the class files are)")
+        return None
+    if path.exists():
+        text = f"--data {data} is a file, not a directory: {what}"
+        if named_like_class:
+            text += f"; to use this class file, give its directory: --data {parent}"
+        return text
+    existing = next((p for p in path.parents if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        return f"--data {data}: {existing} is a file, not a directory: {what}"
+    return None
+
+
+def _entries(path: Path) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(path) as it:
+            return list(it)
+    except OSError:
+        return []  # an unreadable directory: the command reports it when it reads
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in COMMANDS:
@@ -149,6 +205,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(processName)s %(message)s",
         stream=sys.stderr,
     )
+    problem = _argument_problem(name, args)
+    if problem and name == "build":  # as the build's own errors: logged, exit code 1
+        logging.getLogger("fastdraw.cli").error("%s", problem)
+        return 1
+    if problem:
+        parser.error(problem)
     module, func, _ = COMMANDS[name]
     handler = getattr(importlib.import_module(module), func)
     return handler(args)
