@@ -18,6 +18,7 @@ second writes it.  TensorFlow is imported only by the drop-ins that return
 
 from __future__ import annotations
 
+import numbers
 import sys
 from collections.abc import Sequence
 
@@ -613,6 +614,17 @@ def _timestamps(drawings: Drawings, notebook_time: bool) -> np.ndarray:
     return np.array([notebook_seconds(int(t)) for t in drawings.timestamp], dtype=np.int64)
 
 
+def _int64_label(label: object) -> int:
+    """The label as the notebook's ``int64_list.value.append(label)`` takes it: an integer in
+    int64's range, else the TypeError or ValueError protobuf raises (never a wrapped value)."""
+    if not isinstance(label, numbers.Integral) or isinstance(label, (bool, np.bool_)):
+        raise TypeError(f"label {label!r} has type {type(label).__name__}: it must be an "
+                        "integer")
+    if not -(1 << 63) <= int(label) < 1 << 63:
+        raise ValueError(f"label {label} is out of int64's range")
+    return int(label)
+
+
 def make_example_img(label: int, drawing: dict, *, notebook_time: bool = False):
     """Drop-in for the notebook's ``make_example_img``: a ``tf.train.Example``.
 
@@ -625,6 +637,7 @@ def make_example_img(label: int, drawing: dict, *, notebook_time: bool = False):
 
     from fastdraw.raster import rasterize
 
+    label = _int64_label(label)
     drawings = Drawings.from_dicts([drawing])
     images = rasterize(drawings, 64, 4, True)
     buf, _ = encode_img_examples(np.array([label]), images, drawings,
@@ -646,6 +659,7 @@ def make_example_stroke(label: int, drawing: dict, *, notebook_time: bool = Fals
 def stroke_example(label: int, drawing: dict, notebook_time: bool = False,
                    gaps: tuple[int, int] = (0, 0)) -> np.ndarray:
     """``make_example_stroke``'s Example, serialized (uint8), with ``gaps`` around it."""
+    label = _int64_label(label)
     rows = json_to_stroke(drawing)
     drawings = Drawings.from_dicts([drawing])
     buf, _ = encode_stroke_examples(np.array([label]), rows[:3].astype(np.float32),

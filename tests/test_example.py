@@ -157,6 +157,20 @@ def test_extreme_key_ids_and_labels(utc, labelled, key_id):
             reference.make_example_img(label, d))
 
 
+@pytest.mark.parametrize("label", [2**63, -2**63 - 1, 1.5, "3", True, np.bool_(False), None])
+def test_a_label_the_notebook_refuses_is_refused_not_wrapped(utc, labelled, label):
+    _, drawings = labelled
+    d = drawings[3]
+    with pytest.raises((TypeError, ValueError)) as theirs:
+        reference.make_example_img(label, d)
+    for make in (make_example_img, make_example_stroke):
+        with pytest.raises(theirs.type, match=r"label .*(out of int64's range|must be an int)"):
+            make(label, d)
+    for label in (2**63 - 1, -2**63, np.int64(7), np.uint8(200)):
+        assert _tf_bytes(make_example_stroke(label, d)) == _tf_bytes(
+            reference.make_example_stroke(label, d))
+
+
 def test_single_point_drawing_has_empty_float_lists(utc, labelled):
     _, drawings = labelled
     d = {**drawings[5], "drawing": [drawings[5]["drawing"][0][:, :1]]}
