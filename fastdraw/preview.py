@@ -11,8 +11,9 @@ from __future__ import annotations
 import argparse
 import itertools
 import logging
+import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,30 @@ _LABEL_HEIGHT = 12
 _GUTTER = 2
 _GUTTER_GRAY = 64
 _LABEL_GRAY = 200
+MAX_PIXELS = 1 << 26  # the largest grid image: 64 megapixels (8192x8192), 64 MiB in memory
+
+
+def grid_size(rows: int, cols: int, tile: int, caption: bool = False,
+              gutter: int = 0) -> tuple[int, int]:
+    """(width, height) in pixels of a rows x cols `grid` of `tile` px tiles."""
+    cell_h = tile + (_LABEL_HEIGHT if caption else 0)
+    return cols * (tile + gutter) - gutter, rows * (cell_h + gutter) - gutter
+
+
+def check_grid(rows: int, cols: int, tile: int, caption: bool = False, gutter: int = 0) -> None:
+    """Raises ValueError unless rows and cols are at least 1 and the grid image has at most
+    MAX_PIXELS pixels (a bigger PNG takes more memory to draw than a machine may have, and
+    Pillow refuses to open one as a possible decompression bomb)."""
+    if rows < 1 or cols < 1:
+        raise ValueError(f"--rows and --cols must be at least 1, not {rows}x{cols}")
+    width, height = grid_size(rows, cols, tile, caption, gutter)
+    if width * height > MAX_PIXELS:
+        cell_w, cell_h = grid_size(1, 1, tile, caption, gutter)
+        side = math.isqrt(MAX_PIXELS // ((cell_w + gutter) * (cell_h + gutter)))
+        raise ValueError(
+            f"a {rows}x{cols} grid of {tile} px tiles would be a {width}x{height} image "
+            f"({width * height:,} pixels); the most is {MAX_PIXELS:,} pixels (8192x8192): "
+            f"ask for fewer --rows and --cols (such as --rows {side} --cols {side})")
 
 
 def grid(tiles: np.ndarray, rows: int, cols: int, labels: Sequence[str] | None = None,
@@ -45,6 +70,7 @@ def grid(tiles: np.ndarray, rows: int, cols: int, labels: Sequence[str] | None =
     font: on a strip below it when `caption`, else in its top-left corner.
     """
     n, sz = len(tiles), tiles.shape[1]
+    check_grid(rows, cols, sz, labels is not None and caption, gutter)
     cell_h = sz + (_LABEL_HEIGHT if labels is not None and caption else 0)
     out = np.full((rows * (cell_h + gutter) - gutter, cols * (sz + gutter) - gutter),
                   _GUTTER_GRAY if gutter else 0, dtype=np.uint8)
@@ -96,31 +122,52 @@ def mosaic(classes: Sequence[str], data_dir: str | Path | None = None, rows: int
     `np.random.permutation` after `np.random.seed(seed)`); the first rows * cols are drawn
     as 64 px tiles with line width 4.  With several classes each tile is labelled.
     """
+    check_grid(rows, cols, MOSAIC_TILE)
     data_dir = Path(data_dir if data_dir is not None else sample_dir())
     n = rows * cols
-    images, words = [], []
-    for name in classes:
-        for chunk in read_drawings(_class_file(data_dir, name), limit=n):
-            images.append(rasterize(chunk, img_sz=MOSAIC_TILE, lw=MOSAIC_LINE_WIDTH,
-                                    maximize=True))
-            words.extend([name] * len(chunk))
-    if not words:
+    files = [_class_file(data_dir, name) for name in classes]
+    # A first read counts the drawings, so that only the n drawn are rasterized (memory for
+    # n tiles, not for n per class); the second reads the same drawings, in the same order.
+    counts = [sum(len(chunk) for chunk in read_drawings(f, limit=n))
+              for f in files]
+    if not sum(counts):
         raise ValueError(f"{data_dir}: no recognized drawings of {', '.join(classes)}")
-    order = np.random.RandomState(seed).permutation(len(words))[:n]
+    order = np.random.RandomState(seed).permutation(sum(counts))[:n]
     if len(order) < n:
         log.info("only %d drawings for %d tiles: the rest stay black", len(order), n)
-    tiles = np.concatenate(images)[order]
-    labels = [words[i] for i in order] if len(classes) > 1 else None
-    return grid(tiles, rows, cols, labels)
+    slot = np.full(sum(counts), -1, dtype=np.int64)  # each drawing's tile, -1: not drawn
+    slot[order] = np.arange(len(order))
+    tiles = np.zeros((len(order), MOSAIC_TILE, MOSAIC_TILE), dtype=np.uint8)
+    labels = [""] * len(order)
+    start = 0
+    for name, file, count in zip(classes, files, counts):
+        seen = 0
+        for chunk in read_drawings(file, limit=n, on_reject=lambda r: None):  # told above
+            tile = slot[start + seen:start + seen + len(chunk)]
+            drawn = np.flatnonzero(tile >= 0)
+            if len(drawn):
+                images = rasterize(chunk, img_sz=MOSAIC_TILE, lw=MOSAIC_LINE_WIDTH, maximize=True)
+                tiles[tile[drawn]] = images[drawn]
+                for t in tile[drawn].tolist():
+                    labels[t] = name
+            seen += len(chunk)
+        if seen != count:
+            raise ValueError(f"{file}: changed while it was read ({count} drawings, then "
+                             f"{seen}); try again")
+        start += count
+    return grid(tiles, rows, cols, labels if len(classes) > 1 else None)
 
 
 def cli_mosaic(args: argparse.Namespace) -> int:
     """`inspect CLASS... --mosaic FILE.png [--data DIR] [--rows R --cols C --seed S]`.
 
-    Exit 2 on a bad grid size, 1 when the drawings cannot be read or the PNG written.
+    Exit 2 on a bad grid size (under 1, or an image over MAX_PIXELS), 1 when the drawings
+    cannot be read or the PNG written.
     """
-    if args.rows < 1 or args.cols < 1:
-        _fail("inspect", f"--rows and --cols must be at least 1, not {args.rows}x{args.cols}")
+    try:
+        check_grid(args.rows, args.cols, MOSAIC_TILE)
+    except ValueError as e:
+        _fail("inspect", e)
         return 2
     try:
         img = mosaic(args.classes, args.data, args.rows, args.cols, args.seed)
@@ -174,8 +221,13 @@ def draw_strokes(stroke: np.ndarray, size: int = PREVIEW_TILE,
     return np.asarray(img)
 
 
-def dataset_tiles(path: str | Path, split: str, n: int) -> tuple[np.ndarray, list[str]]:
-    """The first `n` records of a split (file order) as tiles, with their labels' class names."""
+def dataset_tiles(path: str | Path, split: str, n: int,
+                  on_tile_size: Callable[[int], None] | None = None
+                  ) -> tuple[np.ndarray, list[str]]:
+    """The first `n` records of a split (file order) as tiles, with their labels' class names.
+
+    `on_tile_size` gets the first tile's size as soon as it is known (and may raise).
+    """
     labels = read_labels(path)
     tiles, names = [], []
     records = (r for shard in shard_paths(path, split) for r in read_records(shard))
@@ -184,6 +236,8 @@ def dataset_tiles(path: str | Path, split: str, n: int) -> tuple[np.ndarray, lis
         label = int(features["label"][0]) if len(features.get("label", [])) else -1
         names.append(labels[label] if 0 <= label < len(labels) else f"label {label}?")
         tiles.append(_tile(features))
+        if on_tile_size is not None and len(tiles) == 1:
+            on_tile_size(tiles[0].shape[0])
     if not tiles:
         raise ValueError(f"{path}: split {split!r} has no records")
     return np.stack(tiles), names
@@ -206,17 +260,23 @@ def _tile(features: dict) -> np.ndarray:
 
 def preview(path: str | Path, split: str = "train", rows: int = 8, cols: int = 8) -> Image.Image:
     """A labelled grid of the first rows * cols records of a built dataset's split."""
-    tiles, names = dataset_tiles(path, split, rows * cols)
+    check_grid(rows, cols, PREVIEW_TILE, caption=True, gutter=_GUTTER)  # before reading any
+    tiles, names = dataset_tiles(  # images over 64 px are bigger tiles: checked again
+        path, split, rows * cols,
+        lambda size: check_grid(rows, cols, size, caption=True, gutter=_GUTTER))
     return grid(tiles, rows, cols, names, caption=True, gutter=_GUTTER)
 
 
 def cli_preview(args: argparse.Namespace) -> int:
     """`preview DATASET_DIR --split S --out FILE.png [--rows R --cols C]`.
 
-    Exit 2 on a bad grid size, 1 when the dataset cannot be read or the PNG written.
+    Exit 2 on a bad grid size (under 1, or an image over MAX_PIXELS), 1 when the dataset
+    cannot be read or the PNG written (or its images are so big that the grid is too).
     """
-    if args.rows < 1 or args.cols < 1:
-        _fail("preview", f"--rows and --cols must be at least 1, not {args.rows}x{args.cols}")
+    try:
+        check_grid(args.rows, args.cols, PREVIEW_TILE, caption=True, gutter=_GUTTER)
+    except ValueError as e:
+        _fail("preview", e)
         return 2
     try:
         img = preview(args.dataset, args.split, args.rows, args.cols)

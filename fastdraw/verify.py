@@ -90,29 +90,49 @@ def check(path: str | Path, workers: int | None = None) -> Report:
         problems.append("not a directory (give the path of a built dataset, such as data/zoo_img)")
         return report
     labels = _labels(path, problems)
-    manifest = _json(path / "manifest.json", problems) or {}
-    counts = _json(path / "counts.json", problems)
+    manifest = _manifest(path, problems)
+    counts = _counts(path, problems)
     options = manifest.get("options", {})
-    if manifest:
-        if manifest.get("format") != FORMAT:
-            problems.append(f"manifest.json: format is {manifest.get('format')!r}, not {FORMAT!r}")
-        if labels is not None and manifest.get("classes") != labels:
-            problems.append("manifest.json: classes differ from labels.txt")
-    splits = list(counts) if isinstance(counts, dict) else list(options.get("splits", {}))
-    if not splits:  # no metadata (a notebook-made dataset, say): check the shards on disk
-        splits = sorted({m["split"] for p in path.iterdir() if (m := SHARD_RE.fullmatch(p.name))})
+    if labels is not None and "classes" in manifest and manifest["classes"] != labels:
+        problems.append("manifest.json: classes differ from labels.txt")
+    entries = {p.name: p for p in path.iterdir() if SHARD_RE.fullmatch(p.name)}
+    on_disk_splits = sorted({SHARD_RE.fullmatch(name)["split"] for name in entries})
+    if counts is not None:
+        splits = list(counts)
+    elif "splits" in options:
+        splits = list(options["splits"])
+    else:  # no metadata (a notebook-made dataset, say): check the shards on disk
+        splits = on_disk_splits
+    if counts is not None:
+        if uncounted := [s for s in on_disk_splits if s not in counts]:
+            problems.append(f"counts.json: no count for split(s) {', '.join(uncounted)}, "
+                            f"which have shard files (counts.json gives every split's records)")
+        if "splits" in options and set(counts) != set(options["splits"]):
+            problems.append(f"counts.json: splits {', '.join(sorted(counts))} differ from "
+                            f"manifest.json's options.splits "
+                            f"({', '.join(sorted(options['splits'])) or 'none'})")
     expected = _expected_shards(path, splits, options.get("shards"), problems)
-    listed = manifest.get("shards", {})
-    for name in listed:
+    listed = manifest.get("shards")
+    for name in listed or {}:
         if name not in expected:
             problems.append(f"manifest.json: lists shard {name}, which is not expected")
-    on_disk = {p.name for p in path.iterdir() if SHARD_RE.fullmatch(p.name)}
-    for name in sorted(on_disk - set(expected)):
+    for name in sorted(set(entries) - set(expected)):
         problems.append(f"{name}: unexpected shard file (not in the splits and shard count of "
                         f"counts.json / manifest.json); a glob would read it too")
     report.classes = len(labels or [])
-    present = [name for name in expected if name in on_disk]
-    problems.extend(f"{name}: missing shard file" for name in expected if name not in on_disk)
+    present = []
+    for name in expected:
+        if name not in entries:
+            problems.append(f"{name}: missing shard file")
+        elif not entries[name].is_file():
+            what = "a directory" if entries[name].is_dir() else "not a regular file"
+            problems.append(f"{name}: is {what}, not a shard file (a TFRecord file of the "
+                            f"split's records); remove it and rebuild the dataset")
+        else:
+            present.append(name)
+            if listed is not None and name not in listed:
+                problems.append(f"{name}: no {{records, sha256}} entry in manifest.json's "
+                                f"shards, so its sha256 and record count cannot be checked")
     job = _ShardJob(labels, manifest.get("kind"), options)
     results = _run(job, [path / name for name in present], workers)
     totals: Counter[str] = Counter()
@@ -121,23 +141,25 @@ def check(path: str | Path, workers: int | None = None) -> Report:
         problems.append(f"shards disagree on the dataset kind: {dict(kinds)}")
     for r in results:
         problems.extend(r.problems)
-        listed_shard = listed.get(r.name)
+        listed_shard = (listed or {}).get(r.name)
         if listed_shard is not None:
-            if r.sha256 != listed_shard.get("sha256"):
+            if r.sha256 is not None and r.sha256 != listed_shard["sha256"]:
                 problems.append(f"{r.name}: sha256 {r.sha256} differs from manifest.json's "
-                                f"{listed_shard.get('sha256')}")
-            if r.records != listed_shard.get("records"):
+                                f"{listed_shard['sha256']}")
+            if r.records != listed_shard["records"]:
                 problems.append(f"{r.name}: holds {r.records} records, manifest.json says "
-                                f"{listed_shard.get('records')}")
+                                f"{listed_shard['records']}")
         totals[SHARD_RE.fullmatch(r.name)["split"]] += r.records
     report.shards = len(results)
     report.kind = manifest.get("kind") or (kinds.most_common(1)[0][0] if kinds else "?")
     report.split_records = {s: totals[s] for s in splits}
-    if isinstance(counts, dict):
-        for split, want in counts.items():
-            if totals[split] != want:
-                problems.append(f"counts.json: {split} has {want} records, its shards hold "
-                                f"{totals[split]}")
+    for split, want in (counts or {}).items():
+        if not _is_count(want):
+            problems.append(f"counts.json: {split} is {_describe(want)}, not a whole number of "
+                            f"records; its shards hold {totals[split]}")
+        elif totals[split] != want:
+            problems.append(f"counts.json: {split} has {want} records, its shards hold "
+                            f"{totals[split]}")
     if "records" in manifest and manifest["records"] != sum(totals.values()):
         problems.append(f"manifest.json: records is {manifest['records']}, the shards hold "
                         f"{sum(totals.values())}")
@@ -146,26 +168,158 @@ def check(path: str | Path, workers: int | None = None) -> Report:
     return report
 
 
-def _labels(path: Path, problems: list[str]) -> list[str] | None:
-    file = path / "labels.txt"
+def _text(file: Path, problems: list[str]) -> str | None:
+    """The UTF-8 text of a metadata file, or None after saying why it cannot be read."""
     if not file.exists():
-        problems.append("labels.txt: missing")
+        problems.append(f"{file.name}: missing")
         return None
-    labels = file.read_text("utf-8").split("\n")
+    try:
+        return file.read_text("utf-8")
+    except UnicodeDecodeError as e:
+        problems.append(f"{file.name}: not UTF-8 text ({e})")
+    except IsADirectoryError:
+        problems.append(f"{file.name}: is a directory, not a file")
+    except OSError as e:
+        problems.append(f"{file.name}: cannot be read ({e.strerror or e})")
+    return None
+
+
+def _labels(path: Path, problems: list[str]) -> list[str] | None:
+    text = _text(path / "labels.txt", problems)
+    if text is None:
+        return None
+    labels = text.split("\n")
     if len(set(labels)) != len(labels) or "" in labels:
         problems.append("labels.txt: has empty or repeated class names (or a trailing newline)")
     return labels
 
 
+_UNREAD = object()  # what _json gives for a file it could not read (JSON's null is None)
+
+
 def _json(file: Path, problems: list[str]) -> Any:
-    if not file.exists():
-        problems.append(f"{file.name}: missing")
-        return None
+    """The JSON value of a metadata file, or _UNREAD after saying why there is none."""
+    text = _text(file, problems)
+    if text is None:
+        return _UNREAD
     try:
-        return json.loads(file.read_text("utf-8"))
-    except (ValueError, UnicodeDecodeError) as e:
+        return json.loads(text)
+    except ValueError as e:
         problems.append(f"{file.name}: not valid JSON ({e})")
+        return _UNREAD
+
+
+def _is_count(value: Any) -> bool:
+    """A whole number of records (JSON's true and false are not)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _describe(value: Any) -> str:
+    """A JSON value for a message, with its type: 'the string "40"', 'an array [1, 2]'."""
+    kind = {str: "the string", bool: "the boolean", int: "the number", float: "the number",
+            list: "an array", dict: "an object"}.get(type(value))  # None: null
+    text = json.dumps(value)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return f"{kind} {text}" if kind else text
+
+
+_COUNTS_SHAPE = 'an object of records per split, such as {"train": 70, "eval": 10, "test": 10}'
+
+
+def _counts(path: Path, problems: list[str]) -> dict[str, Any] | None:
+    """counts.json's object of records per split (values checked against the shards later),
+    or None when it is missing or not such an object."""
+    counts = _json(path / "counts.json", problems)
+    if counts is _UNREAD:
         return None
+    if not isinstance(counts, dict):
+        problems.append(f"counts.json: is {_describe(counts)}, not {_COUNTS_SHAPE}")
+        return None
+    if not counts:
+        problems.append(f"counts.json: is empty, not {_COUNTS_SHAPE}")
+        return None
+    return counts
+
+
+_MANIFEST_FIELDS = ("format", "kind", "classes", "options", "records", "rejected", "shards")
+
+
+def _manifest(path: Path, problems: list[str]) -> dict[str, Any]:
+    """manifest.json's fields that have the shape the build writes them in ({} when it is
+    missing or not an object); says which fields lack or have another shape, and drops them."""
+    manifest = _json(path / "manifest.json", problems)
+    if not isinstance(manifest, dict):
+        if manifest is not _UNREAD:
+            problems.append(f"manifest.json: is {_describe(manifest)}, not an object "
+                            f"(the build writes {', '.join(_MANIFEST_FIELDS)})")
+        return {}
+    out: dict[str, Any] = {}
+
+    def bad(field: str, value: Any, want: str) -> None:
+        problems.append(f"manifest.json: {field} is {_describe(value)}, not {want}")
+
+    if lacking := [name for name in _MANIFEST_FIELDS if name not in manifest]:
+        problems.append(f"manifest.json: lacks {', '.join(lacking)} (the build writes "
+                        f"{', '.join(_MANIFEST_FIELDS)}); rebuild the dataset")
+    if "format" in manifest and manifest["format"] != FORMAT:
+        problems.append(f"manifest.json: format is {_describe(manifest['format'])}, "
+                        f"not {FORMAT!r}")
+    if "kind" in manifest:
+        if manifest["kind"] in ("img", "stroke"):
+            out["kind"] = manifest["kind"]
+        else:
+            bad("kind", manifest["kind"], '"img" or "stroke"')
+    if "classes" in manifest:
+        classes = manifest["classes"]
+        if isinstance(classes, list) and all(isinstance(c, str) for c in classes):
+            out["classes"] = classes
+        else:
+            bad("classes", classes, "an array of class names")
+    for name in ("records", "rejected"):
+        if name in manifest:
+            if _is_count(manifest[name]):
+                out[name] = manifest[name]
+            else:
+                bad(name, manifest[name], "a whole number")
+    if "options" in manifest:
+        out["options"] = _manifest_options(manifest["options"], bad)
+    if "shards" in manifest:
+        shards = manifest["shards"]
+        if not isinstance(shards, dict):
+            bad("shards", shards, "an object of {records, sha256} by shard name")
+        else:
+            out["shards"] = {}
+            for name, entry in shards.items():
+                if (isinstance(entry, dict) and _is_count(entry.get("records"))
+                        and isinstance(entry.get("sha256"), str)):
+                    out["shards"][name] = entry
+                else:
+                    bad(f"shards[{name!r}]", entry, 'an object {"records": N, "sha256": "..."}')
+    return out
+
+
+def _manifest_options(options: Any, bad: Callable[[str, Any, str], None]) -> dict[str, Any]:
+    """The options verify relies on, each of the type the build writes."""
+    if not isinstance(options, dict):
+        bad("options", options, "an object of the build's options")
+        return {}
+    out = dict(options)
+    for name in ("shards", "img_size"):
+        if name in options and not (_is_count(options[name]) and options[name] >= 1):
+            bad(f"options.{name}", options[name], "a whole number of at least 1")
+            del out[name]
+    if "include_unrecognized" in options and not isinstance(options["include_unrecognized"],
+                                                                bool):
+        bad("options.include_unrecognized", options["include_unrecognized"], "true or false")
+        del out["include_unrecognized"]
+    if "splits" in options:
+        splits = options["splits"]
+        if not (isinstance(splits, dict) and splits and all(map(_is_count, splits.values()))):
+            bad("options.splits", splits, 'an object of examples per class by split, such as '
+                                          '{"train": 7, "eval": 1}')
+            del out["splits"]
+    return out
 
 
 def _expected_shards(path: Path, splits: list[str], shards: Any,
@@ -187,7 +341,7 @@ def _expected_shards(path: Path, splits: list[str], shards: Any,
 class _ShardResult:
     name: str
     records: int
-    sha256: str
+    sha256: str | None  # None: the shard could not be read
     kind: str
     problems: list[str]
     key_ids: np.ndarray  # int64, one per record that has a key_id
@@ -212,6 +366,7 @@ class _ShardJob:
         keys: list[np.ndarray] = []
         key_records: list[np.ndarray] = []
         problems = []
+        sha256: str | None = None
         try:
             for buf, offsets in read_windows(file, on_bytes=digest.update):
                 issues.base = records
@@ -224,6 +379,9 @@ class _ShardJob:
         except CorruptRecordError as e:
             problems.append(f"{file.name}: {e} (after {records} good records)")
             sha256 = _sha256(file)
+        except OSError as e:  # a shard that vanished or cannot be read, say
+            problems.append(f"{file.name}: cannot be read ({e.strerror or e})"
+                            + (f" after {records} good records" if records else ""))
         problems.extend(issues.messages(file.name))
         return _ShardResult(file.name, records, sha256, kind or "", problems,
                             np.concatenate(keys or [np.zeros(0, np.int64)]),
@@ -232,7 +390,7 @@ class _ShardJob:
 
 def _run(job: _ShardJob, files: list[Path], workers: int | None) -> list[_ShardResult]:
     workers = workers or usable_cpus()
-    if sum(f.stat().st_size for f in files) < _PARALLEL_BYTES:
+    if sum(f.stat().st_size if f.is_file() else 0 for f in files) < _PARALLEL_BYTES:
         workers = 1
     workers = min(workers, len(files))
     if workers <= 1:
@@ -435,11 +593,10 @@ class _ShardCheck:
 
 
 def _check_rejected(path: Path, manifest: dict, problems: list[str]) -> None:
-    file = path / "rejected.ndjson"
-    if not file.exists():
-        problems.append("rejected.ndjson: missing")
+    text = _text(path / "rejected.ndjson", problems)
+    if text is None:
         return
-    lines = file.read_text("utf-8").splitlines()
+    lines = text.splitlines()
     for i, line in enumerate(lines, 1):
         try:
             entry = json.loads(line)

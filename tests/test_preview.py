@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 
 from fastdraw import reference
 from fastdraw.cli import main
-from fastdraw.preview import draw_strokes, mosaic, strokes_from_deltas
+from fastdraw.preview import MAX_PIXELS, draw_strokes, grid, mosaic, preview, strokes_from_deltas
 
 
 def _tiles(img: np.ndarray, sz: int, rows: int, cols: int, pitch_y: int | None = None,
@@ -180,3 +180,86 @@ def test_small_images_are_previewed_enlarged(tmp_path):
     for tile, example in zip(_tiles(img, 84, 2, 3, 84 + 12 + 2, 84 + 2), examples, strict=True):
         pixels = np.array(example.features.feature["img_28"].int64_list.value, dtype=np.uint8)
         np.testing.assert_array_equal(tile, pixels.reshape(28, 28).repeat(3, 0).repeat(3, 1))
+
+
+@pytest.mark.parametrize("command", ["preview", "inspect"])
+@pytest.mark.parametrize("rows, cols", [(100000, 100000), (1, 10_000_000), (129, 128)])
+def test_a_grid_too_big_for_a_png_is_refused_before_reading(built, tmp_path, capsys, command,
+                                                              rows, cols):
+    """A grid whose image would pass MAX_PIXELS (64 megapixels) exits 2 naming the limit and
+    a grid that fits, without allocating it (100000x100000 tiles would be terabytes)."""
+    out = tmp_path / "big.png"
+    args = (["preview", str(built["img"]), "--out", str(out)] if command == "preview"
+            else ["inspect", "cat", "--data", str(SIMPLIFIED), "--mosaic", str(out)])
+    if command == "preview" and (rows, cols) == (129, 128):
+        rows, cols = 115, 114  # the preview's tiles are bigger: 66x78 with gutter and caption
+    assert main([*args, "--rows", str(rows), "--cols", str(cols)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"fastdraw {command}: error: a {rows}x{cols} grid of 64 px tiles ")
+    assert "the most is 67,108,864 pixels (8192x8192)" in err
+    side = int(err.rsplit("--rows ", 1)[1].split()[0])
+    assert main([*args, "--rows", str(side), "--cols", str(side)]) == 0, "suggested grid fails"
+    with Image.open(out) as img:
+        assert img.width * img.height <= MAX_PIXELS
+        assert (img.width + 66) * (img.height + 78) > MAX_PIXELS  # one more row and column: too big
+
+
+def test_library_calls_refuse_huge_grids_too(built):
+    with pytest.raises(ValueError, match="the most is 67,108,864 pixels"):
+        preview(built["stroke"], "train", 100000, 100000)
+    with pytest.raises(ValueError, match="the most is 67,108,864 pixels"):
+        mosaic(["cat"], SIMPLIFIED, 100000, 100000)
+    with pytest.raises(ValueError, match="at least 1"):
+        mosaic(["cat"], SIMPLIFIED, 0, 3)
+    with pytest.raises(ValueError, match="a 1x20000 grid of 64 px tiles would be a 1280000x64 "):
+        grid(np.zeros((1, 64, 64), np.uint8), 1, 20000)
+
+
+def test_big_images_make_a_bigger_grid_that_is_checked_after_reading(tmp_path, capsys,
+                                                                      monkeypatch):
+    """Tiles of images over 64 px are their own size: the limit holds for them too (exit 1:
+    the grid fits 64 px tiles, not these), checked once the first record is read."""
+    assert main(["--group", "pets", "--sample", "--out", str(tmp_path), "--kind", "img",
+                 "--img-size", "256", "--splits", "train=2,eval=1,test=1", "--shards", "1",
+                 "--workers", "1"]) == 0
+    out, path = tmp_path / "big.png", str(tmp_path / "pets_img")
+    assert main(["preview", path, "--out", str(out), "--rows", "60", "--cols", "60"]) == 1
+    assert "a 60x60 grid of 256 px tiles would be a 15478x16198 image" in capsys.readouterr().err
+    assert not out.exists()
+    from fastdraw import preview as preview_module
+
+    read = []
+    real = preview_module._tile
+    monkeypatch.setattr(preview_module, "_tile", lambda f: read.append(1) or real(f))
+    with pytest.raises(ValueError, match="of 256 px tiles"):
+        preview(path, "train", 60, 60)
+    assert read == [1]
+    assert main(["preview", path, "--out", str(out), "--rows", "2", "--cols", "2"]) == 0
+    assert Image.open(out).size == (2 * 258 - 2, 2 * 270 - 2)
+
+
+def test_the_mosaic_rasterizes_only_the_drawings_it_shows(monkeypatch):
+    """rows * cols drawings of each class are read, but only the rows * cols drawn are
+    rasterized (memory for the tiles shown, not for every class's), same picture."""
+    from fastdraw import preview as preview_module
+
+    want = np.asarray(mosaic(["cat", "dog", "eye"], SIMPLIFIED, rows=2, cols=3, seed=4))
+    drawn = []
+    real = preview_module.rasterize
+
+    def counting(chunk, **kw):
+        drawn.append(len(chunk))
+        return real(chunk, **kw)
+
+    monkeypatch.setattr(preview_module, "rasterize", counting)
+    monkeypatch.setattr(preview_module, "read_drawings", _one_at_a_time)
+    got = np.asarray(mosaic(["cat", "dog", "eye"], SIMPLIFIED, rows=2, cols=3, seed=4))
+    np.testing.assert_array_equal(got, want)
+    assert sum(drawn) == 6
+
+
+def _one_at_a_time(path, **kw):
+    """read_drawings in chunks of one drawing, so that rasterize sees only those drawn."""
+    from fastdraw.ndjson import read_drawings
+
+    return read_drawings(path, chunk_size=1, **kw)

@@ -318,3 +318,176 @@ def test_a_path_that_is_not_a_dataset_directory_fails_saying_so(tmp_path, capsys
     out = capsys.readouterr().out
     assert f"{missing}: not a directory" in out
     assert f"FAILED: 1 problem(s) in {missing}" in out
+
+
+def _write_json(dataset: Path, name: str, value) -> None:
+    (dataset / name).write_text(json.dumps(value))
+
+
+def _cli_problems(dataset: Path, capsys) -> list[str]:
+    """The problems `python -m fastdraw verify` prints (it must exit 1 and say FAILED)."""
+    assert main(["verify", str(dataset)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == f"FAILED: {len(out) - 1} problem(s) in {dataset}"
+    prefix = f"{dataset}: "
+    assert all(line.startswith(prefix) for line in out[:-1])
+    return [line[len(prefix):] for line in out[:-1]]
+
+
+MANIFEST_FIELDS = "format, kind, classes, options, records, rejected, shards"
+
+
+@pytest.mark.parametrize("value, shown", [([1, 2], "an array [1, 2]"), (None, "null"),
+                                          ("zoo", 'the string "zoo"'), (7, "the number 7")])
+def test_a_manifest_that_is_not_an_object_is_named(dataset, capsys, value, shown):
+    _write_json(dataset, "manifest.json", value)
+    assert _cli_problems(dataset, capsys) == [
+        f"manifest.json: is {shown}, not an object (the build writes {MANIFEST_FIELDS})"]
+
+
+def test_an_empty_manifest_lacks_every_field(dataset):
+    _write_json(dataset, "manifest.json", {})
+    assert verify_dataset(dataset) == [
+        f"manifest.json: lacks {MANIFEST_FIELDS} (the build writes {MANIFEST_FIELDS}); "
+        "rebuild the dataset"]
+
+
+def _edit_manifest(dataset: Path, edit) -> None:
+    manifest = json.loads((dataset / "manifest.json").read_text())
+    edit(manifest)
+    _write_json(dataset, "manifest.json", manifest)
+
+
+def _wrong_types(m: dict) -> None:
+    m.update(format=1, kind=["img"], classes="cat", records="27", rejected=True)
+
+
+def _wrong_option_types(m: dict) -> None:
+    m["options"].update(shards="2", img_size=[64], include_unrecognized=0, splits=[5, 2, 2])
+
+
+def _wrong_shard_entries(m: dict) -> None:
+    m["shards"]["eval-00001-of-00002"] = 3
+    m["shards"]["test-00000-of-00002"] = {"records": -1, "sha256": "x"}
+
+
+MANIFEST_FAULTS = [
+    (_wrong_types, [
+        "manifest.json: format is the number 1, not 'fastdraw-dataset/1'",
+        'manifest.json: kind is an array ["img"], not "img" or "stroke"',
+        'manifest.json: classes is the string "cat", not an array of class names',
+        'manifest.json: records is the string "27", not a whole number',
+        "manifest.json: rejected is the boolean true, not a whole number",
+    ]),
+    (_wrong_option_types, [
+        'manifest.json: options.shards is the string "2", not a whole number of at least 1',
+        "manifest.json: options.img_size is an array [64], not a whole number of at least 1",
+        "manifest.json: options.include_unrecognized is the number 0, not true or false",
+        "manifest.json: options.splits is an array [5, 2, 2], not an object of examples per "
+        'class by split, such as {"train": 7, "eval": 1}',
+    ]),
+    (lambda m: m.update(options=None),
+     ["manifest.json: options is null, not an object of the build's options"]),
+    (lambda m: m.update(shards=[]),
+     ["manifest.json: shards is an array [], not an object of {records, sha256} by shard name"]),
+    (_wrong_shard_entries, [
+        "manifest.json: shards['eval-00001-of-00002'] is the number 3, not an object "
+        '{"records": N, "sha256": "..."}',
+        "manifest.json: shards['test-00000-of-00002'] is an object {\"records\": -1, "
+        "\"sha256\": \"x\"}, not an object {\"records\": N, \"sha256\": \"...\"}",
+        "eval-00001-of-00002: no {records, sha256} entry in manifest.json's shards, so its "
+        "sha256 and record count cannot be checked",
+        "test-00000-of-00002: no {records, sha256} entry in manifest.json's shards, so its "
+        "sha256 and record count cannot be checked",
+    ]),
+]
+
+
+@pytest.mark.parametrize("edit, messages", MANIFEST_FAULTS)
+def test_manifest_fields_of_the_wrong_shape_are_named(dataset, capsys, edit, messages):
+    """Each field that does not have the shape the build writes is a problem of its own,
+    and the rest of the dataset is still checked, from the shards on disk."""
+    _edit_manifest(dataset, edit)
+    assert _cli_problems(dataset, capsys) == messages
+
+
+def test_the_shards_are_checked_when_the_manifest_is_not_an_object(dataset):
+    _write_json(dataset, "manifest.json", [1, 2])
+    shard = dataset / "train-00001-of-00002"
+    shard.write_bytes(shard.read_bytes()[:-3])
+    problems = verify_dataset(dataset)
+    assert problems[0].startswith("manifest.json: is an array")
+    assert any(p.startswith(f"{shard.name}: ") and "truncated" in p for p in problems)
+
+
+@pytest.mark.parametrize("value, shown", [({}, "empty"), (None, "null"),
+                                          ([1, 2], "an array [1, 2]"), ("15", 'the string "15"')])
+def test_counts_json_that_is_not_an_object_of_splits_fails(dataset, capsys, value, shown):
+    _write_json(dataset, "counts.json", value)
+    assert _cli_problems(dataset, capsys) == [
+        f"counts.json: is {shown}, not an object of records per split, such as "
+        '{"train": 70, "eval": 10, "test": 10}']
+
+
+@pytest.mark.parametrize("value, shown", [("15", 'the string "15"'), (15.0, "the number 15.0"),
+                                          (True, "the boolean true"), (None, "null"),
+                                          (-15, "the number -15")])
+def test_a_count_that_is_not_a_whole_number_is_named_with_the_shards_records(
+        dataset, capsys, value, shown):
+    counts = json.loads((dataset / "counts.json").read_text())
+    assert counts["train"] == 15
+    counts["train"] = value
+    _write_json(dataset, "counts.json", counts)
+    assert _cli_problems(dataset, capsys) == [
+        f"counts.json: train is {shown}, not a whole number of records; its shards hold 15"]
+
+
+def test_counts_json_must_count_every_split_that_has_shards(dataset):
+    _write_json(dataset, "counts.json", {"train": 15, "eval": 6})
+    problems = verify_dataset(dataset)
+    assert problems[:2] == [
+        "counts.json: no count for split(s) test, which have shard files (counts.json gives "
+        "every split's records)",
+        "counts.json: splits eval, train differ from manifest.json's options.splits "
+        "(eval, test, train)",
+    ]
+    assert "test-00000-of-00002: unexpected shard file (not in the splits and shard count of "\
+           "counts.json / manifest.json); a glob would read it too" in problems
+
+
+@pytest.mark.parametrize("make", ["directory", "dangling symlink"])
+def test_a_shard_that_is_not_a_file_is_named(dataset, capsys, make):
+    shard = dataset / "train-00001-of-00002"
+    records = json.loads((dataset / "manifest.json").read_text())["shards"][shard.name]["records"]
+    shard.unlink()
+    if make == "directory":
+        shard.mkdir()
+    else:
+        shard.symlink_to(dataset / "nowhere")
+    what = "a directory" if make == "directory" else "not a regular file"
+    assert _cli_problems(dataset, capsys) == [
+        f"{shard.name}: is {what}, not a shard file (a TFRecord file of the split's records); "
+        "remove it and rebuild the dataset",
+        f"counts.json: train has 15 records, its shards hold {15 - records}",
+        f"manifest.json: records is 27, the shards hold {27 - records}",
+    ]
+
+
+def test_a_shard_that_cannot_be_read_is_named(dataset):
+    from fastdraw.verify import _ShardJob
+
+    result = _ShardJob(CLASSES, None, {})(dataset / "no-such-shard")
+    assert result.problems == ["no-such-shard: cannot be read (No such file or directory)"]
+    assert result.records == 0 and result.sha256 is None
+
+
+def test_metadata_files_that_cannot_be_read_are_named(dataset, capsys):
+    for name in ("labels.txt", "counts.json"):
+        (dataset / name).unlink()
+        (dataset / name).mkdir()
+    (dataset / "rejected.ndjson").write_bytes(b"\xff\xfe")
+    problems = _cli_problems(dataset, capsys)
+    assert problems[:2] == ["labels.txt: is a directory, not a file",
+                            "counts.json: is a directory, not a file"]
+    assert problems[2].startswith("rejected.ndjson: not UTF-8 text (")
+    assert len(problems) == 3
