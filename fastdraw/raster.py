@@ -16,8 +16,11 @@ coordinates in float32.  This module reproduces that pixel for pixel:
   crossings, its duplicated edge ends, its corner rule and its span rounding.
 
 Ported from Pillow 13.0's ``src/libImaging/Draw.c`` and ``src/_imaging.c``;
-the tests compare against the installed Pillow.  Coordinates are assumed to
-fit a C int after scaling (the notebook's ones are far smaller).
+the tests compare against the installed Pillow.  Image coordinates (after
+scaling) must lie within +-2**29, where Pillow's C int arithmetic cannot overflow;
+a drawing with a point beyond (or NaN) is refused with a ValueError that names it.
+The kernel never writes outside its canvas, and its work per segment is bounded
+by the image size, whatever the coordinates.
 
 Where it saves time, always with Pillow's pixels (each shortcut says why it is exact):
 rows of a true parallelogram are one run from the least to the greatest crossing, so
@@ -47,6 +50,15 @@ _NEVER = 1 << 62
 # Up to this coordinate size, float32 crossings are exact to far better than the 0.1 pixel
 # the single-run rows and the corner pre-check below rely on.
 _EXACT_RUN_LIMIT = 1 << 16
+# Image coordinates (after the notebook's scaling) must lie strictly within +-_COORD_LIMIT.
+# Pillow converts each one to a C int with a plain cast and works in C ints: within the limit
+# no value it computes overflows (line8's doubled deltas stay below 2**31, and so do the wide
+# line's vertices and edge deltas for line widths up to 2**30), so its pixels are those of
+# exact integer arithmetic, which the kernel does in int64.  Beyond it (and for NaN or
+# infinity) Pillow's casts and sums overflow, which C leaves undefined: what it draws then
+# depends on its compiler, so such a drawing is refused with a clear error instead.
+_COORD_BITS = 29
+_COORD_LIMIT = float(1 << _COORD_BITS)
 # The corner rule only moves a crossing where both edges at a vertex have |dx/dy| near 1
 # or more (float32 error allowed for); other vertex rows need no check.
 _CORNER_SLOPE = 0.9
@@ -137,9 +149,10 @@ def _span_words(lo, hi):
 
 
 @njit(cache=True, nogil=True)
-def _scale(v, mn, r, fsz):
-    """The notebook's ``(v - min_) / range * img_sz`` in float32, truncated as Pillow does."""
-    return int(np.float64((_F32(v) - mn) / r * fsz))
+def _scaled(v, mn, r, fsz):
+    """The notebook's ``(v - min_) / range * img_sz`` in float32 (as a float64: exact), which
+    Pillow truncates to a C int once it is within ``_COORD_LIMIT``."""
+    return np.float64((_F32(v) - mn) / r * fsz)
 
 
 @njit(cache=True, nogil=True)
@@ -340,13 +353,50 @@ def _corner_rows(vx, vy, ylo, yhi, edx, first, last, pymax, exact_only):
     return mask
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _line8(pad, a0, b0, da, db, sz, a_is_x):
+    """Pillow's line8 from (a0, b0) along major axis a (|da| >= |db|, stopping before the
+    end point), for ``pad[b, a]`` if ``a_is_x`` else ``pad[a, b]``.  Its step j (0 <= j <
+    |da|) sets minor offset k_j = floor((2 |db| j + |da|) / (2 |da|)), with error term
+    2 |db| (j + 1) - |da| - 2 |da| k_j; so the walk starts where the major axis enters the
+    image and stops where it leaves: at most ``sz`` steps, however far the ends are."""
+    sa = 1 if da >= 0 else -1
+    sb = 1 if db >= 0 else -1
+    da = abs(da)
+    db = abs(db)
+    jlo = max(0, -a0) if sa > 0 else max(0, a0 - sz + 1)
+    jhi = min(da, sz - a0) if sa > 0 else min(da, a0 + 1)
+    e = 2 * db - da
+    cb = b0
+    if 0 < jlo < jhi:
+        k = (2 * db * jlo + da) // (2 * da)
+        e += 2 * db * jlo - 2 * da * k
+        cb += sb * k
+    ca = a0 + sa * jlo
+    for _ in range(jhi - jlo):
+        if 0 <= cb < sz:
+            if a_is_x:
+                pad[cb, ca] = 255
+            else:
+                pad[ca, cb] = 255
+        if e >= 0:
+            cb += sb
+            e -= 2 * da
+        e += 2 * db
+        ca += sa
+
+
 @njit(cache=True, nogil=True)
 def _rasterize_kernel(
     x, y, stroke_offsets, drawing_offsets, img_sz, lw, maximize, memo, stamps, pool, out, out64,
     pad, pad64,
 ):
-    """Draws drawing ``d`` into ``out[d]`` for every d; returns the first drawing without a
-    segment (stopping there), or -1.
+    """Draws drawing ``d`` into ``out[d]`` for every d; returns ``(-1, 0, 0, 0.0)``, or stops
+    at the first drawing it cannot draw and returns ``(d, what, p, value)``: ``what`` 0 if it
+    has no segment (only refused when maximizing, as the notebook fails then; otherwise its
+    image is black), 1 or 2 if point ``p``'s x or y scales to ``value``, not within
+    +-_COORD_LIMIT (or not a number).  Only points of strokes with a segment are drawn, scaled
+    and checked, as in the notebook.
 
     Each drawing is drawn on ``pad`` (zeroed, rows of ``8 * words`` bytes, words =
     ceil(img_sz / 8)) and ``pad64`` (the same memory: flat uint64 words of 8 pixels), a
@@ -398,8 +448,8 @@ def _rasterize_kernel(
                 xmax = max(xmax, _F32(x[p]))
                 ymin = min(ymin, _F32(y[p]))
                 ymax = max(ymax, _F32(y[p]))
-        if segments == 0:
-            return d
+        if segments == 0 and maximize:
+            return d, 0, 0, 0.0
         if maximize:
             mnx = xmin * _F32(0.95)
             mny = ymin * _F32(0.95)
@@ -415,9 +465,30 @@ def _rasterize_kernel(
             rx = _F32(1024)
             ry = _F32(1024)
         q0 = stroke_offsets[s0]
+        inside = True
         for p in range(q0, stroke_offsets[s1]):
-            px[p - q0] = _scale(x[p], mnx, rx, fsz)
-            py[p - q0] = _scale(y[p], mny, ry, fsz)
+            fx = _scaled(x[p], mnx, rx, fsz)
+            fy = _scaled(y[p], mny, ry, fsz)
+            # Both false for NaN.
+            x_in = abs(fx) < _COORD_LIMIT
+            y_in = abs(fy) < _COORD_LIMIT
+            inside &= x_in & y_in
+            px[p - q0] = int(fx) if x_in else 0
+            py[p - q0] = int(fy) if y_in else 0
+        if not inside:
+            # Refused only for a point the notebook draws: one of a stroke with a segment.
+            for s in range(s0, s1):
+                p0 = stroke_offsets[s]
+                p1 = stroke_offsets[s + 1]
+                if p1 - p0 < 2:
+                    continue
+                for p in range(p0, p1):
+                    fx = _scaled(x[p], mnx, rx, fsz)
+                    fy = _scaled(y[p], mny, ry, fsz)
+                    if not abs(fx) < _COORD_LIMIT:
+                        return d, 1, p, fx
+                    if not abs(fy) < _COORD_LIMIT:
+                        return d, 2, p, fy
         for s in range(s0, s1):
             p0 = stroke_offsets[s] - q0
             p1 = stroke_offsets[s + 1] - q0
@@ -435,46 +506,12 @@ def _rasterize_kernel(
                 if lw <= 1 or (dx == 0 and dy == 0):
                     # line8 (Bresenham, stopping before the end point) + the end point; for
                     # a zero-length wide segment only the end point: ImagingDrawWideLine's point.
-                    xs = 1
-                    if dx < 0:
-                        dx = -dx
-                        xs = -1
-                    ys = 1
-                    if dy < 0:
-                        dy = -dy
-                        ys = -1
-                    if dx == 0:
-                        if 0 <= x0 < sz:
-                            for _ in range(dy):
-                                if 0 <= y0 < sz:
-                                    pad[y0, x0] = 255
-                                y0 += ys
-                    elif dy == 0:
-                        if 0 <= y0 < sz:
-                            for _ in range(dx):
-                                if 0 <= x0 < sz:
-                                    pad[y0, x0] = 255
-                                x0 += xs
-                    elif dx > dy:
-                        e = 2 * dy - dx
-                        for _ in range(dx):
-                            if 0 <= x0 < sz and 0 <= y0 < sz:
-                                pad[y0, x0] = 255
-                            if e >= 0:
-                                y0 += ys
-                                e -= 2 * dx
-                            e += 2 * dy
-                            x0 += xs
+                    # line8 steps along the major axis: x if |dx| > |dy| (its horizontal
+                    # and dx > dy cases), else y (its vertical and dy >= dx cases).
+                    if abs(dx) > abs(dy):
+                        _line8(pad, x0, y0, dx, dy, sz, True)
                     else:
-                        e = 2 * dx - dy
-                        for _ in range(dy):
-                            if 0 <= x0 < sz and 0 <= y0 < sz:
-                                pad[y0, x0] = 255
-                            if e >= 0:
-                                x0 += xs
-                                e -= 2 * dy
-                            e += 2 * dx
-                            y0 += ys
+                        _line8(pad, y0, x0, dy, dx, sz, False)
                     if 0 <= bx < sz and 0 <= by < sz:
                         pad[by, bx] = 255
                     continue
@@ -627,7 +664,7 @@ def _rasterize_kernel(
                     img[r, c] = pad[r, c]
             for w in range(len(pad64)):
                 pad64[w] = 0
-    return -1
+    return -1, 0, 0, 0.0
 
 
 def rasterize(
@@ -636,8 +673,11 @@ def rasterize(
     """Every drawing as the notebook's ``json_to_img`` image: uint8 (N, img_sz, img_sz), 0 or 255.
 
     Raises ValueError naming the drawing (index, and its line in the source file if known)
-    if one has no segment (no stroke with two points or more), which the notebook cannot
-    draw either.
+    if, with ``maximize``, one has no segment (no stroke with two points or more), which the
+    notebook cannot draw either (without ``maximize`` its image is black, as the notebook's);
+    or if a point of one of its strokes with a segment is NaN or scales to an image
+    coordinate beyond +-2**29 (``_COORD_LIMIT``), where Pillow's C int arithmetic overflows
+    (its pixels are then undefined behaviour of C); the message names the point and value.
     """
     x, y = drawings.x, drawings.y
     stroke_offsets, drawing_offsets = drawings.stroke_offsets, drawings.drawing_offsets
@@ -670,7 +710,7 @@ def _rasterize(x, y, stroke_offsets, drawing_offsets, img_sz, lw, maximize, line
     size = len(x) * (_STAMP_HEAD + 2 * (2 * reach + lw + 2)) + 1
     pool = np.empty(min(size, 1 << 20) if reach else 1, dtype=np.int32)
     pool[0] = 1
-    bad = _rasterize_kernel(
+    bad, what, p, value = _rasterize_kernel(
         np.ascontiguousarray(x, dtype=np.float64),
         np.ascontiguousarray(y, dtype=np.float64),
         np.ascontiguousarray(stroke_offsets, dtype=np.int64),
@@ -692,9 +732,24 @@ def _rasterize(x, y, stroke_offsets, drawing_offsets, img_sz, lw, maximize, line
             where = "the drawing"
         elif line[bad] > 0:
             where += f" (line {line[bad]})"
+        if what == 0:
+            raise ValueError(
+                f"{where} has no line segment (no stroke with at least two points): it cannot "
+                "be rasterized with maximize=True; drop it or give it a stroke of two points or "
+                "more"
+            )
+        s = int(np.searchsorted(stroke_offsets, p, side="right")) - 1
+        axis, raw = ("x", x[p]) if what == 1 else ("y", y[p])
+        if math.isnan(raw):
+            problem = f"{axis} is NaN, which Pillow's cast to a C int leaves undefined"
+        else:
+            problem = (f"{axis} = {float(raw)!r} scales to image coordinate {value:.7g}, not "
+                       f"within -2**{_COORD_BITS} < c < 2**{_COORD_BITS}, where Pillow's C int "
+                       "arithmetic overflows")
         raise ValueError(
-            f"{where} has no line segment (no stroke with at least two points): "
-            "it cannot be rasterized; drop it or give it a stroke of two points or more"
+            f"{where}: stroke {s - int(drawing_offsets[bad])} point {p - int(stroke_offsets[s])}:"
+            f" {problem}: it cannot be rasterized; drop the drawing or bring its coordinates "
+            "into range"
         )
     return out
 
@@ -724,14 +779,20 @@ def json_to_img(
         lengths = [len(stroke[0]) for stroke in strokes]
         if any(len(stroke[1]) != n for stroke, n in zip(strokes, lengths)):
             raise ValueError("a stroke's xs and ys differ in length")
+        x = y = None
         if strokes and all(isinstance(s, np.ndarray) and s.ndim == 2 for s in strokes):
-            x = np.concatenate([s[0] for s in strokes], dtype=np.float64)
-            y = np.concatenate([s[1] for s in strokes], dtype=np.float64)
-        else:
+            try:
+                x = np.concatenate([s[0] for s in strokes], dtype=np.float64)
+                y = np.concatenate([s[1] for s in strokes], dtype=np.float64)
+            except TypeError:
+                # Object arrays (numpy's for ints beyond int64, e.g. 2**70) do not cast: they
+                # go number by number below, as np.array(..., dtype=np.float32) does them.
+                x = y = None
+        if x is None:
             total = sum(lengths)
             x = np.fromiter(itertools.chain.from_iterable(s[0] for s in strokes), float, total)
             y = np.fromiter(itertools.chain.from_iterable(s[1] for s in strokes), float, total)
-    except (TypeError, ValueError, IndexError) as e:
+    except (TypeError, ValueError, IndexError, OverflowError) as e:
         raise ValueError(f"drawing['drawing'] must be strokes [xs, ys, ...] of numbers: {e}"
                          ) from None
     stroke_offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
