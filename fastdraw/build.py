@@ -811,13 +811,24 @@ def _publish(opts: BuildOptions, tmp: dict[str, Path]) -> None:
 
 @contextmanager
 def _signals_deferred() -> Iterator[None]:
-    """SIGINT and SIGTERM are held back (and delivered on exit) inside the block."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    """SIGINT and SIGTERM are held back inside the block and raised again on leaving it.
+
+    Python-level handlers, not a thread signal mask: a process-wide signal may go to any
+    thread that does not block it, and Python runs its handler in the main thread anyway.
+    """
+    held: list[int] = []
+    signals = (signal.SIGINT, signal.SIGTERM)
+    try:
+        previous = [signal.signal(s, lambda signum, _: held.append(signum)) for s in signals]
+    except ValueError:  # not the main thread: signals cannot reach this code there
+        previous = []
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for s, handler in zip(signals, previous):
+            signal.signal(s, handler)
+        if held:
+            signal.raise_signal(held[0])
 
 
 def _summary(opts: BuildOptions, built: list[Built], seconds: float) -> None:
