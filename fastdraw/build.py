@@ -55,7 +55,7 @@ import numba
 import numpy as np
 
 from fastdraw import compact, example, raster, tfrecord, unaligned
-from fastdraw.classes import classes_from_args, with_close_matches
+from fastdraw.classes import CLASS_FILE_SUFFIXES, classes_from_args, with_close_matches
 from fastdraw.cpus import usable_cpus
 from fastdraw.errors import BadInputError, BuildError, InterruptedAfterPublish, TaskError
 from fastdraw.groups import all_classes, sample_dir
@@ -228,8 +228,7 @@ class _Rejected:
         self.last = r
 
     def __str__(self) -> str:
-        if self.last is None:
-            return "no bad line"
+        assert self.last is not None, "said only of a file with bad lines"
         which = "line" if self.count == 1 else "the last at line"
         return f"{_lines(self.count, 'bad')}, {which} {self.last.line}: {self.last.reason}"
 
@@ -889,7 +888,7 @@ def _mp_logging() -> Iterator[None]:
 
 
 def _find_file(data: Path, name: str) -> Path | None:
-    for suffix in (".ndjson", ".ndjson.gz"):
+    for suffix in CLASS_FILE_SUFFIXES:
         path = data / f"{name}{suffix}"
         if path.is_file():
             return path

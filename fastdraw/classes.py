@@ -13,6 +13,8 @@ from pathlib import Path
 
 from fastdraw.groups import group_classes
 
+CLASS_FILE_SUFFIXES = (".ndjson", ".ndjson.gz")  # a class's file in a data directory
+
 
 def classes_from_args(args: argparse.Namespace) -> list[str]:
     """Class names from `args.group`, `args.classes` or `args.classes_file`, in the order given.

@@ -30,7 +30,6 @@ COMMANDS = {
 }
 
 DEFAULT_BASE_URL = "https://storage.googleapis.com"
-CLASS_SUFFIXES = (".ndjson", ".ndjson.gz")
 
 
 def _add_classes(p: argparse.ArgumentParser, required: bool) -> None:
@@ -163,12 +162,14 @@ def data_dir_problem(data: str) -> str | None:
     in its way; an existing file is not, and neither is a directory named like a class file
     that holds none.
     """
+    from fastdraw.classes import CLASS_FILE_SUFFIXES as suffixes
+
     path = Path(data)
     what = "--data must be a directory holding <class>.ndjson files"
-    named_like_class = path.name.endswith(CLASS_SUFFIXES) and not path.name.startswith(".")
+    named_like_class = path.name.endswith(suffixes) and not path.name.startswith(".")
     parent = repr(str(path.parent))
     if path.is_dir():
-        if named_like_class and not any(e.name.endswith(CLASS_SUFFIXES) for e in _entries(path)):
+        if named_like_class and not any(e.name.endswith(suffixes) for e in _entries(path)):
             return (f"--data {data} is a directory named like a class file, and it holds no "
                     f"<class>.ndjson files: {what} (such as --data {parent}, if that is "
                     "where the class files are)")

@@ -13,6 +13,7 @@ from fastdraw import example
 from fastdraw.drawings import Drawings
 from fastdraw.plan import rand_key
 from fastdraw.records import Encoding
+from fastdraw.strokes import with_more_rows
 from fastdraw.tfrecord import FRAME_HEAD, FRAME_TAIL, TFRecordWriter, frame_in_place
 
 _BLOCK = 256  # rounds the drop-in encodes at a time
@@ -120,7 +121,7 @@ def _rounds_in_blocks(encoding: Encoding, iters: Sequence, splits: dict[str, int
             if not drawings:
                 framed.append((b"", np.zeros(1, dtype=np.int64)))
                 continue
-            if encoding.kind == "stroke" and _with_t(drawings):
+            if encoding.kind == "stroke" and any(with_more_rows(d["drawing"]) for d in drawings):
                 buf, slots = _stroke_records_one_by_one(j, drawings)
             else:
                 buf, slots = encoding.records(j, Drawings.from_dicts(drawings))
@@ -133,12 +134,6 @@ def _rounds_in_blocks(encoding: Encoding, iters: Sequence, splits: dict[str, int
         if stop is not None:
             raise stop
     return examples
-
-
-def _with_t(drawings: list[dict]) -> bool:
-    """Whether a drawing has strokes with more rows than x and y (the raw format's t), which
-    the notebook's stroke encoding normalizes with them."""
-    return any(len(stroke) > 2 for d in drawings for stroke in d["drawing"])
 
 
 def _stroke_records_one_by_one(label: int, drawings: list[dict]) -> tuple[np.ndarray, np.ndarray]:

@@ -136,7 +136,7 @@ def json_to_stroke(d: dict) -> np.ndarray:
     arithmetic, which normalizes every row jointly: (4, n - 1) for raw drawings.
     """
     strokes = d["drawing"]
-    if any(len(stroke) > 2 for stroke in strokes):
+    if with_more_rows(strokes):
         return _notebook_rows(strokes)
     xy, stroke_offsets = xy_strokes(strokes)
     deltas, offsets = _encode_kernel(xy[0], xy[1], stroke_offsets,
@@ -144,6 +144,12 @@ def json_to_stroke(d: dict) -> np.ndarray:
     if offsets[0] < 0:
         raise ValueError("the drawing has no point, so it has no stroke encoding")
     return deltas.astype(np.float64)
+
+
+def with_more_rows(strokes: Sequence) -> bool:
+    """Whether a stroke has more rows than x and y (the raw format's t), which the notebook's
+    stroke encoding normalizes with them: the batch kernel takes x and y only."""
+    return any(len(stroke) > 2 for stroke in strokes)
 
 
 def _notebook_rows(strokes: Sequence) -> np.ndarray:
