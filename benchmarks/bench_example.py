@@ -19,6 +19,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from conftest import simplified_files  # noqa: E402
+from per_item import PerItem  # noqa: E402
 
 from fastdraw import raster, reference  # noqa: E402
 from fastdraw.drawings import Drawings  # noqa: E402
@@ -26,7 +27,7 @@ from fastdraw.example import encode_img_examples, encode_stroke_examples, warmup
 from fastdraw.strokes import encode_strokes  # noqa: E402
 
 IMG_ITEMS = 1000
-_PER_ITEM: dict[str, dict[str, float]] = {}
+_PER_ITEM = PerItem()
 
 
 @pytest.fixture(scope="module")
@@ -52,30 +53,8 @@ def data() -> dict:
     }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _summary(request):
-    yield
-    plugins = request.config.pluginmanager
-    with plugins.getplugin("capturemanager").global_and_fixture_disabled():
-        for group, times in _PER_ITEM.items():
-            if "fastdraw" in times and "reference" in times:
-                fast, ref = times["fastdraw"], times["reference"]
-                plugins.getplugin("terminalreporter").write_line(
-                    f"{group}: fastdraw {fast * 1e6:.2f} us/item, "
-                    f"reference {ref * 1e6:.1f} us/item, {ref / fast:.1f}x faster")
-
-
-def _run(benchmark, group: str, items: int, fn) -> None:
-    benchmark.group = group
-    benchmark.extra_info["items"] = items
-    benchmark(fn)
-    if benchmark.stats is None:  # --benchmark-disable
-        return
-    side = "fastdraw" if "fastdraw" in benchmark.name else "reference"
-    times = _PER_ITEM.setdefault(group, {})
-    times[side] = benchmark.stats.stats.median / items
-    if side == "fastdraw" and "reference" in times:
-        benchmark.extra_info["speedup_vs_reference"] = round(times["reference"] / times[side], 1)
+_summary = _PER_ITEM.summary()
+_run = _PER_ITEM.run
 
 
 def _notebook_img_bytes(label: int, d: dict, img_64: np.ndarray) -> bytes:
