@@ -18,7 +18,7 @@ from pathlib import Path
 from fastdraw.cpus import usable_cpus
 
 COMMANDS = {
-    "build": ("fastdraw.build", "cli_build", "build TFRecord datasets (the default command)"),
+    "build": ("fastdraw.build_cli", "cli_build", "build TFRecord datasets (the default command)"),
     "inspect": ("fastdraw.stats", "cli_inspect",
                 "per-class statistics of ndjson files, or a mosaic PNG"),
     "list": ("fastdraw.bucket", "cli_list", "list the classes available in the public bucket"),

@@ -37,7 +37,8 @@ def test_importing_fastdraw_and_its_fast_path_does_not_import_tensorflow():
     code = (
         "import sys, fastdraw, fastdraw.raster, fastdraw.strokes, fastdraw.example, "
         "fastdraw.tfrecord, fastdraw.ndjson, fastdraw.build, fastdraw.plan, fastdraw.cli, "
-        "fastdraw.pool, fastdraw.records, fastdraw.sharded, fastdraw.errors\n"
+        "fastdraw.pool, fastdraw.records, fastdraw.sharded, fastdraw.errors, fastdraw.encode, "
+        "fastdraw.assemble, fastdraw.publish, fastdraw.build_cli\n"
         "print('tensorflow' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -22,14 +22,16 @@ import numpy as np
 import pytest
 from conftest import SIMPLIFIED
 
+from fastdraw import assemble as assemble_mod
 from fastdraw import build as build_mod
+from fastdraw import build_cli, reference
+from fastdraw import encode as encode_mod
 from fastdraw import pool as pool_mod
 from fastdraw import records as records_mod
-from fastdraw import reference
 from fastdraw import spool as spool_mod
 from fastdraw.build import BuildOptions, build
 from fastdraw.cli import main
-from fastdraw.errors import BuildError, WorkerDied
+from fastdraw.errors import BuildError, InterruptedAfterPublish, WorkerDied
 from fastdraw.example import make_example_img, make_example_stroke
 from fastdraw.groups import ZOO, sample_dir
 from fastdraw.ndjson import loaditer
@@ -91,7 +93,7 @@ def test_whole_directory_is_identical_for_1_2_3_and_4_workers(volume, tmp_path, 
         # few at a time.
         monkeypatch.setattr(build_mod, "MIN_RANGE", 100)
         # Chunks that do not line up with the ranges (with 2 and 4), or one chunk a class.
-        monkeypatch.setattr(build_mod, "CHUNK", 97 if workers % 2 == 0 else 4096)
+        monkeypatch.setattr(encode_mod, "CHUNK", 97 if workers % 2 == 0 else 4096)
         monkeypatch.setattr(spool_mod, "MAX_OPEN", 1 if workers == 4 else 128)
         monkeypatch.setattr(spool_mod, "READ_AHEAD", 7 if workers == 4 else 1 << 16)
         out = tmp_path / f"w{workers}"
@@ -111,10 +113,10 @@ def test_whole_directory_is_identical_for_1_2_3_and_4_workers(volume, tmp_path, 
     (("img",), 5000, 1),  # never less than one drawing
 ])
 def test_chunks_hold_at_most_chunk_pixels_of_images(kinds, img_size, chunk):
-    jobs = tuple(build_mod._KindJob(records_mod.Encoding(kind, img_size, 4, True, False), "",
+    jobs = tuple(encode_mod.KindJob(records_mod.Encoding(kind, img_size, 4, True, False), "",
                                     10, np.zeros(10, dtype=np.int32), 1) for kind in kinds)
-    task = build_mod._EncodeTask(0, "", 0, 0, 10, True, False, False, jobs, "")
-    assert build_mod._chunk_size(task) == chunk
+    task = encode_mod.EncodeTask(0, "", 0, 0, 10, True, False, False, jobs, "")
+    assert encode_mod.chunk_size(task) == chunk
 
 
 @pytest.mark.parametrize(("classes", "workers", "parts"), [
@@ -338,7 +340,7 @@ def test_phase_1_counts_every_shard_s_spool_and_final_bytes(volume, tmp_path, mo
     # Every class split into ranges of rounds, each spooled by its own task in 97-drawing
     # chunks, with files opened per write: every range's counts must add up.
     monkeypatch.setattr(build_mod, "MIN_RANGE", 100)
-    monkeypatch.setattr(build_mod, "CHUNK", 97)
+    monkeypatch.setattr(encode_mod, "CHUNK", 97)
     monkeypatch.setattr(spool_mod, "MAX_OPEN", 1)
     classes, files = volume
     splits = {"img": {"train": 300, "eval": 40}, "stroke": {"train": 450, "eval": 50}}
@@ -509,8 +511,8 @@ def test_ctrl_c_while_publishing_waits_until_every_kind_is_replaced(tmp_path, mo
     for kind in ("img", "stroke"):
         assert json.loads((tmp_path / f"t_{kind}" / "counts.json").read_text()) == {"train": 6}
     assert leftovers(tmp_path) == ["t_img", "t_stroke"]
-    monkeypatch.setattr(build_mod, "build", lambda _: (_ for _ in ()).throw(
-        build_mod.InterruptedAfterPublish("interrupted once the build was complete")))
+    monkeypatch.setattr(build_cli, "build", lambda _: (_ for _ in ()).throw(
+        InterruptedAfterPublish("interrupted once the build was complete")))
     with caplog.at_level("ERROR"):
         assert main(["--sample", "--group", "pets", "--out", str(tmp_path)]) == 130
     assert "nothing was written" not in caplog.text
@@ -822,8 +824,8 @@ def test_progress_adds_up_to_every_example_however_often_workers_report(
 
     monkeypatch.setattr(build_mod, "_Progress", Recorder)
     monkeypatch.setattr(pool_mod, "REPORT_EVERY", every)
-    monkeypatch.setattr(build_mod, "CHUNK", 64)  # several chunks and windows a task
-    monkeypatch.setattr(build_mod, "WINDOW", 1 << 14)
+    monkeypatch.setattr(encode_mod, "CHUNK", 64)  # several chunks and windows a task
+    monkeypatch.setattr(assemble_mod, "WINDOW", 1 << 14)
     classes, files = volume
     splits = {"img": {"train": 80, "eval": 10, "test": 10},
               "stroke": {"train": 300, "eval": 50, "test": 50}}
