@@ -27,6 +27,8 @@ WINDOW = 1 << 22  # framed bytes a write task interleaves at a time (each costs 
 
 @dataclass(frozen=True)
 class WriteTask:
+    """Write one shard file from the spool."""
+
     path: str  # the shard file to write
     rounds: int  # rounds in this shard
     sources: tuple[tuple[SpoolSource, ...], ...]  # per class: its ranges' records, in order

@@ -40,6 +40,8 @@ def count_lines(n: int, what: str) -> str:
 
 @dataclass(frozen=True)
 class CountTask:
+    """Count the usable drawings of one class file."""
+
     path: str
     unrecognized: bool
     strict: bool
@@ -88,6 +90,8 @@ class KindJob:
 
 @dataclass(frozen=True)
 class EncodeTask:
+    """Encode one class's rounds ``start``-``end`` (one range of them) into the spool."""
+
     label: int
     path: str
     part: int  # range index within the class
@@ -102,6 +106,8 @@ class EncodeTask:
 
 @dataclass
 class EncodeResult:
+    """What an encode task read and spooled."""
+
     usable: int  # usable drawings read (at most task.end)
     rejected: Rejected = field(default_factory=Rejected)  # the last range's bad lines
     cutoff: dict[str, int] = field(default_factory=dict)  # kind -> line of its last drawing
