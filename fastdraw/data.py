@@ -21,11 +21,23 @@ IMG_FEATURE_RE = re.compile(r"img_(\d+)")
 
 
 def read_manifest(path: str | Path) -> dict[str, Any] | None:
-    """The dataset's manifest.json, or None when it has none."""
+    """The dataset's manifest.json, or None when it has none.
+
+    Raises ValueError naming the file when it is not a JSON object (a damaged or
+    hand-edited manifest would otherwise fail later, far from its cause).
+    """
     file = Path(path) / "manifest.json"
     if not file.exists():
         return None
-    return json.loads(file.read_text("utf-8"))
+    try:
+        manifest = json.loads(file.read_text("utf-8"))
+    except ValueError as e:  # bad JSON or bad UTF-8
+        raise ValueError(f"{file}: not valid JSON ({e}); rebuild the dataset, or check it "
+                         f"with: python -m fastdraw verify {path}") from e
+    if not isinstance(manifest, dict):
+        raise ValueError(f"{file}: not a JSON object; rebuild the dataset, or check it "
+                         f"with: python -m fastdraw verify {path}")
+    return manifest
 
 
 def read_labels(path: str | Path) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -156,6 +157,16 @@ def test_bad_input_is_a_clear_error_not_a_traceback(built, tmp_path, capsys):
     assert main(["inspect", "unicorn", "--data", str(SIMPLIFIED), "--mosaic", out]) == 1
     assert "no unicorn.ndjson" in capsys.readouterr().err
     assert not Path(out).exists()
+
+
+@pytest.mark.parametrize("text, what", [('{"kind": "img",', "not valid JSON"),
+                                        ("[]", "not a JSON object")])
+def test_a_damaged_manifest_is_named(built, tmp_path, capsys, text, what):
+    path = Path(shutil.copytree(built["img"], tmp_path / "img"))
+    (path / "manifest.json").write_text(text)
+    assert main(["preview", str(path), "--out", str(tmp_path / "x.png")]) == 1
+    err = capsys.readouterr().err
+    assert f"{path / 'manifest.json'}: {what}" in err and "fastdraw verify" in err
 
 
 def test_mosaic_reads_the_bundled_sample_by_default(tmp_path):
