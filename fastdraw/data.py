@@ -69,21 +69,46 @@ def img_size(path: str | Path) -> int:
     manifest = read_manifest(path)
     if manifest is not None and "img_size" in manifest.get("options", {}):
         return int(manifest["options"]["img_size"])
-    for shard in shard_paths(path, _any_split(path)):
-        for record in read_records(shard):
-            for name in parse_example(record):
-                if m := IMG_FEATURE_RE.fullmatch(name):
-                    return int(m[1])
-            raise ValueError(f"{shard}: its first record has no img_<size> feature; "
-                             f"is {path} an img dataset?")
-    raise ValueError(f"{path}: no records to infer the image size from")
+    shard, features = _first_record(path)
+    for name in features:
+        if m := IMG_FEATURE_RE.fullmatch(name):
+            return int(m[1])
+    raise ValueError(f"{shard}: its first record has no img_<size> feature; "
+                     f"is {path} an img dataset?")
 
 
-def _any_split(path: str | Path) -> str:
+def dataset_kind(path: str | Path) -> str:
+    """"img" or "stroke": manifest.json's kind, else told by the features of the first record."""
+    manifest = read_manifest(path)
+    if manifest is not None and manifest.get("kind") in ("img", "stroke"):
+        return manifest["kind"]
+    shard, features = _first_record(path)
+    if "stroke_x" in features:
+        return "stroke"
+    if any(IMG_FEATURE_RE.fullmatch(name) for name in features):
+        return "img"
+    raise ValueError(f"{shard}: its first record has neither img_<size> nor stroke_x "
+                     f"features ({', '.join(sorted(features))}); is {path} a built dataset?")
+
+
+def _check_kind(path: str | Path, want: str) -> None:
+    """Raises ValueError unless `path` is a `want` dataset (the other kind's records would be
+    read as empty strokes, or fail deep inside TensorFlow)."""
+    kind = dataset_kind(path)
+    if kind != want:
+        raise ValueError(f"{path} is a {kind} dataset, not {want}: read it with "
+                         f"fastdraw.data.{kind}_dataset")
+
+
+def _first_record(path: str | Path) -> tuple[Path, dict]:
+    """(shard, features) of the first record of the first shard, in name order, that has one."""
     names = sorted(p.name for p in Path(path).iterdir() if SHARD_RE.fullmatch(p.name))
     if not names:
         raise FileNotFoundError(f"{path}: no shard files")
-    return SHARD_RE.fullmatch(names[0])["split"]
+    for name in names:
+        for record in read_records(Path(path) / name):
+            return Path(path) / name, parse_example(record)
+    raise ValueError(f"{path}: its shards hold no records")
 
 
 def _records(path: str | Path, split: str, shuffle: bool, seed: int | None,
@@ -118,9 +143,11 @@ def img_dataset(path: str | Path, split: str, batch_size: int | None = None, shu
     Records come in file order (shards sorted; interleaved when `parallel_reads` > 1)
     unless `shuffle`, which shuffles the shard order and then a `shuffle_buffer` of records.
     With `batch_size`, elements are batches (the last one may be smaller).
+    Raises ValueError when `path` is a stroke dataset.
     """
     import tensorflow as tf
 
+    _check_kind(path, "img")
     size = img_size(path)
     spec = {
         f"img_{size}": tf.io.FixedLenFeature([size * size], tf.int64),
@@ -143,10 +170,11 @@ def stroke_dataset(path: str | Path, split: str, max_len: int = 256,
 
     `strokes[i]` is `(dx, dy, z)` of the i-th delta (z == 1: a new stroke starts), zero-padded
     past `length = min(len, max_len)` and truncated beyond `max_len`.  Order, shuffling and
-    batching as in `img_dataset`.
+    batching as in `img_dataset`.  Raises ValueError when `path` is an img dataset.
     """
     import tensorflow as tf
 
+    _check_kind(path, "stroke")
     spec = {
         "stroke_x": tf.io.VarLenFeature(tf.float32),
         "stroke_y": tf.io.VarLenFeature(tf.float32),

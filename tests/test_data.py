@@ -104,3 +104,27 @@ def test_image_size_is_read_from_the_records_without_a_manifest(built, tmp_path)
 def test_unknown_split_is_a_clear_error(built):
     with pytest.raises(FileNotFoundError, match="no shards of split 'valid'"):
         img_dataset(built["img"], "valid")
+
+
+@pytest.mark.parametrize("manifest", [True, False])
+@pytest.mark.parametrize("kind", ["img", "stroke"])
+def test_a_dataset_of_the_other_kind_is_a_clear_error(built, tmp_path, kind, manifest):
+    """An img dataset read as strokes would give empty strokes, not an error."""
+    path = Path(shutil.copytree(built[kind], tmp_path / kind))
+    if not manifest:
+        (path / "manifest.json").unlink()
+    other = "stroke" if kind == "img" else "img"
+    read = stroke_dataset if kind == "img" else img_dataset
+    with pytest.raises(ValueError, match=f"is an? {kind} dataset, not {other}: read it "
+                                         f"with fastdraw.data.{kind}_dataset"):
+        read(path, "train")
+
+
+def test_the_image_size_is_found_past_empty_shards(built, tmp_path):
+    """Without a manifest, the first record may lie in any split's shard."""
+    path = Path(shutil.copytree(built["img"], tmp_path / "img"))
+    (path / "manifest.json").unlink()
+    for shard in path.glob("eval-*"):
+        shard.write_bytes(b"")
+    got = list(img_dataset(path, "test").as_numpy_iterator())
+    assert len(got) == SPLITS["test"] * len(CLASSES) and got[0][0].shape == (64, 64)
