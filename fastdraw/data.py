@@ -111,15 +111,32 @@ def _first_record(path: str | Path) -> tuple[Path, dict]:
     raise ValueError(f"{path}: its shards hold no records")
 
 
+def _split_records(path: str | Path, shards: list[Path]) -> int | None:
+    """The shards' count of records in manifest.json, or None when it does not give them all."""
+    try:
+        counts = [read_manifest(path)["shards"][shard.name]["records"] for shard in shards]
+    except (KeyError, TypeError):
+        return None
+    return sum(counts) if all(isinstance(n, int) and n >= 0 for n in counts) else None
+
+
 def _records(path: str | Path, split: str, shuffle: bool, seed: int | None,
              parallel_reads: int):
+    """The split's serialized records, their count checked against manifest.json's
+    (TensorFlow reads a shard cut off at a record boundary, or inside a record's header,
+    as a whole file: its lost records would go unnoticed).  One count for the split, not
+    one a shard: reading shard by shard would double the time spent per record."""
     import tensorflow as tf
 
-    files = [str(p) for p in shard_paths(path, split)]
+    shards = shard_paths(path, split)
+    files = [str(p) for p in shards]
     if shuffle:
-        files_ds = tf.data.Dataset.from_tensor_slices(files).shuffle(len(files), seed=seed)
-        return tf.data.TFRecordDataset(files_ds, num_parallel_reads=parallel_reads)
-    return tf.data.TFRecordDataset(files, num_parallel_reads=parallel_reads)
+        files = tf.data.Dataset.from_tensor_slices(files).shuffle(len(files), seed=seed)
+    records = tf.data.TFRecordDataset(files, num_parallel_reads=parallel_reads)
+    count = _split_records(path, shards)
+    if count is None:  # a dataset without a manifest (made by the notebook, say)
+        return records
+    return records.apply(tf.data.experimental.assert_cardinality(count))
 
 
 def _pipeline(records, decode, batch_size: int | None, shuffle: bool, shuffle_buffer: int,
@@ -143,7 +160,10 @@ def img_dataset(path: str | Path, split: str, batch_size: int | None = None, shu
     Records come in file order (shards sorted; interleaved when `parallel_reads` > 1)
     unless `shuffle`, which shuffles the shard order and then a `shuffle_buffer` of records.
     With `batch_size`, elements are batches (the last one may be smaller).
-    Raises ValueError when `path` is a stroke dataset.
+    Raises ValueError when `path` is a stroke dataset.  A split whose shards hold other
+    than manifest.json's count of records (one cut off, say) raises
+    tf.errors.FailedPreconditionError when read to its end; `python -m fastdraw verify`
+    names the shard.
     """
     import tensorflow as tf
 

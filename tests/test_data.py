@@ -128,3 +128,17 @@ def test_the_image_size_is_found_past_empty_shards(built, tmp_path):
         shard.write_bytes(b"")
     got = list(img_dataset(path, "test").as_numpy_iterator())
     assert len(got) == SPLITS["test"] * len(CLASSES) and got[0][0].shape == (64, 64)
+
+
+@pytest.mark.parametrize("cut", ["at a record boundary", "in a record's header"])
+def test_a_shard_cut_short_is_an_error_not_fewer_records(built, tmp_path, cut):
+    """TensorFlow itself reads such a shard as a whole file: records would go missing."""
+    path = Path(shutil.copytree(built["img"], tmp_path / "img"))
+    shard = path / "train-00000-of-00002"
+    data = shard.read_bytes()
+    first = 12 + int.from_bytes(data[:8], "little") + 4  # the first record's frame
+    shard.write_bytes(data[:first + (5 if cut != "at a record boundary" else 0)])
+    assert len(list(tf.data.TFRecordDataset(str(shard)))) == 1
+    for kw in ({}, {"batch_size": 4}, {"shuffle": True, "seed": 0, "parallel_reads": 2}):
+        with pytest.raises(tf.errors.FailedPreconditionError, match="expected to contain"):
+            list(img_dataset(path, "train", **kw).as_numpy_iterator())
