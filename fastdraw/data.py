@@ -190,10 +190,13 @@ def stroke_dataset(path: str | Path, split: str, max_len: int = 256,
 
     `strokes[i]` is `(dx, dy, z)` of the i-th delta (z == 1: a new stroke starts), zero-padded
     past `length = min(len, max_len)` and truncated beyond `max_len`.  Order, shuffling and
-    batching as in `img_dataset`.  Raises ValueError when `path` is an img dataset.
+    batching as in `img_dataset`.  Raises ValueError when `path` is an img dataset or
+    `max_len` is under 1.
     """
     import tensorflow as tf
 
+    if max_len < 1:
+        raise ValueError(f"max_len must be at least 1 (deltas kept per drawing), not {max_len}")
     _check_kind(path, "stroke")
     spec = {
         "stroke_x": tf.io.VarLenFeature(tf.float32),

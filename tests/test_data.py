@@ -68,6 +68,12 @@ def test_stroke_dataset_truncates_beyond_max_len(built, drawings):
         np.testing.assert_array_equal(strokes[:length], want[:max_len])
 
 
+@pytest.mark.parametrize("max_len", [0, -1])
+def test_max_len_under_1_is_a_clear_error(built, max_len):
+    with pytest.raises(ValueError, match=f"max_len must be at least 1 .*, not {max_len}"):
+        stroke_dataset(built["stroke"], "train", max_len=max_len)
+
+
 @pytest.mark.parametrize("kind", ["img", "stroke"])
 def test_batches_hold_the_same_elements(built, kind):
     read = img_dataset if kind == "img" else stroke_dataset
