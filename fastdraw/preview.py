@@ -227,20 +227,29 @@ def dataset_tiles(path: str | Path, split: str, n: int,
     """The first `n` records of a split (file order) as tiles, with their labels' class names.
 
     `on_tile_size` gets the first tile's size as soon as it is known (and may raise).
+    A record that cannot be drawn raises ValueError naming its shard and index.
     """
     labels = read_labels(path)
     tiles, names = [], []
-    records = (r for shard in shard_paths(path, split) for r in read_records(shard))
-    for record in itertools.islice(records, n):
-        features = parse_example(record)
+    records = ((shard, i, r) for shard in shard_paths(path, split)
+               for i, r in enumerate(read_records(shard)))
+    for shard, i, record in itertools.islice(records, n):
+        try:
+            features = parse_example(record)
+            tiles.append(_tile(features))
+        except ValueError as e:
+            raise ValueError(f"{shard}: record {i}: {e}; `python -m fastdraw verify {path}` "
+                             f"checks every record") from e
         label = int(features["label"][0]) if len(features.get("label", [])) else -1
         names.append(labels[label] if 0 <= label < len(labels) else f"label {label}?")
-        tiles.append(_tile(features))
         if on_tile_size is not None and len(tiles) == 1:
             on_tile_size(tiles[0].shape[0])
     if not tiles:
         raise ValueError(f"{path}: split {split!r} has no records")
     return np.stack(tiles), names
+
+
+_STROKE_FEATURES = ("stroke_x", "stroke_y", "stroke_z")
 
 
 def _tile(features: dict) -> np.ndarray:
@@ -253,8 +262,15 @@ def _tile(features: dict) -> np.ndarray:
             img = img.reshape(sz, sz)
             scale = -(-PREVIEW_TILE // sz)
             return np.kron(img, np.ones((scale, scale), dtype=np.uint8)) if scale > 1 else img
-    if all(k in features for k in ("stroke_x", "stroke_y", "stroke_z")):
-        return draw_strokes(np.stack([features[k] for k in ("stroke_x", "stroke_y", "stroke_z")]))
+    if all(k in features for k in _STROKE_FEATURES):
+        lengths = [len(features[k]) for k in _STROKE_FEATURES]
+        if len(set(lengths)) > 1:
+            raise ValueError(f"stroke_x, stroke_y and stroke_z have {lengths} values, not "
+                             f"as many each")
+        stroke = np.stack([np.asarray(features[k], dtype=np.float32) for k in _STROKE_FEATURES])
+        if not np.isfinite(stroke).all():
+            raise ValueError("stroke deltas that are not finite (NaN or infinite)")
+        return draw_strokes(stroke)
     raise ValueError(f"record has neither img_<size> nor stroke_x/y/z features: {sorted(features)}")
 
 

@@ -159,6 +159,38 @@ def test_bad_input_is_a_clear_error_not_a_traceback(built, tmp_path, capsys):
     assert not Path(out).exists()
 
 
+def _pop_value(name: str):
+    def edit(feature):
+        values = feature[name].float_list.value if name.startswith("stroke") \
+            else feature[name].int64_list.value
+        values.pop()
+    return edit
+
+
+def _nan_delta(feature):
+    feature["stroke_x"].float_list.value[2] = float("nan")
+
+
+@pytest.mark.parametrize("kind, edit, message", [
+    ("img", _pop_value("img_64"), "feature img_64 has 4095 values, not 4096"),
+    ("stroke", _pop_value("stroke_z"), "stroke_x, stroke_y and stroke_z have "),
+    ("stroke", _nan_delta, "stroke deltas that are not finite"),
+])
+def test_a_record_that_cannot_be_drawn_is_named(built, tmp_path, capsys, kind, edit, message):
+    path = Path(shutil.copytree(built[kind], tmp_path / kind))
+    shard = path / "train-00000-of-00002"
+    records = [r.numpy() for r in tf.data.TFRecordDataset(str(shard))]
+    example = tf.train.Example.FromString(records[2])
+    edit(example.features.feature)
+    records[2] = example.SerializeToString()
+    with tf.io.TFRecordWriter(str(shard)) as w:
+        for r in records:
+            w.write(r)
+    assert main(["preview", str(path), "--out", str(tmp_path / "x.png")]) == 1
+    err = capsys.readouterr().err
+    assert f"error: {shard}: record 2: {message}" in err and "fastdraw verify" in err
+
+
 @pytest.mark.parametrize("text, what", [('{"kind": "img",', "not valid JSON"),
                                         ("[]", "not a JSON object")])
 def test_a_damaged_manifest_is_named(built, tmp_path, capsys, text, what):
