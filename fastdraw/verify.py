@@ -327,6 +327,10 @@ def _expected_shards(path: Path, splits: list[str], shards: Any,
     """Names `<split>-%05d-of-%05d` that must exist; the shard count read off disk if unknown."""
     if not isinstance(shards, int) or shards < 1:
         found = {int(m["count"]) for p in path.iterdir() if (m := SHARD_RE.fullmatch(p.name))}
+        if not found:
+            problems.append("no shard files (<split>-00000-of-NNNNN), and no options.shards in "
+                            "manifest.json to say how many there should be")
+            return []
         if len(found) != 1:
             problems.append("manifest.json: no options.shards, and the shard files on disk "
                             f"disagree on the shard count ({sorted(found)})")

@@ -312,6 +312,15 @@ def test_without_manifest_and_counts_the_shards_on_disk_are_still_checked(datase
     assert "bad data CRC" in problems[2]
 
 
+def test_no_shards_and_no_manifest_says_so(dataset):
+    for file in [*dataset.glob("*-of-*"), dataset / "manifest.json"]:
+        file.unlink()
+    problems = verify_dataset(dataset)
+    assert "no shard files (<split>-00000-of-NNNNN), and no options.shards in manifest.json " \
+           "to say how many there should be" in problems
+    assert not any("disagree" in p for p in problems)
+
+
 def test_a_path_that_is_not_a_dataset_directory_fails_saying_so(tmp_path, capsys):
     missing = tmp_path / "zoo_img"
     assert main(["verify", str(missing)]) == 1
