@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import multiprocessing as mp
 from collections import Counter
@@ -116,19 +117,27 @@ def check(path: str | Path, workers: int | None = None) -> Report:
     for name in listed or {}:
         if name not in expected:
             problems.append(f"manifest.json: lists shard {name}, which is not expected")
-    for name in sorted(set(entries) - set(expected)):
+    for name in sorted(name for name in entries if name not in expected):
         problems.append(f"{name}: unexpected shard file (not in the splits and shard count of "
                         f"counts.json / manifest.json); a glob would read it too")
     report.classes = len(labels or [])
     present = []
-    for name in expected:
-        if name not in entries:
-            problems.append(f"{name}: missing shard file")
-        elif not entries[name].is_file():
-            what = "a directory" if entries[name].is_dir() else "not a regular file"
-            problems.append(f"{name}: is {what}, not a shard file (a TFRecord file of the "
-                            f"split's records); remove it and rebuild the dataset")
-        else:
+    for split in splits:
+        names = expected.of_split(split, entries)
+        missing = expected.shards - len(names)
+        first = expected.first_missing(split, names)
+        if missing <= _MISSING_NAMED:
+            problems.extend(f"{name}: missing shard file" for name in first)
+        elif missing:
+            problems.append(f"{first[0]}: missing shard file, as are {missing - 1} more of "
+                            f"split {split}'s {expected.shards} (such as {first[1]}); is the "
+                            f"shard count, options.shards of manifest.json, right?")
+        for name in names:
+            if not entries[name].is_file():
+                what = "a directory" if entries[name].is_dir() else "not a regular file"
+                problems.append(f"{name}: is {what}, not a shard file (a TFRecord file of the "
+                                f"split's records); remove it and rebuild the dataset")
+                continue
             present.append(name)
             if listed is not None and name not in listed:
                 problems.append(f"{name}: no {{records, sha256}} entry in manifest.json's "
@@ -322,23 +331,53 @@ def _manifest_options(options: Any, bad: Callable[[str, Any, str], None]) -> dic
     return out
 
 
+_MISSING_NAMED = 10  # missing shard files named one a line; more are said in one line
+
+
+@dataclass
+class _Expected:
+    """The shard names `<split>-%05d-of-%05d` that must exist, never all listed (a damaged
+    manifest may claim millions of shards)."""
+
+    splits: list[str]
+    shards: int  # 0: none expected
+
+    def __contains__(self, name: str) -> bool:
+        m = SHARD_RE.fullmatch(name)
+        return (m is not None and m["split"] in self.splits and int(m["index"]) < self.shards
+                and name == self._name(m["split"], int(m["index"])))
+
+    def of_split(self, split: str, names: Any) -> list[str]:
+        """The expected names among `names`, of `split`, in index order."""
+        return sorted(n for n in names if n in self and SHARD_RE.fullmatch(n)["split"] == split)
+
+    def first_missing(self, split: str, present: list[str]) -> list[str]:
+        """The first _MISSING_NAMED + 1 of the split's expected names not in `present`."""
+        have = set(present)
+        names = (self._name(split, i) for i in range(self.shards))
+        return list(itertools.islice((n for n in names if n not in have), _MISSING_NAMED + 1))
+
+    def _name(self, split: str, index: int) -> str:
+        return f"{split}-{index:05d}-of-{self.shards:05d}"
+
+
 def _expected_shards(path: Path, splits: list[str], shards: Any,
-                     problems: list[str]) -> list[str]:
-    """Names `<split>-%05d-of-%05d` that must exist; the shard count read off disk if unknown."""
+                     problems: list[str]) -> _Expected:
+    """The shards that must exist; their count read off disk if options.shards is unknown."""
     if not isinstance(shards, int) or shards < 1:
         found = {int(m["count"]) for p in path.iterdir() if (m := SHARD_RE.fullmatch(p.name))}
         if not found:
             problems.append("no shard files (<split>-00000-of-NNNNN), and no options.shards in "
                             "manifest.json to say how many there should be")
-            return []
+            return _Expected(splits, 0)
         if len(found) != 1:
             problems.append("manifest.json: no options.shards, and the shard files on disk "
                             f"disagree on the shard count ({sorted(found)})")
-            return []
+            return _Expected(splits, 0)
         shards = found.pop()
     if not splits:
         problems.append("no shard files, and no splits in counts.json / manifest.json")
-    return [f"{split}-{i:05d}-of-{shards:05d}" for split in splits for i in range(shards)]
+    return _Expected(splits, shards)
 
 
 @dataclass

@@ -312,6 +312,29 @@ def test_without_manifest_and_counts_the_shards_on_disk_are_still_checked(datase
     assert "bad data CRC" in problems[2]
 
 
+def test_a_huge_shard_count_in_the_manifest_is_one_problem_a_split(dataset):
+    """A damaged options.shards of millions gave a line (and a name in memory) per shard."""
+    manifest = json.loads((dataset / "manifest.json").read_text())
+    manifest["options"]["shards"] = 3_000_000
+    (dataset / "manifest.json").write_text(json.dumps(manifest))
+    problems = verify_dataset(dataset)
+    assert len(problems) < 30
+    for split in SPLITS:
+        assert (f"{split}-00000-of-3000000: missing shard file, as are 2999999 more of split "
+                f"{split}'s 3000000 (such as {split}-00001-of-3000000); is the shard count, "
+                f"options.shards of manifest.json, right?") in problems
+
+
+def test_a_few_missing_shards_are_named_one_a_line(dataset):
+    manifest = json.loads((dataset / "manifest.json").read_text())
+    manifest["options"]["shards"] = 4
+    (dataset / "manifest.json").write_text(json.dumps(manifest))
+    problems = verify_dataset(dataset)
+    for split in SPLITS:
+        assert [p for p in problems if p.startswith(split) and "missing" in p] == [
+            f"{split}-{i:05d}-of-00004: missing shard file" for i in range(4)]
+
+
 def test_no_shards_and_no_manifest_says_so(dataset):
     for file in [*dataset.glob("*-of-*"), dataset / "manifest.json"]:
         file.unlink()
