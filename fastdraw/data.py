@@ -78,7 +78,7 @@ def img_size(path: str | Path) -> int:
 
 
 def dataset_kind(path: str | Path) -> str:
-    """"img" or "stroke": manifest.json's kind, else told by the features of the first record."""
+    """The dataset's kind, "img" or "stroke": manifest.json's, else told by its first record."""
     manifest = read_manifest(path)
     if manifest is not None and manifest.get("kind") in ("img", "stroke"):
         return manifest["kind"]
