@@ -16,6 +16,7 @@ import argparse
 import base64
 import binascii
 import contextlib
+import fcntl
 import hashlib
 import http.client
 import json
@@ -584,6 +585,30 @@ def _download_all(objects: list[RemoteObject], data_dir: Path, base_url: str, jo
         log.info("%s", meter.line(time.monotonic()))
 
 
+@contextlib.contextmanager
+def _directory_lock(data_dir: Path) -> Iterator[None]:
+    """Holds an exclusive `flock` on `data_dir` itself, waiting for any other run holding it.
+
+    Two runs sharing a data directory (two builds that both need `cat`, say) would otherwise
+    append to the same `.part` file, and one would move a file holding both copies into place
+    as verified.  Locking the directory leaves no lock file behind; where it cannot be locked
+    (some network file systems), the files are checked and fetched without the lock.
+    """
+    fd = os.open(data_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.warning("another fastdraw run is downloading into %s: waiting for it to finish",
+                        data_dir)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as e:
+            log.debug("cannot lock %s (%s): going on without the lock", data_dir, e)
+        yield
+    finally:
+        os.close(fd)
+
+
 def ensure_downloaded(classes: list[str], data_dir: str | os.PathLike, *,
                       fmt: str = "simplified", base_url: str = DEFAULT_BASE_URL, jobs: int = 4,
                       progress: bool = True) -> list[Path]:
@@ -591,8 +616,9 @@ def ensure_downloaded(classes: list[str], data_dir: str | os.PathLike, *,
     for every class, downloading only what is missing, partial, or not the bucket's object.
 
     Lists the bucket first: an unknown class raises UnknownClassError before anything is
-    downloaded.  Returns the paths, in the order of `classes`.  Raises BucketError (or its
-    ChecksumError) when a download fails; the files verified so far stay.
+    downloaded.  Another run downloading into `data_dir` is waited for.  Returns the paths, in
+    the order of `classes`.  Raises BucketError (or its ChecksumError) when a download fails;
+    the files verified so far stay.
     """
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, not {jobs}")
@@ -601,13 +627,14 @@ def ensure_downloaded(classes: list[str], data_dir: str | os.PathLike, *,
     wanted = list(dict.fromkeys(classes))
     _check_known(wanted, objects, f"{_bucket_url(base_url)}/full/{fmt}/")
     data_dir.mkdir(parents=True, exist_ok=True)
-    todo = [objects[name] for name in wanted
-            if not _is_complete(objects[name], data_dir / f"{name}.ndjson")]
-    log.info("%d of %d class files already complete in %s%s", len(wanted) - len(todo),
-             len(wanted), data_dir,
-             f"; downloading {len(todo)} ({_mib(sum(o.size for o in todo))})" if todo else "")
-    if todo:
-        _download_all(todo, data_dir, base_url, jobs, progress)
+    with _directory_lock(data_dir):
+        todo = [objects[name] for name in wanted
+                if not _is_complete(objects[name], data_dir / f"{name}.ndjson")]
+        log.info("%d of %d class files already complete in %s%s", len(wanted) - len(todo),
+                 len(wanted), data_dir,
+                 f"; downloading {len(todo)} ({_mib(sum(o.size for o in todo))})" if todo else "")
+        if todo:
+            _download_all(todo, data_dir, base_url, jobs, progress)
     return [data_dir / f"{name}.ndjson" for name in classes]
 
 

@@ -6,11 +6,13 @@ as the bucket's full/simplified/ and full/raw/ objects, three keys per listing p
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
 import logging
 import math
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -234,6 +236,35 @@ def test_verified_files_stay_when_another_fails(server, tmp_path):
     assert not (tmp_path / "cat.ndjson").exists()
     fetch(server, ["dog"], tmp_path)
     assert [r.key for r in server.object_gets()] == [key("dog"), key("cat")]
+
+
+def test_waits_for_another_run_downloading_into_the_same_directory(server, tmp_path):
+    # Two runs appending to one cat.ndjson.part used to leave a cat.ndjson holding both copies.
+    waiting = threading.Event()
+
+    class OnWait(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "another fastdraw run" in record.getMessage():
+                waiting.set()
+
+    handler = OnWait()
+    logging.getLogger("fastdraw.bucket").addHandler(handler)
+    other_run = os.open(tmp_path, os.O_RDONLY)
+    try:
+        fcntl.flock(other_run, fcntl.LOCK_EX)
+        runner = threading.Thread(target=fetch, args=(server, ["cat"], tmp_path))
+        runner.start()
+        waited = waiting.wait(5)
+        gets_while_waiting = len(server.object_gets())
+        (tmp_path / "cat.ndjson").write_bytes(source("cat"))  # the other run's download
+    finally:
+        os.close(other_run)
+        logging.getLogger("fastdraw.bucket").removeHandler(handler)
+    runner.join(5)
+    assert waited and gets_while_waiting == 0
+    assert not runner.is_alive()
+    assert server.object_gets() == []
+    assert (tmp_path / "cat.ndjson").read_bytes() == source("cat")
 
 
 def test_complete_file_without_sidecar_is_verified_by_the_listing(server, tmp_path):
