@@ -397,6 +397,7 @@ class _Download:
         self.progress = progress
         self.stop = stop
         self.hashes: dict[str, bytes] = {}
+        self.furthest = 0  # the largest part size reached: only going past it is progress
 
     def run(self) -> None:
         part_path = _part_path(self.dest)
@@ -421,6 +422,7 @@ class _Download:
                     log.warning("%s: %s after continuing a partial file: downloading it whole",
                                 self.obj.key, mismatch)
                     self.progress.update(-part.reset())
+                    self.furthest = 0
                     whole_retry_left = resumed = False
                     continue
                 part.close()
@@ -471,7 +473,9 @@ class _Download:
                         raise _Stopped
                     part.write(chunk)
                     self.progress.update(len(chunk))
-                    attempts.progressed()
+                    if part.size > self.furthest:
+                        self.furthest = part.size
+                        attempts.progressed()
             except (OSError, http.client.HTTPException) as e:
                 raise _Transient(f"connection lost after {part.size} of {self.obj.size} bytes "
                                  f"({_describe(e)})") from None

@@ -3,7 +3,7 @@
 Serves the paged XML listing (`prefix`, `marker`, `IsTruncated`, `NextMarker`) and objects
 with Range support and `x-goog-hash` headers, on 127.0.0.1, from real class files.  Faults
 can be injected per object (or for the listing): 503 answers, connections cut mid-body,
-corrupted bytes; objects can pose as composite ones (no md5, ETag not an md5).  Every
+corrupted bytes, Range ignored; objects can pose as composite ones (no md5, ETag not an md5).  Every
 request is recorded, so tests can tell what the client asked for.
 """
 
@@ -35,6 +35,7 @@ class Faults:
     drops: int = 0  # cut the connection halfway through the body this many times
     corrupt: bool = False  # serve one flipped byte, with the true object's hashes
     composite: bool = False  # no md5 in x-goog-hash, ETag not an md5 (a composed object)
+    ignore_range: bool = False  # answer 200 and the whole object to a Range request
 
 
 @dataclass
@@ -219,7 +220,7 @@ class _Handler(BaseHTTPRequestHandler):
             data = data[:middle] + bytes([data[middle] ^ 0x20]) + data[middle + 1:]
         total = len(data)
         start, status, headers = 0, 200, {}
-        requested = self.headers.get("Range")
+        requested = None if faults.ignore_range else self.headers.get("Range")
         if requested is not None:
             first, _, last = requested.removeprefix("bytes=").partition("-")
             start = int(first)

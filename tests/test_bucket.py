@@ -201,6 +201,15 @@ def test_endless_drops_give_up_but_keep_the_part(server, tmp_path):
     assert not part.exists()
 
 
+def test_drops_without_range_support_give_up(server, tmp_path):
+    # Each 200 restarts the part, so its bytes are not progress: this used to retry forever.
+    server.fault(key("cat"), drops=100, ignore_range=True)
+    with pytest.raises(bucket.BucketError, match="gave up after 4 failed attempts"):
+        fetch(server, ["cat"], tmp_path)
+    assert [(r.range is None, r.status) for r in server.object_gets()] == [
+        (True, 200)] + [(False, 200)] * 3
+
+
 def test_part_file_is_continued_with_range(server, tmp_path):
     data = source("cat")
     (tmp_path / "cat.ndjson.part").write_bytes(data[:1000])
