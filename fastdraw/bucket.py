@@ -214,7 +214,11 @@ def list_objects(base_url: str, fmt: str = "simplified") -> dict[str, RemoteObje
             rest = key[len(prefix):]
             if key.startswith(prefix) and rest.endswith(".ndjson") and "/" not in rest:
                 name = rest[: -len(".ndjson")]
-                objects[name] = RemoteObject(name, key, int(_child_text(contents, "Size")),
+                size = _child_text(contents, "Size")
+                if not size.isdigit():
+                    raise BucketError(f"{url}: the listing gives {key} no valid size (<Size> "
+                                      f"{size!r}): is --base-url a Cloud Storage endpoint?")
+                objects[name] = RemoteObject(name, key, int(size),
                                              _child_text(contents, "ETag").strip('"'))
         if _child_text(root, "IsTruncated").lower() != "true":
             break

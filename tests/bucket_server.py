@@ -3,8 +3,9 @@
 Serves the paged XML listing (`prefix`, `marker`, `IsTruncated`, `NextMarker`) and objects
 with Range support and `x-goog-hash` headers, on 127.0.0.1, from real class files.  Faults
 can be injected per object (or for the listing): 503 answers, connections cut mid-body,
-corrupted bytes, Range ignored; objects can pose as composite ones (no md5, ETag not an md5).  Every
-request is recorded, so tests can tell what the client asked for.
+corrupted bytes, Range ignored, no size in the listing; objects can pose as composite ones
+(no md5, ETag not an md5).  Every request is recorded, so tests can tell what the client
+asked for.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Faults:
     corrupt: bool = False  # serve one flipped byte, with the true object's hashes
     composite: bool = False  # no md5 in x-goog-hash, ETag not an md5 (a composed object)
     ignore_range: bool = False  # answer 200 and the whole object to a Range request
+    bad_size: bool = False  # list the object with an empty <Size>
 
 
 @dataclass
@@ -175,12 +177,13 @@ class _Handler(BaseHTTPRequestHandler):
         entries = []
         for key in page:
             obj = self.bucket.objects[key]
+            faults = self.bucket.faults.get(key, Faults())
             entries.append(
                 f"<Contents><Key>{escape(key)}</Key><Generation>{GENERATION}</Generation>"
                 f"<MetaGeneration>1</MetaGeneration>"
                 f"<LastModified>2017-03-09T00:00:00.000Z</LastModified>"
                 f"<ETag>{escape(self._etag(key, obj), {chr(34): '&quot;'})}</ETag>"
-                f"<Size>{len(obj.data)}</Size></Contents>")
+                f"<Size>{'' if faults.bad_size else len(obj.data)}</Size></Contents>")
         next_marker = (f"<NextMarker>{escape(page[-1])}</NextMarker>"
                        if truncated and self.bucket.next_marker else "")
         body = (

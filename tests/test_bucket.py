@@ -101,6 +101,15 @@ def test_cli_list_regex(server, capsys):
     assert capsys.readouterr().out.splitlines() == [n for n in names_in(RAW) if " " in n]
 
 
+def test_cli_list_malformed_size(server, tmp_path, capsys):
+    server.fault(key("cat"), bad_size=True)
+    assert main(["list", "--base-url", server.url]) == 1
+    err = capsys.readouterr().err
+    assert f"the listing gives {key('cat')} no valid size (<Size> '')" in err
+    with pytest.raises(bucket.BucketError, match="no valid size"):
+        fetch(server, ["dog"], tmp_path)
+
+
 def test_cli_list_bad_regex_and_bad_endpoint(server, capsys):
     assert main(["list", "--regex", "(", "--base-url", server.url]) == 2
     assert "bad regex '('" in capsys.readouterr().err
