@@ -335,11 +335,15 @@ def _is_complete(obj: RemoteObject, dest: Path) -> bool:
 
 
 class _Part:
-    """The partial file, with the md5 and crc32c of what it holds."""
+    """The partial file, with the md5 and crc32c of what it holds.
+
+    Unbuffered, so that the size and hashes describe the file even after a write failed
+    halfway (a full disk): a retry or the next run continues from what is really there.
+    """
 
     def __init__(self, path: Path, limit: int) -> None:
         self.path = path
-        self.file = open(path, "ab")
+        self.file = open(path, "ab", buffering=0)
         if self.file.tell() > limit:
             self.file.truncate(limit)
         self._rehash()
@@ -355,10 +359,12 @@ class _Part:
         self.size = os.path.getsize(self.path)
 
     def write(self, data: bytes) -> None:
-        self.file.write(data)
-        self.md5.update(data)
-        self.crc32c.update(data)
-        self.size += len(data)
+        while data:
+            n = self.file.write(data)
+            written, data = data[:n], data[n:]
+            self.md5.update(written)
+            self.crc32c.update(written)
+            self.size += n
 
     def reset(self) -> int:
         """Empties the file; returns how many bytes were dropped."""
@@ -471,23 +477,34 @@ class _Download:
                 raise BucketError(f"{self.url} is {total} bytes, the listing said "
                                   f"{self.obj.size}: the bucket changed; run again")
             self.hashes = _goog_hashes(response.headers.get_all("x-goog-hash") or [])
-            try:
-                while chunk := response.read(CHUNK):
-                    if self.stop.is_set():
-                        raise _Stopped
+            while chunk := self._read(response, part):
+                if self.stop.is_set():
+                    raise _Stopped
+                try:
                     part.write(chunk)
-                    self.progress.update(len(chunk))
-                    if part.size > self.furthest:
-                        self.furthest = part.size
-                        attempts.progressed()
-            except (OSError, http.client.HTTPException) as e:
-                raise _Transient(f"connection lost after {part.size} of {self.obj.size} bytes "
-                                 f"({_describe(e)})") from None
+                except OSError as e:
+                    raise BucketError(
+                        f"cannot write {part.path} ({e.strerror or e}): free some space or "
+                        f"use another --data, then run again to continue from the {part.size} "
+                        "bytes kept") from None
+                self.progress.update(len(chunk))
+                if part.size > self.furthest:
+                    self.furthest = part.size
+                    attempts.progressed()
         if part.size < self.obj.size:
             raise _Transient(f"connection closed after {part.size} of {self.obj.size} bytes")
         if part.size > self.obj.size:
             raise BucketError(f"{self.url} sent {part.size} bytes, the listing said "
                               f"{self.obj.size}: the bucket changed; run again")
+
+    def _read(self, response: http.client.HTTPResponse, part: _Part) -> bytes:
+        """The next chunk of the body; b"" at its end.  Network failures raise _Transient (a
+        failed write to the part is not one: that is not retried)."""
+        try:
+            return response.read(CHUNK)
+        except (OSError, http.client.HTTPException) as e:
+            raise _Transient(f"connection lost after {part.size} of {self.obj.size} bytes "
+                             f"({_describe(e)})") from None
 
     def _mismatch(self, part: _Part) -> str | None:
         """What is wrong with the complete part, or None when its hashes match."""

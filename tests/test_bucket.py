@@ -12,6 +12,8 @@ import json
 import logging
 import math
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -244,6 +246,32 @@ def test_overlong_part_is_cut_and_verified_with_one_byte(server, tmp_path):
     assert path.read_bytes() == data
     (get,) = server.object_gets()
     assert (get.range, get.sent) == (f"bytes={len(data) - 1}-", 1)
+
+
+FULL_DISK = """
+import resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails (EFBIG)
+resource.setrlimit(resource.RLIMIT_FSIZE, (3000, 3000))
+from fastdraw.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_failed_write_is_not_retried_and_the_part_stays_consistent(server, tmp_path):
+    # A full disk used to pass for a lost connection, retried, while the part's hashes no
+    # longer described its bytes.  A file size limit makes the part's writes fail at 3000.
+    done = subprocess.run([sys.executable, "-c", FULL_DISK, "download", "--classes", "cat",
+                           "--data", str(tmp_path), "--base-url", server.url],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    part = tmp_path / "cat.ndjson.part"
+    assert f"cannot write {part} (File too large): free some space" in done.stderr
+    assert "continue from the 3000 bytes kept" in done.stderr
+    assert len(server.object_gets()) == 1
+    assert part.read_bytes() == source("cat")[:3000]
+    (path,) = fetch(server, ["cat"], tmp_path)
+    assert path.read_bytes() == source("cat")
+    assert server.object_gets()[-1].range == "bytes=3000-"
 
 
 def test_verified_files_stay_when_another_fails(server, tmp_path):
