@@ -24,6 +24,7 @@ import logging
 import os
 import random
 import re
+import socket
 import sys
 import threading
 import time
@@ -408,6 +409,27 @@ class _Download:
         self.stop = stop
         self.hashes: dict[str, bytes] = {}
         self.furthest = 0  # the largest part size reached: only going past it is progress
+        self.lock = threading.Lock()
+        self.response: http.client.HTTPResponse | None = None  # the body being read
+
+    def abort(self) -> None:
+        """Shuts the connection whose body is being read down, so that a read blocked on a
+        slow or stalled server returns now (on Ctrl-C) rather than after the socket timeout."""
+        # The body may end, and its socket close, meanwhile: then there is nothing to do.
+        with self.lock, contextlib.suppress(OSError, ValueError, AttributeError):
+            if self.response is not None:
+                with socket.socket(fileno=os.dup(self.response.fileno())) as sock:
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    @contextlib.contextmanager
+    def _reading(self, response: http.client.HTTPResponse) -> Iterator[None]:
+        with self.lock:
+            self.response = response
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.response = None
 
     def run(self) -> None:
         part_path = _part_path(self.dest)
@@ -458,7 +480,7 @@ class _Download:
                 raise BucketError(f"{self.url} is shorter than the listing said: the bucket "
                                   "changed; run again") from None
             raise BucketError(f"GET {self.url}: HTTP {e.code} {e.reason}") from None
-        with response:
+        with response, self._reading(response):
             if response.status == 206:
                 match = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", ""))
                 if match is None or int(match[1]) != offset:
@@ -583,11 +605,12 @@ def _download_all(objects: list[RemoteObject], data_dir: Path, base_url: str, jo
             done += min(part.stat().st_size, max(obj.size - 1, 0))
     meter = _Progress(sum(obj.size for obj in objects), done, progress)
     stop = threading.Event()
+    downloads = [_Download(obj, data_dir / f"{obj.name}.ndjson", base_url, meter, stop)
+                 for obj in objects]
     pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="download")
     try:
         with meter.logging_redirected():
-            futures = [pool.submit(_Download(obj, data_dir / f"{obj.name}.ndjson", base_url,
-                                             meter, stop).run) for obj in objects]
+            futures = [pool.submit(download.run) for download in downloads]
             _, pending = wait(futures, return_when=FIRST_EXCEPTION)
             for future in pending:
                 future.cancel()
@@ -596,6 +619,8 @@ def _download_all(objects: list[RemoteObject], data_dir: Path, base_url: str, jo
                       if f.done() and not f.cancelled() and f.exception() is not None]
     except BaseException:
         stop.set()
+        for download in downloads:
+            download.abort()
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

@@ -3,7 +3,7 @@
 Serves the paged XML listing (`prefix`, `marker`, `IsTruncated`, `NextMarker`) and objects
 with Range support and `x-goog-hash` headers, on 127.0.0.1, from real class files.  Faults
 can be injected per object (or for the listing): 503 answers, connections cut mid-body,
-corrupted bytes, Range ignored, no size in the listing; objects can pose as composite ones
+stalls, corrupted bytes, Range ignored, no size in the listing; objects can pose as composite ones
 (no md5, ETag not an md5).  Every request is recorded, so tests can tell what the client
 asked for.
 """
@@ -34,6 +34,7 @@ class Faults:
 
     errors: int = 0  # answer 503 this many times
     drops: int = 0  # cut the connection halfway through the body this many times
+    stalls: int = 0  # send half the body, then nothing until the server stops, this many times
     corrupt: bool = False  # serve one flipped byte, with the true object's hashes
     composite: bool = False  # no md5 in x-goog-hash, ETag not an md5 (a composed object)
     ignore_range: bool = False  # answer 200 and the whole object to a Range request
@@ -85,6 +86,8 @@ class BucketServer:
         self.lock = threading.Lock()
         self.active = 0
         self.max_active = 0
+        self.stalled = threading.Event()  # set when a stall begins
+        self.stopping = threading.Event()  # ends the stalls
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.httpd.daemon_threads = True
         self.httpd.bucket = self
@@ -101,6 +104,7 @@ class BucketServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join()
@@ -261,6 +265,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.bucket.max_active = max(self.bucket.max_active, self.bucket.active)
         try:
             time.sleep(self.bucket.delay)
+            if self._take(key, "stalls"):
+                self.wfile.write(data[: len(data) // 2])
+                self.wfile.flush()
+                request.sent = len(data) // 2
+                self.bucket.stalled.set()
+                self.bucket.stopping.wait()
+                return
             if self._take(key, "drops"):
                 self.wfile.write(data[: len(data) // 2])
                 request.sent = len(data) // 2

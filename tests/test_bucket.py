@@ -12,9 +12,11 @@ import json
 import logging
 import math
 import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -393,6 +395,27 @@ def test_progress_bar_on_a_terminal(server, tmp_path, monkeypatch):
     bucket.ensure_downloaded(["cat"], tmp_path, base_url=server.url, progress=True)
     assert "download: 100%" in terminal.getvalue()
     assert "B/s" in terminal.getvalue()
+
+
+def test_ctrl_c_does_not_wait_for_a_stalled_server(server, tmp_path):
+    # Ctrl-C used to wait for the socket timeout (60 s) of a download blocked on a read.
+    server.fault(key("cat"), stalls=1)
+    proc = subprocess.Popen([sys.executable, "-m", "fastdraw", "download", "--classes", "cat",
+                             "--data", str(tmp_path), "--base-url", server.url],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.stalled.wait(30)
+        interrupted = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert time.monotonic() - interrupted < 5
+    assert proc.returncode == 130
+    assert "interrupted; partial files are kept: run again to resume" in err
+    assert not (tmp_path / "cat.ndjson").exists()
+    (path,) = fetch(server, ["cat"], tmp_path)
+    assert path.read_bytes() == source("cat")
 
 
 # ---------------------------------------------------------------------------- CLI
