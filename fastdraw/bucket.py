@@ -34,7 +34,7 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.error import HTTPError, URLError
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 from urllib.request import Request, urlopen
 
 import google_crc32c
@@ -183,6 +183,20 @@ def _bucket_url(base_url: str) -> str:
     return f"{base_url.rstrip('/')}/{BUCKET}"
 
 
+def _check_base_url(base_url: str) -> None:
+    """A `--base-url` that is not an http(s) URL with a host fails here, naming the option,
+    rather than as urllib's 'unknown url type' or as retried network errors (file:)."""
+    try:
+        url = urlsplit(base_url)
+        ok = url.scheme in ("http", "https") and bool(url.hostname)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"--base-url (or $FASTDRAW_BASE_URL) {base_url!r} is not an http:// or "
+                         f"https:// URL with a host (the public bucket's endpoint is "
+                         f"{DEFAULT_BASE_URL})")
+
+
 def _check_format(fmt: str) -> None:
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
@@ -192,6 +206,7 @@ def list_objects(base_url: str, fmt: str = "simplified") -> dict[str, RemoteObje
     """Every `full/<fmt>/<name>.ndjson` object of the bucket, keyed by class name, in listing
     order, reading every page of the XML listing."""
     _check_format(fmt)
+    _check_base_url(base_url)
     prefix = f"full/{fmt}/"
     objects: dict[str, RemoteObject] = {}
     marker = ""

@@ -105,6 +105,19 @@ def test_cli_list_regex(server, capsys):
     assert capsys.readouterr().out.splitlines() == [n for n in names_in(RAW) if " " in n]
 
 
+@pytest.mark.parametrize("base_url", ["storage.googleapis.com", "http://[::1", "file:///tmp",
+                                      "https://"])
+def test_cli_bad_base_url_names_the_option(base_url, tmp_path, capsys):
+    assert main(["list", "--base-url", base_url]) == 2
+    assert main(["download", "--classes", "cat", "--data", str(tmp_path),
+                 "--base-url", base_url]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"fastdraw {command}: error: --base-url (or $FASTDRAW_BASE_URL) {base_url!r} "
+                   "is not an http:// or https:// URL with a host (the public bucket's endpoint is "
+                   "https://storage.googleapis.com)" for command in ("list", "download")]
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_cli_list_malformed_size(server, tmp_path, capsys):
     server.fault(key("cat"), bad_size=True)
     assert main(["list", "--base-url", server.url]) == 1
