@@ -297,14 +297,22 @@ def _read_sidecar(dest: Path) -> dict | None:
 
 
 def _write_sidecar(obj: RemoteObject, dest: Path, md5_hex: str) -> None:
-    """Records that `dest` (as it is now: size, mtime) holds `obj` with this md5."""
+    """Records that `dest` (as it is now: size, mtime) holds `obj` with this md5.
+
+    Only a cache of the check: where it cannot be written (a read-only data directory, a full
+    disk), `dest` is still verified, and is hashed again on the next run.
+    """
     path = _sidecar_path(dest)
-    path.parent.mkdir(exist_ok=True)
     record = {"format": SIDECAR_FORMAT, "key": obj.key, "etag": obj.etag, "size": obj.size,
               "md5": md5_hex, "mtime_ns": dest.stat().st_mtime_ns}
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", "utf-8")
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(exist_ok=True)
+        tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", "utf-8")
+        os.replace(tmp, path)
+    except OSError as e:
+        log.warning("%s is verified, but %s cannot be written (%s): it will be hashed again "
+                    "next time", dest, path, e.strerror or e)
 
 
 def _is_complete(obj: RemoteObject, dest: Path) -> bool:

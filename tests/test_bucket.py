@@ -335,6 +335,18 @@ def test_complete_file_without_sidecar_is_verified_by_the_listing(server, tmp_pa
     assert (tmp_path / ".fastdraw" / "cat.ndjson.json").exists()
 
 
+def test_sidecar_that_cannot_be_written_is_not_an_error(server, tmp_path, caplog):
+    # As in a read-only data directory (root ignores permissions: a file blocks .fastdraw/).
+    (tmp_path / ".fastdraw").write_text("")
+    (tmp_path / "cat.ndjson").write_bytes(source("cat"))
+    paths = fetch(server, ["cat", "dog"], tmp_path)
+    assert [p.read_bytes() for p in paths] == [source("cat"), source("dog")]
+    assert [r.key for r in server.object_gets()] == [key("dog")]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(m.startswith(f"{tmp_path / 'cat.ndjson'} is verified, but ") for m in warnings)
+    assert any(m.startswith(f"{tmp_path / 'dog.ndjson'} is verified, but ") for m in warnings)
+
+
 def test_wrong_part_is_downloaded_whole_again(server, tmp_path):
     data = source("cat")
     (tmp_path / "cat.ndjson.part").write_bytes(source("dog")[:1000])
