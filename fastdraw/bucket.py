@@ -543,10 +543,11 @@ class _Download:
                               f"{self.obj.size}: the bucket changed; run again")
 
     def _read(self, response: http.client.HTTPResponse, part: _Part) -> bytes:
-        """The next chunk of the body; b"" at its end.  Network failures raise _Transient (a
-        failed write to the part is not one: that is not retried)."""
+        """What has arrived of the body (at most CHUNK bytes); b"" at its end.  One system
+        call, so that the bytes received before a stall are kept when the read times out.
+        Network failures raise _Transient (a failed write to the part is not one)."""
         try:
-            return response.read(CHUNK)
+            return response.read1(CHUNK)
         except (OSError, http.client.HTTPException) as e:
             raise _Transient(f"connection lost after {part.size} of {self.obj.size} bytes "
                              f"({_describe(e)})") from None

@@ -200,6 +200,18 @@ def test_dropped_connections_resume_with_range(server, tmp_path):
     assert sum(r.sent for r in gets) == size
 
 
+def test_bytes_received_before_a_stall_are_kept(server, tmp_path, monkeypatch):
+    # Reads of a whole CHUNK (1 MiB) used to lose what had arrived when the socket timed out.
+    monkeypatch.setattr(bucket, "RETRY", bucket.Retry(attempts=4, backoff=0.001,
+                                                      max_backoff=0.002, timeout=0.3))
+    server.fault(key("cat"), stalls=1)
+    (path,) = fetch(server, ["cat"], tmp_path)
+    assert path.read_bytes() == source("cat")
+    size = len(source("cat"))
+    assert [(r.range, r.status) for r in server.object_gets()] == [(None, 200),
+                                                                   (f"bytes={size // 2}-", 206)]
+
+
 def test_503_is_retried(server, tmp_path):
     server.fault(key("cat"), errors=3)
     (path,) = fetch(server, ["cat"], tmp_path)
