@@ -11,6 +11,7 @@ import argparse
 import importlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -214,4 +215,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(problem)
     module, func, _ = COMMANDS[name]
     handler = getattr(importlib.import_module(module), func)
-    return handler(args)
+    try:
+        return handler(args)
+    except BrokenPipeError:
+        return _reader_gone()
+
+
+def _reader_gone() -> int:
+    """The end of a pipe that stopped reading (``| head``): no traceback, and the exit code of
+    a process that SIGPIPE ended.  Standard output goes to /dev/null, so that Python's
+    flush at exit does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + signal.SIGPIPE

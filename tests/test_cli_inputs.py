@@ -103,3 +103,17 @@ def test_non_utf8_classes_file_end_to_end(tmp_path):
     assert (f"ERROR MainProcess --classes-file {path}, line 2, column 1: byte 0xff is not "
             "UTF-8 text: give a UTF-8 text file with one class name per line") in done.stderr
     assert not Path(tmp_path / "out").exists()
+
+
+def test_output_piped_into_a_reader_that_stops_early_ends_quietly():
+    # `python -m fastdraw inspect ... | head -1`: 170 KB of statistics, more than a pipe holds.
+    names = sorted(p.name[:-len(".ndjson")] for p in SIMPLIFIED.glob("*.ndjson"))
+    proc = subprocess.Popen([sys.executable, "-m", "fastdraw", "inspect", "--data",
+                             str(SIMPLIFIED), *names], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdout.readline().startswith(names[0].encode())
+    proc.stdout.close()  # the reader goes away with the rest unread
+    stderr = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == 141, stderr  # as a process that SIGPIPE ended
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr
