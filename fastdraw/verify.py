@@ -420,7 +420,9 @@ class _ShardJob:
                 records += len(offsets) - 1
             sha256 = digest.hexdigest()
         except CorruptRecordError as e:
-            problems.append(f"{file.name}: {e} (after {records} good records)")
+            # The problem is listed under the shard's name already: not its path again.
+            problems.append(f"{file.name}: {str(e).removeprefix(f'{file}: ')} "
+                            f"(after {records} good records)")
             sha256 = _sha256(file)
         except OSError as e:  # a shard that vanished or cannot be read, say
             problems.append(f"{file.name}: cannot be read ({e.strerror or e})"

@@ -99,6 +99,7 @@ def test_flipped_byte_is_a_crc_error_naming_shard_and_offset(dataset, where):
     problems = _problems_about(dataset, shard.name)
     crc = [p for p in problems if "crc" in p.lower()]
     assert len(crc) == 1 and where in crc[0].lower() and str(start) in crc[0]
+    assert crc[0].startswith(f"{shard.name}: record at byte offset {start}: ")  # no path again
     assert any("sha256" in p for p in problems)
     assert any("holds 2 records" in p for p in problems)
 
