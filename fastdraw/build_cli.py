@@ -32,6 +32,12 @@ def _input_files(classes: list[str], data: Path, *, sample: bool, offline: bool,
     downloaded unless ``offline`` or ``sample``."""
     found = {name: _find_file(data, name) for name in classes}
     missing = [name for name, path in found.items() if path is None]
+    in_the_way = [path for name in missing for suffix in CLASS_FILE_SUFFIXES
+                  if (path := data / f"{name}{suffix}").exists()]
+    if in_the_way:
+        listed = ", ".join(map(str, in_the_way))
+        raise BuildError(f"{listed}: not a file (a directory?) where a class file should be: "
+                         "move it away, or give --data the directory that holds the class files")
     if missing and sample:
         known = all_classes()
         named = ", ".join(with_close_matches(name, known) for name in missing)

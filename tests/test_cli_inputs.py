@@ -92,6 +92,19 @@ def test_build_refuses_a_path_as_class_and_writes_nothing(tmp_path, caplog):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("offline", [True, False])
+def test_build_names_a_directory_where_a_class_file_should_be(tmp_path, caplog, offline):
+    (tmp_path / "cat.ndjson").mkdir()  # in the way of the file (and of a download of it)
+    out = tmp_path / "out"
+    with caplog.at_level("ERROR"):
+        rc = main(["--classes", "cat", "--data", str(tmp_path), "--out", str(out), "--splits",
+                   "train=3", "--base-url", "http://127.0.0.1:9", *(["--offline"] * offline)])
+    assert rc == 1
+    assert (f"{tmp_path / 'cat.ndjson'}: not a file (a directory?) where a class file should "
+            "be") in caplog.text
+    assert "missing" not in caplog.text and not out.exists()
+
+
 def test_non_utf8_classes_file_end_to_end(tmp_path):
     path = tmp_path / "classes.txt"
     path.write_bytes(b"cat\n\xffdog\n")
