@@ -160,18 +160,21 @@ def line_problem(obj: object) -> str | None:
 def parse_line(raw: bytes | str, cut_off: bool = False) -> tuple[dict | None, str | None]:
     """Parse and check one line: (the parsed object, None) or (None, what is wrong).
 
-    ``cut_off``: the line is the last of a file that does not end with a newline.
+    ``cut_off``: the line is the last of a file that does not end with a newline; it is
+    called cut off if it ends before its JSON (or its last UTF-8 character) does.
     """
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as e:
         reason = f"not valid JSON: {e}"
+        ends_early = isinstance(e.doc, str) and e.pos >= len(e.doc.rstrip(" \t\r\n"))
         if isinstance(raw, bytes):
             try:
                 raw.decode("utf-8")
             except UnicodeDecodeError as u:
                 reason = f"not valid UTF-8: byte 0x{raw[u.start]:02x} at column {u.start + 1}"
-        return None, (_CUT_OFF + reason if cut_off else reason)
+                ends_early = u.end == len(raw) and u.reason == "unexpected end of data"
+        return None, (_CUT_OFF + reason if cut_off and ends_early else reason)
     problem = line_problem(obj)
     return (None, problem) if problem else (obj, None)
 

@@ -368,6 +368,30 @@ def test_a_cut_off_last_line_is_rejected(tmp_path):
     assert rejections[0].text == data[:-200].split(b"\n")[-1][:200].decode()
 
 
+CAFE = orjson.dumps({**BASE_OBJ, "word": "caf\u00e9"})
+LAST_LINES = {  # a last line without newline: (text, cut off?, reason)
+    "cut_in_a_character": (CAFE[:CAFE.index(b"\xa9")], True, "not valid UTF-8: byte 0xc3"),
+    "cut_after_spaces": (BASE[:300] + b"  ", True, "not valid JSON"),
+    "trailing_garbage": (BASE + b" x", False, "not valid JSON"),
+    "two_objects": (BASE + BASE, False, "not valid JSON"),
+    "not_json": (b"this is not json", False, "not valid JSON"),
+    "bad_byte_inside": (BASE.replace(b'"cat"', b'"c\xffat"'), False, "not valid UTF-8: byte 0xff"),
+}
+
+
+@pytest.mark.parametrize("name", list(LAST_LINES))
+def test_a_bad_last_line_without_newline_is_called_cut_off_only_if_it_ends_early(tmp_path, name):
+    # "cut off ... download the file again" is advice for a line the file ends in the middle
+    # of, not for a whole line that is wrong in itself
+    last, cut, reason = LAST_LINES[name]
+    path, lines, numbers = _copy_with(tmp_path, CAT, {14: last}, newline_at_end=False)
+    got, rejections = _read(path, unrecognized=True)
+    _assert_same(got, _expected(lines))
+    assert [r.line for r in rejections] == [15]
+    assert rejections[0].reason.startswith(ndjson._CUT_OFF) == cut, rejections[0].reason
+    assert reason in rejections[0].reason
+
+
 def test_a_complete_last_line_without_newline_is_kept(tmp_path):
     path, lines, numbers = _copy_with(tmp_path, CAT, {}, newline_at_end=False)
     got, rejections = _read(path, unrecognized=True)
