@@ -166,7 +166,7 @@ def parse_line(raw: bytes | str, cut_off: bool = False) -> tuple[dict | None, st
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as e:
-        reason = f"not valid JSON: {e}"
+        reason = f"not valid JSON: {e.msg} at column {e.colno}"  # orjson's line is always 1
         ends_early = isinstance(e.doc, str) and e.pos >= len(e.doc.rstrip(" \t\r\n"))
         if isinstance(raw, bytes):
             try:

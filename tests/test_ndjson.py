@@ -237,6 +237,19 @@ def test_the_drop_ins_skip_a_bad_line_with_a_warning(tmp_path, caplog, name):
     assert isinstance(e.value, ValueError)
 
 
+def test_a_json_error_is_placed_by_column_not_by_orjson_s_line_1(tmp_path):
+    # orjson reads one line at a time, so its "line 1 column N" named the wrong line
+    cut, extra = BAD["truncated"][0], BASE + b" x"
+    path, lines, numbers = _copy_with(tmp_path, CAT, {7: cut, 9: extra})
+    got, rejections = _read(path, unrecognized=True)
+    _assert_same(got, _expected(lines, numbers))
+    assert [r.line for r in rejections] == [8, 11]
+    assert rejections[0].reason == (
+        f"not valid JSON: unexpected end of data at column {len(cut) + 1}")
+    assert rejections[1].reason == ("not valid JSON: unexpected content after document at column "
+                                    f"{len(BASE) + 2}")
+
+
 def test_a_long_bad_line_is_reported_with_its_first_200_characters(tmp_path):
     path, _, _ = _copy_with(tmp_path, CAT, {2: b"\xff" * 1000})
     _, rejections = _read(path)
