@@ -43,6 +43,8 @@ INT64_MAX = 2**63 - 1
 _FIRST_BLOCK = 1 << 16
 _MAX_BLOCK = 1 << 20
 _NUMBER_TYPES = frozenset((int, float))  # exact types: bool is not a number here
+_LONE_CR = (", after a line ends with a carriage return (\\r) alone: this reader ends lines at "
+            "\\n only (convert old Mac line endings to \\n)")
 _CUT_OFF = ("cut off: the file ends in the middle of this line (an interrupted download? "
             "download the file again): ")
 
@@ -168,6 +170,8 @@ def parse_line(raw: bytes | str, cut_off: bool = False) -> tuple[dict | None, st
     except orjson.JSONDecodeError as e:
         reason = f"not valid JSON: {e.msg} at column {e.colno}"  # orjson's line is always 1
         ends_early = isinstance(e.doc, str) and e.pos >= len(e.doc.rstrip(" \t\r\n"))
+        if isinstance(e.doc, str) and e.doc[:e.pos].rstrip(" \t").endswith("\r"):
+            reason += _LONE_CR  # Python's text mode (the notebook's open()) ends a line there
         if isinstance(raw, bytes):
             try:
                 raw.decode("utf-8")

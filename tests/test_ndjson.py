@@ -250,6 +250,26 @@ def test_a_json_error_is_placed_by_column_not_by_orjson_s_line_1(tmp_path):
                                     f"{len(BASE) + 2}")
 
 
+def test_lines_ended_by_a_carriage_return_alone_are_named_as_such(tmp_path):
+    # Python's text mode (the notebook's open()) ends a line at a lone \r too; this reader ends
+    # lines at \n only, so such lines arrive joined: the reason must say why
+    lines = CAT.read_bytes().split(b"\n")[:-1]
+    path = tmp_path / "cat.ndjson"
+    path.write_bytes(b"\r".join(lines) + b"\r")
+    got, rejections = _read(path)
+    assert got == [] and [r.line for r in rejections] == [1]
+    assert rejections[0].reason.startswith("not valid JSON: unexpected content after document")
+    assert "line ends with a carriage return (\\r) alone" in rejections[0].reason
+    joined = lines[3] + b"\r" + lines[4]
+    path, lines, numbers = _copy_with(tmp_path, CAT, {3: joined})
+    got, rejections = _read(path, unrecognized=True)
+    _assert_same(got, _expected(lines, numbers))
+    assert [r.line for r in rejections] == [4]
+    assert "carriage return" in rejections[0].reason
+    _, rejections = _read(_copy_with(tmp_path, CAT, {3: BASE.replace(b",", b",\r", 1) + b" x"})[0])
+    assert "carriage return" not in rejections[0].reason
+
+
 def test_a_long_bad_line_is_reported_with_its_first_200_characters(tmp_path):
     path, _, _ = _copy_with(tmp_path, CAT, {2: b"\xff" * 1000})
     _, rejections = _read(path)
