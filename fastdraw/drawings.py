@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-_TIMESTAMP = re.compile(r"(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.\d+)? UTC")
+_TIMESTAMP = re.compile(r"(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.\d+)? UTC", re.ASCII)
 
 
 def utc_seconds(timestamp: str) -> int:

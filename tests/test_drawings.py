@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import SIMPLIFIED
 
-from fastdraw.drawings import Drawings
+from fastdraw.drawings import Drawings, utc_seconds
 from fastdraw.ndjson import read_drawings
 
 
@@ -57,3 +57,16 @@ def test_a_slice_views_its_batch_unless_copied(batch):
         assert not np.shares_memory(getattr(own, name), getattr(batch, name)), name
     assert batch.slice(0, len(batch)) is batch
     assert batch.slice(0, len(batch), copy=True) is not batch
+
+
+@pytest.mark.parametrize("timestamp", ["\u0662\u0660\u0661\u0667-03-02 23:25:10.07453 UTC",
+                                       "2017-03-02 23:25:10.\uff10 UTC"])
+def test_a_timestamp_with_other_than_ascii_digits_is_refused(batch, timestamp):
+    # int() reads Arabic-Indic or fullwidth digits, but the reader refuses such a line: a batch
+    # built from dicts must not take what the reader refuses
+    drawing = {"drawing": [s.tolist() for s in batch.strokes(0)], "key_id": "1", "word": "eye",
+               "countrycode": "US", "recognized": True, "timestamp": timestamp}
+    with pytest.raises(ValueError, match="is not 'YYYY-MM-DD HH:MM:SS"):
+        Drawings.from_dicts([drawing])
+    with pytest.raises(ValueError, match="is not 'YYYY-MM-DD HH:MM:SS"):
+        utc_seconds(timestamp)
