@@ -167,8 +167,9 @@ def parse_line(raw: bytes | str, cut_off: bool = False) -> tuple[dict | None, st
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as e:
         reason = f"not valid JSON: {e.msg} at column {e.colno}"  # orjson's line is always 1
-        ends_early = isinstance(e.doc, str) and e.pos >= len(e.doc.rstrip(" \t\r\n"))
-        if isinstance(e.doc, str) and e.doc[:e.pos].rstrip(" \t").endswith("\r"):
+        text = e.doc or ""
+        ends_early = e.pos >= len(text.rstrip(" \t\r\n"))  # the text ran out: cut off?
+        if not ends_early and text[:e.pos].rstrip(" \t").endswith("\r"):
             reason += _LONE_CR  # Python's text mode (the notebook's open()) ends a line there
         if isinstance(raw, bytes):
             try:

@@ -266,8 +266,9 @@ def test_lines_ended_by_a_carriage_return_alone_are_named_as_such(tmp_path):
     _assert_same(got, _expected(lines, numbers))
     assert [r.line for r in rejections] == [4]
     assert "carriage return" in rejections[0].reason
-    _, rejections = _read(_copy_with(tmp_path, CAT, {3: BASE.replace(b",", b",\r", 1) + b" x"})[0])
-    assert "carriage return" not in rejections[0].reason
+    for bad in (BASE.replace(b",", b",\r", 1) + b" x", BAD["truncated"][0] + b"\r"):  # \r\n
+        _, rejections = _read(_copy_with(tmp_path, CAT, {3: bad})[0])
+        assert "carriage return" not in rejections[0].reason
 
 
 def test_a_long_bad_line_is_reported_with_its_first_200_characters(tmp_path):
