@@ -60,6 +60,7 @@ from fastdraw.encode import (
     count_lines,
     count_task,
     encode_task,
+    plural,
 )
 from fastdraw.errors import BuildError
 from fastdraw.ndjson import Rejection, most_drawings, read_drawings
@@ -279,12 +280,17 @@ def _usable(opts: BuildOptions) -> str:
 def _check_files_can_hold(opts: BuildOptions) -> None:
     """Stops a build whose split counts ask for more drawings per class than some file's size
     allows (such as a typo in --splits) before the plan takes its time and memory."""
-    needed = max((sum(s.values()) for s in opts.splits.values()
-                  if not any(isinstance(v, Fraction) for v in s.values())), default=0)
+    counted = {kind: s for kind, s in opts.splits.items()
+               if not any(isinstance(v, Fraction) for v in s.values())}
+    if not counted:
+        return
+    kind, splits = max(counted.items(), key=lambda item: sum(item[1].values()))
+    needed = sum(splits.values())
     small = [(path, most) for path in opts.files if (most := most_drawings(path)) < needed]
     if small:
+        split_text = "+".join(f"{s}={n}" for s, n in splits.items())
         raise BuildError(
-            f"--splits asks for {needed} drawings per class, more than "
+            f"{kind} asks for {needed} drawings per class ({split_text}), more than "
             + ", ".join(f"{path} can hold (at most {most}, from its size)" for path, most in small)
             + ". Nothing was written: ask for fewer examples per class with --splits (counts, "
             "or fractions such as train=0.7,eval=0.15,test=0.15)")
@@ -412,8 +418,8 @@ def _encode(opts: BuildOptions, plans: dict[str, Plan], ranges: list[list[tuple[
                                      str(rejections[j])))
     tasks.sort(key=lambda t: -t.end)  # the longest reads first
     total = sum(plan.rounds for plan in plans.values()) * len(opts.classes)
-    log.info("encoding %d examples of %d classes (%s) with %d workers", total,
-             len(opts.classes), ", ".join(plans), opts.workers)
+    log.info("encoding %d examples of %s (%s) with %d workers", total,
+             plural(len(opts.classes), "class"), ", ".join(plans), opts.workers)
     t0 = time.monotonic()
     progress = _Progress("encode", total, "ex", opts.progress)
     results: dict[int, EncodeResult] = {}
@@ -560,8 +566,9 @@ def _summary(opts: BuildOptions, built: list[Built], seconds: float) -> None:
     for b in built:
         n = sum(b.counts.values())
         total += n
-        log.info("%s: %s (%d classes, %d examples), %s", b.path,
-                 ", ".join(f"{s} {c}" for s, c in b.counts.items()), len(opts.classes), n,
+        log.info("%s: %s (%s, %d examples), %s", b.path,
+                 ", ".join(f"{s} {c}" for s, c in b.counts.items()),
+                 plural(len(opts.classes), "class"), n,
                  count_lines(b.rejected, "rejected"))
         if b.rejected:
             log.warning("%s skipped: see %s", count_lines(b.rejected, "bad input"),

@@ -30,9 +30,14 @@ CHUNK = 4096  # drawings a worker reads and encodes at a time (512 made phase 1 
 CHUNK_PIXELS = 4096 * 64 * 64  # at most this many pixels in a chunk's images (16 MiB)
 
 
+def plural(n: int, noun: str) -> str:
+    """How many, for people: "1 class", "3 classes"."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}{'es' if noun.endswith('s') else 's'}"
+
+
 def count_lines(n: int, what: str) -> str:
     """How many lines, for people: "1 bad line", "3 bad lines"."""
-    return f"{n} {what} line" if n == 1 else f"{n} {what} lines"
+    return plural(n, f"{what} line")
 
 
 # ------------------------------------------------------------------------------- counting

@@ -304,7 +304,8 @@ def test_a_split_count_no_file_can_hold_stops_before_the_plan(tmp_path, monkeypa
     most = [files[0].stat().st_size // 72, files[1].stat().st_size * 1032 // 72]
     with pytest.raises(BuildError) as e:
         build(options(["cat", "eye"], files, tmp_path / "out", {"img": {"train": 10**20}}))
-    assert (f"asks for {10**20} drawings per class, more than {files[0]} can hold (at most "
+    assert (f"img asks for {10**20} drawings per class (train={10**20}), more than {files[0]} "
+            "can hold (at most "
             f"{most[0]}, from its size), {files[1]} can hold (at most {most[1]}, ")\
         in str(e.value)
     assert not (tmp_path / "out").exists()
@@ -835,3 +836,9 @@ def test_progress_adds_up_to_every_example_however_often_workers_report(
     tasks = len(classes) + (2 + 2) * 3  # encode: a class each; write: a shard file each
     calls = len(updates["encode"]) + len(updates["write"])
     assert calls > tasks if every == 0.0 else calls == tasks
+
+
+def test_counts_in_messages_read_as_english():
+    assert [encode_mod.plural(1, "class"), encode_mod.plural(43, "class"),
+            encode_mod.count_lines(1, "bad"), encode_mod.count_lines(0, "rejected")] == [
+        "1 class", "43 classes", "1 bad line", "0 rejected lines"]
