@@ -113,8 +113,9 @@ def _first_record(path: str | Path) -> tuple[Path, dict]:
 
 def _split_records(path: str | Path, shards: list[Path]) -> int | None:
     """The shards' count of records in manifest.json, or None when it does not give them all."""
+    manifest = read_manifest(path)
     try:
-        counts = [read_manifest(path)["shards"][shard.name]["records"] for shard in shards]
+        counts = [manifest["shards"][shard.name]["records"] for shard in shards]
     except (KeyError, TypeError):
         return None
     return sum(counts) if all(isinstance(n, int) and n >= 0 for n in counts) else None
