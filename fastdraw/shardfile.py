@@ -7,6 +7,13 @@ than the rest of the write phase.  With ``O_DIRECT`` the disk reads the bytes
 straight from the process's buffer; a thread waits for it while the task fills
 the other of two buffers.  Where the file system refuses ``O_DIRECT`` (at open or
 at the first write), the file is written the usual way, still by the thread.
+
+With ``O_DIRECT`` the writes go in whole units of UNIT bytes, each starting at a
+multiple of UNIT in the file (only the last may be shorter).  On the virtual disks
+measured, 4 MiB ``O_DIRECT`` writes of real shard bytes ran at 1.9-2.2 GB/s when each
+stayed inside one aligned 4 MiB stretch of the file, and at 0.6-0.8 GB/s when they
+crossed from one into the next (as writes of whatever a window held did: the build's
+write phase ran at 0.5-0.6 GB/s with its workers waiting on the disk half the time).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 
 BLOCK = 4096  # alignment of O_DIRECT writes: buffer address, file offset and size
+UNIT = 1 << 22  # O_DIRECT writes go in whole units, at multiples of UNIT in the file
 
 
 def write_all(fd: int, data: bytes | memoryview | np.ndarray, offset: int | None = None
@@ -33,8 +41,9 @@ def write_all(fd: int, data: bytes | memoryview | np.ndarray, offset: int | None
 
 
 class ShardFile:
-    """Writes a new file at ``path`` from bytes placed with ``reserve`` and ``commit``: whole
-    blocks go to the thread at once, the rest waits for the next commit or ``close``."""
+    """Writes a new file at ``path`` from bytes placed with ``reserve`` and ``commit``: with
+    ``O_DIRECT``, whole units go to the thread at once, the rest waits for the next commit or
+    ``close``; without it, everything committed goes."""
 
     def __init__(self, path: str | os.PathLike) -> None:
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
@@ -46,7 +55,7 @@ class ShardFile:
             self._fd = os.open(path, flags, 0o666)
         self._bufs = [np.empty(0, dtype=np.uint8), np.empty(0, dtype=np.uint8)]
         self._cur = 0  # the buffer being filled; the other may be in the thread's hands
-        self._held = 0  # bytes at its start not yet written (less than a block)
+        self._held = 0  # bytes at its start not yet written (less than a unit)
         self._n = 0  # bytes reserved after them
         self._size = 0  # bytes committed in all
         self._thread = ThreadPoolExecutor(1)
@@ -59,10 +68,13 @@ class ShardFile:
         return self._bufs[self._cur][self._held:self._held + n]
 
     def commit(self) -> None:
-        """Hands the reserved bytes' whole blocks to the thread (after its last write)."""
+        """Hands the reserved bytes' whole units to the thread (after its last write)."""
         total = self._held + self._n
         self._size += self._n
-        whole = total - total % BLOCK if self.direct else total
+        whole = total - total % UNIT if self.direct else total
+        if not whole:  # keep filling this buffer
+            self._held, self._n = total, 0
+            return
         self._wait()
         buf, other = self._bufs[self._cur], 1 - self._cur
         self._held = total - whole

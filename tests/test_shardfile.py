@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 from fastdraw import shardfile
-from fastdraw.shardfile import BLOCK, ShardFile
+from fastdraw.shardfile import BLOCK, UNIT, ShardFile
 
-# Piece sizes around the block size, one spanning several blocks, and empty ones.
-PIECES = [0, 1, BLOCK - 1, BLOCK, BLOCK + 1, 3 * BLOCK + 17, 0, (3 << 20) + 5, 7, BLOCK - 7]
+# Piece sizes around the block and unit sizes, ones spanning several, and empty ones.
+PIECES = [0, 1, BLOCK - 1, BLOCK, BLOCK + 1, 3 * BLOCK + 17, 0, (3 << 20) + 5, 7, BLOCK - 7,
+          UNIT - 1, UNIT, UNIT + BLOCK, 2 * UNIT + 3, 0, UNIT - BLOCK]
 
 
 def _write(path, pieces: list[int], seed: int = 0) -> bytes:
@@ -29,7 +30,8 @@ def _write(path, pieces: list[int], seed: int = 0) -> bytes:
     return b"".join(sent)
 
 
-@pytest.mark.parametrize("pieces", [PIECES, PIECES[::-1], [BLOCK] * 3, [5], [], [0]])
+@pytest.mark.parametrize("pieces", [PIECES, PIECES[::-1], [BLOCK] * 3, [UNIT] * 2, [5], [],
+                                    [0]])
 def test_the_file_holds_exactly_the_committed_bytes(tmp_path, pieces):
     path = tmp_path / "shard"
     want = _write(path, pieces)
@@ -42,6 +44,26 @@ def test_o_direct_is_used_where_the_file_system_takes_it(tmp_path):
     f.close()
     # ext4 (these machines' /tmp) takes it; a file system that does not is covered below.
     assert f.direct == hasattr(os, "O_DIRECT")
+
+
+@pytest.mark.skipif(not hasattr(os, "O_DIRECT"), reason="O_DIRECT is Linux's")
+def test_o_direct_writes_are_whole_units_at_multiples_of_the_unit(tmp_path, monkeypatch):
+    """Only the last write may be short; none crosses from one unit of the file into the
+    next (such writes ran at a third of the speed)."""
+    real, writes = shardfile.write_all, []
+
+    def recorded(fd, data):
+        writes.append((os.lseek(fd, 0, os.SEEK_CUR), len(memoryview(data))))
+        real(fd, data)
+
+    monkeypatch.setattr(shardfile, "write_all", recorded)
+    path = tmp_path / "shard"
+    want = _write(path, PIECES, seed=2)
+    assert path.read_bytes() == want
+    assert len(writes) >= sum(PIECES) // UNIT
+    assert all(at % UNIT == 0 for at, _ in writes)
+    assert all(n % UNIT == 0 for _, n in writes[:-1])
+    assert 0 < writes[-1][1] % UNIT and writes[-1][1] % BLOCK == 0  # padded, then cut
 
 
 def test_without_o_direct_the_same_bytes_are_written(tmp_path, monkeypatch):
@@ -81,10 +103,10 @@ def test_a_failed_write_is_raised_not_lost(tmp_path, monkeypatch, when):
 
     monkeypatch.setattr(shardfile, "write_all", full)
     f = ShardFile(tmp_path / "shard")
-    f.reserve(2 * BLOCK)[:] = 1
-    f.commit()  # handed to the thread, which fails
+    f.reserve(UNIT)[:] = 1
+    f.commit()  # a unit is handed to the thread, which fails
     if when == "commit":
-        f.reserve(BLOCK)[:] = 2
+        f.reserve(UNIT)[:] = 2
         with pytest.raises(OSError, match="No space left"):
             f.commit()
         f.close()  # the error was told once; closing still closes
