@@ -69,7 +69,7 @@ from fastdraw.pool import Pool, worker_pool
 from fastdraw.progress import terminal_bar
 from fastdraw.publish import dir_mode, interrupt_on_sigterm, publish
 from fastdraw.records import Encoding
-from fastdraw.spool import spool_sources
+from fastdraw.spool import rejections_path, remove_spool, spool_sources
 
 log = logging.getLogger(__name__)
 
@@ -364,7 +364,6 @@ def build(opts: BuildOptions) -> list[Built]:
                 raise BuildError(f"cannot write in --out {opts.out}: {e.strerror}: give a "
                                  "directory you can write to") from None
             tmp[kind].chmod(mode)  # mkdtemp's 0700 would stick to the published dataset
-            (tmp[kind] / ".spool").mkdir()
         with _mp_logging(), worker_pool(opts.workers) as pool:
             splits = _fraction_splits(opts, pool)
             plans = {kind: make_plan(s, opts.shards, opts.seed) for kind, s in splits.items()}
@@ -379,7 +378,7 @@ def build(opts: BuildOptions) -> list[Built]:
         built = [_finish(opts, kind, plans[kind], tmp[kind], hashes[kind], rejections,
                          cutoffs[kind]) for kind in plans]
         for path in tmp.values():
-            shutil.rmtree(path / ".spool")
+            remove_spool(path)
         publish({path: _target(opts, kind) for kind, path in tmp.items()}, opts.overwrite)
     except BaseException:
         for path in tmp.values():
@@ -394,8 +393,7 @@ def build(opts: BuildOptions) -> list[Built]:
 
 def _rejection_files(opts: BuildOptions, tmp: dict[str, Path]) -> list[Path]:
     """Where phase 1 leaves every class's rejected lines (in the first kind's spool)."""
-    spool = tmp[next(iter(tmp))] / ".spool"
-    return [spool / f"rejected-{j:05d}.ndjson" for j in range(len(opts.classes))]
+    return [rejections_path(tmp[next(iter(tmp))], j) for j in range(len(opts.classes))]
 
 
 def _encode(opts: BuildOptions, plans: dict[str, Plan], ranges: list[list[tuple[int, int]]],
@@ -410,7 +408,7 @@ def _encode(opts: BuildOptions, plans: dict[str, Plan], ranges: list[list[tuple[
             jobs = tuple(
                 KindJob(Encoding(kind, opts.img_size, opts.line_width, opts.maximize,
                                    opts.notebook_time),
-                         str(tmp[kind] / ".spool"), plan.rounds,
+                         str(tmp[kind]), plan.rounds,
                          plan.shard_id[a:min(b, plan.rounds)], len(plan.shard_names))
                 for kind, plan in plans.items())
             tasks.append(EncodeTask(j, str(path), part, a, b, part == len(ranges[j]) - 1,
@@ -491,9 +489,8 @@ def _write(opts: BuildOptions, plans: dict[str, Plan], ranges: list[list[tuple[i
     sha256s."""
     tasks, names = [], []
     for kind, plan in plans.items():
-        spool = tmp[kind] / ".spool"
         # As the encode tasks' SpoolWriters placed them:
-        where = [[spool_sources(spool, j, p, plan.shard_id[a:min(b, plan.rounds)],
+        where = [[spool_sources(tmp[kind], j, p, plan.shard_id[a:min(b, plan.rounds)],
                                 len(plan.shard_names)) for p, (a, b) in enumerate(ranges[j])]
                  for j in range(len(opts.classes))]
         per_shard = plan.rounds_per_shard()

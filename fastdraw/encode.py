@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -87,7 +86,7 @@ class KindJob:
     """One kind's share of an encode task."""
 
     encoding: Encoding
-    spool: str  # spool directory of this kind
+    spool: str  # where this kind's spool goes: its dataset's temporary directory
     rounds: int  # examples per class of this kind
     shard_id: np.ndarray  # int32, shard of rounds [task.start, min(task.end, rounds))
     shards: int  # shard files of this kind
@@ -138,7 +137,7 @@ def encode_task(t: EncodeTask) -> EncodeResult:
         raise
     except OSError as e:  # reading the class file, or writing the spool
         raise io_error(e, f"encoding {t.path} into the spool in "
-                           f"{os.path.dirname(t.jobs[0].spool)}") from e
+                           f"{t.jobs[0].spool}") from e
     except Exception as e:
         raise TaskError(f"{t.path}: {type(e).__name__}: {e}") from e
     result.nbytes = {kind: np.stack([w.spooled, w.framed]) for kind, w in writers.items()}

@@ -1,14 +1,18 @@
 """The builder's spool: packed records waiting on disk between its two phases.
 
 Phase 1 appends every class range's records to one file per shard
-(``<spool>/<class>-<range>/<shard>.rec``, packed as fastdraw.compact describes) and
-their sizes to one file for the range, ``<spool>/<class>-<range>/sizes.len`` (int32
+(``<spool>/.spool-<class>-<range>-<shard>.rec``, packed as fastdraw.compact describes) and
+their sizes to one file for the range, ``<spool>/.spool-<class>-<range>.len`` (int32
 pairs: as spooled, and once framed), in which every shard has its own stretch, placed
 from the plan's count of its records.  Phase 2 reads a shard's records of every class back
 round by round.  Nothing is buffered in the process beyond one chunk or window, so
-memory does not grow with the input.  (Creating a file costs 30-400 us on the
-virtual machines measured, and workers creating files in one directory wait for each
-other: hence one sizes file per range rather than per shard, and a directory per range.)
+memory does not grow with the input.
+
+The spool's files sit in the dataset's own temporary directory, not in directories of
+their own: removing a directory frees its blocks, and on a file system mounted with
+``discard`` that waits until the disk has taken every byte written before it.  At the end
+of the main job the spool's directories took 0.8-4.6 s to remove, after the shards'
+4.4 GB; its files, deleted before their pages reached the disk, took nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import numpy as np
 from fastdraw.shardfile import write_all
 from fastdraw.unaligned import gather
 
+PREFIX = ".spool-"  # of the spool's file names
 MAX_OPEN = 128  # spool files a task keeps open (more: opened per write or read)
 READ_AHEAD = 1 << 16  # record sizes a shard reader reads at a time, all classes together
 
@@ -54,9 +59,23 @@ def spool_sources(spool: str | Path, label: int, part: int, shard_id: np.ndarray
     rounds go to shards ``shard_id``."""
     counts = np.bincount(shard_id, minlength=shards)
     firsts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    base = os.path.join(spool, f"{label:05d}-{part:03d}")
-    return [SpoolSource(os.path.join(base, f"{s:05d}.rec"), int(counts[s]),
-                        os.path.join(base, "sizes.len"), int(firsts[s])) for s in range(shards)]
+    base = os.path.join(spool, f"{PREFIX}{label:05d}-{part:03d}")
+    return [SpoolSource(f"{base}-{s:05d}.rec", int(counts[s]), f"{base}.len", int(firsts[s]))
+            for s in range(shards)]
+
+
+def rejections_path(spool: str | Path, label: int) -> Path:
+    """Where phase 1 leaves class ``label``'s rejected lines."""
+    return Path(spool) / f"{PREFIX}rejected-{label:05d}.ndjson"
+
+
+def remove_spool(spool: str | Path) -> None:
+    """Deletes what is left of the spool in directory ``spool`` (its files, not the
+    directory)."""
+    with os.scandir(spool) as entries:
+        for entry in entries:
+            if entry.name.startswith(PREFIX):
+                os.unlink(entry.path)
 
 
 class SpoolWriter:
@@ -93,9 +112,7 @@ class SpoolWriter:
         self.framed[sids[firsts]] += np.add.reduceat(framed, firsts, dtype=np.int64)
         bounds, at = bounds.tolist(), at.tolist()
         if self._sizes_fd < 0:
-            path = self._sources[0].sizes
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            self._sizes_fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o666)
+            self._sizes_fd = os.open(self._sources[0].sizes, os.O_WRONLY | os.O_CREAT, 0o666)
         for a, b in zip(bounds[:-1], bounds[1:]):
             s = int(sids[a])
             src = self._sources[s]
@@ -224,6 +241,6 @@ class ShardReader:
 
     def remove(self) -> None:
         """Closes and deletes the shard's record files (read by this shard's writer only; the
-        sizes files, shared by the shards of a range, go with the spool directory)."""
+        sizes files, shared by the shards of a range, go with ``remove_spool``)."""
         for c in self._classes:
             c.remove()

@@ -4,12 +4,20 @@ ranges, windows, read-ahead and open-file limits."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from fastdraw import spool as spool_mod
-from fastdraw.spool import ShardReader, SpoolSource, SpoolWriter, spool_sources
+from fastdraw.spool import (
+    ShardReader,
+    SpoolSource,
+    SpoolWriter,
+    rejections_path,
+    remove_spool,
+    spool_sources,
+)
 
 CLASSES = 3
 ROUNDS = 200
@@ -91,14 +99,26 @@ def files(spool: str) -> set[str]:
             for f in fs}
 
 
-def test_spool_files_are_a_directory_per_range_with_a_record_file_per_shard_and_sizes(
+def test_spool_files_are_a_record_file_per_range_and_shard_and_a_sizes_file_per_range(
         spooled):
+    """All in the spool directory itself: the build makes no directory it must remove."""
     spool, shard_id = spooled
     ranges = [(j, p, a, b) for j, class_ranges in enumerate(RANGES)
               for p, (a, b) in enumerate(class_ranges)]
     assert files(spool) == (
-        {f"{j:05d}-{p:03d}/{s:05d}.rec" for j, p, a, b in ranges for s in set(shard_id[a:b])}
-        | {f"{j:05d}-{p:03d}/sizes.len" for j, p, _, _ in ranges})
+        {f".spool-{j:05d}-{p:03d}-{s:05d}.rec" for j, p, a, b in ranges
+         for s in set(shard_id[a:b])}
+        | {f".spool-{j:05d}-{p:03d}.len" for j, p, _, _ in ranges})
+
+
+def test_remove_spool_deletes_the_spool_s_files_and_nothing_else(spooled):
+    spool, _ = spooled
+    rejections_path(spool, 3).write_text("{}\n")
+    keep = [Path(spool, name) for name in ("train-00000-of-00001", "spool-00000-000.len")]
+    for path in keep:
+        path.write_bytes(b"x")
+    remove_spool(spool)
+    assert files(spool) == {path.name for path in keep}
 
 
 def test_remove_deletes_the_shards_record_files_only(spooled):
@@ -109,8 +129,8 @@ def test_remove_deletes_the_shards_record_files_only(spooled):
     read_all(reader, rounds, 9)
     reader.remove()
     gone = before - files(spool)
-    assert gone and all(name.endswith("/00001.rec") for name in gone)
-    assert not any(name.endswith("/00001.rec") for name in files(spool))
+    assert gone and all(name.endswith("-00001.rec") for name in gone)
+    assert not any(name.endswith("-00001.rec") for name in files(spool))
     # The other shards still read back whole.
     for s in (0, 2):
         rounds = np.flatnonzero(shard_id == s)
