@@ -50,8 +50,10 @@ def read_labels(path: str | Path) -> list[str]:
 
 def shard_paths(path: str | Path, split: str) -> list[Path]:
     """The split's shard files, sorted: those the manifest lists, else those on disk."""
-    path = Path(path)
-    manifest = read_manifest(path)
+    return _shard_paths(Path(path), split, read_manifest(path))
+
+
+def _shard_paths(path: Path, split: str, manifest: dict[str, Any] | None) -> list[Path]:
     if manifest is not None and "shards" in manifest:
         names = [n for n in manifest["shards"] if (m := SHARD_RE.fullmatch(n)) and
                  m["split"] == split]
@@ -66,7 +68,10 @@ def shard_paths(path: str | Path, split: str) -> list[Path]:
 
 def img_size(path: str | Path) -> int:
     """Image side of an img dataset: manifest options.img_size, else its records' img_<size>."""
-    manifest = read_manifest(path)
+    return _img_size(path, read_manifest(path))
+
+
+def _img_size(path: str | Path, manifest: dict[str, Any] | None) -> int:
     if manifest is not None and "img_size" in manifest.get("options", {}):
         return int(manifest["options"]["img_size"])
     shard, features = _first_record(path)
@@ -79,7 +84,10 @@ def img_size(path: str | Path) -> int:
 
 def dataset_kind(path: str | Path) -> str:
     """The dataset's kind, "img" or "stroke": manifest.json's, else told by its first record."""
-    manifest = read_manifest(path)
+    return _dataset_kind(path, read_manifest(path))
+
+
+def _dataset_kind(path: str | Path, manifest: dict[str, Any] | None) -> str:
     if manifest is not None and manifest.get("kind") in ("img", "stroke"):
         return manifest["kind"]
     shard, features = _first_record(path)
@@ -91,10 +99,10 @@ def dataset_kind(path: str | Path) -> str:
                      f"features ({', '.join(sorted(features))}); is {path} a built dataset?")
 
 
-def _check_kind(path: str | Path, want: str) -> None:
+def _check_kind(path: str | Path, manifest: dict[str, Any] | None, want: str) -> None:
     """Raises ValueError unless `path` is a `want` dataset (the other kind's records would be
     read as empty strokes, or fail deep inside TensorFlow)."""
-    kind = dataset_kind(path)
+    kind = _dataset_kind(path, manifest)
     if kind != want:
         raise ValueError(f"{path} is a {kind} dataset, not {want}: read it with "
                          f"fastdraw.data.{kind}_dataset")
@@ -111,9 +119,8 @@ def _first_record(path: str | Path) -> tuple[Path, dict]:
     raise ValueError(f"{path}: its shards hold no records")
 
 
-def _split_records(path: str | Path, shards: list[Path]) -> int | None:
+def _split_records(manifest: dict[str, Any] | None, shards: list[Path]) -> int | None:
     """The shards' count of records in manifest.json, or None when it does not give them all."""
-    manifest = read_manifest(path)
     try:
         counts = [manifest["shards"][shard.name]["records"] for shard in shards]
     except (KeyError, TypeError):
@@ -121,20 +128,20 @@ def _split_records(path: str | Path, shards: list[Path]) -> int | None:
     return sum(counts) if all(isinstance(n, int) and n >= 0 for n in counts) else None
 
 
-def _records(path: str | Path, split: str, shuffle: bool, seed: int | None,
-             parallel_reads: int):
+def _records(path: str | Path, manifest: dict[str, Any] | None, split: str, shuffle: bool,
+             seed: int | None, parallel_reads: int):
     """The split's serialized records, their count checked against manifest.json's
     (TensorFlow reads a shard cut off at a record boundary, or inside a record's header,
     as a whole file: its lost records would go unnoticed).  One count for the split, not
     one a shard: reading shard by shard would double the time spent per record."""
     import tensorflow as tf
 
-    shards = shard_paths(path, split)
+    shards = _shard_paths(Path(path), split, manifest)
     files = [str(p) for p in shards]
     if shuffle:
         files = tf.data.Dataset.from_tensor_slices(files).shuffle(len(files), seed=seed)
     records = tf.data.TFRecordDataset(files, num_parallel_reads=parallel_reads)
-    count = _split_records(path, shards)
+    count = _split_records(manifest, shards)
     if count is None:  # a dataset without a manifest (made by the notebook, say)
         return records
     return records.apply(tf.data.experimental.assert_cardinality(count))
@@ -168,8 +175,9 @@ def img_dataset(path: str | Path, split: str, batch_size: int | None = None, shu
     """
     import tensorflow as tf
 
-    _check_kind(path, "img")
-    size = img_size(path)
+    manifest = read_manifest(path)
+    _check_kind(path, manifest, "img")
+    size = _img_size(path, manifest)
     spec = {
         f"img_{size}": tf.io.FixedLenFeature([size * size], tf.int64),
         "label": tf.io.FixedLenFeature([], tf.int64),
@@ -180,7 +188,7 @@ def img_dataset(path: str | Path, split: str, batch_size: int | None = None, shu
         image = tf.reshape(tf.cast(f[f"img_{size}"], tf.uint8), [-1, size, size])
         return image, f["label"]
 
-    records = _records(path, split, shuffle, seed, parallel_reads)
+    records = _records(path, manifest, split, shuffle, seed, parallel_reads)
     return _pipeline(records, decode, batch_size, shuffle, shuffle_buffer, seed)
 
 
@@ -198,7 +206,8 @@ def stroke_dataset(path: str | Path, split: str, max_len: int = 256,
 
     if max_len < 1:
         raise ValueError(f"max_len must be at least 1 (deltas kept per drawing), not {max_len}")
-    _check_kind(path, "stroke")
+    manifest = read_manifest(path)
+    _check_kind(path, manifest, "stroke")
     spec = {
         "stroke_x": tf.io.VarLenFeature(tf.float32),
         "stroke_y": tf.io.VarLenFeature(tf.float32),
@@ -217,5 +226,5 @@ def stroke_dataset(path: str | Path, split: str, max_len: int = 256,
         length = tf.math.bincount(rows, minlength=n, maxlength=n, dtype=tf.int64)
         return tf.ensure_shape(strokes, [None, max_len, 3]), tf.minimum(length, max_len), f["label"]
 
-    records = _records(path, split, shuffle, seed, parallel_reads)
+    records = _records(path, manifest, split, shuffle, seed, parallel_reads)
     return _pipeline(records, decode, batch_size, shuffle, shuffle_buffer, seed)

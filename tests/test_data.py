@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 from dataset_helpers import CLASSES, SPLITS, built_datasets, drawings_by_key
 
+from fastdraw import data as data_mod
 from fastdraw import reference
 from fastdraw.data import img_dataset, stroke_dataset
 
@@ -94,6 +95,22 @@ def test_shuffle_is_seeded_and_keeps_every_record(built):
     assert first == labels_and_sums(shuffle=True, seed=1)
     assert first != ordered and sorted(first) == sorted(ordered)
     assert sorted(labels_and_sums(parallel_reads=2)) == sorted(ordered)
+
+
+@pytest.mark.parametrize("kind", ["img", "stroke"])
+def test_a_reader_reads_manifest_json_once(built, monkeypatch, kind):
+    """For its kind, image size, shard names and record counts alike."""
+    reads = []
+    real = data_mod.read_manifest
+
+    def counted(path):
+        reads.append(path)
+        return real(path)
+
+    monkeypatch.setattr(data_mod, "read_manifest", counted)
+    reader = img_dataset if kind == "img" else stroke_dataset
+    assert sum(1 for _ in reader(built[kind], "eval", batch_size=64)) > 0
+    assert reads == [built[kind]]
 
 
 def test_image_size_is_read_from_the_records_without_a_manifest(built, tmp_path):
