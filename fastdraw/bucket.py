@@ -33,9 +33,10 @@ from collections.abc import Iterator
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.error import HTTPError, URLError
 from urllib.parse import quote, urlencode, urlsplit
-from urllib.request import Request, urlopen
+from urllib.request import HTTPHandler, HTTPSHandler, Request, build_opener
 
 import google_crc32c
 
@@ -105,11 +106,53 @@ class _Stopped(Exception):
 # ---------------------------------------------------------------------------- HTTP
 
 
+_connecting = threading.local()  # .watch: told each socket the thread connects, if set
+
+
+class _WatchedHTTPConnection(http.client.HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        _tell_watcher(self.sock)
+
+
+class _WatchedHTTPSConnection(http.client.HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        _tell_watcher(self.sock)
+
+
+def _tell_watcher(sock: socket.socket) -> None:
+    watch = getattr(_connecting, "watch", None)
+    if watch is not None:
+        watch(sock)
+
+
+_WATCHED = {http.client.HTTPConnection: _WatchedHTTPConnection,
+            http.client.HTTPSConnection: _WatchedHTTPSConnection}
+
+
+class _WatchedHTTPHandler(HTTPHandler):
+    def do_open(self, http_class: type[http.client.HTTPConnection], req: Request,
+                **kwargs: Any) -> http.client.HTTPResponse:
+        return super().do_open(_WATCHED.get(http_class, http_class), req, **kwargs)
+
+
+class _WatchedHTTPSHandler(HTTPSHandler):
+    def do_open(self, http_class: type[http.client.HTTPConnection], req: Request,
+                **kwargs: Any) -> http.client.HTTPResponse:
+        return super().do_open(_WATCHED.get(http_class, http_class), req, **kwargs)
+
+
+# urllib's default opener (proxies from the environment, redirects), with connections that
+# tell a download their socket before the answer comes: Ctrl-C can then shut it down.
+_opener = build_opener(_WatchedHTTPHandler, _WatchedHTTPSHandler)
+
+
 def _open(url: str, headers: dict[str, str], timeout: float) -> http.client.HTTPResponse:
     """GET `url`; 5xx / 408 / 429 answers and network errors raise _Transient."""
     request = Request(url, headers={"User-Agent": USER_AGENT, **headers})
     try:
-        return urlopen(request, timeout=timeout)
+        return _opener.open(request, timeout=timeout)
     except HTTPError as e:
         if e.code >= 500 or e.code in (408, 429):
             e.close()
@@ -434,15 +477,39 @@ class _Download:
         self.furthest = 0  # the largest part size reached: only going past it is progress
         self.lock = threading.Lock()
         self.response: http.client.HTTPResponse | None = None  # the body being read
+        self.connection: socket.socket | None = None  # connected, its answer not yet come
 
     def abort(self) -> None:
-        """Shuts the connection whose body is being read down, so that a read blocked on a
-        slow or stalled server returns now (on Ctrl-C) rather than after the socket timeout."""
+        """Shuts the connection in use down, so that a read blocked on a slow or stalled
+        server (its answer's headers or its body) returns now (on Ctrl-C) rather than after
+        the socket timeout."""
+        with self.lock:
+            self._shut_down()
+
+    def _shut_down(self) -> None:
         # The body may end, and its socket close, meanwhile: then there is nothing to do.
-        with self.lock, contextlib.suppress(OSError, ValueError, AttributeError):
-            if self.response is not None:
-                with socket.socket(fileno=os.dup(self.response.fileno())) as sock:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            fd = (self.response.fileno() if self.response is not None
+                  else self.connection.fileno() if self.connection is not None else -1)
+            if fd >= 0:
+                with socket.socket(fileno=os.dup(fd)) as sock:
                     sock.shutdown(socket.SHUT_RDWR)
+
+    def _connected(self, sock: socket.socket) -> None:
+        with self.lock:
+            self.connection = sock
+            if self.stop.is_set():  # interrupted while it connected
+                self._shut_down()
+
+    @contextlib.contextmanager
+    def _opening(self) -> Iterator[None]:
+        _connecting.watch = self._connected
+        try:
+            yield
+        finally:
+            _connecting.watch = None
+            with self.lock:
+                self.connection = None
 
     @contextlib.contextmanager
     def _reading(self, response: http.client.HTTPResponse) -> Iterator[None]:
@@ -497,7 +564,8 @@ class _Download:
         offset = part.size
         headers = {"Range": f"bytes={offset}-"} if offset else {}
         try:
-            response = _open(self.url, headers, RETRY.timeout)
+            with self._opening():
+                response = _open(self.url, headers, RETRY.timeout)
         except HTTPError as e:
             if e.code == 416:
                 raise BucketError(f"{self.url} is shorter than the listing said: the bucket "

@@ -35,6 +35,7 @@ class Faults:
     errors: int = 0  # answer 503 this many times
     drops: int = 0  # cut the connection halfway through the body this many times
     stalls: int = 0  # send half the body, then nothing until the server stops, this many times
+    silences: int = 0  # send nothing, not even the headers, until the server stops, this many times
     corrupt: bool = False  # serve one flipped byte, with the true object's hashes
     composite: bool = False  # no md5 in x-goog-hash, ETag not an md5 (a composed object)
     ignore_range: bool = False  # answer 200 and the whole object to a Range request
@@ -244,6 +245,10 @@ class _Handler(BaseHTTPRequestHandler):
         if not faults.composite:
             hashes.append(f"md5={base64.b64encode(obj.md5).decode()}")
         request = self._record(key, query, status)
+        if self._take(key, "silences"):
+            self.bucket.stalled.set()
+            self.bucket.stopping.wait()
+            return
         self.send_response(status)
         self.send_header("Content-Type", "application/x-ndjson")
         self.send_header("Content-Length", str(len(data)))

@@ -434,9 +434,11 @@ def test_progress_bar_on_a_terminal(server, tmp_path, monkeypatch):
     assert "B/s" in terminal.getvalue()
 
 
-def test_ctrl_c_does_not_wait_for_a_stalled_server(server, tmp_path):
-    # Ctrl-C used to wait for the socket timeout (60 s) of a download blocked on a read.
-    server.fault(key("cat"), stalls=1)
+@pytest.mark.parametrize("fault", ["stalls", "silences"])
+def test_ctrl_c_does_not_wait_for_a_stalled_server(server, tmp_path, fault):
+    # Ctrl-C used to wait for the socket timeout (60 s) of a download blocked on a read: of
+    # the body (stalls), or of the headers (silences).
+    server.fault(key("cat"), **{fault: 1})
     proc = subprocess.Popen([sys.executable, "-m", "fastdraw", "download", "--classes", "cat",
                              "--data", str(tmp_path), "--base-url", server.url],
                             stderr=subprocess.PIPE, text=True)
