@@ -23,6 +23,7 @@ import gzip
 import itertools
 import logging
 import os
+import stat
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -185,6 +186,17 @@ def parse_line(raw: bytes | str, cut_off: bool = False) -> tuple[dict | None, st
 # --- reading: blocks of whole lines ---------------------------------------------------------
 
 
+def _check_regular(path: str | Path) -> None:
+    """Refuses a pipe, socket or device: the reader reads a file in blocks at offsets (a
+    pipe's bytes would be lost to the gzip check, or the read would wait for a writer)."""
+    mode = os.stat(path).st_mode  # a missing file raises FileNotFoundError, naming it
+    if not stat.S_ISREG(mode):
+        what = ("a directory" if stat.S_ISDIR(mode) else "a pipe" if stat.S_ISFIFO(mode)
+                else "a socket" if stat.S_ISSOCK(mode) else "a device")
+        raise ValueError(f"{path}: {what}, not a file: ndjson files are read in blocks at "
+                         "offsets; save the data to a file first and read that")
+
+
 def _is_gzip(path: str | Path) -> bool:
     with open(path, "rb") as f:
         return f.read(2) == b"\x1f\x8b"
@@ -208,6 +220,7 @@ def _blocks(path: str | Path) -> Iterator[tuple[bytes, int, str | None]]:
     newline (end None; data may hold more after them); then its last line if the file does
     not end with a newline (end "", n = len(data)), or what is left of the last line if the
     gzip data breaks off (end: the gzip error; the data may be empty)."""
+    _check_regular(path)
     return _gzip_blocks(path) if _is_gzip(path) else _plain_blocks(path)
 
 

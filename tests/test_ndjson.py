@@ -8,6 +8,7 @@ import gzip
 import itertools
 import json
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -718,3 +719,24 @@ def test_fuzz_random_bytes(tmp_path, data, packed):
 def test_warmup_loads_the_reader_kernel():
     ndjson.warmup()
     assert ndjson._scan.signatures
+
+
+@pytest.mark.parametrize("kind", ["pipe", "directory"])
+def test_a_pipe_or_directory_is_refused_by_name(tmp_path, kind):
+    # A pipe lost its first bytes to the gzip check and then failed on a seek, or waited for
+    # a writer; a directory failed with IsADirectoryError.
+    path = tmp_path / "cat.ndjson"
+    if kind == "directory":
+        path.mkdir()
+        fd = None
+    else:
+        os.mkfifo(path)
+        fd = os.open(path, os.O_RDWR)  # a writer, so no open waits
+        os.write(fd, CAT.read_bytes())
+    try:
+        with pytest.raises(ValueError, match=f"cat.ndjson: a {kind}, not a file: .* save the "
+                                             "data to a file first"):
+            next(ndjson.read_drawings(path))
+    finally:
+        if fd is not None:
+            os.close(fd)
