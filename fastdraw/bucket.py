@@ -109,38 +109,43 @@ class _Stopped(Exception):
 _connecting = threading.local()  # .watch: told each socket the thread connects, if set
 
 
-class _WatchedHTTPConnection(http.client.HTTPConnection):
+class _TellsItsSocket:
+    """A connection that hands its socket, once connected, to this thread's
+    ``_connecting.watch``."""
+
     def connect(self) -> None:
         super().connect()
-        _tell_watcher(self.sock)
+        watch = getattr(_connecting, "watch", None)
+        if watch is not None:
+            watch(self.sock)
 
 
-class _WatchedHTTPSConnection(http.client.HTTPSConnection):
-    def connect(self) -> None:
-        super().connect()
-        _tell_watcher(self.sock)
+class _WatchedHTTPConnection(_TellsItsSocket, http.client.HTTPConnection):
+    pass
 
 
-def _tell_watcher(sock: socket.socket) -> None:
-    watch = getattr(_connecting, "watch", None)
-    if watch is not None:
-        watch(sock)
+class _WatchedHTTPSConnection(_TellsItsSocket, http.client.HTTPSConnection):
+    pass
 
 
 _WATCHED = {http.client.HTTPConnection: _WatchedHTTPConnection,
             http.client.HTTPSConnection: _WatchedHTTPSConnection}
 
 
-class _WatchedHTTPHandler(HTTPHandler):
+class _Watching:
+    """A urllib handler that opens the connections above instead of http.client's."""
+
     def do_open(self, http_class: type[http.client.HTTPConnection], req: Request,
                 **kwargs: Any) -> http.client.HTTPResponse:
         return super().do_open(_WATCHED.get(http_class, http_class), req, **kwargs)
 
 
-class _WatchedHTTPSHandler(HTTPSHandler):
-    def do_open(self, http_class: type[http.client.HTTPConnection], req: Request,
-                **kwargs: Any) -> http.client.HTTPResponse:
-        return super().do_open(_WATCHED.get(http_class, http_class), req, **kwargs)
+class _WatchedHTTPHandler(_Watching, HTTPHandler):
+    pass
+
+
+class _WatchedHTTPSHandler(_Watching, HTTPSHandler):
+    pass
 
 
 # urllib's default opener (proxies from the environment, redirects), with connections that

@@ -136,8 +136,7 @@ def encode_task(t: EncodeTask) -> EncodeResult:
     except BadLineError:
         raise
     except OSError as e:  # reading the class file, or writing the spool
-        raise io_error(e, f"encoding {t.path} into the spool in "
-                           f"{t.jobs[0].spool}") from e
+        raise io_error(e, f"encoding {t.path} into the spool in {t.jobs[0].spool}") from e
     except Exception as e:
         raise TaskError(f"{t.path}: {type(e).__name__}: {e}") from e
     result.nbytes = {kind: np.stack([w.spooled, w.framed]) for kind, w in writers.items()}

@@ -187,12 +187,16 @@ def parse_line(raw: bytes | str, cut_off: bool = False) -> tuple[dict | None, st
 
 
 def _check_regular(path: str | Path) -> None:
-    """Refuses a pipe, socket or device: the reader reads a file in blocks at offsets (a
-    pipe's bytes would be lost to the gzip check, or the read would wait for a writer)."""
+    """Refuses a directory, pipe, socket or device: the reader reads a file in blocks at
+    offsets (a pipe's bytes would be lost to the gzip check, or the read would wait for a
+    writer)."""
     mode = os.stat(path).st_mode  # a missing file raises FileNotFoundError, naming it
+    if stat.S_ISDIR(mode):
+        raise ValueError(f"{path}: a directory, not a file: give the path of an .ndjson "
+                         "(or .ndjson.gz) file")
     if not stat.S_ISREG(mode):
-        what = ("a directory" if stat.S_ISDIR(mode) else "a pipe" if stat.S_ISFIFO(mode)
-                else "a socket" if stat.S_ISSOCK(mode) else "a device")
+        what = ("a pipe" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+                else "a device")
         raise ValueError(f"{path}: {what}, not a file: ndjson files are read in blocks at "
                          "offsets; save the data to a file first and read that")
 

@@ -734,8 +734,9 @@ def test_a_pipe_or_directory_is_refused_by_name(tmp_path, kind):
         fd = os.open(path, os.O_RDWR)  # a writer, so no open waits
         os.write(fd, CAT.read_bytes())
     try:
-        with pytest.raises(ValueError, match=f"cat.ndjson: a {kind}, not a file: .* save the "
-                                             "data to a file first"):
+        hint = ("give the path of an .ndjson" if kind == "directory"
+                else "save the data to a file first")
+        with pytest.raises(ValueError, match=f"cat.ndjson: a {kind}, not a file: .*{hint}"):
             next(ndjson.read_drawings(path))
     finally:
         if fd is not None:
