@@ -13,7 +13,8 @@
 # reference's, the ratio and each peer's time as a multiple of fastdraw's; then whole-process
 # builds (`python -m fastdraw`, 1 and 2 workers, against the notebook's make_sharded_files)
 # per example, with the 2-worker scaling and the peak RSS for a 10x larger input.
-# The stages use every real drawing in ../shared/data/quickdraw; the builds repeat the zoo
+# The stages use every real drawing in the repository (the package's bundled sample of
+# simplified drawings, and tests/data/raw.tar.xz's raw ones); the builds repeat the zoo
 # classes' real drawings for volume.  Raw results are kept in $BENCH_OUT (default
 # .benchmarks/latest).  Run it in the project's environment (pip install -e ".[test]").
 set -euo pipefail

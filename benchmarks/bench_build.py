@@ -4,8 +4,8 @@ The reference is the notebook's way, in-process: ``reference.make_sharded_files`
 with ``make_example_img`` / ``make_example_stroke`` over ``loaditer`` (TensorFlow
 already imported, as in the notebook).  fastdraw is timed as a whole process,
 start-up, numba cache loading and worker forks included, with 1 and 2 workers.
-Both read the same real drawings of the zoo classes from ../shared/data, repeated
-with new key_ids for volume; times are per example (``extra_info["items"]``), so
+Both read the same real drawings of the zoo classes from the package's bundled sample,
+repeated with new key_ids for volume; times are per example (``extra_info["items"]``), so
 the reference can run on fewer examples than fastdraw.
 
 Also measured: peak RSS of the build (the largest process of its tree) on an
@@ -42,10 +42,10 @@ from typing import NamedTuple
 
 import pytest
 
-from fastdraw import reference
-from fastdraw.groups import ANIMALS, ZOO
+from fastdraw.notebook import reference
+from fastdraw.sources.classes import ANIMALS, ZOO, sample_dir
 
-SIMPLIFIED = Path(__file__).resolve().parents[2] / "shared" / "data" / "quickdraw" / "simplified"
+SIMPLIFIED = Path(sample_dir())  # the bundled sample: one <class>.ndjson per class
 CLASSES = ZOO
 SPLIT_FRACTIONS = (("train", 0.8), ("eval", 0.1), ("test", 0.1))
 # Rounds (examples per class) of each run.

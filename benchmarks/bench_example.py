@@ -10,21 +10,20 @@ Each fastdraw benchmark records ``speedup_vs_reference`` in extra_info; a summar
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
+from per_item import PerItem
+from realdata import simplified_files  # tests/realdata.py, on sys.path by conftest.py
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from conftest import simplified_files  # noqa: E402
-from per_item import PerItem  # noqa: E402
-
-from fastdraw import raster, reference  # noqa: E402
-from fastdraw.drawings import Drawings  # noqa: E402
-from fastdraw.example import encode_img_examples, encode_stroke_examples, warmup  # noqa: E402
-from fastdraw.strokes import encode_strokes  # noqa: E402
+from fastdraw.codecs import ImgCodec, StrokeCodec
+from fastdraw.codecs.img import encode_img_examples
+from fastdraw.codecs.stroke import encode_stroke_examples
+from fastdraw.drawings import Drawings
+from fastdraw.kernels import raster
+from fastdraw.kernels.strokes import encode_strokes
+from fastdraw.notebook import reference
 
 IMG_ITEMS = 1000
 _PER_ITEM = PerItem()
@@ -43,7 +42,8 @@ def data() -> dict:
     img_batch = Drawings.from_dicts(dicts[:IMG_ITEMS])
     deltas, offsets = encode_strokes(batch)
     raster.warmup()
-    warmup()
+    ImgCodec().warmup_records()
+    StrokeCodec().warmup_records()
     encode_stroke_examples(np.zeros(1), deltas[:, :offsets[1]], offsets[:2],
                            Drawings.from_dicts(dicts[:1]), batch.timestamp[:1])  # loads it
     return {

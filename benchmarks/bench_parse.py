@@ -1,9 +1,10 @@
 """Reading ndjson: fastdraw's reader against the notebook's ``json.loads`` + ``convert()``.
 
-Data: every real simplified drawing of ../shared/data (6,280 lines of 345 classes, 475 bytes
-a line on average) concatenated into one file and repeated SIMPLIFIED_REPEATS times for
-volume, each repeat with new key_ids; the raw group likewise with the 4,775 raw drawings
-(about 3.5 KB a line) repeated RAW_REPEATS times.  Times are per line
+Data: every real simplified drawing of the package's bundled sample (6,280 lines of 345
+classes, 475 bytes a line on average) concatenated into one file and repeated
+SIMPLIFIED_REPEATS times for volume, each repeat with new key_ids; the raw group likewise
+with the 4,775 raw drawings of ``tests/data/raw.tar.xz`` (about 3.5 KB a line, through
+``tests/realdata.py``) repeated RAW_REPEATS times.  Times are per line
 (``extra_info["items"]``); ``extra_info["bytes"]`` gives MB/s.
 
 - fastdraw: ``read_drawings(path, unrecognized=True)``: every line checked (all fields,
@@ -23,6 +24,7 @@ from __future__ import annotations
 import gzip
 import re
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -32,20 +34,25 @@ import numpy as np
 import orjson
 import pytest
 
-from fastdraw import ndjson, reference
-from fastdraw.ndjson import read_drawings
+# tests/realdata.py has the raw drawings (this file also runs as a script, without conftest.py).
+TESTS = str(Path(__file__).resolve().parents[1] / "tests")
+if TESTS not in sys.path:
+    sys.path.insert(0, TESTS)
+from realdata import raw_files, simplified_files  # noqa: E402
 
-QUICKDRAW = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "quickdraw"
+from fastdraw.notebook import dropins, reference  # noqa: E402
+from fastdraw.sources import read_drawings  # noqa: E402
+from fastdraw.sources.ndjson.reader import warmup  # noqa: E402
+
 SIMPLIFIED_REPEATS = 5
 RAW_REPEATS = 1
 _KEY_ID = re.compile(r'"key_id":\s*"\d+"')
 
 
-def make_file(source: Path, repeats: int, path: Path) -> tuple[int, int]:
-    """Every line of every ``source`` file, ``repeats`` times with new key_ids, into ``path``
+def make_file(sources: list[Path], repeats: int, path: Path) -> tuple[int, int]:
+    """Every line of the ``sources`` files, ``repeats`` times with new key_ids, into ``path``
     (and ``path``.gz); returns (lines, bytes) of the plain file."""
-    lines = [line for f in sorted(source.glob("*.ndjson"))
-             for line in f.read_text("utf-8").splitlines()]
+    lines = [line for f in sources for line in f.read_text("utf-8").splitlines()]
     out = [_KEY_ID.sub(f'"key_id":"{(r + 1) * 10**17 + i}"', line, count=1)
            for r in range(repeats) for i, line in enumerate(lines)]
     data = ("\n".join(out) + "\n").encode()
@@ -76,7 +83,7 @@ def orjson_read(path: Path) -> int:
 
 
 def fastdraw_loaditer(path: Path) -> int:
-    return sum(1 for _ in ndjson.loaditer(path.stem, unrecognized=True, data_path=path.parent))
+    return sum(1 for _ in dropins.loaditer(path.stem, unrecognized=True, data_path=path.parent))
 
 
 def reference_loaditer(path: Path) -> int:
@@ -98,17 +105,18 @@ GROUPS: dict[str, tuple[str, dict[str, Callable[[Path], int]]]] = {
 
 
 def make_data(directory: Path) -> dict[str, tuple[int, int]]:
-    """The benchmark files in ``directory``: name -> (lines, bytes of the plain file)."""
-    sizes = {"simplified.ndjson": make_file(QUICKDRAW / "simplified", SIMPLIFIED_REPEATS,
+    """The benchmark files in ``directory``: name -> (lines, bytes of the plain file), from
+    the bundled sample's simplified drawings and tests/data/raw.tar.xz's raw ones."""
+    sizes = {"simplified.ndjson": make_file(simplified_files(), SIMPLIFIED_REPEATS,
                                             directory / "simplified.ndjson"),
-             "raw.ndjson": make_file(QUICKDRAW / "raw", RAW_REPEATS, directory / "raw.ndjson")}
+             "raw.ndjson": make_file(raw_files(), RAW_REPEATS, directory / "raw.ndjson")}
     sizes["simplified.ndjson.gz"] = sizes["simplified.ndjson"]
     return sizes
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> tuple[Path, dict[str, tuple[int, int]]]:
-    ndjson.warmup()
+    warmup()
     directory = tmp_path_factory.mktemp("bench_parse")
     return directory, make_data(directory)
 
@@ -141,7 +149,7 @@ def test_orjson_convert(benchmark, data, group):
 
 def measure(rounds: int = 5) -> list[str]:
     """The table of ``python benchmarks/bench_parse.py``: medians of ``rounds`` runs."""
-    ndjson.warmup()
+    warmup()
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         sizes = make_data(directory)

@@ -1,7 +1,7 @@
 """Rasterizing: fastdraw's numba kernel against the notebook's PIL ``json_to_img`` and OpenCV.
 
-Data: every real simplified drawing of ../shared/data (6,280 drawings of 345 classes, 39
-segments each on average), once, at the notebook's ``img_64`` setting: 64 px, lw 4,
+Data: every real simplified drawing of the package's bundled sample (6,280 drawings of 345
+classes, 39 segments each on average), once, at the notebook's ``img_64`` setting: 64 px, lw 4,
 maximized.  Times are per drawing (``extra_info["items"]``).
 
 - fastdraw: ``rasterize(drawings, 64, 4, True)``: one batch call, (6280, 64, 64) uint8 out,
@@ -36,11 +36,12 @@ import cv2
 import numpy as np
 import pytest
 
-from fastdraw import raster, reference
 from fastdraw.drawings import Drawings
+from fastdraw.kernels import raster
+from fastdraw.notebook import dropins, reference
+from fastdraw.sources.classes import sample_dir
 
-SIMPLIFIED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "quickdraw" / (
-    "simplified")
+SIMPLIFIED = Path(sample_dir())  # the bundled sample: 345 class files
 IMG_SZ, LW = 64, 4
 
 
@@ -48,8 +49,9 @@ class Data:
     """The drawings in every form the contenders take."""
 
     def __init__(self) -> None:
-        lines = [line for f in sorted(SIMPLIFIED.glob("*.ndjson"))
-                 for line in f.read_text("utf-8").splitlines()]
+        files = sorted(SIMPLIFIED.glob("*.ndjson"))
+        assert len(files) == 345, f"expected 345 class files in {SIMPLIFIED}, found {len(files)}"
+        lines = [line for f in files for line in f.read_text("utf-8").splitlines()]
         self.dicts = [reference.convert(line) for line in lines]
         self.drawings = Drawings.from_dicts(self.dicts)
         self.points = [_cv2_points(d) for d in self.dicts]
@@ -90,7 +92,7 @@ def cv2_line_loop(data: Data) -> np.ndarray:
 
 
 def fastdraw_json_to_img(data: Data) -> list:
-    return [raster.json_to_img(d, img_sz=IMG_SZ, lw=LW, maximize=True) for d in data.dicts]
+    return [dropins.json_to_img(d, img_sz=IMG_SZ, lw=LW, maximize=True) for d in data.dicts]
 
 
 GROUPS: dict[str, dict[str, Callable[[Data], object]]] = {

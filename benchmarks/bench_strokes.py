@@ -8,18 +8,14 @@ extra_info; a summary prints.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
+from per_item import PerItem
+from realdata import simplified_files  # tests/realdata.py, on sys.path by conftest.py
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from conftest import simplified_files  # noqa: E402
-from per_item import PerItem  # noqa: E402
-
-from fastdraw import reference  # noqa: E402
-from fastdraw.drawings import Drawings  # noqa: E402
-from fastdraw.strokes import encode_strokes, json_to_stroke, warmup  # noqa: E402
+from fastdraw.drawings import Drawings
+from fastdraw.kernels.strokes import encode_strokes, warmup
+from fastdraw.notebook import reference
+from fastdraw.notebook.dropins import json_to_stroke
 
 _PER_ITEM = PerItem()
 

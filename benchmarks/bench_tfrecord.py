@@ -10,19 +10,17 @@ records ``speedup_vs_reference`` in extra_info; a summary prints.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
+from per_item import PerItem
+from realdata import simplified_files  # tests/realdata.py, on sys.path by conftest.py
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from conftest import simplified_files  # noqa: E402
-from per_item import PerItem  # noqa: E402
-
-from fastdraw import raster, reference  # noqa: E402
-from fastdraw.drawings import Drawings  # noqa: E402
-from fastdraw.example import encode_img_examples  # noqa: E402
-from fastdraw.tfrecord import TFRecordWriter, frame_records, read_records  # noqa: E402
+from fastdraw.codecs.img import encode_img_examples
+from fastdraw.dataset.tfrecord import TFRecordWriter, frame_records, read_records
+from fastdraw.drawings import Drawings
+from fastdraw.kernels import raster
+from fastdraw.notebook import reference
 
 ITEMS = 1000
 _PER_ITEM = PerItem()

@@ -1,11 +1,12 @@
 """`verify` and the tf.data readers on built datasets, against TensorFlow's own ways of reading.
 
-The datasets are built by fastdraw from real drawings of two classes of ../shared/data
-(eye, mouth), their lines repeated with new key_ids for volume (ROUNDS examples per class).
-Times are per record (``extra_info["items"]``).  The notebook has no verifier, so the
-comparisons are peers: reading every record with ``tf.data.TFRecordDataset`` (which checks
-the CRCs) and parsing it with ``tf.io.parse_example`` and the full feature spec, or with
-``tf.train.Example.FromString`` (the protobuf parser), record by record.
+The datasets are built by fastdraw from real drawings of two classes of the package's
+bundled sample (eye, mouth), their lines repeated with new key_ids for volume (ROUNDS
+examples per class).  Times are per record (``extra_info["items"]``).  The notebook has no
+verifier, so the comparisons are peers: reading every record with
+``tf.data.TFRecordDataset`` (which checks the CRCs) and parsing it with
+``tf.io.parse_example`` and the full feature spec, or with ``tf.train.Example.FromString``
+(the protobuf parser), record by record.
 
     pytest benchmarks/bench_verify.py --benchmark-min-rounds=3
 """
@@ -19,11 +20,12 @@ from pathlib import Path
 import pytest
 
 from fastdraw.build import BuildOptions, build
-from fastdraw.data import img_dataset, shard_paths, stroke_dataset
-from fastdraw.verify import verify_dataset
+from fastdraw.data import img_dataset, stroke_dataset
+from fastdraw.dataset.layout import shard_paths
+from fastdraw.dataset.verify import verify_dataset
+from fastdraw.sources.classes import sample_dir
 
-SIMPLIFIED = (Path(__file__).resolve().parents[1].parent / "shared" / "data" / "quickdraw"
-              / "simplified")
+SIMPLIFIED = Path(sample_dir())  # the bundled sample: one <class>.ndjson per class
 CLASSES = ["eye", "mouth"]
 ROUNDS = 5000
 _KEY_ID = re.compile(r'"key_id":\s*"\d+"')

@@ -3,24 +3,36 @@
 The notebook's functions, same names, same arguments, same results:
 `convert`, `loaditer`, `loadn`, `json_to_img`, `json_to_stroke`,
 `make_example_img`, `make_example_stroke`, `make_sharded_files`.
-TensorFlow is imported only by the functions that return TensorFlow objects.
+They are imported on first use, so `import fastdraw` stays light; TensorFlow is imported
+only by the functions that return TensorFlow objects.
 """
 
-from fastdraw.example import make_example_img, make_example_stroke
-from fastdraw.ndjson import convert, loaditer, loadn
-from fastdraw.raster import json_to_img
-from fastdraw.sharded import make_sharded_files
-from fastdraw.strokes import json_to_stroke
+from __future__ import annotations
 
-__version__ = "0.1.0"
+import importlib
+from importlib import metadata
+from typing import Any
 
-__all__ = [
-    "convert",
-    "json_to_img",
-    "json_to_stroke",
-    "loaditer",
-    "loadn",
-    "make_example_img",
-    "make_example_stroke",
-    "make_sharded_files",
-]
+try:
+    __version__ = metadata.version("fastdraw")
+except metadata.PackageNotFoundError:  # run from a source tree that is not installed
+    __version__ = "unknown"
+
+_DROP_INS = {
+    "convert": "fastdraw.notebook.dropins",
+    "json_to_img": "fastdraw.notebook.dropins",
+    "json_to_stroke": "fastdraw.notebook.dropins",
+    "loaditer": "fastdraw.notebook.dropins",
+    "loadn": "fastdraw.notebook.dropins",
+    "make_example_img": "fastdraw.notebook.dropins",
+    "make_example_stroke": "fastdraw.notebook.dropins",
+    "make_sharded_files": "fastdraw.notebook.sharded",
+}
+
+__all__ = sorted(_DROP_INS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _DROP_INS:
+        return getattr(importlib.import_module(_DROP_INS[name]), name)
+    raise AttributeError(f"module 'fastdraw' has no attribute {name!r}")

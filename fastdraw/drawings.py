@@ -41,6 +41,15 @@ def notebook_seconds(utc: int) -> int:
     return int(time.mktime(time.gmtime(utc)[:8] + (-1,)))
 
 
+def timestamps(d: Drawings, notebook_time: bool) -> np.ndarray:
+    """The batch's timestamps as a record keeps them: UTC epoch seconds, or with
+    ``notebook_time`` the notebook's local-time `notebook_seconds`."""
+    if not notebook_time:
+        return d.timestamp
+    return np.fromiter((notebook_seconds(int(t)) for t in d.timestamp), dtype=np.int64,
+                       count=len(d))
+
+
 @dataclass
 class Drawings:
     """A batch of drawings: flat geometry plus one metadata entry per drawing."""
@@ -79,6 +88,44 @@ class Drawings:
             countrycode=self.countrycode[i:j], line=own(self.line[i:j]),
         )
 
+    def take(self, idx: np.ndarray) -> Drawings:
+        """Drawings ``idx`` (int array, any order), with arrays of their own."""
+        s_first = self.drawing_offsets[idx]
+        s_count = self.drawing_offsets[idx + 1] - s_first
+        strokes = _ranges(s_first, s_count)
+        p_first = self.stroke_offsets[strokes]
+        p_count = self.stroke_offsets[strokes + 1] - p_first
+        points = _ranges(p_first, p_count)
+        rows = idx.tolist()
+        return Drawings(
+            x=self.x[points], y=self.y[points],
+            stroke_offsets=offsets(p_count), drawing_offsets=offsets(s_count),
+            key_id=self.key_id[idx], timestamp=self.timestamp[idx],
+            recognized=self.recognized[idx], word=[self.word[i] for i in rows],
+            countrycode=[self.countrycode[i] for i in rows], line=self.line[idx],
+        )
+
+    @classmethod
+    def concat(cls, parts: Sequence[Drawings]) -> Drawings:
+        """One batch of the drawings of ``parts``, in order."""
+        if len(parts) == 1:
+            return parts[0]
+        points = np.cumsum([0] + [len(p.x) for p in parts])
+        strokes = np.cumsum([0] + [len(p.stroke_offsets) - 1 for p in parts])
+        return cls(
+            x=np.concatenate([p.x for p in parts]), y=np.concatenate([p.y for p in parts]),
+            stroke_offsets=np.concatenate(
+                [p.stroke_offsets[:-1] + o for p, o in zip(parts, points)] + [points[-1:]]),
+            drawing_offsets=np.concatenate(
+                [p.drawing_offsets[:-1] + o for p, o in zip(parts, strokes)] + [strokes[-1:]]),
+            key_id=np.concatenate([p.key_id for p in parts]),
+            timestamp=np.concatenate([p.timestamp for p in parts]),
+            recognized=np.concatenate([p.recognized for p in parts]),
+            word=[w for p in parts for w in p.word],
+            countrycode=[c for p in parts for c in p.countrycode],
+            line=np.concatenate([p.line for p in parts]),
+        )
+
     def strokes(self, i: int) -> list[np.ndarray]:
         """Drawing ``i``'s strokes as (2, n) float64 arrays."""
         s0, s1 = self.drawing_offsets[i], self.drawing_offsets[i + 1]
@@ -108,8 +155,8 @@ class Drawings:
         return cls(
             x=np.concatenate(xs) if xs else np.zeros(0),
             y=np.concatenate(ys) if ys else np.zeros(0),
-            stroke_offsets=_offsets(stroke_lengths),
-            drawing_offsets=_offsets(strokes_per_drawing),
+            stroke_offsets=offsets(stroke_lengths),
+            drawing_offsets=offsets(strokes_per_drawing),
             key_id=np.array([int(d["key_id"]) for d in drawings], dtype=np.int64),
             timestamp=np.array([utc_seconds(d["timestamp"]) for d in drawings], dtype=np.int64),
             recognized=np.array([bool(d["recognized"]) for d in drawings], dtype=bool),
@@ -119,7 +166,14 @@ class Drawings:
         )
 
 
-def _offsets(lengths: Sequence[int]) -> np.ndarray:
+def offsets(lengths: Sequence[int] | np.ndarray) -> np.ndarray:
+    """int64 (N + 1,): 0, then the running total of ``lengths``."""
     out = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=out[1:])
     return out
+
+
+def _ranges(first: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Concatenation of arange(f, f + c) for every (f, c)."""
+    ends = np.cumsum(count)
+    return np.arange(ends[-1] if len(ends) else 0) + np.repeat(first - (ends - count), count)

@@ -1,8 +1,13 @@
-"""The builder's errors: each message says what is wrong and what to do."""
+"""Every error fastdraw raises on purpose, in one place: each message says what is wrong and
+what to do."""
 
 from __future__ import annotations
 
 import errno
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fastdraw.sources.base import Rejection
 
 
 class BuildError(Exception):
@@ -23,6 +28,36 @@ class TaskError(Exception):
 
 class InterruptedAfterPublish(KeyboardInterrupt):
     """Ctrl-C or SIGTERM that came while the finished datasets were put in place: they are."""
+
+
+class BadLineError(ValueError):
+    """A bad input item (strict mode, or `convert`); ``.rejection`` says which and why."""
+
+    def __init__(self, rejection: Rejection, hint: str = "") -> None:
+        self.rejection = rejection
+        where = f"{rejection.file}:{rejection.line}" if rejection.line else rejection.file
+        super().__init__(f"{where}: bad line: {rejection.reason} (text: "
+                         f"{rejection.text[:80]!r})" + (f"; {hint}" if hint else ""))
+
+
+class CorruptRecordError(ValueError):
+    """A TFRecord file is damaged: bad length CRC, bad data CRC or truncated."""
+
+
+class ProtoError(ValueError):
+    """A serialized Example that is not valid protobuf wire format."""
+
+
+class BucketError(RuntimeError):
+    """The bucket could not be listed, or a file could not be downloaded (network, HTTP)."""
+
+
+class ChecksumError(BucketError):
+    """A downloaded object does not match its size or hash; the bytes were not kept."""
+
+
+class UnknownClassError(ValueError):
+    """A requested class is not in the bucket's listing."""
 
 
 def io_error(e: OSError, doing: str) -> TaskError:

@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from xml.sax.saxutils import escape
 
 import google_crc32c
+import realdata
 
 BUCKET = "quickdraw_dataset"
 LISTING = ""  # the fault key of the listing requests
@@ -66,9 +67,10 @@ class Object:
 
 
 def class_objects(directory: Path, fmt: str) -> dict[str, Object]:
-    """Every `<class>.ndjson` of a directory as the bucket's `full/<fmt>/` keys."""
+    """Every `<class>.ndjson` of a directory as the bucket's `full/<fmt>/` keys (fails if the
+    directory holds none)."""
     return {f"full/{fmt}/{path.name}": Object(path.read_bytes())
-            for path in sorted(directory.glob("*.ndjson"))}
+            for path in realdata.files(directory)}
 
 
 class BucketServer:

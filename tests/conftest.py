@@ -1,4 +1,4 @@
-"""Shared fixtures: the real Quick, Draw! drawings in ../shared/data beside the clone."""
+"""Shared fixtures: the real Quick, Draw! drawings in the repository (tests/realdata.py)."""
 
 from __future__ import annotations
 
@@ -7,28 +7,9 @@ import time
 from pathlib import Path
 
 import pytest
+from realdata import OFFICIAL, RAW, SIMPLIFIED, simplified_files, simplified_lines
 
-QUICKDRAW = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "quickdraw"
-SIMPLIFIED = QUICKDRAW / "simplified"
-RAW = QUICKDRAW / "raw"
-OFFICIAL = QUICKDRAW / "official_first25"
-
-
-def simplified_files() -> list[Path]:
-    """Every real simplified class file, sorted by name."""
-    files = sorted(SIMPLIFIED.glob("*.ndjson"))
-    assert len(files) == 345, f"expected 345 class files in {SIMPLIFIED}"
-    return files
-
-
-def simplified_lines() -> list[str]:
-    """Every line of every real simplified file, in file order."""
-    return [line for f in simplified_files() for line in f.read_text("utf-8").splitlines()]
-
-
-@pytest.fixture(scope="session")
-def quickdraw_dir() -> Path:
-    return QUICKDRAW
+__all__ = ["OFFICIAL", "RAW", "SIMPLIFIED", "simplified_files", "simplified_lines"]
 
 
 @pytest.fixture(scope="session")

@@ -1,13 +1,16 @@
-"""Small datasets of real drawings, built by fastdraw, for the preview, verify and data tests."""
+"""Small datasets of real drawings, built by fastdraw, for the preview, verify and data tests;
+the tiles of a grid picture, for the preview, mosaic and grid tests."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
+import numpy as np
 from conftest import SIMPLIFIED
 
-from fastdraw import reference
 from fastdraw.build import BuildOptions, build
+from fastdraw.notebook import reference
 
 CLASSES = ["cat", "eye", "sea turtle"]
 SPLITS = {"train": 5, "eval": 2, "test": 2}
@@ -28,3 +31,12 @@ def drawings_by_key() -> dict[int, dict]:
     """Every recognized drawing of CLASSES (notebook dicts), by key_id."""
     return {int(d["key_id"]): d for c in CLASSES
             for d in reference.loaditer(c, data_path=SIMPLIFIED)}
+
+
+def tiles_of(img: np.ndarray, sz: int, rows: int, cols: int, pitch_y: int | None = None,
+             pitch_x: int | None = None) -> list[np.ndarray]:
+    """The rows x cols tiles (sz x sz) of a grid picture, row by row, `pitch_y` / `pitch_x`
+    pixels apart (default: sz, no gutter)."""
+    py, px = pitch_y or sz, pitch_x or sz
+    return [img[y * py:y * py + sz, x * px:x * px + sz]
+            for y, x in itertools.product(range(rows), range(cols))]

@@ -13,11 +13,12 @@ import hashlib
 import os
 import tarfile
 import tempfile
-from importlib import resources
 from pathlib import Path
 
+from fastdraw.sources.classes import sample_dir
+
 DATA = Path(__file__).resolve().parent / "data"
-SIMPLIFIED = Path(str(resources.files("fastdraw.sample")))
+SIMPLIFIED = Path(sample_dir())
 OFFICIAL = DATA / "official"
 RAW_ARCHIVE = DATA / "raw.tar.xz"
 

@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SIMPLIFIED
+from conftest import SIMPLIFIED, simplified_files
 
-from fastdraw.cli import data_dir_problem, main
+from fastdraw.cli.args import data_dir_problem
+from fastdraw.cli.main import main
 
 WHAT = "--data must be a directory holding <class>.ndjson files"
 
@@ -120,7 +121,7 @@ def test_non_utf8_classes_file_end_to_end(tmp_path):
 
 def test_output_piped_into_a_reader_that_stops_early_ends_quietly():
     # `python -m fastdraw inspect ... | head -1`: 170 KB of statistics, more than a pipe holds.
-    names = sorted(p.name[:-len(".ndjson")] for p in SIMPLIFIED.glob("*.ndjson"))
+    names = sorted(p.name[:-len(".ndjson")] for p in simplified_files())
     proc = subprocess.Popen([sys.executable, "-m", "fastdraw", "inspect", "--data",
                              str(SIMPLIFIED), *names], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)

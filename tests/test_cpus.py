@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from fastdraw import build as build_mod
-from fastdraw.build import BuildOptions, build
+from fastdraw.build import BuildOptions, build, builder
 from fastdraw.cpus import usable_cpus
-from fastdraw.groups import sample_dir
+from fastdraw.sources.classes import sample_dir
 
 SAMPLE = Path(sample_dir())
 ONE_CPU = "import os\nos.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
@@ -30,8 +29,8 @@ def test_usable_cpus_is_the_affinity_mask_not_the_machine():
 
 
 def test_the_cli_default_is_one_worker_per_usable_cpu():
-    code = ("from fastdraw.cli import build_parser\n"
-            "print(build_parser().parse_args(['--group', 'pets', '--sample']).workers)")
+    code = ("from fastdraw.cli.main import command_parser\n"
+            "print(command_parser('build').parse_args(['--group', 'pets', '--sample']).workers)")
     assert _run(code) == str(usable_cpus())
     assert _run(ONE_CPU + code) == "1"
 
@@ -39,7 +38,7 @@ def test_the_cli_default_is_one_worker_per_usable_cpu():
 @pytest.mark.parametrize("workers,warned", [(1, False), (2, True)])
 def test_more_workers_than_usable_cpus_is_warned_about(tmp_path, monkeypatch, caplog,
                                                        workers, warned):
-    monkeypatch.setattr(build_mod, "usable_cpus", lambda: 1)
+    monkeypatch.setattr(builder, "usable_cpus", lambda: 1)
     opts = BuildOptions(classes=["cat", "dog"],
                         files=[SAMPLE / "cat.ndjson", SAMPLE / "dog.ndjson"], name="t",
                         out=tmp_path, splits={"img": {"train": 2}}, workers=workers,

@@ -9,7 +9,7 @@ import pytest
 from conftest import SIMPLIFIED
 
 from fastdraw.drawings import Drawings, utc_seconds
-from fastdraw.ndjson import read_drawings
+from fastdraw.sources import read_drawings
 
 
 @pytest.fixture(scope="module")

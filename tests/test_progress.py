@@ -13,8 +13,8 @@ import termios
 
 import pytest
 
-from fastdraw import build as build_mod
-from fastdraw.progress import terminal_bar
+from fastdraw import progress as progress_mod
+from fastdraw.progress import Progress, terminal_bar
 
 
 def _pty(columns: int) -> tuple[int, int]:
@@ -87,15 +87,15 @@ def test_terminal_bar_is_none_off_a_terminal(tmp_path, monkeypatch):
 
 
 def test_build_progress_logs_rate_and_eta_off_a_terminal(tmp_path, monkeypatch, caplog):
-    monkeypatch.setattr(build_mod, "LOG_EVERY", 0.0)
+    monkeypatch.setattr(progress_mod, "LOG_EVERY", 0.0)
     with open(tmp_path / "log", "w", encoding="utf-8") as stderr:
         monkeypatch.setattr(sys, "stderr", stderr)
-        progress = build_mod._Progress("encode", 200, "ex", True)
-        with caplog.at_level(logging.INFO, logger="fastdraw.build"):
+        progress = Progress("encode", 200, "ex", True)
+        with caplog.at_level(logging.INFO, logger="fastdraw.progress"):
             progress.update(50)
             progress.update(150)
         progress.close()
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 2
-    assert lines[0].startswith("encode: 50/200 ex (25%), ") and "ex/s, ETA" in lines[0]
-    assert lines[1].startswith("encode: 200/200 ex (100%), ") and lines[1].endswith("ETA 0 s")
+    assert lines[0].startswith("encode: 50 of 200 ex (25%), ") and "ex/s, ETA" in lines[0]
+    assert lines[1].startswith("encode: 200 of 200 ex (100%), ") and lines[1].endswith("ETA 0 s")

@@ -1,0 +1,87 @@
+"""Phase 2 of a build: a shard file interleaved from the spool.
+
+A write task streams its shard's records of every class back from the spool
+(fastdraw.build.spool), one window of rounds at a time, puts them round by round in class
+order, unpacks them to the Example's bytes (the kind's codec), frames them and writes the
+shard (fastdraw.build.shardfile), hashing it on the way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from fastdraw.build.executor import Report
+from fastdraw.build.shardfile import ShardFile
+from fastdraw.build.spool import ShardReader, SpoolSource, scratch
+from fastdraw.codecs import Codec
+from fastdraw.dataset.tfrecord import frame_in_place
+from fastdraw.errors import io_error
+
+WINDOW = 1 << 22  # framed bytes a write task interleaves at a time (each costs a read per class)
+
+
+@dataclass(frozen=True)
+class WriteTask:
+    """Write one shard file from the spool."""
+
+    path: str  # the shard file to write
+    rounds: int  # rounds in this shard
+    sources: tuple[tuple[SpoolSource, ...], ...]  # per class: its ranges' records, in order
+    codec: Codec  # the records' kind
+
+
+def write_task(t: WriteTask, report: Report) -> str:
+    """Phase 2 for one shard: interleave its records round by round in class order, write
+    the shard; returns its sha256."""
+    reader = ShardReader(t.sources, t.rounds)
+    digest = hashlib.sha256()
+    try:
+        _write_shard(t, reader, digest.update, report)
+    except OSError as e:
+        raise io_error(e, f"writing shard {t.path}") from e
+    finally:
+        reader.close()
+    reader.remove()  # frees their page cache early and spreads the deletes over the workers
+    return digest.hexdigest()
+
+
+def _write_shard(t: WriteTask, reader: ShardReader, hash_update: Callable[[Any], None],
+                 report: Report) -> None:
+    """Writes shard ``t.path`` from ``reader``, a window of rounds at a time, passing its
+    bytes to ``hash_update`` on the way."""
+    classes = len(t.sources)
+    # Bytes of a round once framed: guessed for the first window (the records unpacked
+    # take more room than packed: an image's pixels 1 or 2 bytes, not a bit), then as the
+    # windows so far had them.
+    per_round = reader.nbytes / max(1, t.rounds) + classes * t.codec.working_bytes
+    shard = ShardFile(t.path)
+    try:
+        done = written = 0
+        while done < t.rounds:
+            sizes, framed = reader.take(min(max(1, int(WINDOW // max(1.0, per_round))),
+                                            t.rounds - done))  # (classes, rounds) each
+            block = sizes.sum(axis=1)
+            base = np.concatenate(([0], np.cumsum(block)[:-1]))
+            src = scratch("spooled", int(block.sum()))
+            reader.read_into(src, base.tolist())
+            # Round by round, in class order:
+            starts = (base[:, None] + np.cumsum(sizes, axis=1) - sizes).T.ravel()
+            w = sizes.shape[1]
+            sizes, framed = sizes.T.ravel(), framed.T.ravel()
+            out = shard.reserve(int(framed.sum()))
+            at = np.concatenate(([0], np.cumsum(framed)[:-1]))
+            t.codec.unpack(src, starts, sizes, out, at)
+            frame_in_place(out, np.append(at, len(out)))
+            hash_update(out)
+            shard.commit()
+            done += w
+            written += len(out)
+            per_round = written / done
+            report(w * classes)
+    finally:
+        shard.close()

@@ -1,0 +1,432 @@
+"""Parallel, deterministic dataset builder: `python -m fastdraw [build]`.
+
+A build writes the notebook's datasets: in every round of the seeded plan
+(fastdraw.plan) one example of every class, in class order, goes into one
+shard file; class ``j``'s example in round ``r`` is its ``r``-th usable drawing.
+
+The main process plans and never touches example bytes.  An executor (the
+forked workers of fastdraw.build.executor) does the rest in two phases, turning
+drawings into records with each kind's codec (fastdraw.codecs):
+
+1. encode (fastdraw.build.encode), one task per class (or per class and range of
+   rounds where workers would otherwise idle: fewer classes than workers, or the last
+   wave of tasks holding fewer classes than workers): stream the class file from its
+   source (``limit=needed``), encode the chunks with every kind's codec (one read feeds
+   all kinds) into packed records (a bit per pixel, points instead of float deltas)
+   and append each one to the spool file of its shard (fastdraw.build.spool),
+   rejected lines to a per-class file;
+2. write (fastdraw.build.assemble), one task per shard file: stream the spool files of
+   its shard, one window of rounds at a time, interleave them round by round in class
+   order, unpack and frame them, and write the shard, hashing it on the way.
+
+The short-class check sits between the phases, so a short class stops the build
+before any shard exists; so does the disk-space check, which phase 1's exact count
+of every shard's bytes makes possible.  Everything is built in ``.<name>_<kind>.tmp-XXXX``
+beside the target and renamed into place when complete (fastdraw.build.publish); a
+failed or interrupted build removes it.  Memory stays flat: chunks and write windows are
+bounded and records wait on disk, whatever the input size.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing as mp
+import shutil
+import signal
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from fractions import Fraction
+from importlib import metadata
+from pathlib import Path
+
+import numba
+import numpy as np
+
+from fastdraw.build.assemble import WriteTask, write_task
+from fastdraw.build.encode import (
+    CountTask,
+    EncodeResult,
+    EncodeTask,
+    KindJob,
+    count_lines,
+    count_task,
+    encode_task,
+    plural,
+)
+from fastdraw.build.executor import Executor, worker_pool
+from fastdraw.build.options import BuildOptions
+from fastdraw.build.plan import Plan, class_ranges, make_plan, resolve_splits
+from fastdraw.build.publish import dir_mode, interrupt_on_sigterm, publish
+from fastdraw.build.spool import rejections_path, remove_spool, spool_sources
+from fastdraw.build.warmup import warmup
+from fastdraw.codecs import Codec
+from fastdraw.cpus import usable_cpus
+from fastdraw.dataset import layout
+from fastdraw.errors import BuildError
+from fastdraw.progress import Progress
+from fastdraw.sources import open_source
+
+log = logging.getLogger(__name__)
+
+SPACE_SLACK = 1 << 20  # bytes a build keeps free beyond its shards: files' last blocks, manifests
+
+
+@dataclass
+class Built:
+    """What a build wrote for one kind."""
+
+    kind: str
+    path: Path
+    counts: dict[str, int]  # examples per split, all classes
+    rejected: int
+
+
+# ------------------------------------------------------------------------------- the build
+
+
+def _check_targets(opts: BuildOptions) -> None:
+    for kind in opts.splits:
+        target = opts.target(kind)
+        if (target.exists() or target.is_symlink()) and not opts.overwrite:
+            raise BuildError(f"{target} already exists: pass --overwrite to replace it "
+                             "(or choose another --name or --out)")
+
+
+def _check_files_can_hold(opts: BuildOptions) -> None:
+    """Stops a build whose split counts ask for more drawings per class than some file's size
+    allows (such as a typo in --splits) before the plan takes its time and memory."""
+    counted = {kind: s for kind, s in opts.splits.items()
+               if not any(isinstance(v, Fraction) for v in s.values())}
+    if not counted:
+        return
+    kind, splits = max(counted.items(), key=lambda item: sum(item[1].values()))
+    needed = sum(splits.values())
+    small = [(path, most) for path in opts.files
+             if (most := open_source(path).most_drawings()) < needed]
+    if small:
+        split_text = "+".join(f"{s}={n}" for s, n in splits.items())
+        raise BuildError(
+            f"{kind} asks for {needed} drawings per class ({split_text}), more than "
+            + ", ".join(f"{path} can hold (at most {most}, from its size)" for path, most in small)
+            + ". Nothing was written: ask for fewer examples per class with --splits (counts, "
+            "or fractions such as train=0.7,eval=0.15,test=0.15)")
+
+
+def _fraction_splits(opts: BuildOptions, pool: Executor) -> dict[str, dict[str, int]]:
+    """Resolves splits given as fractions by counting every class's usable drawings."""
+    if not any(isinstance(v, Fraction) for s in opts.splits.values() for v in s.values()):
+        return {kind: resolve_splits(s, 0) for kind, s in opts.splits.items()}
+    tasks = [CountTask(str(p), opts.include_unrecognized, opts.strict) for p in opts.files]
+    counts = [0] * len(tasks)
+    progress = Progress("count", len(tasks), "files", opts.progress)
+    try:
+        for i, (n, rejected) in pool.run(count_task, tasks, progress.update):
+            counts[i] = n
+            progress.update(1)
+            if rejected.count:
+                # The build lists in rejected.ndjson only those among the drawings it uses.
+                log.warning("%s: %s; %d %s counted", tasks[i].path, rejected, n, opts.usable())
+    finally:
+        progress.close()
+    smallest = min(counts)
+    j = counts.index(smallest)
+    log.info("smallest class: %r with %d %s", opts.classes[j], smallest, opts.usable())
+    out = {}
+    for kind, spec in opts.splits.items():
+        out[kind] = resolve_splits(spec, smallest)
+        if sum(out[kind].values()) == 0:
+            raise BuildError(f"the smallest class, {opts.classes[j]!r}, has {smallest} "
+                             f"{opts.usable()}: the split fractions give no example; "
+                             "give the splits as counts, or add drawings")
+    return out
+
+
+def build(opts: BuildOptions) -> list[Built]:
+    """Builds ``<out>/<name>_<kind>/`` for every kind of ``opts.splits``; see the module doc."""
+    if len(opts.files) != len(opts.classes):
+        raise ValueError("one input file per class")
+    if opts.workers < 1:
+        raise BuildError(f"--workers must be at least 1, not {opts.workers}")
+    if opts.shards < 1:
+        raise BuildError(f"--shards must be at least 1, not {opts.shards}")
+    codecs = {kind: opts.codec(kind) for kind in opts.splits}
+    for codec in codecs.values():
+        try:
+            codec.check_options()
+        except ValueError as e:
+            raise BuildError(str(e)) from None
+    if opts.workers > (cpus := usable_cpus()):
+        log.warning("%d workers, and this process may use %d CPU%s: the workers will take "
+                    "turns, which makes the build slower, not faster (--workers %d is the "
+                    "default)", opts.workers, cpus, "" if cpus == 1 else "s", cpus)
+    _check_targets(opts)
+    if opts.out.exists() and not opts.out.is_dir():
+        raise BuildError(f"--out {opts.out} is a file: give a directory (one that does not "
+                         "exist yet is created)")
+    _check_files_can_hold(opts)
+    try:
+        opts.out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise BuildError(f"cannot create --out {opts.out}: {e.strerror}"
+                         + (f" ({e.filename})" if e.filename and str(e.filename) != str(opts.out)
+                            else "") + ": give a directory you can write to") from None
+    versions = _versions()
+    t0 = time.monotonic()
+    warmup(list(codecs.values()), opts.files[0])
+    tmp: dict[str, Path] = {}
+    previous = interrupt_on_sigterm()
+    try:
+        mode = dir_mode()
+        for kind in opts.splits:
+            try:
+                tmp[kind] = Path(tempfile.mkdtemp(prefix=f".{opts.name}_{kind}.tmp-",
+                                                  dir=opts.out))
+            except OSError as e:
+                raise BuildError(f"cannot write in --out {opts.out}: {e.strerror}: give a "
+                                 "directory you can write to") from None
+            tmp[kind].chmod(mode)  # mkdtemp's 0700 would stick to the published dataset
+        with _mp_logging(), worker_pool(opts.workers) as pool:
+            splits = _fraction_splits(opts, pool)
+            plans = {kind: make_plan(s, opts.shards, opts.seed) for kind, s in splits.items()}
+            # Phase 1 spools every class range's records in files that phase 2 reads back.
+            ranges = class_ranges(max(plan.rounds for plan in plans.values()),
+                                  len(opts.classes), opts.workers)
+            cutoffs, nbytes = _encode(opts, codecs, plans, ranges, tmp, pool)
+            _check_space(opts, nbytes)
+            hashes = _write(opts, codecs, plans, ranges, tmp, pool,
+                            sum(int(n[1].sum()) for n in nbytes.values()))
+        rejections = _rejection_files(opts, tmp)
+        built = [_finish(opts, kind, plans[kind], tmp[kind], hashes[kind], rejections,
+                         cutoffs[kind], versions) for kind in plans]
+        for path in tmp.values():
+            remove_spool(path)
+        publish({path: opts.target(kind) for kind, path in tmp.items()}, opts.overwrite)
+    except BaseException:
+        for path in tmp.values():
+            shutil.rmtree(path, ignore_errors=True)
+        raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    _summary(opts, built, time.monotonic() - t0)
+    return built
+
+
+def _rejection_files(opts: BuildOptions, tmp: dict[str, Path]) -> list[Path]:
+    """Where phase 1 leaves every class's rejected lines (in the first kind's spool)."""
+    return [rejections_path(tmp[next(iter(tmp))], j) for j in range(len(opts.classes))]
+
+
+def _encode(opts: BuildOptions, codecs: dict[str, Codec], plans: dict[str, Plan],
+            ranges: list[list[tuple[int, int]]], tmp: dict[str, Path], pool: Executor
+            ) -> tuple[dict[str, list[int]], dict[str, np.ndarray]]:
+    """Phase 1, a task per class range; returns every kind's per-class cut-off line for
+    rejected.ndjson, and its shards' bytes ((2, shards) int64: spooled, and to write)."""
+    rejections = _rejection_files(opts, tmp)
+    tasks = []
+    for j, path in enumerate(opts.files):
+        for part, (a, b) in enumerate(ranges[j]):
+            jobs = tuple(
+                KindJob(codecs[kind], str(tmp[kind]), plan.rounds,
+                        plan.shard_id[a:min(b, plan.rounds)], len(plan.shard_names))
+                for kind, plan in plans.items())
+            tasks.append(EncodeTask(j, str(path), part, a, b, part == len(ranges[j]) - 1,
+                                     opts.include_unrecognized, opts.strict, jobs,
+                                     str(rejections[j])))
+    tasks.sort(key=lambda t: -t.end)  # the longest reads first
+    total = sum(plan.rounds for plan in plans.values()) * len(opts.classes)
+    log.info("encoding %d examples of %s (%s) with %d workers", total,
+             plural(len(opts.classes), "class"), ", ".join(plans), opts.workers)
+    t0 = time.monotonic()
+    progress = Progress("encode", total, "ex", opts.progress)
+    results: dict[int, EncodeResult] = {}
+    nbytes = {kind: np.zeros((2, len(plan.shard_names)), dtype=np.int64)
+              for kind, plan in plans.items()}
+    try:
+        for i, result in pool.run(encode_task, tasks, progress.update):
+            if tasks[i].last:
+                results[tasks[i].label] = result
+            for kind, n in result.nbytes.items():
+                nbytes[kind] += n
+    finally:
+        progress.close()
+    short = []
+    for kind, plan in plans.items():
+        few = [(opts.classes[j], r) for j, r in sorted(results.items())
+               if r.usable < plan.rounds]
+        if few:
+            split_text = "+".join(f"{s}={n}" for s, n in plan.splits.items())
+            short.append(f"{kind} needs {plan.rounds} {opts.usable()} per class ({split_text}); "
+                         "too few in " + ", ".join(
+                             f"{c!r} ({r.usable}" + (f"; {r.rejected}" if r.rejected.count
+                                                     else "") + ")" for c, r in few))
+    if short:
+        raise BuildError("not enough drawings: " + "; ".join(short) + ". Nothing was written: "
+                         "ask for fewer examples per class with --splits (counts, or fractions "
+                         "such as train=0.7,eval=0.15,test=0.15)"
+                         + ("" if opts.include_unrecognized else
+                            ", or add --include-unrecognized"))
+    log.info("encoded in %.2f s; the shards will take %s", time.monotonic() - t0,
+             ", ".join(f"{_size(int(n[1].sum()))} ({kind})" for kind, n in nbytes.items()))
+    return ({kind: [results[j].cutoff[kind] for j in range(len(opts.classes))]
+             for kind in plans}, nbytes)
+
+
+def _check_space(opts: BuildOptions, nbytes: dict[str, np.ndarray]) -> None:
+    """Stops the build before phase 2 if the shards cannot fit beside the spool.
+
+    A write task frees its shard's spool record files only when the shard is complete, so
+    at worst the disk must hold every shard, less the record files of finished ones: all
+    the shards' bytes less all the record files, plus those of the ``workers`` biggest
+    shards in flight.
+    """
+    spooled = np.concatenate([n[0] for n in nbytes.values()])
+    framed = int(sum(int(n[1].sum()) for n in nbytes.values()))
+    in_flight = int(np.sort(spooled)[::-1][:opts.workers].sum())
+    need = max(0, framed - int(spooled.sum()) + in_flight) + SPACE_SLACK
+    free = shutil.disk_usage(opts.out).free
+    if need > free:
+        raise BuildError(
+            f"not enough disk space in {opts.out}: the shards take {_size(framed)} "
+            f"({_size(need)} more than the spool they replace) and {_size(free)} is free. "
+            "Nothing was written (temporary files removed): free space there or pass "
+            "--out DIR on a larger disk, then run the build again")
+
+
+def _size(n: int) -> str:
+    """Bytes for people: 512 B, 3.4 MiB, 4.21 GiB."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.{2 if unit == 'GiB' else 1}f} {unit}"
+    return f"{n} B"
+
+
+def _write(opts: BuildOptions, codecs: dict[str, Codec], plans: dict[str, Plan],
+           ranges: list[list[tuple[int, int]]], tmp: dict[str, Path], pool: Executor,
+           nbytes: int) -> dict[str, dict[str, str]]:
+    """Phase 2, a task per shard file, reading the spool of phase 1's class ``ranges``
+    (``nbytes``: what phase 1 counted the shards would take); returns every kind's shard
+    sha256s."""
+    tasks, names = [], []
+    for kind, plan in plans.items():
+        # As the encode tasks' SpoolWriters placed them:
+        where = [[spool_sources(tmp[kind], j, p, plan.shard_id[a:min(b, plan.rounds)],
+                                len(plan.shard_names)) for p, (a, b) in enumerate(ranges[j])]
+                 for j in range(len(opts.classes))]
+        per_shard = plan.rounds_per_shard()
+        for s, shard in enumerate(plan.shard_names):
+            sources = tuple(tuple(part[s] for part in parts) for parts in where)
+            tasks.append(WriteTask(str(tmp[kind] / shard), int(per_shard[s]), sources,
+                                   codecs[kind]))
+            names.append((kind, shard))
+    order = sorted(range(len(tasks)), key=lambda i: -tasks[i].rounds)
+    total = sum(t.rounds for t in tasks) * len(opts.classes)
+    t0 = time.monotonic()
+    progress = Progress("write", total, "ex", opts.progress)
+    hashes: dict[str, dict[str, str]] = {kind: {} for kind in plans}
+    try:
+        for i, digest in pool.run(write_task, [tasks[i] for i in order], progress.update):
+            kind, shard = names[order[i]]
+            hashes[kind][shard] = digest
+    finally:
+        progress.close()
+    seconds = time.monotonic() - t0
+    # The rate says when the disk, not the workers, sets the pace of this phase.
+    log.info("wrote %d shard files (%s) in %.2f s, %.0f MB/s", len(tasks), _size(nbytes),
+             seconds, nbytes / max(seconds, 1e-9) / 1e6)
+    return hashes
+
+
+def _versions() -> dict[str, str]:
+    """The versions a manifest records, read before any work (a fastdraw that is not
+    installed, and so has no version, fails here rather than after the build)."""
+    try:
+        fastdraw = metadata.version("fastdraw")
+    except metadata.PackageNotFoundError:
+        raise BuildError("fastdraw is not installed, so its version (which every manifest "
+                         "records) is unknown: install it (pip install -e . in the clone) and "
+                         "run it from a directory that does not hold the clone") from None
+    return {"fastdraw": fastdraw, "numpy": np.__version__, "numba": numba.__version__}
+
+
+def _finish(opts: BuildOptions, kind: str, plan: Plan, tmp: Path, hashes: dict[str, str],
+            rejections: list[Path], cutoff: list[int], versions: dict[str, str]) -> Built:
+    """Writes labels.txt, counts.json, rejected.ndjson and manifest.json of one kind."""
+    classes = len(opts.classes)
+    layout.write_labels(tmp, opts.classes)
+    counts = {split: n * classes for split, n in plan.splits.items()}
+    layout.write_counts(tmp, counts)
+    rejected = 0
+    with open(tmp / layout.REJECTED, "w", encoding="utf-8") as out:
+        for src, cut in zip(rejections, cutoff):
+            with open(src, encoding="utf-8") as f:
+                for line in f:
+                    if json.loads(line)["line"] < cut:
+                        out.write(line)
+                        rejected += 1
+    per_shard = plan.rounds_per_shard()
+    layout.write_manifest(tmp, {
+        "format": layout.FORMAT,
+        "kind": kind,
+        "name": opts.name,
+        "classes": list(opts.classes),
+        "options": {
+            "splits": plan.splits, "shards": opts.shards, "seed": opts.seed,
+            **opts.record_options(), "include_unrecognized": opts.include_unrecognized,
+        },
+        "versions": versions,
+        "records": plan.rounds * classes,
+        "rejected": rejected,
+        "shards": {shard: {"records": int(per_shard[s]) * classes, "sha256": hashes[shard]}
+                   for s, shard in enumerate(plan.shard_names)},
+    })
+    return Built(kind, opts.target(kind), counts, rejected)
+
+
+def _summary(opts: BuildOptions, built: list[Built], seconds: float) -> None:
+    total = 0
+    for b in built:
+        n = sum(b.counts.values())
+        total += n
+        log.info("%s: %s (%s, %d examples), %s", b.path,
+                 ", ".join(f"{s} {c}" for s, c in b.counts.items()),
+                 plural(len(opts.classes), "class"), n,
+                 count_lines(b.rejected, "rejected"))
+        if b.rejected:
+            log.warning("%s skipped: see %s", count_lines(b.rejected, "bad input"),
+                        b.path / "rejected.ndjson")
+    log.info("built %d examples in %.1f s (%.0f examples/s)", total, seconds,
+             total / max(seconds, 1e-9))
+
+
+@contextmanager
+def _mp_logging() -> Iterator[None]:
+    """Routes the workers' log records through the main process's handlers.
+
+    Workers log per-task details at DEBUG only; unless those are enabled (-v) there is
+    nothing to route, and the handler is left out: closing it costs up to 0.2 s (its
+    receiver thread polls), which is serial time in every build.  (A stray worker warning
+    would still reach stderr, through the handler it inherited.)
+    """
+    import multiprocessing_logging
+
+    root = logging.getLogger()
+    if (not root.handlers or mp.get_start_method() != "fork"
+            or not log.isEnabledFor(logging.DEBUG)):
+        yield
+        return
+    multiprocessing_logging.install_mp_handler(root)
+    wrapped = [h for h in root.handlers
+               if isinstance(h, multiprocessing_logging.MultiProcessingHandler)]
+    try:
+        yield
+    finally:
+        multiprocessing_logging.uninstall_mp_handler(root)
+        for h in wrapped:
+            h.close()
+
+

@@ -1,0 +1,180 @@
+"""`python -m fastdraw [build]`: its arguments made into BuildOptions (classes, their files
+found or downloaded, splits), the build run, and its exit code."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fastdraw.cli.args import add_base_url, add_classes, classes_of
+from fastdraw.cli.errors import FAILED, INTERRUPTED, OK, USAGE
+from fastdraw.cpus import usable_cpus
+from fastdraw.errors import BadInputError, BuildError, InterruptedAfterPublish, io_error
+from fastdraw.sources import class_file
+from fastdraw.sources.base import not_files
+from fastdraw.sources.classes import all_classes, sample_dir, with_close_matches
+
+if TYPE_CHECKING:
+    from fastdraw.build import BuildOptions
+
+log = logging.getLogger(__name__)
+
+
+def add_build(p: argparse.ArgumentParser) -> None:
+    add_classes(p, required=False)
+    p.add_argument("--name", help="dataset name (default: the group's name, or 'custom')")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--data", metavar="DIR", help="directory of <class>.ndjson files "
+                     "(missing ones are downloaded unless --offline); default ./data")
+    src.add_argument("--sample", action="store_true",
+                     help="use the bundled real sample of drawings (no network needed)")
+    p.add_argument("--offline", action="store_true", help="never download missing class files")
+    p.add_argument("--out", metavar="DIR", help="output directory (default: the data dir, "
+                   "or ./data with --sample)")
+    p.add_argument("--kind", default="img,stroke", metavar="img,stroke",
+                   help="which datasets to build (default: %(default)s)")
+    p.add_argument("--splits", metavar="train=N,eval=N,test=N",
+                   help="examples per class and split: counts, or fractions of the smallest "
+                        "class's recognized drawings (default: img 5000/1000/1000, stroke "
+                        "50000/10000/10000; with --sample 0.7/0.15/0.15)")
+    p.add_argument("--shards", type=int, default=10, help="shards per split (default: 10)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split plan (default: 0)")
+    p.add_argument("--img-size", type=int, default=64, help="image side in pixels (default: 64)")
+    p.add_argument("--line-width", type=int, default=4, help="line width in pixels (default: 4)")
+    p.add_argument("--no-maximize", action="store_true",
+                   help="scale by 1/1024 instead of stretching each drawing to the image")
+    p.add_argument("--include-unrecognized", action="store_true",
+                   help="also use drawings the Quick, Draw! classifier did not recognize")
+    p.add_argument("--notebook-time", action="store_true",
+                   help="timestamps as the notebook's time.mktime (local time zone) instead of UTC")
+    p.add_argument("--workers", type=int, default=usable_cpus(),
+                   help="worker processes (default: one per CPU this process may use, "
+                        "%(default)s here)")
+    p.add_argument("--strict", action="store_true",
+                   help="stop at the first bad input line (exit code 2) instead of rejecting it")
+    p.add_argument("--overwrite", action="store_true", help="replace existing datasets")
+    p.add_argument("--format", choices=["simplified", "raw"], default="simplified",
+                   help="format of files to download (default: %(default)s)")
+    add_base_url(p)
+
+
+def _input_files(classes: list[str], data: Path, *, sample: bool, offline: bool, fmt: str,
+                 base_url: str) -> list[Path]:
+    """Every class's file in ``data`` (``<class>.ndjson`` or ``.ndjson.gz``); missing ones are
+    downloaded unless ``offline`` or ``sample``."""
+    found = {name: class_file(data, name) for name in classes}
+    missing = [name for name, path in found.items() if path is None]
+    in_the_way = [path for name in missing for path in not_files(data, name)]
+    if in_the_way:
+        listed = ", ".join(map(str, in_the_way))
+        raise BuildError(f"{listed}: not a file (a directory?) where a class file should be: "
+                         "move it away, or give --data the directory that holds the class files")
+    if missing and sample:
+        known = all_classes()
+        named = ", ".join(with_close_matches(name, known) for name in missing)
+        raise BuildError(f"not in the bundled sample: {named}; it has the "
+                         f"{len(known)} Quick, Draw! categories (`python -m fastdraw list`)")
+    if missing and offline:
+        known = all_classes()
+        text = (f"--offline, and {len(missing)} class "
+                f"{'files are' if len(missing) > 1 else 'file is'} missing: "
+                + ", ".join(str(data / f"{name}.ndjson") for name in missing) + ".")
+        fetchable = [name for name in missing if name in known]
+        if fetchable:
+            text += (f" Download {'them' if len(fetchable) > 1 else 'it'}: python -m fastdraw "
+                     f"download --classes {','.join(fetchable)!r} --data {str(data)!r} (or "
+                     "leave out --offline).")
+        unknown = [with_close_matches(name, known) for name in missing if name not in known]
+        if unknown:
+            text += (" No Quick, Draw! category is named " + ", ".join(unknown)
+                     + " (`python -m fastdraw list` lists them).")
+        raise BuildError(text)
+    if missing:
+        from fastdraw.sources.bucket.download import ensure_downloaded
+
+        log.info("downloading %d missing class files into %s", len(missing), data)
+        try:
+            paths = ensure_downloaded(missing, data, fmt=fmt, base_url=base_url,
+                                      progress=sys.stderr.isatty())
+        except (RuntimeError, ValueError, OSError) as e:
+            raise BuildError(f"cannot download the missing class files into {data}: {e}; "
+                             "retry, or download them yourself and use --offline") from None
+        found.update(zip(missing, paths))
+    return [found[name] for name in classes]  # type: ignore[misc]
+
+
+def _kinds(text: str) -> list[str]:
+    from fastdraw.codecs import KINDS
+
+    kinds = [k.strip() for k in text.split(",") if k.strip()]
+    bad = [k for k in kinds if k not in KINDS]
+    if bad or not kinds:
+        raise BuildError(f"--kind {text!r}: choose one or more of {', '.join(KINDS)}, "
+                         "comma-separated")
+    return [k for k in KINDS if k in kinds]
+
+
+def options_from_args(args: argparse.Namespace) -> BuildOptions:
+    """BuildOptions from the build command line (resolving classes, files and splits;
+    downloading missing class files unless --offline)."""
+    from fastdraw.build import SAMPLE_SPLITS, BuildOptions
+    from fastdraw.build.plan import parse_splits
+    from fastdraw.codecs import CODECS
+
+    try:
+        classes = classes_of(args)
+        if args.splits:
+            spec = parse_splits(args.splits)
+            splits = {kind: spec for kind in _kinds(args.kind)}
+        elif args.sample:
+            splits = {kind: parse_splits(SAMPLE_SPLITS) for kind in _kinds(args.kind)}
+        else:
+            splits = {kind: parse_splits(CODECS[kind].default_splits)
+                      for kind in _kinds(args.kind)}
+    except ValueError as e:
+        raise BuildError(str(e)) from None
+    name = args.name or (args.group if args.group else "custom")
+    if not name or "/" in name or name.startswith(".") or os.sep in name:
+        raise BuildError(f"--name {name!r}: give a plain name (no '/', not starting with '.')")
+    if args.sample:
+        data, out = Path(sample_dir()), Path(args.out or "data")
+    else:
+        data = Path(args.data or "data")
+        out = Path(args.out) if args.out else data
+    files = _input_files(classes, data, sample=args.sample, offline=args.offline,
+                         fmt=args.format, base_url=args.base_url)
+    return BuildOptions(
+        classes=classes, files=files, name=name, out=out, splits=splits, shards=args.shards,
+        seed=args.seed, img_size=args.img_size, line_width=args.line_width,
+        maximize=not args.no_maximize, include_unrecognized=args.include_unrecognized,
+        notebook_time=args.notebook_time, workers=args.workers, overwrite=args.overwrite,
+        strict=args.strict,
+    )
+
+
+def run_build(args: argparse.Namespace) -> int:
+    """0 when built, 1 on an error, 2 on a bad line under --strict, 130 when interrupted."""
+    from fastdraw.build import build
+
+    try:
+        build(options_from_args(args))
+    except BadInputError as e:
+        log.error("%s", e)
+        return USAGE
+    except BuildError as e:
+        log.error("%s", e)
+        return FAILED
+    except OSError as e:  # the main process's own reads and writes
+        log.error("%s", io_error(e, f"building in {args.out or args.data or 'data'}"))
+        return FAILED
+    except InterruptedAfterPublish as e:
+        log.error("%s", e)
+        return INTERRUPTED
+    except KeyboardInterrupt:
+        log.error("interrupted: nothing was written (temporary files removed)")
+        return INTERRUPTED
+    return OK

@@ -1,0 +1,98 @@
+"""`python -m fastdraw [COMMAND] [options]`: the commands, each in its module of this package.
+
+Without a command name, the arguments are those of `build`.  Every command module has
+``add_<command>(parser)`` and ``run_<command>(args)``; it imports the work it runs inside
+``run_<command>``, so `--help` stays fast and TensorFlow stays out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from fastdraw.cli.args import add_logging, data_dir_problem
+from fastdraw.sources.classes import check_class_name
+
+COMMANDS = {
+    "build": ("fastdraw.cli.build", "build TFRecord datasets (the default command)"),
+    "inspect": ("fastdraw.cli.inspect", "per-class statistics of class files, or a mosaic PNG"),
+    "list": ("fastdraw.cli.bucket", "list the classes available in the public bucket"),
+    "download": ("fastdraw.cli.bucket", "download class files from the public bucket"),
+    "preview": ("fastdraw.cli.preview", "draw records of a built dataset into a PNG grid"),
+    "verify": ("fastdraw.cli.verify", "check a built dataset's shards, CRCs, counts and labels"),
+}
+
+
+def _parser(name: str, module) -> argparse.ArgumentParser:
+    text = COMMANDS[name][1]
+    if name == "build":
+        epilog = "other commands (each has --help):\n" + "\n".join(
+            f"  python -m fastdraw {other:<9} {help_text}"
+            for other, (_, help_text) in COMMANDS.items() if other != "build")
+        p = argparse.ArgumentParser(
+            prog="python -m fastdraw [build]",
+            description="Build the notebook's Quick, Draw! TFRecord datasets (<name>_img/, "
+                        "<name>_stroke/): sharded splits, labels.txt, counts.json, a manifest.",
+            epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
+    else:
+        p = argparse.ArgumentParser(prog=f"python -m fastdraw {name}", description=text)
+    getattr(module, f"add_{name}")(p)
+    add_logging(p)
+    return p
+
+
+def command_parser(name: str) -> argparse.ArgumentParser:
+    """The argument parser of command ``name``."""
+    return _parser(name, importlib.import_module(COMMANDS[name][0]))
+
+
+def _argument_problem(name: str, args: argparse.Namespace) -> str | None:
+    """What is wrong with the command's path-like arguments, checked before any work: a
+    --data that is not a directory of class files, an inspect CLASS that is a path.
+    (Build's and download's class names are checked with the classes they name.)"""
+    if name == "inspect":
+        try:
+            for cls in args.classes:
+                check_class_name(cls, "CLASS")
+        except ValueError as e:
+            return str(e)
+    data = getattr(args, "data", None)
+    return data_dir_problem(data) if data else None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    name = argv.pop(0) if argv and argv[0] in COMMANDS else "build"
+    module = importlib.import_module(COMMANDS[name][0])
+    parser = _parser(name, module)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(processName)s %(message)s",
+        stream=sys.stderr,
+    )
+    problem = _argument_problem(name, args)
+    if problem and name == "build":  # as the build's own errors: logged, exit code 1
+        logging.getLogger("fastdraw.cli").error("%s", problem)
+        return 1
+    if problem:
+        parser.error(problem)
+    try:
+        return getattr(module, f"run_{name}")(args)
+    except BrokenPipeError:
+        return _reader_gone()
+
+
+def _reader_gone() -> int:
+    """The end of a pipe that stopped reading (``| head``): no traceback, and the exit code of
+    a process that SIGPIPE ended.  Standard output goes to /dev/null, so that Python's
+    flush at exit does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + signal.SIGPIPE

@@ -1,0 +1,145 @@
+"""What a record is: `Codec`, one subclass per dataset kind.
+
+A codec knows everything about its kind's records and nothing about where they go: its
+feature keys and types, the batch encoder (`Drawings` to serialized Examples), the packed
+form the builder's spool keeps and its unpacker, the parse spec and decoder of the tf.data
+readers, the checks `verify` runs on every record, and how `preview` draws one.  A new
+kind or encoding is one new codec, registered in `fastdraw.codecs.CODECS`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+
+from fastdraw.drawings import Drawings, timestamps
+
+# The notebook's metadata features, the same in every kind, and their types.
+METADATA = {"label": "int", "countrycode": "bytes", "recognized": "int", "word": "bytes",
+            "timestamp": "int", "key_id": "int"}
+
+
+class RecordChecks(Protocol):
+    """What a codec's `Codec.check` is given by verify: a window of records scanned into a
+    feature table (one row per feature of every record, the columns of
+    `fastdraw.codecs.proto.scan_examples`)."""
+
+    table: np.ndarray
+    columns: dict[str, np.ndarray]  # feature name -> its table row per record, -1: none
+
+    def column(self, name: str, column: int) -> tuple[np.ndarray, np.ndarray]:
+        """(records that have feature ``name``, its ``column`` there)."""
+
+    def add(self, what: str, records: np.ndarray, detail: Callable[[int], str]) -> None:
+        """Records (window indices, ascending) that have problem ``what``; ``detail`` says
+        more of one of them."""
+
+
+@dataclass(frozen=True)
+class Codec(ABC):
+    """How drawings become records of one kind, and how those records are read back.
+
+    Instances are small and picklable: the builder sends them to its workers.
+    """
+
+    kind: ClassVar[str]
+    default_splits: ClassVar[str]  # examples per class of a build that names no --splits
+    notebook_time: bool = False  # timestamps as the notebook's local-time mktime, not UTC
+
+    # -------------------------------------------------------------------------- naming
+
+    @classmethod
+    @abstractmethod
+    def from_options(cls, options: Mapping[str, Any]) -> Codec:
+        """The codec a build with these options uses (the build's options, or a manifest's
+        ``options``: the same names)."""
+
+    @classmethod
+    @abstractmethod
+    def from_features(cls, names: Collection[str]) -> Codec | None:
+        """The codec whose records have these feature names, or None: for datasets without
+        a manifest (the notebook's own)."""
+
+    @abstractmethod
+    def features(self) -> dict[str, str]:
+        """Every feature of a record, by name: "int", "float" or "bytes"."""
+
+    def check_options(self) -> None:  # noqa: B027 (most codecs have no option to check)
+        """Raises ValueError, naming the option, when the codec's options cannot work."""
+
+    @property
+    def working_bytes(self) -> int:
+        """Bytes of working memory a drawing takes while it is encoded (beyond its points):
+        a worker encodes fewer drawings at a time where this is large."""
+        return 0
+
+    # -------------------------------------------------------------------------- writing
+
+    def examples(self, label: int, drawings: Drawings, gaps: tuple[int, int] = (0, 0)
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """The batch's serialized Examples: (buf uint8, slots int64 (N + 1,)), slot i
+        (``buf[slots[i]:slots[i + 1]]``) holding ``gaps[0]`` unwritten bytes, Example i and
+        ``gaps[1]`` unwritten bytes (room for a frame around it)."""
+        return self.encode(self._labels(label, drawings),
+                           timestamps(drawings, self.notebook_time), drawings, gaps)
+
+    def packed(self, label: int, drawings: Drawings, gaps: tuple[int, int]
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The batch's records as the builder's spool keeps them until a shard is written:
+        (buf uint8, offsets int64 (N + 1,), each record's size once unpacked, gaps
+        included).  `unpack` gives back the bytes of ``examples(label, drawings, gaps)``."""
+        return self.pack(self._labels(label, drawings),
+                         timestamps(drawings, self.notebook_time), drawings, gaps)
+
+    @abstractmethod
+    def encode(self, labels: np.ndarray, stamps: np.ndarray, drawings: Drawings,
+               gaps: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """`examples` with a label and a timestamp per drawing."""
+
+    @abstractmethod
+    def pack(self, labels: np.ndarray, stamps: np.ndarray, drawings: Drawings,
+             gaps: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`packed` with a label and a timestamp per drawing."""
+
+    @abstractmethod
+    def unpack(self, src: np.ndarray, starts: np.ndarray, sizes: np.ndarray, out: np.ndarray,
+               at: np.ndarray) -> None:
+        """Unpacks record ``src[starts[i]:starts[i] + sizes[i]]`` into ``out[at[i]:]`` for
+        every i (``out`` has room for their unpacked sizes)."""
+
+    @staticmethod
+    def _labels(label: int, drawings: Drawings) -> np.ndarray:
+        return np.full(len(drawings), label, dtype=np.int64)
+
+    # -------------------------------------------------------------------------- reading
+
+    @abstractmethod
+    def tf_decoder(self, **options: Any) -> tuple[dict, Callable]:
+        """(spec for ``tf.io.parse_example``, decode: parsed batch -> the reader's tuple)."""
+
+    @abstractmethod
+    def check(self, records: RecordChecks) -> None:
+        """The kind's checks of a window of records, beyond the metadata's (verify)."""
+
+    @abstractmethod
+    def picture(self, features: Mapping[str, Any], size: int) -> np.ndarray:
+        """One record (parsed features) drawn back as a square uint8 picture of about
+        ``size`` pixels a side (preview).  Raises ValueError when it cannot be drawn."""
+
+    # -------------------------------------------------------------------------- kernels
+
+    @abstractmethod
+    def warmup_drawing(self) -> None:
+        """Compiles (or loads) the kernels that turn drawings into this kind's values."""
+
+    @abstractmethod
+    def warmup_records(self) -> None:
+        """Compiles (or loads) the kernels that encode, pack and unpack records."""
+
+    @abstractmethod
+    def record_kernels(self) -> list:
+        """The numba dispatchers `warmup_records` compiles (to ask numba's cache for)."""

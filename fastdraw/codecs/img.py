@@ -1,0 +1,403 @@
+"""The img codec: the notebook's image records, ``img_<size>`` as int64 pixel values.
+
+Each drawing is rasterized (fastdraw.kernels.raster) and its Example written with the
+features label, ``img_<size>`` (the size x size pixels, row by row, as packed int64
+varints: a byte per black pixel, two per white one), countrycode, recognized, word,
+timestamp and key_id; the bytes equal TensorFlow's deterministic serialization of the
+notebook's ``make_example_img`` Example.
+
+Packed for the builder's spool: rasterized pixels are 0 or 255, so a bit says the same as
+a pixel's varint, an eighth of the size.  A packed record is: uint32 ``head``
+(little-endian), the record's first ``head`` bytes (the room before the Example and the
+Example up to the image's varints), the pixels' bits (pixel k of each byte in bit k, the
+last byte padded with zeros), then the record's bytes after the varints (the other
+features and the room after them).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from fastdraw.codecs.base import METADATA, Codec, RecordChecks
+from fastdraw.codecs.proto import COUNT, MAX, MIN
+from fastdraw.codecs.wire import (
+    check_gaps,
+    entry_size,
+    field_size,
+    key_len,
+    key_table,
+    meta_sizes,
+    metadata,
+    put_bytes,
+    put_entry,
+    put_field_header,
+    put_int,
+)
+from fastdraw.drawings import Drawings
+from fastdraw.kernels import raster
+from fastdraw.kernels.raster import rasterize
+from fastdraw.kernels.unaligned import copy_bytes, load_u32, load_u64, store_u32, store_u64
+
+_FEATURE = re.compile(r"img_(\d+)")
+MAX_SIZE = 32767  # pixels a side: an Example's 2 bytes a pixel stay under 2 GiB
+
+
+_IMG_KEYS = ("countrycode", "{img}", "key_id", "label", "recognized", "timestamp", "word")
+
+
+def _img_table(img_size: int) -> tuple[np.ndarray, np.ndarray]:
+    return key_table([k.format(img=f"img_{img_size}") for k in _IMG_KEYS])
+
+
+def _run_table() -> tuple[np.ndarray, np.ndarray]:
+    """Varints of 8 pixels that are each 0 or 255, indexed by which are 255 (bit k: the
+    k-th pixel, as ``_gather_bits`` orders them): (two little-endian uint64 (256, 2),
+    byte counts (256,))."""
+    runs = np.zeros((256, 16), dtype=np.uint8)
+    sizes = np.zeros(256, dtype=np.int64)
+    for m in range(256):
+        varints = b"".join(b"\xff\x01" if m >> k & 1 else b"\x00" for k in range(8))
+        runs[m, :len(varints)] = np.frombuffer(varints, dtype=np.uint8)
+        sizes[m] = len(varints)
+    return runs.view("<u8"), sizes
+
+
+PIXEL_RUNS = _run_table()
+_WORDWISE = sys.byteorder == "little"  # the run table assumes little-endian words
+_HIGH_BITS = 0x8080808080808080
+_GATHER = 0x0102040810204080  # multiplier collecting 8 bits, one per byte, into the top byte
+_BYTE_SUM = 0x0101010101010101  # multiplier summing 8 bytes (no carries: each 0 or 1) there
+_PIXEL_SLACK = 16  # spare bytes after the buffer: a run's two 8-byte stores may pass the end
+PACKED_HEAD = 4  # a packed record's uint32 head (see the module docstring)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _gather_bits(ones):
+    """uint64 ``ones``'s bytes, each 0 or 1, as the bits of one byte (byte k in bit k): the
+    multiply moves each into the top byte, with no carries between them."""
+    return (ones * np.uint64(_GATHER)) >> np.uint64(56)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _put_pixels(buf, pos, pixels, runs, run_sizes):
+    """Writes uint8 ``pixels`` as packed varints (a value >= 128 takes a second byte, 1).
+
+    Eight pixels at a time when each is 0 or 255, as rasterized drawings are: a table
+    gives their varints, written with two 8-byte stores; other values byte by byte.
+    """
+    n = len(pixels)
+    j = 0
+    while _WORDWISE and j + 8 <= n:
+        w = load_u64(pixels, j)
+        ones = (w & np.uint64(_HIGH_BITS)) >> np.uint64(7)
+        if ones * np.uint64(255) == w:
+            m = _gather_bits(ones)
+            store_u64(buf, pos, runs[m, 0])
+            store_u64(buf, pos + 8, runs[m, 1])
+            pos += run_sizes[m]
+        else:
+            pos = _put_pixel_bytes(buf, pos, pixels, j, j + 8)
+        j += 8
+    return _put_pixel_bytes(buf, pos, pixels, j, n)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _put_pixel_bytes(buf, pos, pixels, a, b):
+    """Writes ``pixels[a:b]`` as packed varints one by one (may write one byte past)."""
+    for j in range(a, b):
+        v = pixels[j]
+        buf[pos] = v
+        buf[pos + 1] = 1
+        pos += 1 + (v >> 7)
+    return pos
+
+
+@njit(cache=True, nogil=True)
+def _img_kernel(labels, pixels, key_id, recognized, timestamps, word_buf, word_off,
+                cc_buf, cc_off, keys, key_offsets, runs, run_sizes, before, after, bits):
+    """Img-schema Examples; keys: countrycode img key_id label recognized timestamp word.
+
+    With ``bits``, each record is written packed as the module docstring describes (the gaps
+    zeroed); returns (buf, offsets, sizes with gaps and varints, -1 or the first image
+    with a pixel neither 0 nor 255)."""
+    n = len(labels)
+    n_pixels = pixels.shape[1]
+    n_bits = (n_pixels + 7) // 8
+    packed = np.empty(n, dtype=np.int64)  # varint bytes of each image's pixels
+    features = np.empty(n, dtype=np.int64)  # bytes of each Features message
+    sizes = np.empty(n, dtype=np.int64)  # bytes of each record with its gaps
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    for i in range(n):
+        packed[i] = n_pixels + _count_high(pixels[i])
+        features[i] = meta_sizes(i, labels, key_id, recognized, timestamps, word_off, cc_off,
+                                  key_offsets, 0, 2, 3, 4, 5, 6)
+        features[i] += entry_size(key_len(key_offsets, 1), field_size(field_size(packed[i])))
+        sizes[i] = before + field_size(features[i]) + after
+        offsets[i + 1] = offsets[i] + (sizes[i] - packed[i] + n_bits + PACKED_HEAD if bits
+                                       else sizes[i])
+    buf = np.empty(offsets[n] + _PIXEL_SLACK, dtype=np.uint8)
+    for i in range(n):
+        start = offsets[i] + PACKED_HEAD if bits else offsets[i]
+        if bits:
+            buf[start:start + before] = 0
+        pos = put_field_header(buf, start + before, 0x0A, features[i])
+        pos = put_bytes(buf, pos, keys, key_offsets, 0, cc_buf, cc_off[i], cc_off[i + 1])
+        pos = put_entry(buf, pos, keys, key_offsets, 1, field_size(field_size(packed[i])))
+        pos = put_field_header(buf, pos, 0x1A, field_size(packed[i]))
+        pos = put_field_header(buf, pos, 0x0A, packed[i])
+        if bits:
+            store_u32(buf, offsets[i], pos - start)  # the packed record's head
+            pos = _put_bits(buf, pos, pixels[i])
+            if pos < 0:
+                return buf[:offsets[n]], offsets, sizes, i
+        else:
+            pos = _put_pixels(buf, pos, pixels[i], runs, run_sizes)
+        pos = put_int(buf, pos, keys, key_offsets, 2, key_id[i])
+        pos = put_int(buf, pos, keys, key_offsets, 3, labels[i])
+        pos = put_int(buf, pos, keys, key_offsets, 4, recognized[i])
+        pos = put_int(buf, pos, keys, key_offsets, 5, timestamps[i])
+        pos = put_bytes(buf, pos, keys, key_offsets, 6, word_buf, word_off[i], word_off[i + 1])
+        if bits:
+            buf[pos:pos + after] = 0
+    return buf[:offsets[n]], offsets, sizes, -1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _count_high(pixels):
+    """How many of uint8 ``pixels`` are 128 or more (a varint byte more each): eight at a
+    time, their top bits summed by one multiply."""
+    n = len(pixels)
+    high = 0
+    j = 0
+    while _WORDWISE and j + 8 <= n:
+        ones = (load_u64(pixels, j) & np.uint64(_HIGH_BITS)) >> np.uint64(7)
+        high += (ones * np.uint64(_BYTE_SUM)) >> np.uint64(56)
+        j += 8
+    for k in range(j, n):
+        high += pixels[k] >> 7
+    return high
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _put_bits(buf, pos, pixels):
+    """Writes pixels that are each 0 or 255 as bits (pixel k of a byte in bit k, the last
+    byte padded with zeros); returns -1 if one is neither."""
+    n = len(pixels)
+    j = 0
+    while _WORDWISE and j + 8 <= n:
+        w = load_u64(pixels, j)
+        ones = (w & np.uint64(_HIGH_BITS)) >> np.uint64(7)
+        if ones * np.uint64(255) != w:
+            return -1
+        buf[pos] = _gather_bits(ones)
+        pos += 1
+        j += 8
+    while j < n:
+        m = 0
+        for k in range(min(8, n - j)):
+            v = pixels[j + k]
+            if v == 255:
+                m |= 1 << k
+            elif v != 0:
+                return -1
+        buf[pos] = m
+        pos += 1
+        j += 8
+    return pos
+
+
+def encode_img_examples(labels: np.ndarray, images: np.ndarray, drawings: Drawings,
+                        timestamps: np.ndarray, *, gaps: tuple[int, int] = (0, 0)
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """Serialized img-schema Examples of a batch: (buf uint8, offsets int64 (N + 1,)).
+
+    Example i is ``buf[offsets[i]:offsets[i + 1]]``, byte-equal to TensorFlow's
+    deterministic serialization of the notebook's ``make_example_img`` Example
+    with features label, ``img_<sz>`` (images uint8 (N, sz, sz), flattened),
+    countrycode, recognized, word, timestamp (``timestamps``, epoch seconds) and key_id.
+    With ``gaps=(before, after)`` that slot also holds ``before`` unwritten bytes ahead
+    of the Example and ``after`` behind it (room for ``tfrecord.frame_in_place``).
+    """
+    buf, offsets, _, _ = _encode_img(labels, images, drawings, timestamps, gaps, False)
+    return buf, offsets
+
+
+def encode_img_packed(labels: np.ndarray, images: np.ndarray, drawings: Drawings,
+                      timestamps: np.ndarray, gaps: tuple[int, int]
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The records of ``encode_img_examples(..., gaps=gaps)`` packed as the module
+    docstring describes, one bit per pixel: (buf uint8, offsets int64 (N + 1,), each record's size
+    unpacked, gaps included).  Every pixel must be 0 or 255, as rasterized ones are."""
+    buf, offsets, sizes, bad = _encode_img(labels, images, drawings, timestamps, gaps, True)
+    if bad >= 0:
+        raise ValueError(f"image {bad} has pixels other than 0 and 255: it cannot be packed")
+    return buf, offsets, sizes
+
+
+def _encode_img(labels: np.ndarray, images: np.ndarray, drawings: Drawings,
+                timestamps: np.ndarray, gaps: tuple[int, int], bits: bool) -> tuple:
+    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1] != images.shape[2]:
+        raise ValueError(f"images must be uint8 (N, sz, sz), got {images.dtype} {images.shape}")
+    if len(images) != len(drawings):
+        raise ValueError(f"{len(images)} images for {len(drawings)} drawings")
+    labels, key_id, recognized, timestamps, *strings = metadata(labels, drawings, timestamps)
+    pixels = np.ascontiguousarray(images).reshape(len(images), -1)
+    return _img_kernel(labels, pixels, key_id, recognized, timestamps, *strings,
+                       *_img_table(images.shape[1]), *PIXEL_RUNS, *check_gaps(gaps), bits)
+
+
+def unpack(src: np.ndarray, starts: np.ndarray, sizes: np.ndarray, n_pixels: int,
+           out: np.ndarray, at: np.ndarray) -> None:
+    """Unpacks the packed record ``src[starts[i]:starts[i] + sizes[i]]`` of an image of
+    ``n_pixels`` into ``out[at[i]:]``, for every i (``out`` must have room for them all:
+    their unpacked sizes)."""
+    _unpack(src, starts, sizes, n_pixels, *PIXEL_RUNS, out, at)
+
+
+@njit(cache=True, nogil=True)
+def _unpack(src, starts, sizes, n_pixels, runs, run_sizes, out, at):
+    full = n_pixels // 8
+    for i in range(len(starts)):
+        s = starts[i]
+        d = at[i]
+        head = load_u32(src, s)
+        copy_bytes(src, s + PACKED_HEAD, out, d, head)
+        d += head
+        q = s + PACKED_HEAD + head
+        for k in range(full):
+            m = src[q + k]
+            store_u64(out, d, runs[m, 0])  # may write past the run: the tail comes after
+            store_u64(out, d + 8, runs[m, 1])
+            d += run_sizes[m]
+        q += full
+        if full * 8 < n_pixels:
+            m = src[q]
+            for k in range(n_pixels - full * 8):
+                if (m >> k) & 1:
+                    out[d] = 255
+                    out[d + 1] = 1
+                    d += 2
+                else:
+                    out[d] = 0
+                    d += 1
+            q += 1
+        copy_bytes(src, q, out, d, s + sizes[i] - q)
+
+
+@dataclass(frozen=True)
+class ImgCodec(Codec):
+    """Images of ``size`` x ``size`` pixels drawn with lines ``line_width`` wide, each drawing
+    stretched to the image (``maximize``) or scaled by 1/1024, as the notebook's
+    ``json_to_img``."""
+
+    kind = "img"
+    default_splits = "train=5000,eval=1000,test=1000"  # the notebook's
+    size: int = 64
+    line_width: int = 4
+    maximize: bool = True
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> ImgCodec:
+        return cls(size=int(options.get("img_size", 64)),
+                   line_width=int(options.get("line_width", 4)),
+                   maximize=bool(options.get("maximize", True)),
+                   notebook_time=bool(options.get("notebook_time", False)))
+
+    @classmethod
+    def from_features(cls, names: Collection[str]) -> ImgCodec | None:
+        sizes = [int(m[1]) for name in names if (m := _FEATURE.fullmatch(name))]
+        return cls(size=sizes[0]) if sizes else None
+
+    @property
+    def feature(self) -> str:
+        """The image's feature name."""
+        return f"img_{self.size}"
+
+    def features(self) -> dict[str, str]:
+        return {**METADATA, self.feature: "int"}
+
+    def check_options(self) -> None:
+        if not 1 <= self.size <= MAX_SIZE:
+            raise ValueError(f"--img-size must be 1 to {MAX_SIZE} pixels, not {self.size} (a "
+                             "larger image's Example could pass the 2 GiB that TensorFlow "
+                             "reads: its pixels take up to 2 bytes each)")
+        if self.line_width < 1:
+            raise ValueError(f"--line-width must be at least 1 pixel, not {self.line_width}")
+
+    @property
+    def working_bytes(self) -> int:
+        return self.size * self.size
+
+    def images(self, drawings: Drawings) -> np.ndarray:
+        """The batch's images, uint8 (N, size, size)."""
+        return rasterize(drawings, self.size, self.line_width, self.maximize)
+
+    def encode(self, labels: np.ndarray, stamps: np.ndarray, drawings: Drawings,
+               gaps: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        return encode_img_examples(labels, self.images(drawings), drawings, stamps, gaps=gaps)
+
+    def pack(self, labels: np.ndarray, stamps: np.ndarray, drawings: Drawings,
+             gaps: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return encode_img_packed(labels, self.images(drawings), drawings, stamps, gaps)
+
+    def unpack(self, src: np.ndarray, starts: np.ndarray, sizes: np.ndarray, out: np.ndarray,
+               at: np.ndarray) -> None:
+        unpack(src, starts, sizes, self.size * self.size, out, at)
+
+    def tf_decoder(self, **options: Any) -> tuple[dict, Callable]:
+        """Batches of ``(image uint8 [size, size], label int64)``."""
+        import tensorflow as tf
+
+        size, feature = self.size, self.feature
+        spec = {feature: tf.io.FixedLenFeature([size * size], tf.int64),
+                "label": tf.io.FixedLenFeature([], tf.int64)}
+
+        def decode(f: dict) -> tuple:
+            return tf.reshape(tf.cast(f[feature], tf.uint8), [-1, size, size]), f["label"]
+
+        return spec, decode
+
+    def check(self, records: RecordChecks) -> None:
+        size, name = self.size, self.feature
+        table, row = records.table, records.columns[name]
+        with_image, count = records.column(name, COUNT)
+        _, lo = records.column(name, MIN)
+        _, hi = records.column(name, MAX)
+        records.add(f"image of the wrong size (not {size}x{size} pixels)",
+                    with_image[count != size * size], lambda r: f"{table[row[r], COUNT]} values")
+        records.add("pixels outside 0..255", with_image[(count > 0) & ((lo < 0) | (hi > 255))],
+                    lambda r: f"range {table[row[r], MIN]}..{table[row[r], MAX]}")
+
+    def picture(self, features: Mapping[str, Any], size: int) -> np.ndarray:
+        """The image, enlarged by a whole factor to at least ``size`` pixels a side."""
+        values = features.get(self.feature, [])
+        sz = self.size
+        if len(values) != sz * sz:
+            raise ValueError(f"feature {self.feature} has {len(values)} values, not {sz * sz}")
+        img = np.asarray(values, dtype=np.int64).clip(0, 255).astype(np.uint8).reshape(sz, sz)
+        scale = -(-size // sz)
+        return np.kron(img, np.ones((scale, scale), dtype=np.uint8)) if scale > 1 else img
+
+    def warmup_drawing(self) -> None:
+        raster.warmup()
+
+    def warmup_records(self) -> None:
+        d = Drawings.from_dicts([{"drawing": [[[0, 1], [0, 1]], [[2.5], [3]]], "key_id": "1",
+                                  "word": "w", "countrycode": "XX", "recognized": True,
+                                  "timestamp": "2017-01-01 00:00:00.0 UTC"}])
+        labels = np.zeros(1, dtype=np.int64)
+        encode_img_examples(labels, np.zeros((1, 2, 2), np.uint8), d, d.timestamp)
+        packed, offsets, sizes = encode_img_packed(labels, np.zeros((1, 8, 8), dtype=np.uint8),
+                                                   d, d.timestamp, (0, 0))
+        unpack(packed, offsets[:-1], np.diff(offsets), 64,
+               np.zeros(int(sizes.sum()), dtype=np.uint8), np.zeros(1, dtype=np.int64))
+
+    def record_kernels(self) -> list:
+        return [_img_kernel, _unpack]

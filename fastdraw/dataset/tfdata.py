@@ -1,0 +1,105 @@
+"""tf.data pipelines of a built dataset's records: what the later workshop notebooks read
+from the ``<name>_img`` / ``<name>_stroke`` directories.
+
+Each reader parses whole batches with the codec's spec and decoder (one parse op per batch
+is much faster).  TensorFlow is imported inside the functions only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastdraw.codecs import Codec, ImgCodec, StrokeCodec
+from fastdraw.dataset.layout import dataset_codec, read_manifest, shard_paths
+
+
+def _split_records(manifest: dict[str, Any] | None, shards: list[Path]) -> int | None:
+    """The shards' count of records in manifest.json, or None when it does not give them all."""
+    try:
+        counts = [manifest["shards"][shard.name]["records"] for shard in shards]
+    except (KeyError, TypeError):
+        return None
+    return sum(counts) if all(isinstance(n, int) and n >= 0 for n in counts) else None
+
+
+def _records(path: str | Path, manifest: dict[str, Any] | None, split: str, shuffle: bool,
+             seed: int | None, parallel_reads: int):
+    """The split's serialized records, their count checked against manifest.json's
+    (TensorFlow reads a shard cut off at a record boundary, or inside a record's header,
+    as a whole file: its lost records would go unnoticed).  One count for the split, not
+    one a shard: reading shard by shard would double the time spent per record."""
+    import tensorflow as tf
+
+    shards = shard_paths(path, split, manifest)
+    files = [str(p) for p in shards]
+    if shuffle:
+        files = tf.data.Dataset.from_tensor_slices(files).shuffle(len(files), seed=seed)
+    records = tf.data.TFRecordDataset(files, num_parallel_reads=parallel_reads)
+    count = _split_records(manifest, shards)
+    if count is None:  # a dataset without a manifest (made by the notebook, say)
+        return records
+    return records.apply(tf.data.experimental.assert_cardinality(count))
+
+
+def _pipeline(records, decode, batch_size: int | None, shuffle: bool, shuffle_buffer: int,
+              seed: int | None):
+    """Shuffles, batches, then parses whole batches (one parse op per batch is much faster)."""
+    import tensorflow as tf
+
+    if shuffle:
+        records = records.shuffle(shuffle_buffer, seed=seed)
+    if batch_size is None:
+        return records.map(lambda r: tuple(t[0] for t in decode(tf.reshape(r, [1]))),
+                           num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return records.batch(batch_size).map(decode, num_parallel_calls=tf.data.AUTOTUNE,
+                                         deterministic=True)
+
+
+def _dataset(path: str | Path, split: str, want: type[Codec], decode_options: dict[str, Any],
+             batch_size: int | None, shuffle: bool, shuffle_buffer: int, seed: int | None,
+             parallel_reads: int):
+    """The split's records, decoded by the dataset's codec, which must be a ``want``."""
+    import tensorflow as tf
+
+    manifest = read_manifest(path)
+    codec = dataset_codec(path, manifest)
+    if not isinstance(codec, want):
+        raise ValueError(f"{path} is a {codec.kind} dataset, not {want.kind}: read it with "
+                         f"fastdraw.data.{codec.kind}_dataset")
+    spec, decode = codec.tf_decoder(**decode_options)
+    records = _records(path, manifest, split, shuffle, seed, parallel_reads)
+    return _pipeline(records, lambda r: decode(tf.io.parse_example(r, spec)), batch_size,
+                     shuffle, shuffle_buffer, seed)
+
+
+def img_dataset(path: str | Path, split: str, batch_size: int | None = None, shuffle: bool = False,
+                shuffle_buffer: int = 10000, seed: int | None = None, parallel_reads: int = 1):
+    """tf.data.Dataset of `(image uint8 [size, size], label int64)` from an img dataset.
+
+    Records come in file order (shards sorted; interleaved when `parallel_reads` > 1)
+    unless `shuffle`, which shuffles the shard order and then a `shuffle_buffer` of records.
+    With `batch_size`, elements are batches (the last one may be smaller).
+    Raises ValueError when `path` is a stroke dataset.  A split whose shards hold other
+    than manifest.json's count of records (one cut off, say) raises
+    tf.errors.FailedPreconditionError when read to its end; `python -m fastdraw verify`
+    names the shard.
+    """
+    return _dataset(path, split, ImgCodec, {}, batch_size, shuffle, shuffle_buffer, seed,
+                    parallel_reads)
+
+
+def stroke_dataset(path: str | Path, split: str, max_len: int = 256,
+                   batch_size: int | None = None, shuffle: bool = False,
+                   shuffle_buffer: int = 10000, seed: int | None = None, parallel_reads: int = 1):
+    """tf.data.Dataset of `(strokes float32 [max_len, 3], length int64, label int64)`.
+
+    `strokes[i]` is `(dx, dy, z)` of the i-th delta (z == 1: a new stroke starts), zero-padded
+    past `length = min(len, max_len)` and truncated beyond `max_len`.  Order, shuffling and
+    batching as in `img_dataset`.  Raises ValueError when `path` is an img dataset or
+    `max_len` is under 1.
+    """
+    if max_len < 1:
+        raise ValueError(f"max_len must be at least 1 (deltas kept per drawing), not {max_len}")
+    return _dataset(path, split, StrokeCodec, {"max_len": max_len}, batch_size, shuffle,
+                    shuffle_buffer, seed, parallel_reads)

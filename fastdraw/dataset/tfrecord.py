@@ -1,0 +1,361 @@
+"""TFRecord files without TensorFlow: framing, a buffered writer and a checking reader.
+
+Each record is framed as TensorFlow's ``record_writer.cc`` does::
+
+    uint64 length (little-endian) | uint32 masked CRC32C of those 8 bytes
+    data[length]                  | uint32 masked CRC32C of data
+
+with ``mask(crc) = ((crc >> 15) | (crc << 17)) + 0xa282ead8 (mod 2**32)``.
+CRC32C comes from ``google-crc32c`` (Google's maintained C library, using the
+CPU's CRC instructions); framing many records calls its C function from a numba
+kernel, with no Python work per record.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import struct
+from collections.abc import Callable, Iterator
+
+import google_crc32c
+import numpy as np
+from numba import njit
+
+from fastdraw.errors import CorruptRecordError
+from fastdraw.kernels.buffers import joined
+from fastdraw.kernels.unaligned import copy_bytes, gather, load_u32, load_u64, store_u32, store_u64
+
+_MASK_DELTA = 0xA282EAD8
+_HEADER = struct.Struct("<QI")
+_FOOTER = struct.Struct("<I")
+
+
+def masked_crc32c(data: bytes) -> int:
+    """TFRecord's masked CRC32C of ``data`` (bytes)."""
+    crc = google_crc32c.value(bytes(data))
+    return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
+
+
+def _mask(crc: np.ndarray) -> np.ndarray:
+    """``masked_crc32c``'s mask of many CRCs (uint64 array) at once."""
+    return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
+
+
+def _append_framed(parts: list[bytes], record: bytes) -> None:
+    length = struct.pack("<Q", len(record))
+    parts.append(length)
+    parts.append(_FOOTER.pack(masked_crc32c(length)))
+    parts.append(record)
+    parts.append(_FOOTER.pack(masked_crc32c(record)))
+
+
+_HEADERS = np.dtype([("length", "<u8"), ("crc", "<u4")])  # packed: 12 bytes a record
+FRAME_HEAD = _HEADERS.itemsize  # framing bytes before a record: its length and that's CRC
+FRAME_TAIL = _FOOTER.size  # framing bytes after it: the data's CRC
+
+
+def frame_in_place(buf: np.ndarray, slots: np.ndarray) -> None:
+    """Writes the TFRecord framing of records laid out with room for it.
+
+    Slot i, ``buf[slots[i]:slots[i + 1]]``, is FRAME_HEAD free bytes, record i, then
+    FRAME_TAIL free bytes (the layout the Example encoders write with ``gaps``); after
+    the call each slot is the framed record, so the slots together are a TFRecord file.
+    No record is copied: CRC32C reads them where they lie.
+    """
+    if buf.dtype != np.uint8 or buf.ndim != 1 or not buf.flags.c_contiguous:
+        raise ValueError("buf must be a contiguous 1-d uint8 array")
+    bounds = np.asarray(slots, dtype=np.int64)
+    n = len(bounds) - 1
+    if n < 0 or bounds[0] < 0 or bounds[-1] > len(buf) or np.any(
+            np.diff(bounds) < FRAME_HEAD + FRAME_TAIL):
+        raise ValueError("slots must rise by at least 16 bytes within buf")
+    if _EXTEND is not None:
+        _frame_kernel(_EXTEND, buf, bounds)
+        return
+    value = google_crc32c.value
+    starts = bounds[:-1].tolist()
+    ends = bounds[1:].tolist()
+    headers = np.empty(n, dtype=_HEADERS)
+    headers["length"] = np.diff(bounds) - (FRAME_HEAD + FRAME_TAIL)
+    lengths = headers["length"].tobytes()
+    headers["crc"] = _mask(np.fromiter((value(lengths[8 * i:8 * i + 8]) for i in range(n)),
+                                       dtype=np.uint64, count=n))
+    footers = _mask(np.fromiter(
+        (value(buf[a + FRAME_HEAD:e - FRAME_TAIL]) for a, e in zip(starts, ends)),
+        dtype=np.uint64, count=n)).astype("<u4")
+    buf[(bounds[:-1, None] + np.arange(FRAME_HEAD)).ravel()] = headers.view(np.uint8)
+    buf[(bounds[1:, None] - np.arange(FRAME_TAIL, 0, -1)).ravel()] = footers.view(np.uint8)
+
+
+def _crc32c_extend() -> ctypes._CFuncPtr | None:
+    """google-crc32c's C function ``crc32c_extend(crc, data, size)`` for numba kernels, or
+    None (the package's pure-Python fallback, or a build without the symbol): then framing
+    calls ``google_crc32c.value`` record by record."""
+    if google_crc32c.implementation != "c":
+        return None
+    try:
+        from google_crc32c import _crc32c
+
+        extend = ctypes.CDLL(_crc32c.__file__).crc32c_extend  # found in the library it links
+    except (ImportError, OSError, AttributeError):
+        return None
+    # The data pointer as an address (size_t has a pointer's width where wheels exist).
+    extend.argtypes = [ctypes.c_uint32, ctypes.c_size_t, ctypes.c_size_t]
+    extend.restype = ctypes.c_uint32
+    return extend
+
+
+_EXTEND = _crc32c_extend()
+
+
+@njit(cache=True, nogil=True)
+def _frame_kernel(extend, buf, slots):
+    """``frame_in_place`` with ``extend`` (crc32c_extend) called on the records in place."""
+    base = np.uint64(buf.ctypes.data)
+    for i in range(len(slots) - 1):
+        a = slots[i]
+        e = slots[i + 1]
+        n = e - a - FRAME_HEAD - FRAME_TAIL
+        store_u64(buf, a, np.uint64(n))
+        store_u32(buf, a + 8, _masked(extend(0, base + np.uint64(a), 8)))
+        store_u32(buf, e - FRAME_TAIL, _masked(extend(0, base + np.uint64(a + FRAME_HEAD), n)))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _masked(crc):
+    c = np.uint64(crc)
+    return (((c >> np.uint64(15)) | (c << np.uint64(17))) + np.uint64(_MASK_DELTA)) \
+        & np.uint64(0xFFFFFFFF)
+
+
+def warmup() -> None:
+    """Compiles (or loads) the framing kernel, before forking workers."""
+    buf = np.zeros(20, dtype=np.uint8)
+    frame_in_place(buf, np.array([0, 20], dtype=np.int64))
+
+
+def frame_records(buf: np.ndarray, offsets: np.ndarray) -> bytes:
+    """TFRecord framing of many records at once: record i is ``buf[offsets[i]:offsets[i + 1]]``.
+
+    Returns the bytes of a TFRecord file holding them in order.  (Encoders that leave
+    room for the framing skip this copy: see ``frame_in_place``.)
+    """
+    data = np.ascontiguousarray(buf, dtype=np.uint8)
+    offsets = np.asarray(offsets, dtype=np.int64)
+    slots = offsets - offsets[0] + (FRAME_HEAD + FRAME_TAIL) * np.arange(len(offsets))
+    out = np.empty(int(slots[-1]), dtype=np.uint8)
+    gather(data, offsets[:-1], np.diff(offsets), out, slots[:-1] + FRAME_HEAD)
+    frame_in_place(out, slots)
+    return out.tobytes()
+
+
+class TFRecordWriter:
+    """Writes TFRecord files, in large writes made only of whole records.
+
+    Records are kept in memory until ``buffer_size`` bytes are pending, then
+    written in one call, so a file is a sequence of whole records between
+    flushes.  Use as a context manager or call ``close()``.
+    """
+
+    def __init__(self, path: str | os.PathLike, buffer_size: int = 4 << 20) -> None:
+        self.path = os.fspath(path)
+        self._file = open(self.path, "wb", buffering=0)
+        self._pending: list[bytes | memoryview] = []
+        self._pending_size = 0
+        self._buffer_size = buffer_size
+
+    def write(self, record: bytes) -> None:
+        """Frames and writes one record (a serialized Example, say)."""
+        parts: list[bytes] = []
+        _append_framed(parts, record)
+        self.write_framed(b"".join(parts))
+
+    def write_framed(self, data: bytes | memoryview) -> None:
+        """Writes bytes that are already whole framed records (``frame_records`` output)."""
+        self._pending.append(data)
+        self._pending_size += len(data)
+        if self._pending_size >= self._buffer_size:
+            self.flush()
+
+    def flush(self) -> None:
+        """Writes every pending record to the file."""
+        view = memoryview(b"".join(self._pending))
+        self._pending.clear()
+        self._pending_size = 0
+        while view:
+            view = view[self._file.write(view):]
+
+    def close(self) -> None:
+        """Flushes and closes the file (a second call does nothing)."""
+        if not self._file.closed:
+            try:
+                self.flush()
+            finally:
+                self._file.close()
+
+    def __enter__(self) -> TFRecordWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_records(path: str | os.PathLike, check_crc: bool = True) -> Iterator[bytes]:
+    """Yields the records of a TFRecord file in order.
+
+    With ``check_crc`` every length and data CRC is verified.  A damaged file
+    raises CorruptRecordError naming the file, the record's byte offset and the
+    problem; a length running past the end of the file is reported as truncated.
+    """
+    path = os.fspath(path)
+    with open(path, "rb", buffering=1 << 20) as f:
+        size = os.fstat(f.fileno()).st_size
+        offset = 0
+        while offset < size:
+            header = f.read(_HEADER.size)
+            if len(header) < _HEADER.size:
+                _corrupt(path, offset, f"truncated: {len(header)} of 12 header bytes")
+            length, length_crc = _HEADER.unpack(header)
+            if check_crc and masked_crc32c(header[:8]) != length_crc:
+                _corrupt(path, offset, "bad length CRC")
+            end = offset + _HEADER.size + length + _FOOTER.size
+            if end > size:
+                _corrupt(path, offset, f"truncated: the record needs {end - size} more bytes "
+                                       f"than the file's {size}")
+            record = f.read(length)
+            (data_crc,) = _FOOTER.unpack(f.read(_FOOTER.size))
+            if check_crc and masked_crc32c(record) != data_crc:
+                _corrupt(path, offset, "bad data CRC")
+            yield record
+            offset = end
+
+
+WINDOW = 8 << 20  # bytes read_windows reads at a time (a bigger record gets a bigger window)
+_BAD_FRAME = ("", "bad length CRC", "bad data CRC")
+
+
+def read_windows(path: str | os.PathLike, window: int | None = None, check_crc: bool = True,
+                 on_bytes: Callable[[memoryview], None] | None = None
+                 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The records of a TFRecord file a window at a time, in order, in memory that does not
+    grow with the file: ``(buf, offsets)``, record i of the window being
+    ``buf[offsets[i]:offsets[i + 1]]`` (uint8 and int64 views, valid until the next window).
+
+    Same checks and errors as ``read_records`` (the good records before a damaged one are
+    yielded first).  ``on_bytes`` gets every byte of the file read so far, once and in
+    order (to hash the file in the same pass; without google-crc32c's C library, or with
+    ``check_crc`` off, the whole file after the records).  ``window``: bytes read at a
+    time, WINDOW by default.
+    """
+    window = window or WINDOW
+    if not check_crc or _EXTEND is None:  # no C CRC for the kernel: record by record
+        yield from _windows_of(read_records(path, check_crc), window)
+        if on_bytes is not None:
+            with open(path, "rb") as f:
+                while chunk := f.read(window):
+                    on_bytes(memoryview(chunk))
+        return
+    path = os.fspath(path)
+    with open(path, "rb", buffering=0) as f:
+        size = os.fstat(f.fileno()).st_size
+        block, out, offsets = _window_arrays(max(window, FRAME_HEAD + FRAME_TAIL))
+        held = 0  # bytes at the start of block that begin the next frame
+        at = 0  # the file offset of block[0]
+        while True:
+            got = f.readinto(memoryview(block)[held:]) or 0
+            if got and on_bytes is not None:
+                on_bytes(memoryview(block)[held:held + got])
+            n = held + got
+            records, used, bad = _unframe_kernel(_EXTEND, block, n, out, offsets)
+            if records:
+                yield out[:offsets[records]], offsets[:records + 1]
+            if bad:
+                _corrupt(path, at + used, _BAD_FRAME[bad])
+            held = n - used
+            if got == 0:
+                if held:
+                    _corrupt(path, at + used, f"truncated: {held} of 12 header bytes")
+                return
+            block[:held] = block[used:n]
+            at += used
+            if held >= FRAME_HEAD:  # a frame whose header is whole did not fit: how big is it?
+                need = FRAME_HEAD + int(block[:8].view("<u8")[0]) + FRAME_TAIL
+                if at + need > size:
+                    _corrupt(path, at, f"truncated: the record needs {at + need - size} more "
+                                       f"bytes than the file's {size}")
+                if need > len(block):
+                    grown, out, offsets = _window_arrays(need)
+                    grown[:held] = block[:held]
+                    block = grown
+
+
+def warmup_reader() -> None:
+    """Compiles (or loads) ``read_windows``' kernel, before forking workers that read."""
+    parts: list[bytes] = []
+    _append_framed(parts, b"")
+    frame = np.frombuffer(b"".join(parts), dtype=np.uint8).copy()
+    if _EXTEND is not None:
+        _unframe_kernel(_EXTEND, frame, len(frame), np.empty(len(frame), dtype=np.uint8),
+                        np.empty(2, dtype=np.int64))
+
+
+def _window_arrays(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A block of ``size`` file bytes, and room for the records and offsets it can hold."""
+    return (np.empty(size, dtype=np.uint8), np.empty(size, dtype=np.uint8),
+            np.empty(size // (FRAME_HEAD + FRAME_TAIL) + 2, dtype=np.int64))
+
+
+def _windows_of(records: Iterator[bytes], window: int
+                ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``read_windows``' windows made of records one by one (the good ones before an error
+    first)."""
+    batch: list[bytes] = []
+    held = 0
+    try:
+        for record in records:
+            batch.append(record)
+            held += len(record)
+            if held >= window:
+                yield joined(batch)
+                batch, held = [], 0
+    except CorruptRecordError:
+        if batch:
+            yield joined(batch)
+        raise
+    if batch:
+        yield joined(batch)
+
+
+@njit(cache=True, nogil=True)
+def _unframe_kernel(extend, block, n, out, offsets):
+    """Copies the records of the whole frames at the start of ``block[:n]`` into ``out``,
+    checking both CRCs with ``extend`` (crc32c_extend); ``offsets[:records + 1]`` delimit
+    them.  Returns (records, bytes used, 0 or the _BAD_FRAME code of the frame at used)."""
+    base = np.uint64(block.ctypes.data)
+    pos = 0
+    records = 0
+    offsets[0] = 0
+    while pos + FRAME_HEAD <= n:
+        if _masked(extend(0, base + np.uint64(pos), 8)) != load_u32(block, pos + 8):
+            return records, pos, 1
+        length = load_u64(block, pos)
+        room = n - pos - FRAME_HEAD - FRAME_TAIL
+        if room < 0 or length > np.uint64(room):
+            break
+        size = np.int64(length)
+        data = pos + FRAME_HEAD
+        if _masked(extend(0, base + np.uint64(data), size)) != load_u32(block, data + size):
+            return records, pos, 2
+        copy_bytes(block, data, out, offsets[records], size)
+        offsets[records + 1] = offsets[records] + size
+        records += 1
+        pos = data + size + FRAME_TAIL
+    return records, pos, 0
+
+
+def _corrupt(path: str, offset: int, what: str) -> None:
+    raise CorruptRecordError(
+        f"{path}: record at byte offset {offset}: {what}; the file is damaged "
+        "(rebuild or download it again)"
+    )

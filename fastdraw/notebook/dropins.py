@@ -1,0 +1,250 @@
+"""The notebook's functions, same names, same arguments, same results, made fast.
+
+`convert`, `loaditer` and `loadn` give the notebook's dicts (from orjson, strokes as
+``np.array(stroke)``) with every line checked: `loaditer` logs and skips a bad line instead
+of dying on it, `convert` raises BadLineError saying what is wrong.  `json_to_img` draws
+with the numba rasterizer (Pillow's exact pixels), `json_to_stroke` encodes with the stroke
+kernel (the same bits), `make_example_img` / `make_example_stroke` write the Example bytes
+with the codecs.  TensorFlow is imported only by the functions that return TensorFlow
+objects.
+"""
+
+from __future__ import annotations
+
+import itertools
+import numbers
+from collections.abc import Iterator, Sequence
+from itertools import accumulate
+from pathlib import Path
+
+import numpy as np
+import orjson
+from PIL import Image
+
+from fastdraw.codecs.img import ImgCodec
+from fastdraw.codecs.stroke import encode_stroke_examples
+from fastdraw.drawings import Drawings, timestamps
+from fastdraw.errors import BadLineError
+from fastdraw.kernels.raster import rasterize_arrays
+from fastdraw.kernels.strokes import encode_arrays
+from fastdraw.notebook import reference
+from fastdraw.sources.base import Rejection, warn
+from fastdraw.sources.ndjson.blocks import blocks
+from fastdraw.sources.ndjson.check import judge_last, line_text, parse_line
+from fastdraw.sources.ndjson.scan import scan
+
+# --------------------------------------------------------------------------------- reading
+
+
+def class_path(data_path: str | Path, name: str) -> Path:
+    """``<data_path>/<name>.ndjson``, or ``<name>.ndjson.gz`` if only that one exists."""
+    plain = Path(data_path) / f"{name}.ndjson"
+    packed = Path(data_path) / f"{name}.ndjson.gz"
+    return packed if not plain.exists() and packed.exists() else plain
+
+
+def _arrays(obj: dict) -> dict:
+    obj["drawing"] = [np.array(stroke) for stroke in obj["drawing"]]
+    return obj
+
+
+def convert(line: str | bytes) -> dict:
+    """The notebook's convert: one line as a dict, each stroke as ``np.array(stroke)``.
+
+    Raises BadLineError (a ValueError) saying what is wrong with a bad line.
+    """
+    obj, reason = parse_line(line)
+    if reason:
+        raise BadLineError(Rejection("<line>", 0, reason, line_text(line)))
+    return _arrays(obj)
+
+
+def loaditer(name: str, unrecognized: bool = False,
+             data_path: str | Path = reference.DATA_PATH) -> Iterator[dict]:
+    """The notebook's loaditer: the drawings of ``<data_path>/<name>.ndjson`` (or .ndjson.gz)
+    as `convert` dicts, in file order, recognized ones only unless ``unrecognized``.
+
+    A bad line is logged as a warning (file, line, reason) and skipped.  The kernel checks
+    each block of lines first, so only the lines it does not take go through `line_problem`.
+    """
+    path = class_path(data_path, name)
+    number = 0
+    for block, nbytes, end in blocks(path):
+        if end is not None:
+            lines, good, rec = [block], [False], [False]
+        else:
+            s = scan(block, nbytes, True)
+            n = s.lines
+            lines = block.split(b"\n")[:n]
+            good, rec = s.good[:n].tolist(), s.recognized[:n].tolist()
+        for raw, kernel_ok, recognized in zip(lines, good, rec):
+            number += 1
+            if kernel_ok:
+                if recognized or unrecognized:
+                    yield _arrays(orjson.loads(raw))
+                continue
+            obj, reason = parse_line(raw) if end is None else judge_last(raw, end)
+            if reason:
+                warn(Rejection(str(path), number, reason, line_text(raw)))
+            elif obj["recognized"] or unrecognized:
+                yield _arrays(obj)
+
+
+def loadn(name: str, n: int, unrecognized: bool = False,
+          data_path: str | Path = reference.DATA_PATH) -> list[dict]:
+    """The notebook's loadn: the first ``n`` drawings `loaditer` yields."""
+    return list(itertools.islice(loaditer(name, unrecognized, data_path), 0, n))
+
+
+# --------------------------------------------------------------------------------- drawing
+
+
+def json_to_img(
+    drawing: dict, img_sz: int = 64, lw: int = 3, maximize: bool = True
+) -> Image.Image:
+    """Drop-in for the notebook's ``json_to_img``: the same 'L' image, drawn by the kernel.
+
+    Reads only ``drawing["drawing"]``: strokes as numpy arrays or lists ``[xs, ys, ...]``.
+    """
+    strokes = drawing["drawing"]
+    try:
+        lengths = [len(stroke[0]) for stroke in strokes]
+        if any(len(stroke[1]) != n for stroke, n in zip(strokes, lengths)):
+            raise ValueError("a stroke's xs and ys differ in length")
+        x = y = None
+        if strokes and all(isinstance(s, np.ndarray) and s.ndim == 2 for s in strokes):
+            try:
+                x = np.concatenate([s[0] for s in strokes], dtype=np.float64)
+                y = np.concatenate([s[1] for s in strokes], dtype=np.float64)
+            except TypeError:
+                # Object arrays (numpy's for ints beyond int64, e.g. 2**70) do not cast: they
+                # go number by number below, as np.array(..., dtype=np.float32) does them.
+                x = y = None
+        if x is None:
+            total = sum(lengths)
+            x = np.fromiter(itertools.chain.from_iterable(s[0] for s in strokes), float, total)
+            y = np.fromiter(itertools.chain.from_iterable(s[1] for s in strokes), float, total)
+    except (TypeError, ValueError, IndexError, OverflowError) as e:
+        raise ValueError(f"drawing['drawing'] must be strokes [xs, ys, ...] of numbers: {e}"
+                         ) from None
+    stroke_offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=stroke_offsets[1:])
+    img = rasterize_arrays(x, y, stroke_offsets, np.array([0, len(lengths)], dtype=np.int64),
+                           img_sz, lw, maximize)
+    # What Image.fromarray does for a 2-D uint8 array, without its checks.
+    return Image.frombuffer("L", (img_sz, img_sz), img[0], "raw", "L", 0, 1)
+
+
+# --------------------------------------------------------------------------------- strokes
+
+
+def xy_strokes(strokes: Sequence) -> tuple[np.ndarray, np.ndarray]:
+    """Points float64 (2, n) and stroke offsets of one notebook drawing's strokes.
+
+    Strokes are (2, n) arrays or lists.  Raises ValueError for a stroke that is not
+    two equal-length rows (x, y): the raw format's third row (t) would change the
+    notebook's joint normalization.
+    """
+    if len(strokes) == 0:
+        return np.zeros((2, 0)), np.zeros(1, dtype=np.int64)
+    try:
+        xy = np.concatenate(strokes, axis=1).astype(np.float64, copy=False)
+        offsets = np.array([0, *accumulate(len(stroke[0]) for stroke in strokes)],
+                           dtype=np.int64)
+    except (ValueError, TypeError, IndexError) as e:
+        raise ValueError(f"strokes must be (2, n) rows x and y: {e}") from None
+    if xy.ndim != 2 or xy.shape[0] != 2 or offsets[-1] != xy.shape[1]:
+        raise ValueError(
+            f"strokes must be (2, n) rows x and y, got points of shape {xy.shape}; "
+            "pass only the x and y rows (raw drawings have a third row, t)"
+        )
+    return xy, offsets
+
+
+def json_to_stroke(d: dict) -> np.ndarray:
+    """Drop-in for the notebook's ``json_to_stroke``: the same float64 (3, n - 1) array.
+
+    Strokes with more rows than x and y (the raw format's t) get the notebook's own
+    arithmetic, which normalizes every row jointly: (4, n - 1) for raw drawings.
+    """
+    strokes = d["drawing"]
+    if with_more_rows(strokes):
+        return _notebook_rows(strokes)
+    xy, stroke_offsets = xy_strokes(strokes)
+    deltas, _, empty = encode_arrays(xy[0], xy[1], stroke_offsets,
+                                     np.array([0, len(stroke_offsets) - 1]))
+    if empty >= 0:
+        raise ValueError("the drawing has no point, so it has no stroke encoding")
+    return deltas.astype(np.float64)
+
+
+def with_more_rows(strokes: Sequence) -> bool:
+    """Whether a stroke has more rows than x and y (the raw format's t), which the notebook's
+    stroke encoding normalizes with them: the batch kernel takes x and y only."""
+    return any(len(stroke) > 2 for stroke in strokes)
+
+
+def _notebook_rows(strokes: Sequence) -> np.ndarray:
+    """The notebook's json_to_stroke, step by step, for strokes of any number of rows."""
+    try:
+        points = np.concatenate([np.array(s, dtype=np.float32) for s in strokes], axis=1)
+    except ValueError as e:
+        raise ValueError(f"strokes must all have the same rows: {e}") from None
+    lo = points.min()
+    normed = (points - lo) / max(1, (points.max() - lo))
+    z = np.zeros(points.shape[1])
+    if len(strokes) > 1:
+        z[np.cumsum([np.shape(s)[1] for s in strokes[:-1]])] = 1
+    return np.concatenate([np.diff(normed), z.reshape((1, -1))[:, 1:]])
+
+
+# --------------------------------------------------------------------------------- examples
+
+
+def _int64_label(label: object) -> int:
+    """The label as the notebook's ``int64_list.value.append(label)`` takes it: an integer in
+    int64's range, else the TypeError or ValueError protobuf raises (never a wrapped value)."""
+    if not isinstance(label, numbers.Integral) or isinstance(label, (bool, np.bool_)):
+        raise TypeError(f"label {label!r} has type {type(label).__name__}: it must be an "
+                        "integer")
+    if not -(1 << 63) <= int(label) < 1 << 63:
+        raise ValueError(f"label {label} is out of int64's range")
+    return int(label)
+
+
+def make_example_img(label: int, drawing: dict, *, notebook_time: bool = False):
+    """Drop-in for the notebook's ``make_example_img``: a ``tf.train.Example``.
+
+    Rendered at 64x64 with line width 4, maximized, as the notebook does.  The
+    timestamp is UTC epoch seconds (the notebook under TZ=UTC; fractional
+    seconds optional); ``notebook_time=True`` reproduces the notebook's
+    local-time ``time.mktime`` instead.
+    """
+    import tensorflow as tf
+
+    codec = ImgCodec(size=64, line_width=4, maximize=True, notebook_time=notebook_time)
+    buf, _ = codec.examples(_int64_label(label), Drawings.from_dicts([drawing]))
+    return tf.train.Example.FromString(buf.tobytes())
+
+
+def make_example_stroke(label: int, drawing: dict, *, notebook_time: bool = False):
+    """Drop-in for the notebook's ``make_example_stroke``: a ``tf.train.Example``.
+
+    Timestamps as in ``make_example_img``; strokes as in ``json_to_stroke`` (the raw
+    format's t is the notebook's third row, stroke_z).
+    """
+    import tensorflow as tf
+
+    return tf.train.Example.FromString(stroke_example(label, drawing, notebook_time).tobytes())
+
+
+def stroke_example(label: int, drawing: dict, notebook_time: bool = False,
+                   gaps: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """``make_example_stroke``'s Example, serialized (uint8), with ``gaps`` around it."""
+    label = _int64_label(label)
+    rows = json_to_stroke(drawing)
+    drawings = Drawings.from_dicts([drawing])
+    buf, _ = encode_stroke_examples(np.array([label]), rows[:3].astype(np.float32),
+                                    np.array([0, rows.shape[1]]), drawings,
+                                    timestamps(drawings, notebook_time), gaps=gaps)
+    return buf

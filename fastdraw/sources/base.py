@@ -1,0 +1,113 @@
+"""Where drawings come from: a `Source` reads one class file into `Drawings` batches.
+
+A data directory holds one file per class, ``<class><suffix>``; the suffix says which
+format reads it (`FORMATS`).  A new input format is one new module with a `Source`
+subclass, registered in `FORMATS`; everything downstream sees only `Drawings`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from fastdraw.drawings import Drawings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Rejection:
+    """A bad input item: the file, its 1-based line (or item) number, what is wrong, and its
+    text."""
+
+    file: str
+    line: int
+    reason: str
+    text: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def warn(rejection: Rejection) -> None:
+    """The default ``on_reject``: a logged warning naming the file, line and reason."""
+    log.warning("%s:%d: skipped bad line: %s", rejection.file, rejection.line, rejection.reason)
+
+
+class Source(ABC):
+    """One class file of drawings, read in file order."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    @abstractmethod
+    def read(self, *, chunk_size: int = 1024, unrecognized: bool = False,
+             limit: int | None = None, on_reject: Callable[[Rejection], None] | None = None,
+             strict: bool = False) -> Iterator[Drawings]:
+        """The good drawings as `Drawings` chunks of ``chunk_size`` (the last may be smaller),
+        in file order: only recognized ones unless ``unrecognized``, at most ``limit`` in
+        all.  Each bad item goes to ``on_reject`` (default: `warn`) in file order, before
+        the chunk that follows it; with ``strict`` the first raises BadLineError."""
+
+    @abstractmethod
+    def most_drawings(self) -> int:
+        """The most drawings the file can hold, from its size alone: a quick bound that
+        catches a request for far more drawings than a file has before any is read."""
+
+    @abstractmethod
+    def fields(self, line: int) -> dict:
+        """The fields of item ``line`` (1-based) as the file holds them."""
+
+
+@dataclass(frozen=True)
+class Format:
+    """An input format: the suffixes of its class files and the Source that reads them."""
+
+    name: str
+    suffixes: tuple[str, ...]
+    source: str  # "module:Class", imported when a file of this format is opened
+
+    def open(self, path: str | Path) -> Source:
+        module, name = self.source.split(":")
+        return getattr(importlib.import_module(module), name)(path)
+
+
+FORMATS = (
+    Format("ndjson", (".ndjson", ".ndjson.gz"), "fastdraw.sources.ndjson.reader:NdjsonSource"),
+)
+CLASS_FILE_SUFFIXES = tuple(s for f in FORMATS for s in f.suffixes)
+
+
+def open_source(path: str | Path) -> Source:
+    """The Source that reads ``path``, chosen by its suffix."""
+    name = Path(path).name
+    for fmt in FORMATS:
+        if name.endswith(fmt.suffixes):
+            return fmt.open(path)
+    raise ValueError(f"{path}: not a class file of a known format (its name should end with "
+                     f"{', '.join(CLASS_FILE_SUFFIXES)})")
+
+
+def read_drawings(path: str | Path, **options) -> Iterator[Drawings]:
+    """`Source.read` of the file at ``path``."""
+    return open_source(path).read(**options)
+
+
+def class_file(data: str | Path, name: str) -> Path | None:
+    """Class ``name``'s file in directory ``data``: the first suffix of `FORMATS` that names
+    a regular file there, or None."""
+    for suffix in CLASS_FILE_SUFFIXES:
+        path = Path(data) / f"{name}{suffix}"
+        if path.is_file():
+            return path
+    return None
+
+
+def not_files(data: str | Path, name: str) -> list[Path]:
+    """Paths named like class ``name``'s file in ``data`` that are not files (directories)."""
+    return [path for suffix in CLASS_FILE_SUFFIXES
+            if (path := Path(data) / f"{name}{suffix}").exists() and not path.is_file()]

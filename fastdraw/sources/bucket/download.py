@@ -1,0 +1,474 @@
+"""Verified, resumable downloads of class files from the public Quick, Draw! bucket.
+
+The notebook lists the `quickdraw_dataset` bucket with one XML request, so it sees only the
+first 1000 keys, and fetches files with `urlretrieve`: no check, no resume, and a file cut
+short looks complete.  Here the listing follows the XML API's paging (`marker`,
+`IsTruncated`, `NextMarker`).  Each file goes to `<class>.ndjson.part`, continued with an
+HTTP Range request after a dropped connection or an interrupted run, retried with backoff on
+5xx answers, checked (the listed size, and the md5 / crc32c of the `x-goog-hash` header) and
+only then renamed to `<class>.ndjson`.  A sidecar `.fastdraw/<class>.ndjson.json` records
+what was verified, so a re-run costs one listing and no download.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import fcntl
+import hashlib
+import http.client
+import json
+import logging
+import os
+import re
+import socket
+import threading
+from collections.abc import Iterator
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from pathlib import Path
+from urllib.error import HTTPError
+from urllib.parse import quote
+
+import google_crc32c
+
+from fastdraw.errors import BucketError, ChecksumError
+from fastdraw.progress import Progress
+from fastdraw.sources.bucket import transport
+from fastdraw.sources.bucket.listing import (
+    DEFAULT_BASE_URL,
+    RemoteObject,
+    bucket_url,
+    check_known,
+    list_objects,
+)
+from fastdraw.sources.bucket.transport import (
+    Attempts,
+    Stopped,
+    Transient,
+    connecting,
+    describe,
+    open_url,
+)
+
+log = logging.getLogger(__name__)
+
+SIDECAR_DIR = ".fastdraw"
+SIDECAR_FORMAT = "fastdraw-download/1"
+CHUNK = 1 << 20
+
+
+def _part_path(dest: Path) -> Path:
+    return dest.with_name(dest.name + ".part")
+
+
+def _sidecar_path(dest: Path) -> Path:
+    return dest.parent / SIDECAR_DIR / f"{dest.name}.json"
+
+
+def _file_md5(path: Path) -> str:
+    md5 = hashlib.md5()
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            md5.update(chunk)
+    return md5.hexdigest()
+
+
+def _read_sidecar(dest: Path) -> dict | None:
+    try:
+        record = json.loads(_sidecar_path(dest).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and record.get("format") == SIDECAR_FORMAT else None
+
+
+def _write_sidecar(obj: RemoteObject, dest: Path, md5_hex: str) -> None:
+    """Records that `dest` (as it is now: size, mtime) holds `obj` with this md5.
+
+    Only a cache of the check: where it cannot be written (a read-only data directory, a full
+    disk), `dest` is still verified, and is hashed again on the next run.
+    """
+    path = _sidecar_path(dest)
+    record = {"format": SIDECAR_FORMAT, "key": obj.key, "etag": obj.etag, "size": obj.size,
+              "md5": md5_hex, "mtime_ns": dest.stat().st_mtime_ns}
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        path.parent.mkdir(exist_ok=True)
+        tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", "utf-8")
+        os.replace(tmp, path)
+    except OSError as e:
+        log.warning("%s is verified, but %s cannot be written (%s): it will be hashed again "
+                    "next time", dest, path, e.strerror or e)
+
+
+def _is_complete(obj: RemoteObject, dest: Path) -> bool:
+    """Whether `dest` holds `obj`, checked without downloading.
+
+    A sidecar matching the listing (key, ETag, size) and the file (size, mtime) settles it;
+    a touched file is re-hashed against the sidecar's md5.  Without a sidecar, a file of the
+    listed size is hashed against the listing's md5 (the ETag).  A file cut short (by an
+    interrupted download outside fastdraw, say), or one of the listed size whose md5 the
+    listing does not give, becomes the partial file: it is continued with a Range request and
+    verified whole (a mismatch then downloads it whole once more).
+    """
+    if not dest.exists():
+        return False
+    size = dest.stat().st_size
+    record = _read_sidecar(dest)
+    same = record is not None and (record.get("key"), record.get("etag"), record.get("size")) == (
+        obj.key, obj.etag, obj.size)
+    if same and size == obj.size:
+        if record.get("mtime_ns") == dest.stat().st_mtime_ns:
+            return True
+        if _file_md5(dest) == record.get("md5"):
+            _write_sidecar(obj, dest, record["md5"])
+            return True
+        log.warning("%s changed since it was downloaded (md5 differs): downloading it again",
+                    dest)
+        return False
+    if record is None and size == obj.size and obj.md5_hex is not None:
+        if _file_md5(dest) == obj.md5_hex:
+            log.info("%s: already complete (md5 matches the listing)", dest)
+            _write_sidecar(obj, dest, obj.md5_hex)
+            return True
+        log.warning("%s has the listed size but not the listed md5: downloading it again", dest)
+        return False
+    if (size < obj.size and (record is None or same)) or (size == obj.size and record is None):
+        part = _part_path(dest)
+        if not part.exists() or part.stat().st_size < size:
+            log.info("%s: %d of %d bytes, not verified: continuing it", dest, size, obj.size)
+            os.replace(dest, part)
+        return False
+    log.warning("%s (%d bytes) is not the bucket's %s (%d bytes): downloading it again",
+                dest, size, obj.key, obj.size)
+    return False
+
+
+class _Part:
+    """The partial file, with the md5 and crc32c of what it holds.
+
+    Unbuffered, so that the size and hashes describe the file even after a write failed
+    halfway (a full disk): a retry or the next run continues from what is really there.
+    """
+
+    def __init__(self, path: Path, limit: int) -> None:
+        self.path = path
+        self.file = open(path, "ab", buffering=0)
+        if self.file.tell() > limit:
+            self.file.truncate(limit)
+        self._rehash()
+
+    def _rehash(self) -> None:
+        self.md5 = hashlib.md5()
+        self.crc32c = google_crc32c.Checksum()
+        self.file.flush()
+        with open(self.path, "rb") as f:
+            while chunk := f.read(CHUNK):
+                self.md5.update(chunk)
+                self.crc32c.update(chunk)
+        self.size = os.path.getsize(self.path)
+
+    def write(self, data: bytes) -> None:
+        while data:
+            n = self.file.write(data)
+            written, data = data[:n], data[n:]
+            self.md5.update(written)
+            self.crc32c.update(written)
+            self.size += n
+
+    def reset(self) -> int:
+        """Empties the file; returns how many bytes were dropped."""
+        dropped = self.size
+        self.file.truncate(0)
+        self._rehash()
+        return dropped
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def _goog_hashes(values: list[str]) -> dict[str, bytes]:
+    """`x-goog-hash` values (`crc32c=<b64>,md5=<b64>`, possibly several headers) -> digests."""
+    hashes = {}
+    for value in values:
+        for item in value.split(","):
+            name, _, digest = item.strip().partition("=")
+            try:
+                hashes[name.strip().lower()] = base64.b64decode(digest, validate=True)
+            except binascii.Error:
+                log.debug("ignoring an unreadable x-goog-hash item %r", item)
+    return hashes
+
+
+_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
+
+
+class _Download:
+    """Fetches one object into its partial file, verifies it and moves it into place."""
+
+    def __init__(self, obj: RemoteObject, dest: Path, base_url: str, progress: Progress,
+                 stop: threading.Event) -> None:
+        self.obj = obj
+        self.dest = dest
+        self.url = f"{bucket_url(base_url)}/{quote(obj.key)}"
+        self.progress = progress
+        self.stop = stop
+        self.hashes: dict[str, bytes] = {}
+        self.furthest = 0  # the largest part size reached: only going past it is progress
+        self.lock = threading.Lock()
+        self.response: http.client.HTTPResponse | None = None  # the body being read
+        self.connection: socket.socket | None = None  # connected, its answer not yet come
+
+    def abort(self) -> None:
+        """Shuts the connection in use down, so that a read blocked on a slow or stalled
+        server (its answer's headers or its body) returns now (on Ctrl-C) rather than after
+        the socket timeout."""
+        with self.lock:
+            self._shut_down()
+
+    def _shut_down(self) -> None:
+        # The body may end, and its socket close, meanwhile: then there is nothing to do.
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            fd = (self.response.fileno() if self.response is not None
+                  else self.connection.fileno() if self.connection is not None else -1)
+            if fd >= 0:
+                with socket.socket(fileno=os.dup(fd)) as sock:
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def _connected(self, sock: socket.socket) -> None:
+        with self.lock:
+            self.connection = sock
+            if self.stop.is_set():  # interrupted while it connected
+                self._shut_down()
+
+    @contextlib.contextmanager
+    def _opening(self) -> Iterator[None]:
+        connecting.watch = self._connected
+        try:
+            yield
+        finally:
+            connecting.watch = None
+            with self.lock:
+                self.connection = None
+
+    @contextlib.contextmanager
+    def _reading(self, response: http.client.HTTPResponse) -> Iterator[None]:
+        with self.lock:
+            self.response = response
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.response = None
+
+    def run(self) -> None:
+        part_path = _part_path(self.dest)
+        # The part is kept one byte short, so that even a complete one gets a GET whose
+        # answer carries the x-goog-hash to verify it with.
+        part = _Part(part_path, max(self.obj.size - 1, 0))
+        try:
+            whole_retry_left = True
+            resumed = part.size > 0
+            attempts = Attempts(f"downloading {self.url}", self.stop)
+            while True:
+                try:
+                    resumed |= part.size > 0
+                    self._fetch(part, attempts)
+                except Transient as e:
+                    attempts.failed(str(e))
+                    continue
+                mismatch = self._mismatch(part)
+                if mismatch is None:
+                    break
+                if resumed and whole_retry_left:
+                    log.warning("%s: %s after continuing a partial file: downloading it whole",
+                                self.obj.key, mismatch)
+                    self.progress.update(-part.reset())
+                    self.furthest = 0
+                    whole_retry_left = resumed = False
+                    continue
+                part.close()
+                part_path.unlink()
+                raise ChecksumError(f"{self.url}: {mismatch}: the object or the transfer is "
+                                    f"corrupt; the bytes were not kept ({self.dest} untouched)")
+            part.file.flush()
+            os.fsync(part.file.fileno())
+        finally:
+            part.close()
+        os.replace(part_path, self.dest)
+        _write_sidecar(self.obj, self.dest, part.md5.hexdigest())
+        log.debug("%s: %d bytes, verified", self.dest, self.obj.size)
+
+    def _fetch(self, part: _Part, attempts: Attempts) -> None:
+        """One GET from the end of the part to the end of the object."""
+        offset = part.size
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        try:
+            with self._opening():
+                response = open_url(self.url, headers, transport.RETRY.timeout)
+        except HTTPError as e:
+            if e.code == 416:
+                raise BucketError(f"{self.url} is shorter than the listing said: the bucket "
+                                  "changed; run again") from None
+            raise BucketError(f"GET {self.url}: HTTP {e.code} {e.reason}") from None
+        with response, self._reading(response):
+            if response.status == 206:
+                match = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", ""))
+                if match is None or int(match[1]) != offset:
+                    raise BucketError(f"GET {self.url} with Range bytes={offset}-: answered "
+                                      f"Content-Range {response.headers.get('Content-Range')}")
+                total = None if match[3] == "*" else int(match[3])
+            elif response.status == 200:
+                if offset:
+                    log.debug("%s: the server ignored Range; starting over", self.url)
+                    self.progress.update(-part.reset())
+                length = response.headers.get("Content-Length")
+                total = int(length) if length is not None else None
+            else:
+                raise BucketError(f"GET {self.url}: unexpected HTTP {response.status}")
+            if total is not None and total != self.obj.size:
+                raise BucketError(f"{self.url} is {total} bytes, the listing said "
+                                  f"{self.obj.size}: the bucket changed; run again")
+            self.hashes = _goog_hashes(response.headers.get_all("x-goog-hash") or [])
+            while chunk := self._read(response, part):
+                if self.stop.is_set():
+                    raise Stopped
+                try:
+                    part.write(chunk)
+                except OSError as e:
+                    raise BucketError(
+                        f"cannot write {part.path} ({e.strerror or e}): free some space or "
+                        f"use another --data, then run again to continue from the {part.size} "
+                        "bytes kept") from None
+                self.progress.update(len(chunk))
+                if part.size > self.furthest:
+                    self.furthest = part.size
+                    attempts.progressed()
+        if part.size < self.obj.size:
+            raise Transient(f"connection closed after {part.size} of {self.obj.size} bytes")
+        if part.size > self.obj.size:
+            raise BucketError(f"{self.url} sent {part.size} bytes, the listing said "
+                              f"{self.obj.size}: the bucket changed; run again")
+
+    def _read(self, response: http.client.HTTPResponse, part: _Part) -> bytes:
+        """What has arrived of the body (at most CHUNK bytes); b"" at its end.  One system
+        call, so that the bytes received before a stall are kept when the read times out.
+        Network failures raise Transient (a failed write to the part is not one)."""
+        try:
+            return response.read1(CHUNK)
+        except (OSError, http.client.HTTPException) as e:
+            raise Transient(f"connection lost after {part.size} of {self.obj.size} bytes "
+                             f"({describe(e)})") from None
+
+    def _mismatch(self, part: _Part) -> str | None:
+        """What is wrong with the complete part, or None when its hashes match."""
+        expected = dict(self.hashes)
+        if "md5" not in expected and self.obj.md5_hex is not None:
+            expected["md5"] = bytes.fromhex(self.obj.md5_hex)
+        if not {"md5", "crc32c"} & expected.keys():
+            log.warning("%s: the server gives no md5 or crc32c: only the size was checked",
+                        self.url)
+        got = {"md5": part.md5.digest(), "crc32c": part.crc32c.digest()}
+        for name in ("md5", "crc32c"):
+            if name in expected and expected[name] != got[name]:
+                return (f"{name} mismatch (got {base64.b64encode(got[name]).decode()}, "
+                        f"the server says {base64.b64encode(expected[name]).decode()})")
+        return None
+
+
+def _mib(n: float) -> str:
+    return f"{n / 2**20:.1f} MiB"
+
+
+def _download_all(objects: list[RemoteObject], data_dir: Path, base_url: str, jobs: int,
+                  progress: bool) -> None:
+    """Downloads `objects` with `jobs` threads; stops at the first failure, letting running
+    downloads finish (verified files stay), and raises it."""
+    done = 0
+    for obj in objects:
+        part = _part_path(data_dir / f"{obj.name}.ndjson")
+        if part.exists():
+            done += min(part.stat().st_size, max(obj.size - 1, 0))
+    meter = Progress("download", sum(obj.size for obj in objects), "B", progress, initial=done)
+    stop = threading.Event()
+    downloads = [_Download(obj, data_dir / f"{obj.name}.ndjson", base_url, meter, stop)
+                 for obj in objects]
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="download")
+    try:
+        with meter.logging_redirected():
+            futures = [pool.submit(download.run) for download in downloads]
+            _, pending = wait(futures, return_when=FIRST_EXCEPTION)
+            for future in pending:
+                future.cancel()
+            wait(pending)
+            errors = [f.exception() for f in futures
+                      if f.done() and not f.cancelled() and f.exception() is not None]
+    except BaseException:
+        stop.set()
+        for download in downloads:
+            download.abort()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        meter.close()
+    if errors:
+        if len(errors) > 1:
+            log.error("%d downloads failed; the first error follows", len(errors))
+            for error in errors[1:]:
+                log.error("%s", error)
+        raise errors[0]
+    if progress:
+        log.info("%s", meter.line())
+
+
+@contextlib.contextmanager
+def _directory_lock(data_dir: Path) -> Iterator[None]:
+    """Holds an exclusive `flock` on `data_dir` itself, waiting for any other run holding it.
+
+    Two runs sharing a data directory (two builds that both need `cat`, say) would otherwise
+    append to the same `.part` file, and one would move a file holding both copies into place
+    as verified.  Locking the directory leaves no lock file behind; where it cannot be locked
+    (some network file systems), the files are checked and fetched without the lock.
+    """
+    fd = os.open(data_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.warning("another fastdraw run is downloading into %s: waiting for it to finish",
+                        data_dir)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as e:
+            log.debug("cannot lock %s (%s): going on without the lock", data_dir, e)
+        yield
+    finally:
+        os.close(fd)
+
+
+def ensure_downloaded(classes: list[str], data_dir: str | os.PathLike, *,
+                      fmt: str = "simplified", base_url: str = DEFAULT_BASE_URL, jobs: int = 4,
+                      progress: bool = True) -> list[Path]:
+    """Makes `data_dir/<class>.ndjson` a verified copy of the bucket's `full/<fmt>/<class>.ndjson`
+    for every class, downloading only what is missing, partial, or not the bucket's object.
+
+    Lists the bucket first: an unknown class raises UnknownClassError before anything is
+    downloaded.  Another run downloading into `data_dir` is waited for.  Returns the paths, in
+    the order of `classes`.  Raises BucketError (or its ChecksumError) when a download fails;
+    the files verified so far stay.
+    """
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, not {jobs}")
+    data_dir = Path(data_dir)
+    objects = list_objects(base_url, fmt)
+    wanted = list(dict.fromkeys(classes))
+    check_known(wanted, objects, f"{bucket_url(base_url)}/full/{fmt}/")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with _directory_lock(data_dir):
+        todo = [objects[name] for name in wanted
+                if not _is_complete(objects[name], data_dir / f"{name}.ndjson")]
+        log.info("%d of %d class files already complete in %s%s", len(wanted) - len(todo),
+                 len(wanted), data_dir,
+                 f"; downloading {len(todo)} ({_mib(sum(o.size for o in todo))})" if todo else "")
+        if todo:
+            _download_all(todo, data_dir, base_url, jobs, progress)
+    return [data_dir / f"{name}.ndjson" for name in classes]

@@ -1,0 +1,130 @@
+"""An ndjson file (plain or gzip) in big binary blocks of whole lines, for the scanner.
+
+A file is read in blocks that end at a newline, so that a kernel can parse whole lines;
+its last line may lack its newline, and a gzip stream that breaks off is said where it
+breaks.  Only regular files are read: blocks are read at offsets.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import stat
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+_FIRST_BLOCK = 1 << 16
+_MAX_BLOCK = 1 << 20
+
+
+def _check_regular(path: str | Path) -> None:
+    """Refuses a directory, pipe, socket or device: the reader reads a file in blocks at
+    offsets (a pipe's bytes would be lost to the gzip check, or the read would wait for a
+    writer)."""
+    mode = os.stat(path).st_mode  # a missing file raises FileNotFoundError, naming it
+    if stat.S_ISDIR(mode):
+        raise ValueError(f"{path}: a directory, not a file: give the path of an .ndjson "
+                         "(or .ndjson.gz) file")
+    if not stat.S_ISREG(mode):
+        what = ("a pipe" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+                else "a device")
+        raise ValueError(f"{path}: {what}, not a file: ndjson files are read in blocks at "
+                         "offsets; save the data to a file first and read that")
+
+
+def _is_gzip(path: str | Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(2) == b"\x1f\x8b"
+
+
+# Bytes of a line's six field names with their quotes, colons, commas and braces: no good
+# line is shorter.
+_SHORTEST_LINE = len('{"word":,"countrycode":,"timestamp":,"recognized":,"key_id":,"drawing":}')
+_GZIP_MAX_RATIO = 1032  # the most deflate expands data
+
+
+def most_drawings(path: str | Path) -> int:
+    """The most good lines file ``path`` can hold, from its size alone (a quick bound that
+    catches a request for far more drawings than a file has before any is read)."""
+    size = os.path.getsize(path)
+    return size * (_GZIP_MAX_RATIO if _is_gzip(path) else 1) // _SHORTEST_LINE
+
+
+def blocks(path: str | Path) -> Iterator[tuple[bytes, int, str | None]]:
+    """(data, n, end): the file in blocks of whole lines, ``data[:n]``, each ending with a
+    newline (end None; data may hold more after them); then its last line if the file does
+    not end with a newline (end "", n = len(data)), or what is left of the last line if the
+    gzip data breaks off (end: the gzip error; the data may be empty)."""
+    _check_regular(path)
+    return _gzip_blocks(path) if _is_gzip(path) else _plain_blocks(path)
+
+
+def _plain_blocks(path: str | Path) -> Iterator[tuple[bytes, int, str | None]]:
+    """`blocks` of a plain file: each block is read once, at the end of the previous one's
+    whole lines, so no byte is copied twice (the partial line at a block's end is read
+    again, with the next block)."""
+    size = _FIRST_BLOCK
+    pos = 0
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        while True:
+            data = os.pread(fd, size, pos)
+            end = data.rfind(b"\n") + 1
+            if end:
+                yield data, end, None
+                pos += end
+                size = min(size * 2, _MAX_BLOCK)
+            elif len(data) == size:  # a line longer than the block
+                size *= 2
+            else:
+                if data:
+                    yield data, len(data), ""
+                return
+    finally:
+        os.close(fd)
+
+
+def _gzip_blocks(path: str | Path) -> Iterator[tuple[bytes, int, str | None]]:
+    """`blocks` of a gzip file.  Reads with read1, so a gzip error loses at most one
+    decompressed piece (tens of KB)."""
+    size = _FIRST_BLOCK
+    pieces: list[bytes] = []  # read and not yet yielded
+    held = 0
+    broken = None
+    with gzip.open(path, "rb") as f:
+        while True:
+            try:
+                data = f.read1(size)
+            except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+                broken = str(e) or type(e).__name__
+                break
+            if not data:
+                break
+            pieces.append(data)
+            held += len(data)
+            end = data.rfind(b"\n") + 1 if held >= size else 0
+            if end:
+                block = b"".join(pieces[:-1] + [data[:end]])
+                yield block, len(block), None
+                pieces = [data[end:]] if end < len(data) else []
+                held = len(data) - end
+                size = min(size * 2, _MAX_BLOCK)
+    rest = b"".join(pieces)
+    end = rest.rfind(b"\n") + 1
+    if end:
+        yield rest, end, None
+    if broken is not None:
+        yield rest[end:], len(rest) - end, broken
+    elif end < len(rest):
+        yield rest[end:], len(rest) - end, ""
+
+
+def iter_lines(path: str | Path) -> Iterator[tuple[int, bytes, str | None]]:
+    """(line number, line without its newline, end as in `blocks`) for every line."""
+    number = 1
+    for data, n, end in blocks(path):
+        lines = [data] if end is not None else data[:n].split(b"\n")[:-1]
+        for raw in lines:
+            yield number, raw, end
+            number += 1

@@ -1,0 +1,100 @@
+"""What is in a class file, every item checked (`python -m fastdraw inspect`).
+
+Per class: lines, recognized, unrecognized and rejected drawings (with the first
+reasons), the most frequent countries, strokes and points per drawing, and the
+fields of one drawing as the file holds them.  Every item is read by the file's source,
+so the numbers are those a build would see.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from fastdraw.sources import Rejection, open_source
+
+FIRST_REJECTIONS = 3
+TOP_COUNTRIES = 5
+
+
+def _summary(values: np.ndarray) -> dict:
+    if not len(values):
+        return {"mean": None, "median": None, "max": None}
+    return {"mean": round(float(values.mean()), 3), "median": float(np.median(values)),
+            "max": int(values.max())}
+
+
+def class_stats(path: str | Path) -> dict:
+    """Statistics of one ndjson(.gz) file (see the module docstring); JSON-ready."""
+    rejections: list[Rejection] = []
+    recognized = unrecognized = 0
+    countries: Counter[str] = Counter()
+    strokes, points = [], []
+    first_line = 0
+    source = open_source(path)
+    for d in source.read(chunk_size=8192, unrecognized=True, on_reject=rejections.append):
+        r = int(d.recognized.sum())
+        recognized += r
+        unrecognized += len(d) - r
+        countries.update(d.countrycode)
+        strokes.append(np.diff(d.drawing_offsets))
+        points.append(np.diff(d.stroke_offsets[d.drawing_offsets]))
+        first_line = first_line or int(d.line[0])
+    example = None
+    if first_line:
+        example = {"line": first_line, "fields": source.fields(first_line)}
+    return {
+        "file": str(path),
+        "lines": recognized + unrecognized + len(rejections),
+        "recognized": recognized,
+        "unrecognized": unrecognized,
+        "rejected": len(rejections),
+        "first_rejections": [{"line": r.line, "reason": r.reason}
+                             for r in rejections[:FIRST_REJECTIONS]],
+        "countries": dict(countries.most_common(TOP_COUNTRIES)),
+        "distinct_countries": len(countries),
+        "strokes_per_drawing": _summary(np.concatenate(strokes) if strokes else np.zeros(0)),
+        "points_per_drawing": _summary(np.concatenate(points) if points else np.zeros(0)),
+        "example": example,
+    }
+
+
+def _number(x: float | None) -> str:
+    return "-" if x is None else f"{x:g}"
+
+
+def _drawing_text(drawing: list) -> str:
+    n = sum(len(stroke[0]) for stroke in drawing)
+    first = json.dumps(drawing[0], separators=(",", ":"))
+    if len(first) > 60:
+        first = first[:57] + "..."
+    rows = "x, y, t" if len(drawing[0]) == 3 else "x, y"
+    return f"{len(drawing)} strokes ({rows}), {n} points; the first: {first}"
+
+
+def format_stats(name: str, s: dict) -> str:
+    """The text `inspect` prints for one class."""
+    out = [f"{name}  ({s['file']})",
+           f"  lines            {s['lines']}",
+           f"  recognized       {s['recognized']}",
+           f"  unrecognized     {s['unrecognized']}",
+           f"  rejected         {s['rejected']}"]
+    out += [f"    line {r['line']}: {r['reason']}" for r in s["first_rejections"]]
+    if s["rejected"] > len(s["first_rejections"]):
+        out.append(f"    ... and {s['rejected'] - len(s['first_rejections'])} more")
+    top = ", ".join(f"{c} {n}" for c, n in s["countries"].items())
+    out.append(f"  countries        {s['distinct_countries']}" + (f": {top}" if top else ""))
+    for key, label in (("strokes_per_drawing", "strokes/drawing"),
+                       ("points_per_drawing", "points/drawing")):
+        v = s[key]
+        out.append(f"  {label:<16} mean {_number(v['mean'])}, median {_number(v['median'])}, "
+                   f"max {_number(v['max'])}")
+    if s["example"]:
+        out.append(f"  one drawing (line {s['example']['line']}):")
+        for field, value in s["example"]["fields"].items():
+            text = _drawing_text(value) if field == "drawing" else json.dumps(value)
+            out.append(f"    {field:<12} {text}")
+    return "\n".join(out)

@@ -1,0 +1,209 @@
+"""A build that fails, or is stopped, leaves the old datasets and nothing new: a disk too
+small or full, the main process's own OS errors, a worker killed with -9, Ctrl-C and
+SIGTERM (also while publishing), and an existing dataset without --overwrite."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from build_helpers import (
+    SAMPLE,
+    leftovers,
+    options,
+    spy_on_the_space_check,
+    tree,
+    volume_files,
+)
+
+import fastdraw.build
+from fastdraw.build import build, builder, shardfile
+from fastdraw.build import publish as publish_mod
+from fastdraw.build import spool as spool_mod
+from fastdraw.cli import main
+from fastdraw.codecs import img as img_mod
+from fastdraw.errors import BuildError, InterruptedAfterPublish, WorkerDied
+from fastdraw.sources.classes import ZOO
+
+
+@pytest.fixture(scope="module")
+def volume(tmp_path_factory):
+    return volume_files(tmp_path_factory.mktemp("volume"))
+
+
+def test_a_build_whose_shards_do_not_fit_stops_before_writing_them(volume, tmp_path,
+                                                                   monkeypatch, caplog):
+    seen = spy_on_the_space_check(monkeypatch)
+    classes, files = volume
+    splits = {"img": {"train": 400, "eval": 50}}
+    build(options(classes, files, tmp_path / "measured", splits, workers=2))
+    spooled, framed = seen[0][0]["img"]
+    # At worst every shard is written and only the spool of shards not in flight is freed.
+    need = (int(framed.sum()) - int(spooled.sum()) + int(np.sort(spooled)[-2:].sum())
+            + builder.SPACE_SLACK)
+    real = builder.shutil.disk_usage
+    for free, fits in [(need, True), (need - 1, False)]:
+        out = tmp_path / str(free)
+        out.mkdir()
+        monkeypatch.setattr(builder.shutil, "disk_usage",
+                            lambda path, free=free: real(path)._replace(free=free))
+        if fits:
+            build(options(classes, files, out, splits, workers=2))
+            assert sorted(p.name for p in out.iterdir()) == ["t_img"]
+            continue
+        with pytest.raises(BuildError) as e:
+            build(options(classes, files, out, splits, workers=2))
+        assert f"not enough disk space in {out}" in str(e.value)
+        assert f"the shards take {builder._size(int(framed.sum()))}" in str(e.value)
+        assert "free space there or pass --out DIR on a larger disk" in str(e.value)
+        assert leftovers(out) == []
+
+
+@pytest.mark.parametrize("phase", ["spool", "shard"])
+def test_a_full_disk_names_the_file_says_what_to_do_and_leaves_nothing(phase, tmp_path,
+                                                                        monkeypatch, caplog):
+    def full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(spool_mod if phase == "spool" else shardfile, "write_all", full)
+    out = tmp_path / "out"
+    assert main(["--classes", "cat,dog", "--sample", "--out", str(out), "--workers", "2"]) == 1
+    doing = (f"encoding {SAMPLE}/(cat|dog).ndjson into the spool in {out}/.custom_"
+             if phase == "spool" else f"writing shard {out}/.custom_")
+    assert re.search(doing, caplog.text)
+    assert "[Errno 28] No space left on device. Nothing was written (temporary files " \
+           "removed): free space on that disk or pass --out DIR on a larger one" in caplog.text
+    assert "Traceback" not in caplog.text
+    assert leftovers(out) == []
+
+
+def test_the_main_process_s_own_os_errors_are_exit_code_1_with_the_path(tmp_path, caplog):
+    (tmp_path / "file").write_text("not a directory")
+    out = tmp_path / "file" / "out"
+    assert main(["--classes", "cat", "--sample", "--out", str(out)]) == 1
+    assert (f"cannot create --out {out}: Not a directory: give a directory you can write to"
+            in caplog.text)
+    assert "Traceback" not in caplog.text
+
+
+def _die_in_worker(parent: int):
+    real = img_mod.rasterize
+
+    def rasterize(*args, **kwargs):
+        if os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(*args, **kwargs)
+
+    return rasterize
+
+
+def test_a_killed_worker_fails_the_build_and_leaves_nothing(tmp_path, monkeypatch):
+    # The img codec rasterizes with the name `rasterize` of its module, in the workers.
+    monkeypatch.setattr(img_mod, "rasterize", _die_in_worker(os.getpid()))
+    with pytest.raises(WorkerDied, match="killed by signal 9"):
+        build(options(ZOO[:3], [SAMPLE / f"{c}.ndjson" for c in ZOO[:3]], tmp_path,
+                      {"img": {"train": 5}}))
+    assert leftovers(tmp_path) == []
+
+
+SLOW_BUILD = """
+import sys, time
+import fastdraw.codecs.img as b
+real = b.rasterize
+def slow(*a, **k):
+    time.sleep(0.3)
+    return real(*a, **k)
+b.rasterize = slow
+from fastdraw.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_run_leaves_the_old_dataset_and_no_new_one(sig, volume, tmp_path):
+    classes, files = volume
+    args = ["--classes", ",".join(classes), "--data", str(files[0].parent), "--offline",
+            "--out", str(tmp_path), "--splits", "train=500,eval=50,test=50", "--workers", "2",
+            "--name", "v", "--kind", "img"]
+    done = subprocess.run([sys.executable, "-m", "fastdraw", *args, "--splits", "train=3"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    before = tree(tmp_path / "v_img")
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_BUILD, *args, "--overwrite"],
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not any(tmp_path.glob(".v_img.tmp-*/.spool-*.rec")):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    assert leftovers(tmp_path) == ["v_img"]
+    assert tree(tmp_path / "v_img") == before
+
+
+def test_an_existing_dataset_needs_overwrite(tmp_path):
+    files = [SAMPLE / f"{c}.ndjson" for c in ["cat", "dog"]]
+    opts = options(["cat", "dog"], files, tmp_path, {"img": {"train": 2}})
+    build(opts)
+    before = tree(tmp_path / "t_img")
+    opts.splits = {"img": {"train": 3}}
+    with pytest.raises(BuildError, match="t_img already exists: pass --overwrite"):
+        build(opts)
+    assert tree(tmp_path / "t_img") == before
+    opts.overwrite = True
+    build(opts)
+    assert json.loads((tmp_path / "t_img" / "counts.json").read_text()) == {"train": 6}
+    assert leftovers(tmp_path) == ["t_img"]
+
+
+def test_ctrl_c_while_publishing_waits_until_every_kind_is_replaced(tmp_path, monkeypatch,
+                                                                    caplog):
+    files = [SAMPLE / f"{c}.ndjson" for c in ["cat", "dog"]]
+    opts = options(["cat", "dog"], files, tmp_path, {"img": {"train": 2}, "stroke": {"train": 2}})
+    build(opts)
+    opts.splits = {"img": {"train": 3}, "stroke": {"train": 3}}
+    opts.overwrite = True
+    real = os.replace
+    renames = []
+
+    def interrupted_replace(src, dst):
+        if not renames:  # the first swap of the publish step: Ctrl-C comes now
+            os.kill(os.getpid(), signal.SIGINT)
+        renames.append(Path(dst).name)
+        return real(src, dst)
+
+    monkeypatch.setattr(publish_mod.os, "replace", interrupted_replace)
+    # Another thread, as in a process that imported TensorFlow: the signal may go to it.
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        with pytest.raises(KeyboardInterrupt, match="t_img, .*t_stroke are in place and whole"):
+            build(opts)
+    finally:
+        stop.set()
+        other.join()
+    monkeypatch.undo()
+    assert "t_img" in renames and "t_stroke" in renames
+    for kind in ("img", "stroke"):
+        assert json.loads((tmp_path / f"t_{kind}" / "counts.json").read_text()) == {"train": 6}
+    assert leftovers(tmp_path) == ["t_img", "t_stroke"]
+    # The CLI's build command looks `build` up in fastdraw.build when it runs.
+    monkeypatch.setattr(fastdraw.build, "build", lambda _: (_ for _ in ()).throw(
+        InterruptedAfterPublish("interrupted once the build was complete")))
+    with caplog.at_level("ERROR"):
+        assert main(["--sample", "--group", "pets", "--out", str(tmp_path)]) == 130
+    assert "nothing was written" not in caplog.text
+    assert "interrupted once the build was complete" in caplog.text

@@ -1,0 +1,502 @@
+"""Bucket listing and downloads against a local fake of the bucket serving the real class files.
+
+No outside network: tests/bucket_server.py serves the test data's real class files (SIMPLIFIED,
+the bundled sample, and RAW, from tests/data/raw.tar.xz) as the bucket's full/simplified/ and
+full/raw/ objects, three keys per listing page.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import json
+import logging
+import math
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import realdata
+from bucket_server import LISTING, BucketServer, Object, class_objects
+from conftest import RAW, SIMPLIFIED
+
+from fastdraw import progress
+from fastdraw.cli.main import main
+from fastdraw.errors import BucketError, ChecksumError, UnknownClassError
+from fastdraw.sources.bucket import transport
+from fastdraw.sources.bucket.download import ensure_downloaded
+from fastdraw.sources.bucket.listing import list_classes, list_objects
+
+PAGE = 3
+
+
+@pytest.fixture(scope="module")
+def objects() -> dict[str, Object]:
+    return {**class_objects(SIMPLIFIED, "simplified"), **class_objects(RAW, "raw")}
+
+
+@pytest.fixture()
+def server(objects):
+    with BucketServer(objects, page_size=PAGE) as srv:
+        yield srv
+
+
+@pytest.fixture(autouse=True)
+def quick_retries(monkeypatch):
+    monkeypatch.setattr(transport, "RETRY", transport.Retry(attempts=4, backoff=0.001,
+                                                            max_backoff=0.002, timeout=10))
+
+
+def key(name: str, fmt: str = "simplified") -> str:
+    return f"full/{fmt}/{name}.ndjson"
+
+
+def source(name: str, directory: Path = SIMPLIFIED) -> bytes:
+    return (directory / f"{name}.ndjson").read_bytes()
+
+
+def names_in(directory: Path) -> list[str]:
+    """Class names of a data directory, in the bucket's order: by key (so "baseball bat"
+    comes before "baseball", a space sorting before the dot of ".ndjson")."""
+    return [p.name[: -len(".ndjson")] for p in realdata.files(directory)]
+
+
+def fetch(server: BucketServer, classes: list[str], data: Path, **kw) -> list[Path]:
+    return ensure_downloaded(classes, data, base_url=server.url, progress=False, **kw)
+
+
+# ---------------------------------------------------------------------------- listing
+
+
+@pytest.mark.parametrize("fmt,directory", [("simplified", SIMPLIFIED), ("raw", RAW)])
+def test_list_follows_every_page(server, fmt, directory):
+    expected = names_in(directory)
+    assert list_classes(server.url, fmt) == expected
+    listings = server.listings()
+    assert len(listings) == math.ceil(len(expected) / PAGE) > 1
+    assert all(r.query["prefix"] == f"full/{fmt}/" for r in listings)
+    assert "marker" not in listings[0].query
+    assert [r.query["marker"] for r in listings[1:]] == [
+        key(name, fmt) for name in expected[PAGE - 1:-1:PAGE]]
+
+
+def test_list_without_next_marker_continues_from_the_last_key(objects):
+    with BucketServer(objects, page_size=PAGE, next_marker=False) as srv:
+        assert list_classes(srv.url) == names_in(SIMPLIFIED)
+
+
+def test_list_objects_sizes_and_etags(server):
+    listed = list_objects(server.url)
+    cat = listed["cat"]
+    assert cat.key == key("cat")
+    assert cat.size == len(source("cat"))
+    assert cat.md5_hex is not None and len(cat.md5_hex) == 32
+
+
+def test_list_retries_503(server):
+    server.fault(LISTING, errors=2)
+    assert list_classes(server.url, regex="^cat$") == ["cat"]
+    assert [r.status for r in server.listings()[:3]] == [503, 503, 200]
+
+
+def test_cli_list_regex(server, capsys):
+    assert main(["list", "--regex", "^(cat|dog)$", "--base-url", server.url]) == 0
+    assert capsys.readouterr().out == "cat\ndog\n"
+    assert main(["list", "--regex", " ", "--format", "raw", "--base-url", server.url]) == 0
+    assert capsys.readouterr().out.splitlines() == [n for n in names_in(RAW) if " " in n]
+
+
+@pytest.mark.parametrize("base_url", ["storage.googleapis.com", "http://[::1", "file:///tmp",
+                                      "https://"])
+def test_cli_bad_base_url_names_the_option(base_url, tmp_path, capsys):
+    assert main(["list", "--base-url", base_url]) == 2
+    assert main(["download", "--classes", "cat", "--data", str(tmp_path),
+                 "--base-url", base_url]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"fastdraw {command}: error: --base-url (or $FASTDRAW_BASE_URL) {base_url!r} "
+                   "is not an http:// or https:// URL with a host (the public bucket's endpoint is "
+                   "https://storage.googleapis.com)" for command in ("list", "download")]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_list_malformed_size(server, tmp_path, capsys):
+    server.fault(key("cat"), bad_size=True)
+    assert main(["list", "--base-url", server.url]) == 1
+    err = capsys.readouterr().err
+    assert f"the listing gives {key('cat')} no valid size (<Size> '')" in err
+    with pytest.raises(BucketError, match="no valid size"):
+        fetch(server, ["dog"], tmp_path)
+
+
+def test_cli_list_bad_regex_and_bad_endpoint(server, capsys):
+    assert main(["list", "--regex", "(", "--base-url", server.url]) == 2
+    assert "bad regex '('" in capsys.readouterr().err
+    assert main(["list", "--base-url", server.url + "/nowhere"]) == 1
+    assert "HTTP 404" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- downloads
+
+
+@pytest.mark.parametrize("hash_style", ["separate", "joined"])
+def test_download_is_byte_equal(objects, tmp_path, hash_style):
+    classes = ["dog", "The Eiffel Tower", "cat"]
+    with BucketServer(objects, page_size=PAGE, hash_style=hash_style) as srv:
+        paths = fetch(srv, classes, tmp_path, jobs=2)
+    assert paths == [tmp_path / f"{name}.ndjson" for name in classes]
+    for name, path in zip(classes, paths):
+        assert path.read_bytes() == source(name)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [".fastdraw", *(f"{name}.ndjson" for name in classes)])
+    record = json.loads((tmp_path / ".fastdraw" / "cat.ndjson.json").read_text())
+    assert (record["key"], record["size"]) == (key("cat"), len(source("cat")))
+
+
+def test_download_raw_format(server, tmp_path):
+    (path,) = fetch(server, ["ant"], tmp_path, fmt="raw")
+    assert path.read_bytes() == source("ant", RAW)
+    assert [r.key for r in server.object_gets()] == [key("ant", "raw")]
+
+
+def test_rerun_downloads_nothing(server, tmp_path):
+    fetch(server, ["cat", "dog"], tmp_path)
+    assert len(server.object_gets()) == 2
+    fetch(server, ["cat", "dog"], tmp_path)
+    assert main(["download", "--group", "pets", "--data", str(tmp_path),
+                 "--base-url", server.url]) == 0
+    assert len(server.object_gets()) == 2
+    assert len(server.listings()) == 3 * math.ceil(len(names_in(SIMPLIFIED)) / PAGE)
+
+
+def test_touched_file_is_rehashed_not_downloaded(server, tmp_path):
+    (path,) = fetch(server, ["cat"], tmp_path)
+    os.utime(path, ns=(0, 0))
+    fetch(server, ["cat"], tmp_path)
+    assert len(server.object_gets()) == 1
+    data = bytearray(path.read_bytes())
+    data[10] ^= 0x01  # same size, other bytes: no longer the bucket's object
+    path.write_bytes(bytes(data))
+    fetch(server, ["cat"], tmp_path)
+    assert len(server.object_gets()) == 2
+    assert path.read_bytes() == source("cat")
+
+
+def test_changed_object_is_downloaded_again(server, tmp_path):
+    (path,) = fetch(server, ["cat"], tmp_path)
+    server.put(key("cat"), source("dog"))
+    fetch(server, ["cat"], tmp_path)
+    assert path.read_bytes() == source("dog")
+    assert [r.range for r in server.object_gets()] == [None, None]
+
+
+def test_dropped_connections_resume_with_range(server, tmp_path):
+    server.fault(key("cat"), drops=2)
+    (path,) = fetch(server, ["cat"], tmp_path)
+    assert path.read_bytes() == source("cat")
+    gets = server.object_gets()
+    assert [r.status for r in gets] == [200, 206, 206]
+    size = len(source("cat"))
+    assert gets[1].range == f"bytes={size // 2}-"
+    assert gets[2].range == f"bytes={size // 2 + (size - size // 2) // 2}-"
+    assert sum(r.sent for r in gets) == size
+
+
+def test_bytes_received_before_a_stall_are_kept(server, tmp_path, monkeypatch):
+    # Reads of a whole CHUNK (1 MiB) used to lose what had arrived when the socket timed out.
+    monkeypatch.setattr(transport, "RETRY", transport.Retry(attempts=4, backoff=0.001,
+                                                            max_backoff=0.002, timeout=1.0))
+    server.fault(key("cat"), stalls=1)
+    (path,) = fetch(server, ["cat"], tmp_path)
+    assert path.read_bytes() == source("cat")
+    size = len(source("cat"))
+    assert [(r.range, r.status) for r in server.object_gets()] == [(None, 200),
+                                                                   (f"bytes={size // 2}-", 206)]
+
+
+def test_503_is_retried(server, tmp_path):
+    server.fault(key("cat"), errors=3)
+    (path,) = fetch(server, ["cat"], tmp_path)
+    assert path.read_bytes() == source("cat")
+    assert [r.status for r in server.object_gets()] == [503, 503, 503, 200]
+
+
+def test_gives_up_after_bounded_attempts(server, tmp_path):
+    server.fault(key("cat"), errors=100)
+    with pytest.raises(BucketError, match="gave up after 4 failed attempts.*HTTP 503"):
+        fetch(server, ["cat"], tmp_path)
+    assert len(server.object_gets()) == 4
+    assert not (tmp_path / "cat.ndjson").exists()
+
+
+def test_endless_drops_give_up_but_keep_the_part(server, tmp_path):
+    server.fault(key("cat"), drops=100)
+    with pytest.raises(BucketError, match="gave up"):
+        fetch(server, ["cat"], tmp_path, jobs=1)
+    part = tmp_path / "cat.ndjson.part"
+    assert 0 < part.stat().st_size < len(source("cat"))
+    server.fault(key("cat"))
+    fetch(server, ["cat"], tmp_path)
+    assert (tmp_path / "cat.ndjson").read_bytes() == source("cat")
+    assert not part.exists()
+
+
+def test_drops_without_range_support_give_up(server, tmp_path):
+    # Each 200 restarts the part, so its bytes are not progress: this used to retry forever.
+    server.fault(key("cat"), drops=100, ignore_range=True)
+    with pytest.raises(BucketError, match="gave up after 4 failed attempts"):
+        fetch(server, ["cat"], tmp_path)
+    assert [(r.range is None, r.status) for r in server.object_gets()] == [
+        (True, 200)] + [(False, 200)] * 3
+
+
+def test_part_file_is_continued_with_range(server, tmp_path):
+    data = source("cat")
+    (tmp_path / "cat.ndjson.part").write_bytes(data[:1000])
+    (path,) = fetch(server, ["cat"], tmp_path)
+    assert path.read_bytes() == data
+    (get,) = server.object_gets()
+    assert (get.range, get.status, get.sent) == ("bytes=1000-", 206, len(data) - 1000)
+
+
+def test_truncated_local_file_is_repaired(server, tmp_path):
+    data = source("cat")
+    (tmp_path / "cat.ndjson").write_bytes(data[:len(data) // 3])
+    (path,) = fetch(server, ["cat"], tmp_path)
+    assert path.read_bytes() == data
+    (get,) = server.object_gets()
+    assert get.range == f"bytes={len(data) // 3}-"
+
+
+def test_overlong_part_is_cut_and_verified_with_one_byte(server, tmp_path):
+    data = source("cat")
+    (tmp_path / "cat.ndjson.part").write_bytes(data + b"junk")
+    (path,) = fetch(server, ["cat"], tmp_path)
+    assert path.read_bytes() == data
+    (get,) = server.object_gets()
+    assert (get.range, get.sent) == (f"bytes={len(data) - 1}-", 1)
+
+
+FULL_DISK = """
+import resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails (EFBIG)
+resource.setrlimit(resource.RLIMIT_FSIZE, (3000, 3000))
+from fastdraw.cli.main import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_failed_write_is_not_retried_and_the_part_stays_consistent(server, tmp_path):
+    # A full disk used to pass for a lost connection, retried, while the part's hashes no
+    # longer described its bytes.  A file size limit makes the part's writes fail at 3000.
+    done = subprocess.run([sys.executable, "-c", FULL_DISK, "download", "--classes", "cat",
+                           "--data", str(tmp_path), "--base-url", server.url],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    part = tmp_path / "cat.ndjson.part"
+    assert f"cannot write {part} (File too large): free some space" in done.stderr
+    assert "continue from the 3000 bytes kept" in done.stderr
+    assert len(server.object_gets()) == 1
+    assert part.read_bytes() == source("cat")[:3000]
+    (path,) = fetch(server, ["cat"], tmp_path)
+    assert path.read_bytes() == source("cat")
+    assert server.object_gets()[-1].range == "bytes=3000-"
+
+
+def test_verified_files_stay_when_another_fails(server, tmp_path):
+    server.fault(key("cat"), corrupt=True)
+    with pytest.raises(ChecksumError, match="cat"):
+        fetch(server, ["dog", "cat"], tmp_path, jobs=1)
+    assert (tmp_path / "dog.ndjson").read_bytes() == source("dog")
+    assert not (tmp_path / "cat.ndjson").exists()
+    fetch(server, ["dog"], tmp_path)
+    assert [r.key for r in server.object_gets()] == [key("dog"), key("cat")]
+
+
+def test_waits_for_another_run_downloading_into_the_same_directory(server, tmp_path):
+    # Two runs appending to one cat.ndjson.part used to leave a cat.ndjson holding both copies.
+    waiting = threading.Event()
+
+    class OnWait(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "another fastdraw run" in record.getMessage():
+                waiting.set()
+
+    handler = OnWait()
+    logging.getLogger("fastdraw.sources.bucket.download").addHandler(handler)
+    other_run = os.open(tmp_path, os.O_RDONLY)
+    try:
+        fcntl.flock(other_run, fcntl.LOCK_EX)
+        runner = threading.Thread(target=fetch, args=(server, ["cat"], tmp_path))
+        runner.start()
+        waited = waiting.wait(5)
+        gets_while_waiting = len(server.object_gets())
+        (tmp_path / "cat.ndjson").write_bytes(source("cat"))  # the other run's download
+    finally:
+        os.close(other_run)
+        logging.getLogger("fastdraw.sources.bucket.download").removeHandler(handler)
+    runner.join(5)
+    assert waited and gets_while_waiting == 0
+    assert not runner.is_alive()
+    assert server.object_gets() == []
+    assert (tmp_path / "cat.ndjson").read_bytes() == source("cat")
+
+
+def test_complete_file_without_sidecar_is_verified_by_the_listing(server, tmp_path):
+    (tmp_path / "cat.ndjson").write_bytes(source("cat"))
+    fetch(server, ["cat"], tmp_path)
+    assert server.object_gets() == []
+    assert (tmp_path / ".fastdraw" / "cat.ndjson.json").exists()
+
+
+def test_sidecar_that_cannot_be_written_is_not_an_error(server, tmp_path, caplog):
+    # As in a read-only data directory (root ignores permissions: a file blocks .fastdraw/).
+    (tmp_path / ".fastdraw").write_text("")
+    (tmp_path / "cat.ndjson").write_bytes(source("cat"))
+    paths = fetch(server, ["cat", "dog"], tmp_path)
+    assert [p.read_bytes() for p in paths] == [source("cat"), source("dog")]
+    assert [r.key for r in server.object_gets()] == [key("dog")]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(m.startswith(f"{tmp_path / 'cat.ndjson'} is verified, but ") for m in warnings)
+    assert any(m.startswith(f"{tmp_path / 'dog.ndjson'} is verified, but ") for m in warnings)
+
+
+def test_wrong_part_is_downloaded_whole_again(server, tmp_path):
+    data = source("cat")
+    (tmp_path / "cat.ndjson.part").write_bytes(source("dog")[:1000])
+    (path,) = fetch(server, ["cat"], tmp_path)
+    assert path.read_bytes() == data
+    assert [(r.range, r.status) for r in server.object_gets()] == [("bytes=1000-", 206),
+                                                                   (None, 200)]
+
+
+def test_md5_mismatch_is_rejected(server, tmp_path):
+    server.fault(key("cat"), corrupt=True)
+    with pytest.raises(ChecksumError, match=r"cat\.ndjson: md5 mismatch.*not kept"):
+        fetch(server, ["cat"], tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    assert len(server.object_gets()) == 1
+
+
+def test_composite_object_is_verified_by_crc32c(server, tmp_path):
+    server.fault(key("cat"), composite=True)
+    assert list_objects(server.url)["cat"].md5_hex is None
+    (path,) = fetch(server, ["cat"], tmp_path)
+    assert path.read_bytes() == source("cat")
+    # A complete copy without sidecar: the listing gives no md5, one byte brings x-goog-hash.
+    (tmp_path / ".fastdraw" / "cat.ndjson.json").unlink()
+    fetch(server, ["cat"], tmp_path)
+    assert server.object_gets()[-1].range == f"bytes={len(source('cat')) - 1}-"
+    assert path.read_bytes() == source("cat")
+    server.fault(key("dog"), composite=True, corrupt=True)
+    with pytest.raises(ChecksumError, match="crc32c mismatch"):
+        fetch(server, ["dog"], tmp_path)
+    assert not (tmp_path / "dog.ndjson").exists()
+
+
+def test_unknown_class_names_it_and_close_matches(server, tmp_path):
+    with pytest.raises(UnknownClassError) as info:
+        fetch(server, ["cat", "dgo", "the eiffel tower"], tmp_path)
+    message = str(info.value)
+    assert "'dgo' (did you mean " in message and "'dog'" in message
+    assert "'the eiffel tower' (did you mean 'The Eiffel Tower'" in message
+    assert "'cat'" not in message
+    assert server.object_gets() == []
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_downloads_run_in_parallel(objects, tmp_path):
+    classes = ["ant", "bee", "cat", "dog"]
+    with BucketServer(objects, page_size=PAGE, delay=0.2) as srv:
+        fetch(srv, classes, tmp_path, jobs=4)
+        assert srv.max_active > 1
+    for name in classes:
+        assert (tmp_path / f"{name}.ndjson").read_bytes() == source(name)
+
+
+def test_progress_log_lines_without_terminal(server, tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(progress, "LOG_EVERY", 0.0)
+    with caplog.at_level(logging.INFO, logger="fastdraw"):  # fastdraw.progress and the download's
+        ensure_downloaded(["cat"], tmp_path, base_url=server.url, progress=True)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("download: ")]
+    assert any(r.name == "fastdraw.progress" for r in caplog.records
+               if r.getMessage().startswith("download: "))
+    total = len(source("cat")) / 2**20
+    assert lines and lines[-1].startswith(f"download: {total:.1f} MiB of {total:.1f} MiB (")
+    assert "ETA" in lines[-1]
+
+
+def test_progress_bar_on_a_terminal(server, tmp_path, monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    ensure_downloaded(["cat"], tmp_path, base_url=server.url, progress=True)
+    assert "download: 100%" in terminal.getvalue()
+    assert "B/s" in terminal.getvalue()
+
+
+@pytest.mark.parametrize("fault", ["stalls", "silences"])
+def test_ctrl_c_does_not_wait_for_a_stalled_server(server, tmp_path, fault):
+    # Ctrl-C used to wait for the socket timeout (60 s) of a download blocked on a read: of
+    # the body (stalls), or of the headers (silences).
+    server.fault(key("cat"), **{fault: 1})
+    proc = subprocess.Popen([sys.executable, "-m", "fastdraw", "download", "--classes", "cat",
+                             "--data", str(tmp_path), "--base-url", server.url],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.stalled.wait(30)
+        interrupted = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert time.monotonic() - interrupted < 5
+    assert proc.returncode == 130
+    assert "interrupted; partial files are kept: run again to resume" in err
+    assert not (tmp_path / "cat.ndjson").exists()
+    (path,) = fetch(server, ["cat"], tmp_path)
+    assert path.read_bytes() == source("cat")
+
+
+# ---------------------------------------------------------------------------- CLI
+
+
+def test_cli_download_end_to_end(server, tmp_path, capsys):
+    data = tmp_path / "data"
+    assert main(["download", "--classes", "cat, The Mona Lisa", "--data", str(data),
+                 "--jobs", "2", "--base-url", server.url]) == 0
+    classes_file = tmp_path / "classes.txt"
+    classes_file.write_text("dog\n\nant\n")
+    assert main(["download", "--classes-file", str(classes_file), "--format", "raw",
+                 "--data", str(tmp_path / "raw"), "--base-url", server.url]) == 0
+    assert (data / "cat.ndjson").read_bytes() == source("cat")
+    assert (data / "The Mona Lisa.ndjson").read_bytes() == source("The Mona Lisa")
+    for name in ("dog", "ant"):
+        assert (tmp_path / "raw" / f"{name}.ndjson").read_bytes() == source(name, RAW)
+
+
+def test_cli_download_errors(server, tmp_path, capsys):
+    data = tmp_path / "data"
+    assert main(["download", "--classes", "cat,zebar", "--data", str(data),
+                 "--base-url", server.url]) == 2
+    err = capsys.readouterr().err
+    assert "unknown class 'zebar' (did you mean 'zebra'" in err
+    assert server.object_gets() == []
+    server.fault(key("cat"), corrupt=True)
+    assert main(["download", "--classes", "cat", "--data", str(data),
+                 "--base-url", server.url]) == 1
+    assert "md5 mismatch" in capsys.readouterr().err
+    assert not (data / "cat.ndjson").exists()
+
+
+def test_base_url_from_environment(server, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FASTDRAW_BASE_URL", server.url)
+    assert main(["list", "--regex", "^cat$"]) == 0
+    assert capsys.readouterr().out == "cat\n"
