@@ -126,6 +126,15 @@ class Drawings:
             line=np.concatenate([p.line for p in parts]),
         )
 
+    def record(self, i: int) -> dict:
+        """Drawing ``i`` as a line of the simplified format holds it (its timestamp to the
+        second, in UTC)."""
+        moment = datetime.fromtimestamp(int(self.timestamp[i]), tz=timezone.utc)
+        return {"word": self.word[i], "countrycode": self.countrycode[i],
+                "timestamp": moment.strftime("%Y-%m-%d %H:%M:%S UTC"),
+                "recognized": bool(self.recognized[i]), "key_id": str(int(self.key_id[i])),
+                "drawing": [s.tolist() for s in self.strokes(i)]}
+
     def strokes(self, i: int) -> list[np.ndarray]:
         """Drawing ``i``'s strokes as (2, n) float64 arrays."""
         s0, s1 = self.drawing_offsets[i], self.drawing_offsets[i + 1]

@@ -4,6 +4,7 @@ to end (tests/test_build_*.py test its phases, inputs and failures)."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import random
 import subprocess
@@ -157,7 +158,10 @@ def test_bad_options_are_exit_code_1_with_a_message(tmp_path, caplog):
                          (["--img-size", "0"], "--img-size must be 1 to 32767 pixels, not 0"),
                          (["--img-size", "-3"], "--img-size must be 1 to 32767 pixels, not -3"),
                          (["--img-size", "32768"], "--img-size must be 1 to 32767 pixels"),
-                         (["--line-width", "0"], "--line-width must be at least 1 pixel, not 0"),
+                         (["--line-width", "0"], "--line-width must be 1 to 1073741824 pixels, "
+                                                 "not 0"),
+                         (["--line-width", str(2**31)], "not 2147483648 (Pillow's C int"),
+                         (["--line-width", str(2**30 + 1)], "not 1073741825"),
                          (["--kind", "img", "--line-width", "-2"], "not -2")]:
         caplog.clear()
         assert main(base + extra) == 1
@@ -206,3 +210,16 @@ def test_cli_end_to_end_on_the_sample(tmp_path):
     again = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
     assert again.returncode == 1
     assert "zoo_img already exists: pass --overwrite" in again.stderr
+
+
+def test_a_directory_named_fastdraw_beside_the_run_does_not_break_the_end(tmp_path):
+    # D4: run from the directory that holds a clone named fastdraw, `import fastdraw` finds
+    # that directory as a namespace package; the manifest's version used to be read from it
+    # after all the work (AttributeError, nothing published).
+    (tmp_path / "fastdraw").mkdir()
+    done = subprocess.run([sys.executable, "-m", "fastdraw", "--group", "pets", "--sample",
+                           "--out", "out", "--workers", "1"], cwd=tmp_path, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((tmp_path / "out" / "pets_img" / "manifest.json").read_text())
+    assert manifest["versions"]["fastdraw"] == importlib.metadata.version("fastdraw")

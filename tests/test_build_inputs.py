@@ -35,13 +35,13 @@ def test_short_classes_are_named_and_nothing_is_written(tmp_path):
 
 
 def test_a_short_class_is_named_with_its_bad_lines_so_a_cut_off_file_shows(tmp_path):
-    cut = cut_off_gzip(tmp_path, "cut", 20)
+    cut = cut_off_gzip(tmp_path, "eye", 20)
     with pytest.raises(BuildError) as e:
-        build(options(["cut", "eye"], [cut, SAMPLE / "eye.ndjson"], tmp_path / "out",
+        build(options(["eye", "mouth"], [cut, SAMPLE / "mouth.ndjson"], tmp_path / "out",
                       {"img": {"train": 19}}))
-    assert re.search(r"too few in 'cut' \(\d+; 1 bad line, line \d+: the gzip data breaks "
+    assert re.search(r"too few in 'eye' \(\d+; 1 bad line, line \d+: the gzip data breaks "
                      r"off here .*download it again\)", str(e.value))
-    assert "'eye'" not in str(e.value)
+    assert "'mouth'" not in str(e.value)
     assert leftovers(tmp_path / "out") == []
 
 

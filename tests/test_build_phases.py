@@ -97,7 +97,7 @@ def test_chunks_hold_at_most_chunk_pixels_of_images(kinds, img_size, chunk):
         codec_for(kind, {"img_size": img_size, "line_width": 4, "maximize": True,
                          "notebook_time": False}),
         "", 10, np.zeros(10, dtype=np.int32), 1) for kind in kinds)
-    task = encode_mod.EncodeTask(0, "", 0, 0, 10, True, False, False, jobs, "")
+    task = encode_mod.EncodeTask(0, "cat", "", 0, 0, 10, True, False, False, jobs, "", "")
     assert encode_mod.chunk_size(task) == chunk
 
 

@@ -58,6 +58,7 @@ from fastdraw.build.encode import (
     plural,
 )
 from fastdraw.build.executor import Executor, worker_pool
+from fastdraw.build.keys import find_repeat, keys_path
 from fastdraw.build.options import BuildOptions
 from fastdraw.build.plan import Plan, class_ranges, make_plan, resolve_splits
 from fastdraw.build.publish import dir_mode, interrupt_on_sigterm, publish
@@ -116,11 +117,13 @@ def _check_files_can_hold(opts: BuildOptions) -> None:
             "or fractions such as train=0.7,eval=0.15,test=0.15)")
 
 
-def _fraction_splits(opts: BuildOptions, pool: Executor) -> dict[str, dict[str, int]]:
+def _fraction_splits(opts: BuildOptions, codecs: dict[str, Codec], pool: Executor
+                     ) -> dict[str, dict[str, int]]:
     """Resolves splits given as fractions by counting every class's usable drawings."""
     if not any(isinstance(v, Fraction) for s in opts.splits.values() for v in s.values()):
         return {kind: resolve_splits(s, 0) for kind, s in opts.splits.items()}
-    tasks = [CountTask(str(p), opts.include_unrecognized, opts.strict) for p in opts.files]
+    tasks = [CountTask(name, str(p), opts.include_unrecognized, opts.strict,
+                       tuple(codecs.values())) for name, p in zip(opts.classes, opts.files)]
     counts = [0] * len(tasks)
     progress = Progress("count", len(tasks), "files", opts.progress)
     try:
@@ -190,12 +193,13 @@ def build(opts: BuildOptions) -> list[Built]:
                                  "directory you can write to") from None
             tmp[kind].chmod(mode)  # mkdtemp's 0700 would stick to the published dataset
         with _mp_logging(), worker_pool(opts.workers) as pool:
-            splits = _fraction_splits(opts, pool)
+            splits = _fraction_splits(opts, codecs, pool)
             plans = {kind: make_plan(s, opts.shards, opts.seed) for kind, s in splits.items()}
             # Phase 1 spools every class range's records in files that phase 2 reads back.
             ranges = class_ranges(max(plan.rounds for plan in plans.values()),
                                   len(opts.classes), opts.workers)
             cutoffs, nbytes = _encode(opts, codecs, plans, ranges, tmp, pool)
+            _check_repeats(opts, ranges, tmp)
             _check_space(opts, nbytes)
             hashes = _write(opts, codecs, plans, ranges, tmp, pool,
                             sum(int(n[1].sum()) for n in nbytes.values()))
@@ -216,9 +220,29 @@ def build(opts: BuildOptions) -> list[Built]:
     return built
 
 
+def _spool(tmp: dict[str, Path]) -> Path:
+    """Where phase 1 leaves what is not any kind's: the first kind's temporary directory."""
+    return tmp[next(iter(tmp))]
+
+
 def _rejection_files(opts: BuildOptions, tmp: dict[str, Path]) -> list[Path]:
-    """Where phase 1 leaves every class's rejected lines (in the first kind's spool)."""
-    return [rejections_path(tmp[next(iter(tmp))], j) for j in range(len(opts.classes))]
+    """Where phase 1 leaves every class's rejected lines."""
+    return [rejections_path(_spool(tmp), j) for j in range(len(opts.classes))]
+
+
+def _check_repeats(opts: BuildOptions, ranges: list[list[tuple[int, int]]],
+                   tmp: dict[str, Path]) -> None:
+    """Stops the build before any shard is written if two class files share a drawing (its
+    key_id): it would be in two places of the dataset, maybe in two splits."""
+    files = [(j, keys_path(_spool(tmp), j, part)) for j in range(len(opts.classes))
+             for part in range(len(ranges[j]))]
+    repeat = find_repeat(files)
+    if repeat is not None:
+        key, a, line_a, b, line_b = repeat
+        raise BuildError(f"key_id {key} is in {opts.files[a]} line {line_a} and in "
+                         f"{opts.files[b]} line {line_b}: one drawing in two classes would be "
+                         "in two places of the dataset, maybe in two splits. Nothing was "
+                         "written: delete it from one of the files")
 
 
 def _encode(opts: BuildOptions, codecs: dict[str, Codec], plans: dict[str, Plan],
@@ -234,9 +258,10 @@ def _encode(opts: BuildOptions, codecs: dict[str, Codec], plans: dict[str, Plan]
                 KindJob(codecs[kind], str(tmp[kind]), plan.rounds,
                         plan.shard_id[a:min(b, plan.rounds)], len(plan.shard_names))
                 for kind, plan in plans.items())
-            tasks.append(EncodeTask(j, str(path), part, a, b, part == len(ranges[j]) - 1,
-                                     opts.include_unrecognized, opts.strict, jobs,
-                                     str(rejections[j])))
+            tasks.append(EncodeTask(j, opts.classes[j], str(path), part, a, b,
+                                    part == len(ranges[j]) - 1, opts.include_unrecognized,
+                                    opts.strict, jobs, str(rejections[j]),
+                                    str(keys_path(_spool(tmp), j, part))))
     tasks.sort(key=lambda t: -t.end)  # the longest reads first
     total = sum(plan.rounds for plan in plans.values()) * len(opts.classes)
     log.info("encoding %d examples of %s (%s) with %d workers", total,

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fastdraw.build.executor import Report
+from fastdraw.build.keys import write_keys
+from fastdraw.build.screen import Screen
 from fastdraw.build.spool import SpoolWriter
 from fastdraw.codecs import Codec
 from fastdraw.dataset.tfrecord import FRAME_HEAD, FRAME_TAIL
@@ -47,9 +49,11 @@ def count_lines(n: int, what: str) -> str:
 class CountTask:
     """Count the usable drawings of one class file."""
 
+    name: str  # the class
     path: str
     unrecognized: bool
     strict: bool
+    codecs: tuple[Codec, ...]  # of the kinds built: a drawing one cannot encode is not usable
 
 
 @dataclass
@@ -74,7 +78,8 @@ def count_task(t: CountTask, report: Report) -> tuple[int, Rejected]:
     n = 0
     rejected = Rejected()
     for d in open_source(t.path).read(chunk_size=4096, unrecognized=t.unrecognized,
-                                      on_reject=rejected.add, strict=t.strict):
+                                      on_reject=rejected.add, strict=t.strict,
+                                      screen=Screen(t.name, t.path, t.codecs)):
         n += len(d)
     return n, rejected
 
@@ -98,6 +103,7 @@ class EncodeTask:
     """Encode one class's rounds ``start``-``end`` (one range of them) into the spool."""
 
     label: int
+    name: str  # the class
     path: str
     part: int  # range index within the class
     start: int  # first round (= usable drawing index) encoded
@@ -107,6 +113,7 @@ class EncodeTask:
     strict: bool
     jobs: tuple[KindJob, ...]
     rejections: str  # where the last range writes the class's rejected lines (JSON lines)
+    keys: str  # where it writes the key_ids of the drawings it uses (fastdraw.build.keys)
 
 
 @dataclass
@@ -162,10 +169,16 @@ def _encode_into(t: EncodeTask, writers: dict[str, SpoolWriter], result: EncodeR
                 rejected.write(json.dumps(r.to_dict()) + "\n")
                 result.rejected.add(r)
 
+        screen = Screen(t.name, t.path, [job.codec for job in t.jobs])
+        key_ids, lines = [], []
         for d in open_source(t.path).read(chunk_size=chunk_size(t), unrecognized=t.unrecognized,
-                                          limit=t.end, on_reject=on_reject, strict=t.strict):
+                                          limit=t.end, on_reject=on_reject, strict=t.strict,
+                                          screen=screen):
             g0 = result.usable
             result.usable += len(d)
+            a, b = max(t.start, g0) - g0, min(t.end, result.usable) - g0
+            key_ids.append(d.key_id[a:b])
+            lines.append(d.line[a:b])
             done = 0
             for job in t.jobs:
                 kind = job.codec.kind
@@ -179,5 +192,7 @@ def _encode_into(t: EncodeTask, writers: dict[str, SpoolWriter], result: EncodeR
                 writers[kind].add(buf, offsets, framed, job.shard_id[lo - t.start:hi - t.start])
                 done += hi - lo
             report(done)
+        write_keys(t.keys, np.concatenate(key_ids or [np.zeros(0, np.int64)]),
+                   np.concatenate(lines or [np.zeros(0, np.int64)]))
 
 

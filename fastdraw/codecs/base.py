@@ -79,6 +79,12 @@ class Codec(ABC):
 
     # -------------------------------------------------------------------------- writing
 
+    @abstractmethod
+    def unusable(self, drawings: Drawings) -> dict[int, str]:
+        """The drawings of the batch this codec cannot encode exactly, by index, each with
+        the reason (said of "the drawing", with what to do): a build rejects them as it
+        rejects bad lines, so that what it writes is what the notebook would have written."""
+
     def examples(self, label: int, drawings: Drawings, gaps: tuple[int, int] = (0, 0)
                  ) -> tuple[np.ndarray, np.ndarray]:
         """The batch's serialized Examples: (buf uint8, slots int64 (N + 1,)), slot i

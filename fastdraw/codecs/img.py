@@ -47,6 +47,7 @@ from fastdraw.kernels.unaligned import copy_bytes, load_u32, load_u64, store_u32
 
 _FEATURE = re.compile(r"img_(\d+)")
 MAX_SIZE = 32767  # pixels a side: an Example's 2 bytes a pixel stay under 2 GiB
+MAX_LINE_WIDTH = 1 << 30  # the widest line Pillow's C int arithmetic draws without overflow
 
 
 _IMG_KEYS = ("countrycode", "{img}", "key_id", "label", "recognized", "timestamp", "word")
@@ -328,12 +329,17 @@ class ImgCodec(Codec):
             raise ValueError(f"--img-size must be 1 to {MAX_SIZE} pixels, not {self.size} (a "
                              "larger image's Example could pass the 2 GiB that TensorFlow "
                              "reads: its pixels take up to 2 bytes each)")
-        if self.line_width < 1:
-            raise ValueError(f"--line-width must be at least 1 pixel, not {self.line_width}")
+        if not 1 <= self.line_width <= MAX_LINE_WIDTH:
+            raise ValueError(f"--line-width must be 1 to {MAX_LINE_WIDTH} pixels, not "
+                             f"{self.line_width} (Pillow's C int arithmetic draws wider lines "
+                             "wrongly, or refuses them)")
 
     @property
     def working_bytes(self) -> int:
         return self.size * self.size
+
+    def unusable(self, drawings: Drawings) -> dict[int, str]:
+        return raster.refusals(drawings, self.size, self.maximize)
 
     def images(self, drawings: Drawings) -> np.ndarray:
         """The batch's images, uint8 (N, size, size)."""

@@ -17,6 +17,7 @@ unpacker computes the deltas with ``strokes.xy_deltas``, the very arithmetic of
 (``head`` bytes up to stroke_x's, two ``mid``-byte entry heads before stroke_y's and
 stroke_z's, then the rest); then, if m > 0, the m + 1 points' x and y (``width`` bytes each,
 float32 little-endian when 4) and m bits of stroke_z (delta k in bit k % 8 of byte k // 8).
+The width byte's top bit says that the drawing's minimum is -0.0 (fastdraw.kernels.strokes).
 """
 
 from __future__ import annotations
@@ -49,7 +50,13 @@ from fastdraw.codecs.wire import (
     put_int,
 )
 from fastdraw.drawings import Drawings
-from fastdraw.kernels.strokes import encode_strokes, no_point, xy_deltas
+from fastdraw.kernels.strokes import (
+    encode_strokes,
+    negative_zero_minima,
+    no_point,
+    unencodable,
+    xy_deltas,
+)
 from fastdraw.kernels.unaligned import copy_bytes, load_u32, store_u32
 
 _ROWS = ("stroke_x", "stroke_y", "stroke_z")
@@ -60,6 +67,7 @@ _STROKE_KEYS = ("countrycode", "key_id", "label", "recognized", "stroke_len", "s
                 "stroke_y", "stroke_z", "timestamp", "word")
 _STROKE_TABLE = key_table(_STROKE_KEYS)
 PACKED_STROKE_HEAD = 13  # a packed record's head: uint32 head, mid, deltas; uint8 width
+NEGATIVE_ZERO_MIN = 0x80  # flag in the width byte: the drawing's minimum is -0.0
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -147,10 +155,10 @@ def _put_coordinates(buf, pos, row, p0, p1, width, value, value_bits):
 
 
 @njit(cache=True, nogil=True)
-def _stroke_packed_kernel(labels, x, y, stroke_offsets, drawing_offsets, key_id, recognized,
-                          timestamps, word_buf, word_off, cc_buf, cc_off, keys, key_offsets,
-                          before, after):
-    """The stroke records of ``_stroke_kernel`` (gaps zeroed) packed as fastdraw.compact
+def _stroke_packed_kernel(labels, x, y, stroke_offsets, drawing_offsets, negative_zero_min,
+                          key_id, recognized, timestamps, word_buf, word_off, cc_buf, cc_off,
+                          keys, key_offsets, before, after):
+    """The stroke records of ``_stroke_kernel`` (gaps zeroed) packed as the module docstring
     describes; returns (buf, offsets, sizes with gaps and floats, -1 or the first drawing
     with no point)."""
     n = len(labels)
@@ -195,7 +203,7 @@ def _stroke_packed_kernel(labels, x, y, stroke_offsets, drawing_offsets, key_id,
         store_u32(buf, offsets[i], head)
         store_u32(buf, offsets[i] + 4, mid)
         store_u32(buf, offsets[i] + 8, m)
-        buf[offsets[i] + 12] = widths[i]
+        buf[offsets[i] + 12] = widths[i] | (NEGATIVE_ZERO_MIN if negative_zero_min[i] else 0)
         if m == 0:
             continue
         pos = _put_coordinates(buf, pos, x, p0, p1, widths[i], value, value_bits)
@@ -240,11 +248,13 @@ def encode_stroke_packed(labels: np.ndarray, drawings: Drawings, timestamps: np.
     record's size unpacked, gaps included).  Raises ValueError for a drawing with no point,
     as ``strokes.encode_strokes`` does."""
     labels, key_id, recognized, timestamps, *strings = metadata(labels, drawings, timestamps)
+    x = np.ascontiguousarray(drawings.x, dtype=np.float64)
+    y = np.ascontiguousarray(drawings.y, dtype=np.float64)
+    stroke_offsets = np.ascontiguousarray(drawings.stroke_offsets, dtype=np.int64)
+    drawing_offsets = np.ascontiguousarray(drawings.drawing_offsets, dtype=np.int64)
     buf, offsets, sizes, empty = _stroke_packed_kernel(
-        labels, np.ascontiguousarray(drawings.x, dtype=np.float64),
-        np.ascontiguousarray(drawings.y, dtype=np.float64),
-        np.ascontiguousarray(drawings.stroke_offsets, dtype=np.int64),
-        np.ascontiguousarray(drawings.drawing_offsets, dtype=np.int64),
+        labels, x, y, stroke_offsets, drawing_offsets,
+        negative_zero_minima(x, y, stroke_offsets, drawing_offsets),
         key_id, recognized, timestamps, *strings, *_STROKE_TABLE, *check_gaps(gaps))
     if empty >= 0:
         raise no_point(drawings, empty)
@@ -272,16 +282,18 @@ def _unpack_strokes(src, starts, sizes, out, at):
         head = load_u32(src, s)
         mid = load_u32(src, s + 4)
         m = load_u32(src, s + 8)
-        width = np.int64(src[s + 12])
+        width = np.int64(src[s + 12] & 0x7F)
+        negative_zero_min = src[s + 12] & NEGATIVE_ZERO_MIN != 0
         n = m + 1 if m > 0 else 0
         at_points = s + sizes[i] - 2 * width * n - (m + 7) // 8
         if m > 0:
             if width == 1:
-                xy_deltas(src[at_points:], src[at_points + n:], 0, n, rows[0], rows[1], 0)
+                xy_deltas(src[at_points:], src[at_points + n:], 0, n, rows[0], rows[1], 0,
+                          negative_zero_min)
             else:
                 copy_bytes(src, at_points, point_bytes, 0, 4 * n)
                 copy_bytes(src, at_points + 4 * n, point_bytes, 4 * most, 4 * n)
-                xy_deltas(points[0], points[1], 0, n, rows[0], rows[1], 0)
+                xy_deltas(points[0], points[1], 0, n, rows[0], rows[1], 0, negative_zero_min)
             z = at_points + 2 * width * n
             for k in range(m):
                 rows[2, k] = np.float32((src[z + k // 8] >> (k % 8)) & 1)
@@ -352,6 +364,9 @@ class StrokeCodec(Codec):
     def features(self) -> dict[str, str]:
         return {**METADATA, "stroke_x": "float", "stroke_y": "float", "stroke_z": "float",
                 "stroke_len": "int"}
+
+    def unusable(self, drawings: Drawings) -> dict[int, str]:
+        return unencodable(drawings)
 
     def encode(self, labels: np.ndarray, stamps: np.ndarray, drawings: Drawings,
                gaps: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:

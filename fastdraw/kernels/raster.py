@@ -384,6 +384,79 @@ def _line8(pad, a0, b0, da, db, sz, a_is_x):
         ca += sa
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _normalization(x, y, stroke_offsets, s0, s1, maximize):
+    """The notebook's normalization of the drawing of strokes s0..s1, over the points of
+    strokes that have a segment: (segments, min x, min y, range x, range y) in float32."""
+    xmin = _F32(np.inf)
+    xmax = _F32(-np.inf)
+    ymin = _F32(np.inf)
+    ymax = _F32(-np.inf)
+    segments = 0
+    for s in range(s0, s1):
+        p0 = stroke_offsets[s]
+        p1 = stroke_offsets[s + 1]
+        if p1 - p0 < 2:
+            continue
+        segments += p1 - p0 - 1
+        for p in range(p0, p1):
+            xmin = min(xmin, _F32(x[p]))
+            xmax = max(xmax, _F32(x[p]))
+            ymin = min(ymin, _F32(y[p]))
+            ymax = max(ymax, _F32(y[p]))
+    if maximize:
+        mnx = xmin * _F32(0.95)
+        mny = ymin * _F32(0.95)
+        rx = xmax * _F32(1.05) - mnx
+        ry = ymax * _F32(1.05) - mny
+        if _F32(1) > rx:
+            rx = _F32(1)
+        if _F32(1) > ry:
+            ry = _F32(1)
+    else:
+        mnx = _F32(0)
+        mny = _F32(0)
+        rx = _F32(1024)
+        ry = _F32(1024)
+    return segments, mnx, mny, rx, ry
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _refused_point(x, y, stroke_offsets, s0, s1, mnx, mny, rx, ry, fsz):
+    """The first point the notebook draws (one of a stroke with a segment) whose x (1) or y
+    (2) does not scale to within +-_COORD_LIMIT: (1 or 2, point, scaled value), or (0, 0,
+    0.0)."""
+    for s in range(s0, s1):
+        p0 = stroke_offsets[s]
+        p1 = stroke_offsets[s + 1]
+        if p1 - p0 < 2:
+            continue
+        for p in range(p0, p1):
+            fx = _scaled(x[p], mnx, rx, fsz)
+            fy = _scaled(y[p], mny, ry, fsz)
+            if not abs(fx) < _COORD_LIMIT:
+                return 1, p, fx
+            if not abs(fy) < _COORD_LIMIT:
+                return 2, p, fy
+    return 0, 0, 0.0
+
+
+@njit(cache=True, nogil=True)
+def _refusal_kernel(x, y, stroke_offsets, drawing_offsets, img_sz, maximize, what, point, value):
+    """For every drawing d, what `_rasterize_kernel` would refuse in it: ``what[d]`` 0 (it
+    can be drawn), else as the kernel's ``what``, with ``point[d]`` and ``value[d]``."""
+    fsz = _F32(img_sz)
+    for d in range(len(drawing_offsets) - 1):
+        s0 = drawing_offsets[d]
+        s1 = drawing_offsets[d + 1]
+        segments, mnx, mny, rx, ry = _normalization(x, y, stroke_offsets, s0, s1, maximize)
+        if segments == 0:
+            what[d] = -1 if maximize else 0  # -1: no segment
+            continue
+        what[d], point[d], value[d] = _refused_point(x, y, stroke_offsets, s0, s1, mnx, mny,
+                                                     rx, ry, fsz)
+
+
 @njit(cache=True, nogil=True)
 def _rasterize_kernel(
     x, y, stroke_offsets, drawing_offsets, img_sz, lw, maximize, memo, stamps, pool, out, out64,
@@ -429,39 +502,9 @@ def _rasterize_kernel(
     for d in range(len(drawing_offsets) - 1):
         s0 = drawing_offsets[d]
         s1 = drawing_offsets[d + 1]
-        # The notebook's normalization, over the points of strokes that have a segment.
-        xmin = _F32(np.inf)
-        xmax = _F32(-np.inf)
-        ymin = _F32(np.inf)
-        ymax = _F32(-np.inf)
-        segments = 0
-        for s in range(s0, s1):
-            p0 = stroke_offsets[s]
-            p1 = stroke_offsets[s + 1]
-            if p1 - p0 < 2:
-                continue
-            segments += p1 - p0 - 1
-            for p in range(p0, p1):
-                xmin = min(xmin, _F32(x[p]))
-                xmax = max(xmax, _F32(x[p]))
-                ymin = min(ymin, _F32(y[p]))
-                ymax = max(ymax, _F32(y[p]))
+        segments, mnx, mny, rx, ry = _normalization(x, y, stroke_offsets, s0, s1, maximize)
         if segments == 0 and maximize:
             return d, 0, 0, 0.0
-        if maximize:
-            mnx = xmin * _F32(0.95)
-            mny = ymin * _F32(0.95)
-            rx = xmax * _F32(1.05) - mnx
-            ry = ymax * _F32(1.05) - mny
-            if _F32(1) > rx:
-                rx = _F32(1)
-            if _F32(1) > ry:
-                ry = _F32(1)
-        else:
-            mnx = _F32(0)
-            mny = _F32(0)
-            rx = _F32(1024)
-            ry = _F32(1024)
         q0 = stroke_offsets[s0]
         inside = True
         for p in range(q0, stroke_offsets[s1]):
@@ -474,19 +517,9 @@ def _rasterize_kernel(
             px[p - q0] = int(fx) if x_in else 0
             py[p - q0] = int(fy) if y_in else 0
         if not inside:
-            # Refused only for a point the notebook draws: one of a stroke with a segment.
-            for s in range(s0, s1):
-                p0 = stroke_offsets[s]
-                p1 = stroke_offsets[s + 1]
-                if p1 - p0 < 2:
-                    continue
-                for p in range(p0, p1):
-                    fx = _scaled(x[p], mnx, rx, fsz)
-                    fy = _scaled(y[p], mny, ry, fsz)
-                    if not abs(fx) < _COORD_LIMIT:
-                        return d, 1, p, fx
-                    if not abs(fy) < _COORD_LIMIT:
-                        return d, 2, p, fy
+            what, p, value = _refused_point(x, y, stroke_offsets, s0, s1, mnx, mny, rx, ry, fsz)
+            if what:
+                return d, what, p, value
         for s in range(s0, s1):
             p0 = stroke_offsets[s] - q0
             p1 = stroke_offsets[s + 1] - q0
@@ -735,26 +768,48 @@ def rasterize_arrays(x: np.ndarray, y: np.ndarray, stroke_offsets: np.ndarray,
             where = "the drawing"
         elif line[bad] > 0:
             where += f" (line {line[bad]})"
-        if what == 0:
-            raise ValueError(
-                f"{where} has no line segment (no stroke with at least two points): it cannot "
-                "be rasterized with maximize=True; drop it or give it a stroke of two points or "
-                "more"
-            )
-        s = int(np.searchsorted(stroke_offsets, p, side="right")) - 1
-        axis, raw = ("x", x[p]) if what == 1 else ("y", y[p])
-        if math.isnan(raw):
-            problem = f"{axis} is NaN, which Pillow's cast to a C int leaves undefined"
-        else:
-            problem = (f"{axis} = {float(raw)!r} scales to image coordinate {value:.7g}, not "
-                       f"within -2**{_COORD_BITS} < c < 2**{_COORD_BITS}, where Pillow's C int "
-                       "arithmetic overflows")
-        raise ValueError(
-            f"{where}: stroke {s - int(drawing_offsets[bad])} point {p - int(stroke_offsets[s])}:"
-            f" {problem}: it cannot be rasterized; drop the drawing or bring its coordinates "
-            "into range"
-        )
+        raise ValueError(where + _refusal(x, y, stroke_offsets, drawing_offsets, bad, what, p,
+                                          value))
     return out
+
+
+def _refusal(x: np.ndarray, y: np.ndarray, stroke_offsets: np.ndarray,
+             drawing_offsets: np.ndarray, d: int, what: int, p: int, value: float) -> str:
+    """Why drawing ``d`` cannot be rasterized (the kernel's ``what``, point and value), and
+    what to do."""
+    if what == 0:
+        return (" has no line segment (no stroke with at least two points): it cannot be "
+                "rasterized with maximize=True; drop it or give it a stroke of two points or "
+                "more")
+    s = int(np.searchsorted(stroke_offsets, p, side="right")) - 1
+    axis, raw = ("x", x[p]) if what == 1 else ("y", y[p])
+    if math.isnan(raw):
+        problem = f"{axis} is NaN, which Pillow's cast to a C int leaves undefined"
+    else:
+        problem = (f"{axis} = {float(raw)!r} scales to image coordinate {value:.7g}, not "
+                   f"within -2**{_COORD_BITS} < c < 2**{_COORD_BITS}, where Pillow's C int "
+                   "arithmetic overflows")
+    return (f": stroke {s - int(drawing_offsets[d])} point {p - int(stroke_offsets[s])}: "
+            f"{problem}: it cannot be rasterized; drop the drawing or bring its coordinates "
+            "into range")
+
+
+def refusals(drawings: Drawings, img_sz: int, maximize: bool) -> dict[int, str]:
+    """The drawings of the batch that `rasterize` would refuse, by index: why each cannot be
+    drawn exactly (no segment with ``maximize``; a point that is NaN or scales beyond what
+    Pillow's C int arithmetic takes)."""
+    n = len(drawings)
+    what = np.zeros(n, dtype=np.int64)
+    point = np.zeros(n, dtype=np.int64)
+    value = np.zeros(n, dtype=np.float64)
+    x = np.ascontiguousarray(drawings.x, dtype=np.float64)
+    y = np.ascontiguousarray(drawings.y, dtype=np.float64)
+    offsets = np.ascontiguousarray(drawings.stroke_offsets, dtype=np.int64)
+    starts = np.ascontiguousarray(drawings.drawing_offsets, dtype=np.int64)
+    _refusal_kernel(x, y, offsets, starts, int(img_sz), bool(maximize), what, point, value)
+    return {d: "the drawing" + _refusal(x, y, offsets, starts, d, max(0, int(what[d])),
+                                        int(point[d]), float(value[d]))
+            for d in np.flatnonzero(what).tolist()}
 
 
 def _offsets_memo(lw: int) -> np.ndarray:

@@ -29,8 +29,8 @@ from fastdraw.kernels.raster import rasterize_arrays
 from fastdraw.kernels.strokes import encode_arrays
 from fastdraw.notebook import reference
 from fastdraw.sources.base import Rejection, warn
-from fastdraw.sources.ndjson.blocks import blocks
-from fastdraw.sources.ndjson.check import judge_last, line_text, parse_line
+from fastdraw.sources.ndjson.blocks import blocks, judge_last
+from fastdraw.sources.ndjson.check import line_text, parse_line
 from fastdraw.sources.ndjson.scan import scan
 
 # --------------------------------------------------------------------------------- reading

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from fastdraw.drawings import Drawings
+from fastdraw.errors import BadLineError
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,14 @@ def warn(rejection: Rejection) -> None:
     log.warning("%s:%d: skipped bad line: %s", rejection.file, rejection.line, rejection.reason)
 
 
+STRICT_HINT = ("fix or delete the line, or leave out strict mode (--strict) to skip bad lines "
+               "(a build lists them in rejected.ndjson)")
+
+# A screen takes a batch of good drawings and returns those to keep and a Rejection for
+# each of the others (a build's: drawings a codec cannot encode, repeats, ...).
+Screen = Callable[[Drawings], tuple[Drawings, list[Rejection]]]
+
+
 class Source(ABC):
     """One class file of drawings, read in file order."""
 
@@ -45,13 +54,54 @@ class Source(ABC):
         self.path = Path(path)
 
     @abstractmethod
+    def batches(self, unrecognized: bool) -> Iterator[tuple[Drawings, list[Rejection]]]:
+        """The file in batches, in file order: each batch's good drawings (only recognized
+        ones unless ``unrecognized``) and its bad items."""
+
     def read(self, *, chunk_size: int = 1024, unrecognized: bool = False,
              limit: int | None = None, on_reject: Callable[[Rejection], None] | None = None,
-             strict: bool = False) -> Iterator[Drawings]:
+             strict: bool = False, screen: Screen | None = None) -> Iterator[Drawings]:
         """The good drawings as `Drawings` chunks of ``chunk_size`` (the last may be smaller),
-        in file order: only recognized ones unless ``unrecognized``, at most ``limit`` in
-        all.  Each bad item goes to ``on_reject`` (default: `warn`) in file order, before
-        the chunk that follows it; with ``strict`` the first raises BadLineError."""
+        in file order: only recognized ones unless ``unrecognized``, those ``screen`` keeps,
+        at most ``limit`` in all.  Each bad item (the file's, or screened out) goes to
+        ``on_reject`` (default: `warn`) in file order, before the chunk that follows it;
+        with ``strict`` the first raises BadLineError.  Bad items after the last drawing
+        taken are not reported, and reading stops at the end of its batch."""
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+        if limit is not None and limit <= 0:
+            return
+        report = on_reject or warn
+        pending: list[Drawings] = []
+        have = 0
+        left = limit
+        for found, rejections in self.batches(unrecognized):
+            if screen is not None and len(found):
+                found, screened = screen(found)
+                if screened:
+                    rejections = sorted([*rejections, *screened], key=lambda r: r.line)
+            if left is not None and len(found) >= left:
+                found = found.slice(0, left, copy=True)
+                rejections = [r for r in rejections if r.line < found.line[-1]]
+            for rejection in rejections:
+                if strict:
+                    raise BadLineError(rejection, STRICT_HINT)
+                report(rejection)
+            pending.append(found)
+            have += len(found)
+            if have >= chunk_size:
+                batch = Drawings.concat(pending)
+                full = have - have % chunk_size
+                for i in range(0, full, chunk_size):
+                    yield batch.slice(i, i + chunk_size)
+                pending = [batch.slice(full, have)]
+                have -= full
+            if left is not None:
+                left -= len(found)
+                if left == 0:
+                    break
+        if have:
+            yield Drawings.concat(pending)
 
     @abstractmethod
     def most_drawings(self) -> int:

@@ -2,7 +2,9 @@
 
 A file is read in blocks that end at a newline, so that a kernel can parse whole lines;
 its last line may lack its newline, and a gzip stream that breaks off is said where it
-breaks.  Only regular files are read: blocks are read at offsets.
+breaks.  A line longer than MAX_LINE bytes is not held: it is skipped and said as such
+(real lines are a few KB), so memory stays bounded whatever the file holds.  Only regular
+files are read: blocks are read at offsets.
 """
 
 from __future__ import annotations
@@ -12,10 +14,25 @@ import os
 import stat
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+
+from fastdraw.sources.ndjson.check import TEXT_LIMIT, parse_line
 
 _FIRST_BLOCK = 1 << 16
 _MAX_BLOCK = 1 << 20
+MAX_LINE = 1 << 23  # bytes of the longest line read (8 MiB; the longest real ones: ~40 KB)
+_SKIP = 1 << 20  # bytes read at a time while skipping a line longer than MAX_LINE
+
+
+@dataclass(frozen=True)
+class LongLine:
+    """A line longer than MAX_LINE that was skipped: its length, without its newline."""
+
+    length: int
+
+
+End = str | LongLine | None
 
 
 def _check_regular(path: str | Path) -> None:
@@ -51,16 +68,17 @@ def most_drawings(path: str | Path) -> int:
     return size * (_GZIP_MAX_RATIO if _is_gzip(path) else 1) // _SHORTEST_LINE
 
 
-def blocks(path: str | Path) -> Iterator[tuple[bytes, int, str | None]]:
+def blocks(path: str | Path) -> Iterator[tuple[bytes, int, End]]:
     """(data, n, end): the file in blocks of whole lines, ``data[:n]``, each ending with a
-    newline (end None; data may hold more after them); then its last line if the file does
-    not end with a newline (end "", n = len(data)), or what is left of the last line if the
-    gzip data breaks off (end: the gzip error; the data may be empty)."""
+    newline (end None; data may hold more after them); a line longer than MAX_LINE as its
+    first TEXT_LIMIT bytes (end: a LongLine, n its length); then its last line if the file
+    does not end with a newline (end "", n = len(data)), or what is left of the last line
+    if the gzip data breaks off (end: the gzip error; the data may be empty)."""
     _check_regular(path)
     return _gzip_blocks(path) if _is_gzip(path) else _plain_blocks(path)
 
 
-def _plain_blocks(path: str | Path) -> Iterator[tuple[bytes, int, str | None]]:
+def _plain_blocks(path: str | Path) -> Iterator[tuple[bytes, int, End]]:
     """`blocks` of a plain file: each block is read once, at the end of the previous one's
     whole lines, so no byte is copied twice (the partial line at a block's end is read
     again, with the next block)."""
@@ -75,8 +93,18 @@ def _plain_blocks(path: str | Path) -> Iterator[tuple[bytes, int, str | None]]:
                 yield data, end, None
                 pos += end
                 size = min(size * 2, _MAX_BLOCK)
+            elif len(data) > MAX_LINE:  # too long a line: skipped up to its newline
+                length = len(data)
+                while (chunk := os.pread(fd, _SKIP, pos + length)) and b"\n" not in chunk:
+                    length += len(chunk)
+                length += chunk.find(b"\n") if chunk else 0
+                yield data[:TEXT_LIMIT], length, LongLine(length)
+                if not chunk:
+                    return
+                pos += length + 1
+                size = _FIRST_BLOCK
             elif len(data) == size:  # a line longer than the block
-                size *= 2
+                size = min(size * 2, MAX_LINE + 1)
             else:
                 if data:
                     yield data, len(data), ""
@@ -85,12 +113,13 @@ def _plain_blocks(path: str | Path) -> Iterator[tuple[bytes, int, str | None]]:
         os.close(fd)
 
 
-def _gzip_blocks(path: str | Path) -> Iterator[tuple[bytes, int, str | None]]:
+def _gzip_blocks(path: str | Path) -> Iterator[tuple[bytes, int, End]]:
     """`blocks` of a gzip file.  Reads with read1, so a gzip error loses at most one
     decompressed piece (tens of KB)."""
     size = _FIRST_BLOCK
     pieces: list[bytes] = []  # read and not yet yielded
     held = 0
+    line = 0  # bytes of the line in progress, at the end of pieces (no newline yet)
     broken = None
     with gzip.open(path, "rb") as f:
         while True:
@@ -101,9 +130,35 @@ def _gzip_blocks(path: str | Path) -> Iterator[tuple[bytes, int, str | None]]:
                 break
             if not data:
                 break
+            first = data.find(b"\n")
+            if line + (first if first >= 0 else len(data)) > MAX_LINE:
+                # Too long a line: the whole lines before it, then it, skipped to its newline.
+                if held > line:
+                    yield b"".join(pieces), held - line, None
+                head = (b"".join(pieces)[held - line:] + data[:TEXT_LIMIT])[:TEXT_LIMIT]
+                length, pieces, held = line, [], 0
+                try:
+                    while first < 0:
+                        length += len(data)
+                        data = f.read1(_SKIP)
+                        first = data.find(b"\n") if data else len(data)
+                        if not data:
+                            break
+                except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+                    broken, data, first = str(e) or type(e).__name__, b"", 0
+                length += max(first, 0)
+                yield head, length, LongLine(length)
+                if not data:
+                    break
+                data = data[first + 1:]
+                line = 0
+                if not data:
+                    continue
             pieces.append(data)
             held += len(data)
-            end = data.rfind(b"\n") + 1 if held >= size else 0
+            cut = data.rfind(b"\n") + 1
+            line = len(data) - cut if cut else line + len(data)
+            end = cut if held >= size else 0
             if end:
                 block = b"".join(pieces[:-1] + [data[:end]])
                 yield block, len(block), None
@@ -120,7 +175,19 @@ def _gzip_blocks(path: str | Path) -> Iterator[tuple[bytes, int, str | None]]:
         yield rest[end:], len(rest) - end, ""
 
 
-def iter_lines(path: str | Path) -> Iterator[tuple[int, bytes, str | None]]:
+def judge_last(raw: bytes, end: End) -> tuple[dict | None, str | None]:
+    """`parse_line` for a piece that `blocks` yields apart: a line too long to read, or the
+    last piece of a file that does not end with a newline."""
+    if isinstance(end, LongLine):
+        return None, (f"a line of {end.length} bytes, longer than the {MAX_LINE} this reader "
+                      "reads (a real line is a few KB): not read; is this a Quick, Draw! file?")
+    if end:
+        return None, (f"the gzip data breaks off here ({end}): the file is cut off or corrupt; "
+                      "download it again")
+    return parse_line(raw, cut_off=True)
+
+
+def iter_lines(path: str | Path) -> Iterator[tuple[int, bytes, End]]:
     """(line number, line without its newline, end as in `blocks`) for every line."""
     number = 1
     for data, n, end in blocks(path):

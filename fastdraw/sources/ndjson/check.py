@@ -20,10 +20,6 @@ _LONE_CR = (", after a line ends with a carriage return (\\r) alone: this reader
 _CUT_OFF = ("cut off: the file ends in the middle of this line (an interrupted download? "
             "download the file again): ")
 
-STRICT_HINT = ("fix or delete the line, or leave out strict mode (--strict) to skip bad lines "
-               "(a build lists them in rejected.ndjson)")
-
-
 def line_text(raw: bytes | str) -> str:
     """A line's text as a Rejection keeps it: decoded, its first TEXT_LIMIT characters."""
     if isinstance(raw, bytes):
@@ -129,11 +125,3 @@ def parse_line(raw: bytes | str, cut_off: bool = False) -> tuple[dict | None, st
         return None, (_CUT_OFF + reason if cut_off and ends_early else reason)
     problem = line_problem(obj)
     return (None, problem) if problem else (obj, None)
-
-
-def judge_last(raw: bytes, end: str) -> tuple[dict | None, str | None]:
-    """`parse_line` for the last piece of a file that does not end with a newline."""
-    if end:
-        return None, (f"the gzip data breaks off here ({end}): the file is cut off or corrupt; "
-                      "download it again")
-    return parse_line(raw, cut_off=True)

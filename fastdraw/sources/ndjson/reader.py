@@ -10,16 +10,15 @@ becomes a `Rejection` handed to ``on_reject``, or a BadLineError in strict mode.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import orjson
 
 from fastdraw.drawings import Drawings, offsets
-from fastdraw.errors import BadLineError
-from fastdraw.sources.base import Rejection, Source, warn
-from fastdraw.sources.ndjson.blocks import blocks, iter_lines, most_drawings
-from fastdraw.sources.ndjson.check import STRICT_HINT, judge_last, line_text, parse_line
+from fastdraw.sources.base import Rejection, Source
+from fastdraw.sources.ndjson.blocks import End, blocks, iter_lines, judge_last, most_drawings
+from fastdraw.sources.ndjson.check import line_text, parse_line
 from fastdraw.sources.ndjson.scan import scan
 
 
@@ -79,9 +78,9 @@ def _one(obj: dict, line: int) -> Drawings:
     return one
 
 
-def _read_last(raw: bytes, line: int, end: str, file: str,
+def _read_last(raw: bytes, line: int, end: End, file: str,
                unrecognized: bool) -> tuple[Drawings, list[Rejection]]:
-    """`_read_block` for the last piece of a file that does not end with a newline."""
+    """`_read_block` for a piece that `blocks` yields apart (see `judge_last`)."""
     obj, reason = judge_last(raw, end)
     if reason:
         return Drawings.from_dicts([]), [Rejection(file, line, reason, line_text(raw))]
@@ -93,21 +92,9 @@ def _read_last(raw: bytes, line: int, end: str, file: str,
 class NdjsonSource(Source):
     """A Quick, Draw! ndjson file, plain or gzip (told by its first bytes)."""
 
-    def read(self, *, chunk_size: int = 1024, unrecognized: bool = False,
-             limit: int | None = None, on_reject: Callable[[Rejection], None] | None = None,
-             strict: bool = False) -> Iterator[Drawings]:
-        """See `Source.read`.  Bad lines after the last drawing taken (``limit``) are not
-        reported, and reading stops at the end of that drawing's block."""
-        if chunk_size < 1:
-            raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
-        if limit is not None and limit <= 0:
-            return
-        report = on_reject or warn
+    def batches(self, unrecognized: bool) -> Iterator[tuple[Drawings, list[Rejection]]]:
         file = str(self.path)
         names = _Names()
-        pending: list[Drawings] = []
-        have = 0
-        left = limit
         first = 1
         for block, nbytes, end in blocks(self.path):
             if end is None:
@@ -116,28 +103,8 @@ class NdjsonSource(Source):
                 first += lines
             else:
                 found, rejections = _read_last(block, first, end, file, unrecognized)
-            if left is not None and len(found) >= left:
-                found = found.slice(0, left, copy=True)
-                rejections = [r for r in rejections if r.line < found.line[-1]]
-            for rejection in rejections:
-                if strict:
-                    raise BadLineError(rejection, STRICT_HINT)
-                report(rejection)
-            pending.append(found)
-            have += len(found)
-            if have >= chunk_size:
-                batch = Drawings.concat(pending)
-                full = have - have % chunk_size
-                for i in range(0, full, chunk_size):
-                    yield batch.slice(i, i + chunk_size)
-                pending = [batch.slice(full, have)]
-                have -= full
-            if left is not None:
-                left -= len(found)
-                if left == 0:
-                    break
-        if have:
-            yield Drawings.concat(pending)
+                first += 1
+            yield found, rejections
 
     def most_drawings(self) -> int:
         return most_drawings(self.path)
