@@ -161,3 +161,24 @@ def test_a_class_missing_from_the_sample_is_named_with_close_matches(tmp_path, c
     assert "not in the bundled sample: 'elefant' (did you mean 'elephant'" in caplog.text
     assert "'qwxz'; it has the 345 Quick, Draw! categories" in caplog.text
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_fraction_that_rounds_to_no_example_is_an_error(tmp_path, caplog):
+    # Issue 27: `--group all --sample` used to write empty eval and test splits silently.
+    assert main(["--group", "all", "--sample", "--out", str(tmp_path), "--kind", "img"]) == 1
+    assert ("img: eval=0.15 and test=0.15 of the smallest class's 5 recognized drawings "
+            "('zigzag') rounds down to no example, so those splits would be empty") in caplog.text
+    assert leftovers(tmp_path) == []
+
+
+def test_a_split_asked_to_be_empty_is_built_empty(tmp_path):
+    assert main(["--classes", "cat,dog", "--sample", "--out", str(tmp_path), "--kind", "img",
+                 "--splits", "train=0.8,eval=0,test=0.2"]) == 0
+    counts = json.loads((tmp_path / "custom_img" / "counts.json").read_text())
+    assert counts == {"train": 16, "eval": 0, "test": 4}
+
+
+def test_splits_smaller_than_a_batch_are_named_in_a_warning(tmp_path, caplog):
+    assert main(["--group", "zoo", "--sample", "--out", str(tmp_path), "--kind", "img"]) == 0
+    assert (f"{tmp_path / 'zoo_img'}: train 70, eval 10, test 10: fewer examples than a batch "
+            "of 100") in caplog.text

@@ -232,20 +232,21 @@ def test_timestamp_without_fraction_reads_like_the_notebook(utc, labelled):
     assert make_example_img(2, whole) == reference.make_example_img(2, d)
 
 
-def test_timestamps_are_utc_unless_notebook_time(new_york, labelled):
-    """Under a non-UTC zone the notebook's mktime shifts; notebook_time reproduces it."""
+def test_timestamps_are_the_notebook_s_unless_utc_is_asked(new_york, labelled):
+    """Under a non-UTC zone the notebook's mktime shifts: the drop-ins give the notebook's
+    by default (issue 27: they used to give UTC), UTC when asked."""
     labels, drawings = labelled
     picked = drawings[::100]
     shifts = set()
     for label, d in zip(labels[::100], picked):
         ref = reference.make_example_stroke(int(label), d)
-        notebook = make_example_stroke(int(label), d, notebook_time=True)
-        assert notebook == ref
-        utc = make_example_stroke(int(label), d)
+        assert make_example_stroke(int(label), d) == ref
+        utc = make_example_stroke(int(label), d, utc=True)
         shifts.add(ref.features.feature["timestamp"].int64_list.value[0]
                    - utc.features.feature["timestamp"].int64_list.value[0])
-        assert make_example_img(int(label), d, notebook_time=True) == (
-            reference.make_example_img(int(label), d))
+        assert make_example_img(int(label), d) == reference.make_example_img(int(label), d)
+        assert make_example_img(int(label), d, utc=True) != reference.make_example_img(
+            int(label), d)
     assert shifts == {4 * 3600, 5 * 3600}  # EDT and EST: both sides of daylight saving time
     batch = Drawings.from_dicts(picked)
     deltas, offsets = encode_strokes(batch)

@@ -60,3 +60,31 @@ def test_help_explains_every_build_option():
         assert option in out
     for command in ["inspect", "list", "download", "preview", "verify"]:
         assert f"python -m fastdraw {command}" in out
+
+
+def test_make_sharded_files_writes_the_notebook_s_local_timestamps(tmp_path, monkeypatch):
+    # Issue 27: the drop-ins used UTC where the notebook's time.mktime reads the local zone.
+    import random
+    import time
+
+    from conftest import SIMPLIFIED
+
+    from fastdraw.codecs.proto import parse_example
+    from fastdraw.dataset.tfrecord import read_records
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        random.seed(1)
+        fastdraw.make_sharded_files(fastdraw.make_example_stroke, str(tmp_path / "s"), ["cat"],
+                                    [fastdraw.loaditer("cat", data_path=SIMPLIFIED)],
+                                    {"train": 3}, shards=1)
+        drawings = reference.loadn("cat", 3, data_path=str(SIMPLIFIED))
+        want = [reference.make_example_stroke(0, d).features.feature["timestamp"]
+                .int64_list.value[0] for d in drawings]
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    got = [int(parse_example(r)["timestamp"][0])
+           for r in read_records(tmp_path / "s" / "train-00000-of-00001")]
+    assert got == want

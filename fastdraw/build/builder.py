@@ -145,7 +145,33 @@ def _fraction_splits(opts: BuildOptions, codecs: dict[str, Codec], pool: Executo
             raise BuildError(f"the smallest class, {opts.classes[j]!r}, has {smallest} "
                              f"{opts.usable()}: the split fractions give no example; "
                              "give the splits as counts, or add drawings")
+        empty = [f"{name}={float(spec[name]):g}" for name, n in out[kind].items()
+                 if n == 0 and spec[name] > 0]
+        if empty:
+            raise BuildError(
+                f"{kind}: {' and '.join(empty)} of the smallest class's {smallest} "
+                f"{opts.usable()} ({opts.classes[j]!r}) rounds down to no example, so "
+                f"{'those splits' if len(empty) > 1 else 'that split'} would be empty. Nothing "
+                "was written: add drawings (the bundled sample is for trying the pipeline: "
+                "leave out --sample and the class files are downloaded), give the splits as "
+                "counts, or ask for =0 to mean an empty split")
     return out
+
+
+BATCH = 100  # the workshop notebooks' batch size: a split with fewer examples gets a warning
+
+
+def _warn_small_splits(opts: BuildOptions, plans: dict[str, Plan]) -> None:
+    """Says which splits hold fewer examples than a batch: a training loop that takes
+    ``steps_per_epoch = examples // batch_size`` takes no step at all on them."""
+    for kind, plan in plans.items():
+        small = [f"{name} {n * len(opts.classes)}" for name, n in plan.splits.items()
+                 if 0 < n * len(opts.classes) < BATCH]
+        if small:
+            log.warning("%s: %s: fewer examples than a batch of %d (steps_per_epoch = "
+                        "examples // batch_size would be 0); for real volume leave out "
+                        "--sample, or ask for more examples with --splits", opts.target(kind),
+                        ", ".join(small), BATCH)
 
 
 def build(opts: BuildOptions) -> list[Built]:
@@ -195,6 +221,7 @@ def build(opts: BuildOptions) -> list[Built]:
         with _mp_logging(), worker_pool(opts.workers) as pool:
             splits = _fraction_splits(opts, codecs, pool)
             plans = {kind: make_plan(s, opts.shards, opts.seed) for kind, s in splits.items()}
+            _warn_small_splits(opts, plans)
             # Phase 1 spools every class range's records in files that phase 2 reads back.
             ranges = class_ranges(max(plan.rounds for plan in plans.values()),
                                   len(opts.classes), opts.workers)

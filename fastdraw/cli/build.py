@@ -50,7 +50,8 @@ def add_build(p: argparse.ArgumentParser) -> None:
     p.add_argument("--include-unrecognized", action="store_true",
                    help="also use drawings the Quick, Draw! classifier did not recognize")
     p.add_argument("--notebook-time", action="store_true",
-                   help="timestamps as the notebook's time.mktime (local time zone) instead of UTC")
+                   help="timestamps as the notebook's time.mktime of the local time zone "
+                        "(default: UTC epoch seconds, the same on every machine)")
     p.add_argument("--workers", type=int, default=usable_cpus(),
                    help="worker processes (default: one per CPU this process may use, "
                         "%(default)s here)")

@@ -212,22 +212,22 @@ def _int64_label(label: object) -> int:
     return int(label)
 
 
-def make_example_img(label: int, drawing: dict, *, notebook_time: bool = False):
+def make_example_img(label: int, drawing: dict, *, utc: bool = False):
     """Drop-in for the notebook's ``make_example_img``: a ``tf.train.Example``.
 
-    Rendered at 64x64 with line width 4, maximized, as the notebook does.  The
-    timestamp is UTC epoch seconds (the notebook under TZ=UTC; fractional
-    seconds optional); ``notebook_time=True`` reproduces the notebook's
-    local-time ``time.mktime`` instead.
+    Rendered at 64x64 with line width 4, maximized, as the notebook does.  The timestamp is
+    the notebook's ``time.mktime`` of the drawing's time read in the local time zone
+    (fractional seconds optional); ``utc=True`` gives UTC epoch seconds instead, the same
+    on every machine (what a build writes).
     """
     import tensorflow as tf
 
-    codec = ImgCodec(size=64, line_width=4, maximize=True, notebook_time=notebook_time)
+    codec = ImgCodec(size=64, line_width=4, maximize=True, notebook_time=not utc)
     buf, _ = codec.examples(_int64_label(label), Drawings.from_dicts([drawing]))
     return tf.train.Example.FromString(buf.tobytes())
 
 
-def make_example_stroke(label: int, drawing: dict, *, notebook_time: bool = False):
+def make_example_stroke(label: int, drawing: dict, *, utc: bool = False):
     """Drop-in for the notebook's ``make_example_stroke``: a ``tf.train.Example``.
 
     Timestamps as in ``make_example_img``; strokes as in ``json_to_stroke`` (the raw
@@ -235,10 +235,10 @@ def make_example_stroke(label: int, drawing: dict, *, notebook_time: bool = Fals
     """
     import tensorflow as tf
 
-    return tf.train.Example.FromString(stroke_example(label, drawing, notebook_time).tobytes())
+    return tf.train.Example.FromString(stroke_example(label, drawing, not utc).tobytes())
 
 
-def stroke_example(label: int, drawing: dict, notebook_time: bool = False,
+def stroke_example(label: int, drawing: dict, notebook_time: bool = True,
                    gaps: tuple[int, int] = (0, 0)) -> np.ndarray:
     """``make_example_stroke``'s Example, serialized (uint8), with ``gaps`` around it."""
     label = _int64_label(label)

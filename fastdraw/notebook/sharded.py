@@ -21,9 +21,9 @@ _BLOCK = 256  # rounds the drop-in encodes at a time
 def _fast_codec(make_example: Callable) -> Codec | None:
     """fastdraw's own make_example_* get the batch encoders (same bytes, no tf round trip)."""
     if make_example is dropins.make_example_img:
-        return ImgCodec(size=64, line_width=4, maximize=True)
+        return ImgCodec(size=64, line_width=4, maximize=True, notebook_time=True)
     if make_example is dropins.make_example_stroke:
-        return StrokeCodec()
+        return StrokeCodec(notebook_time=True)
     return None
 
 
