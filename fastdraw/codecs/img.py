@@ -28,6 +28,7 @@ from numba import njit
 from fastdraw.codecs.base import METADATA, Codec, RecordChecks
 from fastdraw.codecs.proto import COUNT, MAX, MIN
 from fastdraw.codecs.wire import (
+    KEY,
     check_gaps,
     entry_size,
     field_size,
@@ -42,6 +43,7 @@ from fastdraw.codecs.wire import (
 )
 from fastdraw.drawings import Drawings
 from fastdraw.kernels import raster
+from fastdraw.kernels.jit import helper
 from fastdraw.kernels.raster import rasterize
 from fastdraw.kernels.unaligned import copy_bytes, load_u32, load_u64, store_u32, store_u64
 
@@ -79,14 +81,14 @@ _PIXEL_SLACK = 16  # spare bytes after the buffer: a run's two 8-byte stores may
 PACKED_HEAD = 4  # a packed record's uint32 head (see the module docstring)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@helper
 def _gather_bits(ones):
     """uint64 ``ones``'s bytes, each 0 or 1, as the bits of one byte (byte k in bit k): the
     multiply moves each into the top byte, with no carries between them."""
     return (ones * np.uint64(_GATHER)) >> np.uint64(56)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@helper
 def _put_pixels(buf, pos, pixels, runs, run_sizes):
     """Writes uint8 ``pixels`` as packed varints (a value >= 128 takes a second byte, 1).
 
@@ -109,7 +111,7 @@ def _put_pixels(buf, pos, pixels, runs, run_sizes):
     return _put_pixel_bytes(buf, pos, pixels, j, n)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@helper
 def _put_pixel_bytes(buf, pos, pixels, a, b):
     """Writes ``pixels[a:b]`` as packed varints one by one (may write one byte past)."""
     for j in range(a, b):
@@ -138,8 +140,9 @@ def _img_kernel(labels, pixels, key_id, recognized, timestamps, word_buf, word_o
     for i in range(n):
         packed[i] = n_pixels + _count_high(pixels[i])
         features[i] = meta_sizes(i, labels, key_id, recognized, timestamps, word_off, cc_off,
-                                  key_offsets, 0, 2, 3, 4, 5, 6)
-        features[i] += entry_size(key_len(key_offsets, 1), field_size(field_size(packed[i])))
+                                 key_offsets, KEY[0], KEY[2], KEY[3], KEY[4], KEY[5], KEY[6])
+        features[i] += entry_size(key_len(key_offsets, KEY[1]),
+                                  field_size(field_size(packed[i])))
         sizes[i] = before + field_size(features[i]) + after
         offsets[i + 1] = offsets[i] + (sizes[i] - packed[i] + n_bits + PACKED_HEAD if bits
                                        else sizes[i])
@@ -149,8 +152,8 @@ def _img_kernel(labels, pixels, key_id, recognized, timestamps, word_buf, word_o
         if bits:
             buf[start:start + before] = 0
         pos = put_field_header(buf, start + before, 0x0A, features[i])
-        pos = put_bytes(buf, pos, keys, key_offsets, 0, cc_buf, cc_off[i], cc_off[i + 1])
-        pos = put_entry(buf, pos, keys, key_offsets, 1, field_size(field_size(packed[i])))
+        pos = put_bytes(buf, pos, keys, key_offsets, KEY[0], cc_buf, cc_off[i], cc_off[i + 1])
+        pos = put_entry(buf, pos, keys, key_offsets, KEY[1], field_size(field_size(packed[i])))
         pos = put_field_header(buf, pos, 0x1A, field_size(packed[i]))
         pos = put_field_header(buf, pos, 0x0A, packed[i])
         if bits:
@@ -160,17 +163,17 @@ def _img_kernel(labels, pixels, key_id, recognized, timestamps, word_buf, word_o
                 return buf[:offsets[n]], offsets, sizes, i
         else:
             pos = _put_pixels(buf, pos, pixels[i], runs, run_sizes)
-        pos = put_int(buf, pos, keys, key_offsets, 2, key_id[i])
-        pos = put_int(buf, pos, keys, key_offsets, 3, labels[i])
-        pos = put_int(buf, pos, keys, key_offsets, 4, recognized[i])
-        pos = put_int(buf, pos, keys, key_offsets, 5, timestamps[i])
-        pos = put_bytes(buf, pos, keys, key_offsets, 6, word_buf, word_off[i], word_off[i + 1])
+        pos = put_int(buf, pos, keys, key_offsets, KEY[2], key_id[i])
+        pos = put_int(buf, pos, keys, key_offsets, KEY[3], labels[i])
+        pos = put_int(buf, pos, keys, key_offsets, KEY[4], recognized[i])
+        pos = put_int(buf, pos, keys, key_offsets, KEY[5], timestamps[i])
+        pos = put_bytes(buf, pos, keys, key_offsets, KEY[6], word_buf, word_off[i], word_off[i + 1])
         if bits:
             buf[pos:pos + after] = 0
     return buf[:offsets[n]], offsets, sizes, -1
 
 
-@njit(cache=True, nogil=True, inline="always")
+@helper
 def _count_high(pixels):
     """How many of uint8 ``pixels`` are 128 or more (a varint byte more each): eight at a
     time, their top bits summed by one multiply."""
@@ -186,7 +189,7 @@ def _count_high(pixels):
     return high
 
 
-@njit(cache=True, nogil=True, inline="always")
+@helper
 def _put_bits(buf, pos, pixels):
     """Writes pixels that are each 0 or 255 as bits (pixel k of a byte in bit k, the last
     byte padded with zeros); returns -1 if one is neither."""

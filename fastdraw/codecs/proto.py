@@ -14,6 +14,7 @@ import numpy as np
 from numba import njit
 
 from fastdraw.errors import ProtoError
+from fastdraw.kernels.jit import helper
 from fastdraw.kernels.unaligned import load_u64
 
 FeatureValue = list[bytes] | np.ndarray
@@ -328,13 +329,13 @@ _BYTE_ONES = np.uint64(0x0101010101010101)
 _FIRST_SEVEN = np.uint64(0x0080808080808080)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@helper
 def _zero_bytes(x):
     """The high bit of every byte of ``x`` that is 0 (exactly: no carries between bytes)."""
     return ~(((x & _LOW_BITS) + _LOW_BITS) | x) & _HIGH_BITS
 
 
-@njit(cache=True, nogil=True, inline="always")
+@helper
 def _marked(marks):
     """How many bytes of ``marks`` have their high bit set."""
     return np.int64(((marks >> np.uint64(7)) * _BYTE_ONES) >> np.uint64(56))

@@ -34,6 +34,7 @@ from PIL import Image, ImageDraw
 from fastdraw.codecs.base import METADATA, Codec, RecordChecks
 from fastdraw.codecs.proto import COUNT, FIRST, FLAGS, NONFINITE, NOT_BINARY
 from fastdraw.codecs.wire import (
+    KEY,
     check_gaps,
     entry_size,
     field_size,
@@ -50,6 +51,7 @@ from fastdraw.codecs.wire import (
     put_int,
 )
 from fastdraw.drawings import Drawings
+from fastdraw.kernels.jit import helper
 from fastdraw.kernels.strokes import (
     encode_strokes,
     negative_zero_minima,
@@ -70,35 +72,35 @@ PACKED_STROKE_HEAD = 13  # a packed record's head: uint32 head, mid, deltas; uin
 NEGATIVE_ZERO_MIN = 0x80  # flag in the width byte: the drawing's minimum is -0.0
 
 
-@njit(cache=True, nogil=True, inline="always")
+@helper
 def _stroke_features(i, m, labels, key_id, recognized, timestamps, word_off, cc_off,
                      key_offsets):
     """Bytes of stroke example i's Features message, its rows holding m deltas."""
     size = meta_sizes(i, labels, key_id, recognized, timestamps, word_off, cc_off,
-                       key_offsets, 0, 1, 2, 3, 8, 9)
-    size += entry_size(key_len(key_offsets, 4), int_feature(m))
+                      key_offsets, KEY[0], KEY[1], KEY[2], KEY[3], KEY[8], KEY[9])
+    size += entry_size(key_len(key_offsets, KEY[4]), int_feature(m))
     for k in range(5, 8):
         size += entry_size(key_len(key_offsets, k), float_feature(m))
     return size
 
 
-@njit(cache=True, nogil=True, inline="always")
+@helper
 def _put_stroke_head(buf, pos, i, m, feature_size, labels, key_id, recognized, cc_buf, cc_off,
                      keys, key_offsets):
     """Stroke example i's Features header and entries before stroke_x (stroke_len is m)."""
     pos = put_field_header(buf, pos, 0x0A, feature_size)
-    pos = put_bytes(buf, pos, keys, key_offsets, 0, cc_buf, cc_off[i], cc_off[i + 1])
-    pos = put_int(buf, pos, keys, key_offsets, 1, key_id[i])
-    pos = put_int(buf, pos, keys, key_offsets, 2, labels[i])
-    pos = put_int(buf, pos, keys, key_offsets, 3, recognized[i])
-    return put_int(buf, pos, keys, key_offsets, 4, m)
+    pos = put_bytes(buf, pos, keys, key_offsets, KEY[0], cc_buf, cc_off[i], cc_off[i + 1])
+    pos = put_int(buf, pos, keys, key_offsets, KEY[1], key_id[i])
+    pos = put_int(buf, pos, keys, key_offsets, KEY[2], labels[i])
+    pos = put_int(buf, pos, keys, key_offsets, KEY[3], recognized[i])
+    return put_int(buf, pos, keys, key_offsets, KEY[4], m)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@helper
 def _put_stroke_tail(buf, pos, i, timestamps, word_buf, word_off, keys, key_offsets):
     """Stroke example i's entries after stroke_z: timestamp and word."""
-    pos = put_int(buf, pos, keys, key_offsets, 8, timestamps[i])
-    return put_bytes(buf, pos, keys, key_offsets, 9, word_buf, word_off[i], word_off[i + 1])
+    pos = put_int(buf, pos, keys, key_offsets, KEY[8], timestamps[i])
+    return put_bytes(buf, pos, keys, key_offsets, KEY[9], word_buf, word_off[i], word_off[i + 1])
 
 
 @njit(cache=True, nogil=True)
@@ -126,7 +128,7 @@ def _stroke_kernel(labels, delta_bytes, delta_offsets, key_id, recognized, times
     return buf, offsets
 
 
-@njit(cache=True, nogil=True, inline="always")
+@helper
 def _byte_coordinates(x, y, x_bits, y_bits, p0, p1):
     """Whether points p0..p1 have only whole coordinates 0..255 (not -0.0: its sign bit is
     set, as ``x_bits`` / ``y_bits``, the coordinates' int64 views, show): a byte holds each
@@ -140,7 +142,7 @@ def _byte_coordinates(x, y, x_bits, y_bits, p0, p1):
     return ok
 
 
-@njit(cache=True, nogil=True, inline="always")
+@helper
 def _put_coordinates(buf, pos, row, p0, p1, width, value, value_bits):
     """Writes ``row[p0:p1]`` as bytes (``width`` 1) or little-endian float32 (4), the
     latter through ``value`` (float32 (1,)) and ``value_bits``, its uint32 view."""
@@ -192,11 +194,11 @@ def _stroke_packed_kernel(labels, x, y, stroke_offsets, drawing_offsets, negativ
         buf[start:start + before] = 0
         pos = _put_stroke_head(buf, start + before, i, m, features[i], labels, key_id,
                                recognized, cc_buf, cc_off, keys, key_offsets)
-        pos = put_float_head(buf, pos, keys, key_offsets, 5, m)
+        pos = put_float_head(buf, pos, keys, key_offsets, KEY[5], m)
         head = pos - start
-        pos = put_float_head(buf, pos, keys, key_offsets, 6, m)
+        pos = put_float_head(buf, pos, keys, key_offsets, KEY[6], m)
         mid = pos - start - head
-        pos = put_float_head(buf, pos, keys, key_offsets, 7, m)
+        pos = put_float_head(buf, pos, keys, key_offsets, KEY[7], m)
         pos = _put_stroke_tail(buf, pos, i, timestamps, word_buf, word_off, keys, key_offsets)
         buf[pos:pos + after] = 0
         pos += after

@@ -25,6 +25,11 @@ from numba import njit
 
 from fastdraw.drawings import Drawings
 from fastdraw.kernels.buffers import joined, offsets_of
+from fastdraw.kernels.jit import helper
+
+# Feature key indices for the kernels: KEY[k] is a plain int64, where a literal int argument
+# would compile a helper once for every value it takes.
+KEY = np.arange(16, dtype=np.int64)
 
 
 def key_table(keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -44,7 +49,7 @@ def vsize(v):
     return n
 
 
-@njit(cache=True, nogil=True, inline="always")
+@helper
 def put_varint(buf, pos, v):
     while v >= np.uint64(128):
         buf[pos] = np.uint8((v & np.uint64(127)) | np.uint64(128))
@@ -60,13 +65,13 @@ def field_size(payload):
     return 1 + vsize(np.uint64(payload)) + payload
 
 
-@njit(cache=True, nogil=True, inline="always")
+@helper
 def put_field_header(buf, pos, tag, payload):
     buf[pos] = np.uint8(tag)
     return put_varint(buf, pos + 1, np.uint64(payload))
 
 
-@njit(cache=True, nogil=True, inline="always")
+@helper
 def put_span(buf, pos, src, a, b):
     dst = buf[pos:pos + b - a]
     part = src[a:b]
@@ -75,7 +80,7 @@ def put_span(buf, pos, src, a, b):
     return pos + b - a
 
 
-@njit(cache=True, nogil=True, inline="always")
+@helper
 def key_len(key_offsets, k):
     return key_offsets[k + 1] - key_offsets[k]
 
@@ -86,7 +91,7 @@ def entry_size(klen, feature):
     return field_size(field_size(klen) + field_size(feature))
 
 
-@njit(cache=True, nogil=True, inline="always")
+@helper
 def put_entry(buf, pos, keys, key_offsets, k, feature):
     """Writes map entry k's header up to its Feature's content (``feature`` bytes follow)."""
     a = key_offsets[k]
@@ -103,7 +108,7 @@ def int_feature(v):
     return field_size(field_size(vsize(np.uint64(v))))
 
 
-@njit(cache=True, nogil=True, inline="always")
+@helper
 def put_int(buf, pos, keys, key_offsets, k, v):
     u = np.uint64(v)
     size = vsize(u)
@@ -119,7 +124,7 @@ def bytes_feature(n):
     return field_size(field_size(n))
 
 
-@njit(cache=True, nogil=True, inline="always")
+@helper
 def put_bytes(buf, pos, keys, key_offsets, k, src, a, b):
     pos = put_entry(buf, pos, keys, key_offsets, k, bytes_feature(b - a))
     pos = put_field_header(buf, pos, 0x0A, field_size(b - a))
@@ -133,7 +138,7 @@ def float_feature(n):
     return field_size(field_size(4 * n) if n > 0 else 0)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@helper
 def put_float_head(buf, pos, keys, key_offsets, k, n):
     """FloatList entry k of n values, up to the values (their 4 * n bytes come next)."""
     pos = put_entry(buf, pos, keys, key_offsets, k, float_feature(n))
@@ -143,14 +148,14 @@ def put_float_head(buf, pos, keys, key_offsets, k, n):
     return pos
 
 
-@njit(cache=True, nogil=True, inline="always")
+@helper
 def put_floats(buf, pos, keys, key_offsets, k, src, a, b):
     """FloatList entry of float32 values a..b, ``src`` being their little-endian bytes."""
     pos = put_float_head(buf, pos, keys, key_offsets, k, b - a)
     return put_span(buf, pos, src, 4 * a, 4 * b)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@helper
 def meta_sizes(i, labels, key_id, recognized, timestamps, word_off, cc_off, key_offsets,
                 k_cc, k_key_id, k_label, k_recognized, k_timestamp, k_word):
     """Bytes of the six metadata entries of example i (given the entries' key indices)."""

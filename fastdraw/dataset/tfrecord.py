@@ -24,6 +24,7 @@ from numba import njit
 
 from fastdraw.errors import CorruptRecordError
 from fastdraw.kernels.buffers import joined
+from fastdraw.kernels.jit import helper
 from fastdraw.kernels.unaligned import copy_bytes, gather, load_u32, load_u64, store_u32, store_u64
 
 _MASK_DELTA = 0xA282EAD8
@@ -122,7 +123,7 @@ def _frame_kernel(extend, buf, slots):
         store_u32(buf, e - FRAME_TAIL, _masked(extend(0, base + np.uint64(a + FRAME_HEAD), n)))
 
 
-@njit(cache=True, nogil=True, inline="always")
+@helper
 def _masked(crc):
     c = np.uint64(crc)
     return (((c >> np.uint64(15)) | (c << np.uint64(17))) + np.uint64(_MASK_DELTA)) \

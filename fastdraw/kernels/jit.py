@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
+from numba import njit
+
 
 def cached(kernels: Iterable) -> bool:
     """Whether numba's cache index has every one of these dispatchers, newer than its
@@ -15,3 +17,10 @@ def cached(kernels: Iterable) -> bool:
                    >= os.path.getmtime(k.py_func.__code__.co_filename) for k in kernels)
     except (AttributeError, OSError):
         return False
+
+
+# A kernel's helper that allocates no array: compiled on its own (numba's typing of a kernel
+# with its helpers inlined into it takes far longer than compiling them apart, which LLVM
+# then inlines where it pays) and without reference counting (with it, every call would
+# increment and decrement each array argument atomically).
+helper = njit(cache=True, nogil=True, _nrt=False)

@@ -39,6 +39,7 @@ import numpy as np
 from numba import njit
 
 from fastdraw.drawings import Drawings
+from fastdraw.kernels.jit import helper
 
 __all__ = ["rasterize", "rasterize_arrays", "warmup"]
 
@@ -67,6 +68,9 @@ _STAMP_LIMIT = 1000
 _STAMP_HEAD = 5
 _ALL = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
 _LITTLE = sys.byteorder == "little"
+# Plain booleans for the helpers' flag arguments: a literal one compiles a helper once for
+# each value.
+_FALSE, _TRUE = np.array([False, True])
 
 
 @njit(cache=True, nogil=True)
@@ -193,7 +197,7 @@ def _make_stamp(pool, dx, dy, dxmin, dxmax, dymin, dymax):
                max(vy[1], vy[2]) if cap_dy else -_NEVER,
                max(vy[2], vy[3]) if dy != 0 else -_NEVER,
                max(vy[3], vy[0]) if cap_dy else -_NEVER)
-        if _corner_rows(vx, vy, ylo, yhi, slopes, top, bottom, bottom, True) != 0:
+        if _corner_rows(vx, vy, ylo, yhi, slopes, top, bottom, bottom, _TRUE) != 0:
             return -1
         only_from_x1 = 1
     at = pool[0]
@@ -239,6 +243,19 @@ def _fill(canvas64, base, lo, hi):
     canvas64[np.uint64(base + w1)] |= m1
     for w in range(w0 + 1, w1):
         canvas64[np.uint64(base + w)] = _ALL
+
+
+@helper
+def _sort_few(xx, j):
+    """Sorts ``xx[:j]`` (a scanline's few crossings) in place: an insertion sort, cheaper to
+    compile and to run than numpy's sort for so few."""
+    for a in range(1, j):
+        v = xx[a]
+        b = a - 1
+        while b >= 0 and xx[b] > v:
+            xx[b + 1] = xx[b]
+            b -= 1
+        xx[b + 1] = v
 
 
 @njit(cache=True, nogil=True)
@@ -290,7 +307,7 @@ def _generic_rows(canvas64, words, sz, vx, vy, edx, pymax, first, last):
                     elif v < adj - _F32(1) and v < adj_o - _F32(1):
                         xx[j - 1] = _roundf(min(adj, adj_o)) - _F32(1)
                     break
-        xx[:j].sort()
+        _sort_few(xx, j)
         for a in range(1, j, 2):
             lo = max(_round_up32(xx[a - 1]), 0)
             hi = min(_round_down32(xx[a]), sz - 1)
@@ -351,7 +368,7 @@ def _corner_rows(vx, vy, ylo, yhi, edx, first, last, pymax, exact_only):
     return mask
 
 
-@njit(cache=True, nogil=True, inline="always")
+@helper
 def _line8(pad, a0, b0, da, db, sz, a_is_x):
     """Pillow's line8 from (a0, b0) along major axis a (|da| >= |db|, stopping before the
     end point), for ``pad[b, a]`` if ``a_is_x`` else ``pad[a, b]``.  Its step j (0 <= j <
@@ -384,7 +401,7 @@ def _line8(pad, a0, b0, da, db, sz, a_is_x):
         ca += sa
 
 
-@njit(cache=True, nogil=True, inline="always")
+@helper
 def _normalization(x, y, stroke_offsets, s0, s1, maximize):
     """The notebook's normalization of the drawing of strokes s0..s1, over the points of
     strokes that have a segment: (segments, min x, min y, range x, range y) in float32."""
@@ -421,7 +438,7 @@ def _normalization(x, y, stroke_offsets, s0, s1, maximize):
     return segments, mnx, mny, rx, ry
 
 
-@njit(cache=True, nogil=True, inline="always")
+@helper
 def _refused_point(x, y, stroke_offsets, s0, s1, mnx, mny, rx, ry, fsz):
     """The first point the notebook draws (one of a stroke with a segment) whose x (1) or y
     (2) does not scale to within +-_COORD_LIMIT: (1 or 2, point, scaled value), or (0, 0,
@@ -540,9 +557,9 @@ def _rasterize_kernel(
                     # line8 steps along the major axis: x if |dx| > |dy| (its horizontal
                     # and dx > dy cases), else y (its vertical and dy >= dx cases).
                     if abs(dx) > abs(dy):
-                        _line8(pad, x0, y0, dx, dy, sz, True)
+                        _line8(pad, x0, y0, dx, dy, sz, _TRUE)
                     else:
-                        _line8(pad, y0, x0, dy, dx, sz, False)
+                        _line8(pad, y0, x0, dy, dx, sz, _FALSE)
                     if 0 <= bx < sz and 0 <= by < sz:
                         pad[by, bx] = 255
                     continue
@@ -639,7 +656,7 @@ def _rasterize_kernel(
                 if abs(slope_long) >= _CORNER_SLOPE and abs(slope_cap) >= _CORNER_SLOPE:
                     corners = _corner_rows(vxs, vys, (e0lo, e1lo, e2lo, e3lo),
                                            (e0hi, e1hi, e2hi, e3hi), slopes, pymin, yhi, pymax,
-                                           False)
+                                           _FALSE)
                 f0x = _F32(v0x)
                 f1x = _F32(v1x)
                 f2x = _F32(v2x)

@@ -19,9 +19,10 @@ import numpy as np
 from numba import njit
 
 from fastdraw.drawings import Drawings
+from fastdraw.kernels.jit import helper
 
 
-@njit(cache=True, nogil=True, inline="always")
+@helper
 def xy_deltas(x, y, p0, p1, dx, dy, c, negative_zero_min):
     """The x and y deltas of points p0..p1 (p1 - p0 - 1 of each) into ``dx[c:]`` and
     ``dy[c:]``: the notebook's joint normalization and difference, one float32 operation at a

@@ -15,6 +15,8 @@ from numba import njit, types
 from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
+from fastdraw.kernels.jit import helper
+
 
 def _check(arr: types.Type) -> None:
     if not (isinstance(arr, types.Array) and arr.dtype == types.uint8 and arr.ndim == 1
@@ -57,14 +59,14 @@ def store_u64(typingctx, arr, pos, value):
     return sig, codegen
 
 
-@njit(cache=True, nogil=True, inline="always")
+@helper
 def store_u32(arr, pos, value):
     """Writes the low 32 bits of ``value`` into ``arr[pos:pos + 4]``, little-endian."""
     for k in range(4):
         arr[pos + k] = (np.uint64(value) >> np.uint64(8 * k)) & np.uint64(0xFF)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@helper
 def load_u32(arr, pos):
     """``arr[pos:pos + 4]`` as a little-endian unsigned integer (int64)."""
     v = 0
@@ -73,7 +75,7 @@ def load_u32(arr, pos):
     return v
 
 
-@njit(cache=True, nogil=True, inline="always")
+@helper
 def copy_bytes(src, a, dst, d, n):
     """``dst[d:d + n] = src[a:a + n]``, eight bytes at a time (the ranges must not overlap)."""
     k = 0

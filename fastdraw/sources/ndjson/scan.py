@@ -23,6 +23,9 @@ for _i, _f in enumerate(FIELDS):
 _POW10 = np.array([float(10**k) for k in range(23)])
 _DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
 _MAX_EXACT = 2**53
+# Plain int64 values for the helpers' arguments: a literal int argument compiles a helper
+# once for every value it takes.
+_ZERO, _X, _Y, _SKIP = np.array([0, 0, 1, -1], dtype=np.int64)
 
 
 # The kernel's helpers take arrays but never allocate one, so they are compiled without
@@ -272,7 +275,7 @@ def _drawing(b, p, e, x, y, slen, ns, npt, ha, hb, hp, nh):
         p = _skip_ws(b, p + 1, e)
         if p >= e or b[p] != 91:
             return -1, ns, npt, nh
-        p, n, nh = _row(b, p, e, x, npt, 0, ha, hb, hp, nh)
+        p, n, nh = _row(b, p, e, x, npt, _X, ha, hb, hp, nh)
         if n <= 0:
             return -1, ns, npt, nh
         p = _skip_ws(b, p, e)
@@ -281,7 +284,7 @@ def _drawing(b, p, e, x, y, slen, ns, npt, ha, hb, hp, nh):
         p = _skip_ws(b, p + 1, e)
         if p >= e or b[p] != 91:
             return -1, ns, npt, nh
-        p, ny, nh = _row(b, p, e, y, npt, 1, ha, hb, hp, nh)
+        p, ny, nh = _row(b, p, e, y, npt, _Y, ha, hb, hp, nh)
         if ny != n:
             return -1, ns, npt, nh
         p = _skip_ws(b, p, e)
@@ -289,7 +292,7 @@ def _drawing(b, p, e, x, y, slen, ns, npt, ha, hb, hp, nh):
             p = _skip_ws(b, p + 1, e)
             if p >= e or b[p] != 91:
                 return -1, ns, npt, nh
-            p, nt, nh = _row(b, p, e, x, 0, -1, ha, hb, hp, nh)
+            p, nt, nh = _row(b, p, e, x, _ZERO, _SKIP, ha, hb, hp, nh)
             if nt != n:
                 return -1, ns, npt, nh
             p = _skip_ws(b, p, e)
@@ -346,7 +349,7 @@ def _scan(b, unrecognized):
     while size < 4 * max_lines:
         size *= 2
     table = np.zeros(size, np.int64)
-    nu = 0
+    nu = _ZERO
     nstrokes = np.zeros(max_lines, np.int64)
     slen = np.empty(max_strokes, np.int64)
     x = np.empty(max_numbers, np.float64)
@@ -355,9 +358,9 @@ def _scan(b, unrecognized):
     hb = np.empty(max_numbers, np.int64)
     hp = np.empty(max_numbers, np.int64)
     e = len(b)
-    ns = npt = nh = 0
+    ns = npt = nh = _ZERO
     li = 0
-    p = 0
+    p = _ZERO
     while p < e:
         starts[li] = p
         q = _skip_ws(b, p, e)
