@@ -524,7 +524,8 @@ def test_metadata_files_that_cannot_be_read_are_named(dataset, capsys):
         (dataset / name).mkdir()
     (dataset / "rejected.ndjson").write_bytes(b"\xff\xfe")
     problems = _cli_problems(dataset, capsys)
-    assert problems[:2] == ["labels.txt: is a directory, not a file",
-                            "counts.json: is a directory, not a file"]
+    not_a_file = ("a directory, not a regular file (a dataset holds the regular files its "
+                  "build wrote); rebuild the dataset")
+    assert problems[:2] == [f"labels.txt: {not_a_file}", f"counts.json: {not_a_file}"]
     assert problems[2].startswith("rejected.ndjson: not UTF-8 text (")
     assert len(problems) == 3

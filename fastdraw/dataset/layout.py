@@ -6,6 +6,9 @@ last).  fastdraw adds ``counts.json`` (examples per split), ``manifest.json`` (f
 kind, classes, options, versions, record counts and the sha256 of every shard) and
 ``rejected.ndjson`` (every input item that was not a valid drawing: file, line, reason,
 text).  A dataset without a manifest (the notebook's) is read by its shards alone.
+
+Every file is read through `fastdraw.dataset.files`: regular files only, and a whole file
+only up to the bound its kind allows (``*_LIMIT``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 from fastdraw.codecs import Codec, codec_for, codec_of_features
 from fastdraw.codecs.proto import parse_example
+from fastdraw.dataset.files import check_regular, read_bounded
 from fastdraw.dataset.tfrecord import read_records
 
 FORMAT = "fastdraw-dataset/1"
@@ -26,6 +30,13 @@ COUNTS = "counts.json"
 MANIFEST = "manifest.json"
 REJECTED = "rejected.ndjson"
 SHARD_RE = re.compile(r"(?P<split>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})")
+
+# The most bytes each metadata file may take, and what it holds (for the message when it
+# takes more): far beyond what a build writes, low enough to be read whole.
+LABELS_LIMIT, LABELS_HOLDS = 16 << 20, "the class names, one a line"
+COUNTS_LIMIT, COUNTS_HOLDS = 1 << 20, "a count of records per split"
+MANIFEST_LIMIT, MANIFEST_HOLDS = 64 << 20, "a few KiB, and about 150 bytes a shard"
+REJECTED_LINE_LIMIT = 64 << 10  # a line of rejected.ndjson: file, line, reason, 200 characters
 
 
 def shard_name(split: str, index: int, shards: int) -> str:
@@ -58,10 +69,12 @@ def read_manifest(path: str | Path) -> dict[str, Any] | None:
     hand-edited manifest would otherwise fail later, far from its cause).
     """
     file = Path(path) / MANIFEST
-    if not file.exists():
+    try:
+        data = read_bounded(file, MANIFEST_LIMIT, MANIFEST_HOLDS)
+    except FileNotFoundError:
         return None
     try:
-        manifest = json.loads(file.read_text("utf-8"))
+        manifest = json.loads(data.decode("utf-8"))
     except ValueError as e:  # bad JSON or bad UTF-8
         raise ValueError(f"{file}: not valid JSON ({e}); rebuild the dataset, or check it "
                          f"with: python -m fastdraw verify {path}") from e
@@ -74,15 +87,22 @@ def read_manifest(path: str | Path) -> dict[str, Any] | None:
 def read_labels(path: str | Path) -> list[str]:
     """Class names of labels.txt, in label order."""
     file = Path(path) / LABELS
-    if not file.exists():
-        raise FileNotFoundError(f"{file}: no labels.txt; is {path} a built dataset directory?")
-    return file.read_text("utf-8").split("\n")
+    try:
+        data = read_bounded(file, LABELS_LIMIT, LABELS_HOLDS)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{file}: no labels.txt; is {path} a built dataset "
+                                "directory?") from None
+    try:
+        return data.decode("utf-8").split("\n")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{file}: not UTF-8 text ({e}); rebuild the dataset") from None
 
 
 def shard_paths(path: str | Path, split: str, manifest: dict[str, Any] | None = None
                 ) -> list[Path]:
     """The split's shard files, sorted: those ``manifest`` (default: the dataset's) lists,
-    else those on disk."""
+    else those on disk.  Raises DatasetFileError if one is not a regular file (a named pipe
+    would block its reader), FileNotFoundError if one the manifest lists is missing."""
     path = Path(path)
     if manifest is None:
         manifest = read_manifest(path)
@@ -95,7 +115,14 @@ def shard_paths(path: str | Path, split: str, manifest: dict[str, Any] | None = 
     if not names:
         raise FileNotFoundError(f"{path}: no shards of split {split!r} "
                                 f"(expected files {split}-00000-of-NNNNN)")
-    return [path / n for n in sorted(names)]
+    shards = [path / n for n in sorted(names)]
+    for shard in shards:
+        try:
+            check_regular(shard)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{shard}: missing, though manifest.json lists it; check the "
+                                    f"dataset with: python -m fastdraw verify {path}") from None
+    return shards
 
 
 def dataset_codec(path: str | Path, manifest: dict[str, Any] | None = None) -> Codec:

@@ -16,6 +16,7 @@ import hashlib
 import itertools
 import json
 import multiprocessing as mp
+import os
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -48,17 +49,25 @@ from fastdraw.codecs.proto import (
 )
 from fastdraw.cpus import usable_cpus
 from fastdraw.dataset import tfrecord
+from fastdraw.dataset.files import open_regular, read_bounded, size_text
 from fastdraw.dataset.layout import (
     COUNTS,
+    COUNTS_HOLDS,
+    COUNTS_LIMIT,
     FORMAT,
     LABELS,
+    LABELS_HOLDS,
+    LABELS_LIMIT,
     MANIFEST,
+    MANIFEST_HOLDS,
+    MANIFEST_LIMIT,
     REJECTED,
+    REJECTED_LINE_LIMIT,
     SHARD_RE,
     shard_name,
 )
 from fastdraw.dataset.tfrecord import read_windows
-from fastdraw.errors import CorruptRecordError
+from fastdraw.errors import CorruptRecordError, DatasetFileError
 
 _PARALLEL_BYTES = 16 << 20
 
@@ -178,24 +187,35 @@ def check(path: str | Path, workers: int | None = None) -> Report:
     return report
 
 
-def _text(file: Path, problems: list[str]) -> str | None:
-    """The UTF-8 text of a metadata file, or None after saying why it cannot be read."""
-    if not file.exists():
-        problems.append(f"{file.name}: missing")
+def _unreadable(file: Path, e: OSError | DatasetFileError, problems: list[str]) -> None:
+    """Says why a metadata file could not be read, naming it by its name only."""
+    if isinstance(e, FileNotFoundError):
+        dangling = f" (a symbolic link to {os.readlink(file)}, which does not exist)" \
+            if os.path.islink(file) else ""
+        problems.append(f"{file.name}: missing{dangling}")
+    elif isinstance(e, DatasetFileError):
+        problems.append(f"{file.name}: {str(e).removeprefix(f'{file}: ')}")
+    else:
+        problems.append(f"{file.name}: cannot be read ({e.strerror or e})")
+
+
+def _text(file: Path, limit: int, holds: str, problems: list[str]) -> str | None:
+    """The UTF-8 text of a metadata file of at most ``limit`` bytes (``holds`` says what it
+    holds), or None after saying why it cannot be read."""
+    try:
+        data = read_bounded(file, limit, holds)
+    except (OSError, DatasetFileError) as e:
+        _unreadable(file, e, problems)
         return None
     try:
-        return file.read_text("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as e:
         problems.append(f"{file.name}: not UTF-8 text ({e})")
-    except IsADirectoryError:
-        problems.append(f"{file.name}: is a directory, not a file")
-    except OSError as e:
-        problems.append(f"{file.name}: cannot be read ({e.strerror or e})")
     return None
 
 
 def _labels(path: Path, problems: list[str]) -> list[str] | None:
-    text = _text(path / LABELS, problems)
+    text = _text(path / LABELS, LABELS_LIMIT, LABELS_HOLDS, problems)
     if text is None:
         return None
     labels = text.split("\n")
@@ -207,9 +227,9 @@ def _labels(path: Path, problems: list[str]) -> list[str] | None:
 _UNREAD = object()  # what _json gives for a file it could not read (JSON's null is None)
 
 
-def _json(file: Path, problems: list[str]) -> Any:
+def _json(file: Path, limit: int, holds: str, problems: list[str]) -> Any:
     """The JSON value of a metadata file, or _UNREAD after saying why there is none."""
-    text = _text(file, problems)
+    text = _text(file, limit, holds, problems)
     if text is None:
         return _UNREAD
     try:
@@ -240,7 +260,7 @@ _COUNTS_SHAPE = 'an object of records per split, such as {"train": 70, "eval": 1
 def _counts(path: Path, problems: list[str]) -> dict[str, Any] | None:
     """counts.json's object of records per split (values checked against the shards later),
     or None when it is missing or not such an object."""
-    counts = _json(path / COUNTS, problems)
+    counts = _json(path / COUNTS, COUNTS_LIMIT, COUNTS_HOLDS, problems)
     if counts is _UNREAD:
         return None
     if not isinstance(counts, dict):
@@ -258,7 +278,7 @@ _MANIFEST_FIELDS = ("format", "kind", "classes", "options", "records", "rejected
 def _manifest(path: Path, problems: list[str]) -> dict[str, Any]:
     """manifest.json's fields that have the shape the build writes them in ({} when it is
     missing or not an object); says which fields lack or have another shape, and drops them."""
-    manifest = _json(path / MANIFEST, problems)
+    manifest = _json(path / MANIFEST, MANIFEST_LIMIT, MANIFEST_HOLDS, problems)
     if not isinstance(manifest, dict):
         if manifest is not _UNREAD:
             problems.append(f"manifest.json: is {_describe(manifest)}, not an object "
@@ -461,7 +481,7 @@ def _run(job: _ShardJob, files: list[Path], workers: int | None) -> list[_ShardR
 
 def _sha256(file: Path) -> str:
     h = hashlib.sha256()
-    with open(file, "rb") as f:
+    with open_regular(file) as f:
         while chunk := f.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()
@@ -617,20 +637,38 @@ class RecordChecks:
                 f"word is {word.decode('utf-8', errors='replace')!r}")
 
 
+_REJECTION = {"file", "line", "reason", "text"}
+
+
 def _check_rejected(path: Path, manifest: dict, problems: list[str]) -> None:
-    text = _text(path / REJECTED, problems)
-    if text is None:
+    """Reads rejected.ndjson a line at a time (it may be long; a line is not), checking that
+    every line is a rejection and their count is the manifest's."""
+    file = path / REJECTED
+    try:
+        f = open_regular(file)
+    except (OSError, DatasetFileError) as e:
+        _unreadable(file, e, problems)
         return
-    lines = text.splitlines()
-    for i, line in enumerate(lines, 1):
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            problems.append(f"rejected.ndjson: line {i} is not JSON")
-            return
-        if not isinstance(entry, dict) or not {"file", "line", "reason", "text"} <= entry.keys():
-            problems.append(f"rejected.ndjson: line {i} lacks file, line, reason or text")
-            return
-    if "rejected" in manifest and manifest["rejected"] != len(lines):
-        problems.append(f"rejected.ndjson: {len(lines)} lines, manifest.json says "
+    lines = 0
+    with f:
+        while line := f.readline(REJECTED_LINE_LIMIT + 1):
+            lines += 1
+            if len(line) > REJECTED_LINE_LIMIT:
+                problems.append(f"rejected.ndjson: line {lines} is longer than the "
+                                f"{size_text(REJECTED_LINE_LIMIT)} a rejected line takes (its "
+                                "file, line, reason and the first 200 characters of its text)")
+                return
+            try:
+                entry = json.loads(line.decode("utf-8"))
+            except UnicodeDecodeError as e:
+                problems.append(f"rejected.ndjson: not UTF-8 text ({e} on line {lines})")
+                return
+            except ValueError:
+                problems.append(f"rejected.ndjson: line {lines} is not JSON")
+                return
+            if not isinstance(entry, dict) or not _REJECTION <= entry.keys():
+                problems.append(f"rejected.ndjson: line {lines} lacks file, line, reason or text")
+                return
+    if "rejected" in manifest and manifest["rejected"] != lines:
+        problems.append(f"rejected.ndjson: {lines} lines, manifest.json says "
                         f"{manifest['rejected']} rejected")
