@@ -12,10 +12,13 @@ def add_verify(p: argparse.ArgumentParser) -> None:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    """Prints an OK summary (exit 0) or every problem (exit 1)."""
+    """Prints what was not checked (notes), then an OK summary (exit 0) or every problem
+    (exit 1)."""
     from fastdraw.dataset.verify import check
 
     report = check(args.dataset)
+    for note in report.notes:
+        print(f"{args.dataset}: note: {note}")
     if report.problems:
         for p in report.problems:
             print(f"{args.dataset}: {p}")
