@@ -14,6 +14,7 @@ from dataset_helpers import CLASSES, SHARDS, SPLITS, built_datasets
 from realdata import files
 
 from fastdraw.cli import main
+from fastdraw.codecs.proto import parse_example
 from fastdraw.dataset import layout, tfrecord
 from fastdraw.dataset.verify import verify_dataset
 from fastdraw.kernels.buffers import joined
@@ -179,6 +180,45 @@ def test_a_leak_names_the_records_by_their_index_in_each_shard(dataset):
     assert len(leaks) == 1 and leaks[0].startswith(f"{last - 1} records")
     assert f"train-00000-of-00002 record {last}" in leaks[0]  # seen first
     assert "test-00000-of-00002 record 0" in leaks[0]  # again
+
+
+def test_a_drawing_twice_in_one_shard_is_not_called_a_leak(dataset):
+    shard = dataset / "train-00000-of-00002"
+    train = list(tfrecord.read_records(shard))
+    shard.write_bytes(tfrecord.frame_records(*joined([*train, train[1]])))
+    repeats = [p for p in verify_dataset(dataset) if "repeat" in p]
+    assert repeats == [
+        f"1 record repeats a key_id seen before in their shard (first: key_id "
+        f"{_key_id(train[1])} in {shard.name} record 1, again in {shard.name} record "
+        f"{len(train)}): the same drawing twice in one shard (is an input line repeated?)"]
+
+
+def test_a_drawing_twice_in_one_split_is_not_called_a_leak(dataset):
+    train = [list(tfrecord.read_records(dataset / f"train-0000{i}-of-00002")) for i in (0, 1)]
+    (dataset / "train-00001-of-00002").write_bytes(tfrecord.frame_records(
+        *joined([*train[1], train[0][2], train[0][3]])))
+    repeats = [p for p in verify_dataset(dataset) if "repeat" in p]
+    assert repeats == [
+        f"2 records repeat a key_id of another shard of their split (first: key_id "
+        f"{_key_id(train[0][2])} in train-00000-of-00002 record 2, again in "
+        f"train-00001-of-00002 record {len(train[1])}): the same drawing twice in one split"]
+
+
+def test_repeats_in_a_shard_a_split_and_two_splits_are_told_apart(dataset):
+    shard = dataset / "eval-00000-of-00002"
+    train = list(tfrecord.read_records(dataset / "train-00000-of-00002"))
+    records = list(tfrecord.read_records(shard))
+    shard.write_bytes(tfrecord.frame_records(*joined([*records, records[0], train[0]])))
+    (dataset / "eval-00001-of-00002").write_bytes(tfrecord.frame_records(*joined(
+        [*tfrecord.read_records(dataset / "eval-00001-of-00002"), records[1]])))
+    repeats = [p.split(" (first")[0] for p in verify_dataset(dataset) if "repeat" in p]
+    assert repeats == ["1 record repeats a key_id of another split",
+                       "1 record repeats a key_id of another shard of their split",
+                       "1 record repeats a key_id seen before in their shard"]
+
+
+def _key_id(record: bytes) -> int:
+    return int(parse_example(record)["key_id"][0])
 
 
 def test_record_that_is_not_an_example_is_named(dataset):

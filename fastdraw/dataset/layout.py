@@ -155,14 +155,15 @@ def shard_paths(path: str | Path, split: str, manifest: dict[str, Any] | None = 
     if manifest is None:
         manifest = read_manifest(path)
     if manifest is not None and "shards" in manifest:
-        names = [n for n in manifest["shards"] if (m := SHARD_RE.fullmatch(n)) and
-                 m["split"] == split]
+        every = [m for n in manifest["shards"] if (m := SHARD_RE.fullmatch(n))]
     else:
-        names = [p.name for p in path.glob(f"{split}-*-of-*")
-                 if (m := SHARD_RE.fullmatch(p.name)) and m["split"] == split]
+        every = [m for p in path.iterdir() if (m := SHARD_RE.fullmatch(p.name))]
+    names = [m[0] for m in every if m["split"] == split]
     if not names:
-        raise FileNotFoundError(f"{path}: no shards of split {split!r} "
-                                f"(expected files {split}-00000-of-NNNNN)")
+        splits = sorted({m["split"] for m in every})
+        raise FileNotFoundError(
+            f"{path}: no shards of split {split!r} (expected files {split}-00000-of-NNNNN); "
+            + (f"its splits are {', '.join(splits)}" if splits else "it has no shard files"))
     shards = [path / n for n in sorted(names)]
     for shard in shards:
         try:

@@ -6,7 +6,8 @@ framing and CRCs; parses every record as a tf.train.Example and checks its featu
 kind's feature set and types, label in range of labels.txt, word equal to its label's class,
 image size and pixel range, stroke lengths and pen flags); compares record counts with the
 manifest and counts.json, each shard's sha256 with the manifest, and finds key_ids that occur
-twice (a drawing in two splits would leak test data into training).  Checks the manifest
+twice, saying whether in two splits (which leaks test data into training), in two shards
+of a split or within a shard.  Checks the manifest
 itself: every field and option of the shape a build writes (no unknown or missing key),
 options.splits against counts.json, its bytes canonical and sealed by its manifest_sha256,
 and the size and sha256 of labels.txt, counts.json and rejected.ndjson against its files;
@@ -636,22 +637,43 @@ def _sha256(file: Path) -> str:
     return h.hexdigest()
 
 
+# Where a repeated key_id was seen before, by how far apart the two records lie, and what
+# that means.
+_REPEATS = (
+    ("of another split", "a drawing in two splits leaks between them"),
+    ("of another shard of their split", "the same drawing twice in one split"),
+    ("seen before in their shard", "the same drawing twice in one shard (is an input line "
+                                   "repeated?)"),
+)
+
+
 def _duplicate_problems(results: list[_ShardResult]) -> list[str]:
-    """key_ids that occur more than once, over all shards, naming the first repeat."""
+    """key_ids that occur more than once, over all shards: one problem for repeats across
+    splits, one within a split, one within a shard, each naming its first repeat and the
+    record its key_id was first seen in."""
     if not results:
         return []
     keys = np.concatenate([r.key_ids for r in results])
     shard = np.repeat(np.arange(len(results)), [len(r.key_ids) for r in results])
     record = np.concatenate([r.key_records for r in results])
-    order = np.argsort(keys, kind="stable")
-    repeats = order[1:][keys[order][1:] == keys[order][:-1]]
-    if not len(repeats):
-        return []
-    again = repeats.min()
-    first = order[np.searchsorted(keys[order], keys[again])]
-    where = [f"{results[shard[i]].name} record {record[i]}" for i in (first, again)]
-    return [f"{len(repeats)} records repeat a key_id seen before (first: key_id {keys[again]} "
-            f"in {where[0]} and {where[1]}); a drawing in two splits leaks between them"]
+    splits = [SHARD_RE.fullmatch(r.name)["split"] for r in results]
+    split = np.array([splits.index(s) for s in splits])[shard]
+    order = np.argsort(keys, kind="stable")  # shards in order, records in order
+    repeats = np.sort(order[1:][keys[order][1:] == keys[order][:-1]])
+    firsts = order[np.searchsorted(keys[order], keys[repeats])]
+    apart = np.where(split[firsts] != split[repeats], 0,
+                     np.where(shard[firsts] != shard[repeats], 1, 2))
+    out = []
+    for code, (where, meaning) in enumerate(_REPEATS):
+        n = int((apart == code).sum())
+        if n:
+            i = int(np.flatnonzero(apart == code)[0])
+            first, again = (f"{results[shard[j]].name} record {record[j]}"
+                            for j in (firsts[i], repeats[i]))
+            out.append(f"{n} record{'s' if n > 1 else ''} repeat{'' if n > 1 else 's'} a "
+                       f"key_id {where} (first: key_id {keys[repeats[i]]} in {first}, again in "
+                       f"{again}): {meaning}")
+    return out
 
 
 class _Issues:
