@@ -94,6 +94,7 @@ class Report:
     classes: int = 0
     split_records: dict[str, int] = field(default_factory=dict)
     shards: int = 0
+    verified: list[str] = field(default_factory=list)  # what was checked, for the summary
 
 
 def verify_dataset(path: str | Path, workers: int | None = None) -> list[str]:
@@ -115,8 +116,16 @@ def check(path: str | Path, workers: int | None = None) -> Report:
         return report
     seen: dict[str, dict] = {}  # the size and sha256 of every metadata file read
     labels = _labels(path, problems, seen)
-    manifest = _manifest(path, problems, report.notes)
-    counts = _counts(path, problems, seen)
+    # The notebook's layout (its make_sharded_files, or fastdraw's drop-in of it) has
+    # neither manifest.json nor rejected.ndjson, which every build writes.
+    notebook = not any(os.path.lexists(path / name) for name in (MANIFEST, REJECTED))
+    manifest = {} if notebook else _manifest(path, problems, report.notes)
+    counts = None if notebook and not os.path.lexists(path / COUNTS) else \
+        _counts(path, problems, seen)
+    if notebook:
+        report.notes.append(_notebook_note(counts is not None))
+    report.verified = ["framing", "CRCs", *(["sha256"] if "shards" in manifest else []),
+                       *(["counts"] if counts is not None else []), "labels", "features"]
     options = manifest.get("options", {})
     if labels is not None and "classes" in manifest and manifest["classes"] != labels:
         problems.append("manifest.json: classes differ from labels.txt")
@@ -198,9 +207,21 @@ def check(path: str | Path, workers: int | None = None) -> Report:
         problems.append(f"manifest.json: records is {manifest['records']}, the shards hold "
                         f"{sum(totals.values())}")
     problems.extend(_duplicate_problems(results))
-    _check_rejected(path, manifest, problems, seen)
+    if not notebook:
+        _check_rejected(path, manifest, problems, seen)
     _check_sealed(manifest, seen, problems)
     return report
+
+
+def _notebook_note(counted: bool) -> str:
+    """What verify says of a directory of the notebook's layout: what it checked, what not."""
+    absent = [MANIFEST, REJECTED] if counted else [MANIFEST, COUNTS, REJECTED]
+    checked = ["its shards (framing, CRCs, every record parsed and checked)", LABELS,
+               *([COUNTS] if counted else [])]
+    return (f"no {', '.join(absent)}: a directory of the notebook's layout (as its "
+            f"make_sharded_files writes), of which {', '.join(checked[:-1])} and "
+            f"{checked[-1]} are verified; fastdraw's extras are absent, so each shard's "
+            "sha256 and record count, the build's options and its rejected lines are not")
 
 
 def _unreadable(file: Path, e: OSError | DatasetFileError, problems: list[str]) -> None:
