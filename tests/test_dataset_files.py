@@ -155,6 +155,20 @@ def test_shards_are_regular_files_for_preview_and_the_readers(dataset, make):
     assert str(e.value) == want
 
 
+def test_a_shard_that_became_a_pipe_after_it_was_listed_is_a_problem(dataset):
+    """verify lists a split's shards, then reads them: a shard replaced by a pipe in between
+    is named, not waited on."""
+    shard = dataset / "eval-00000-of-00002"
+    want = _replace(shard, "fifo")
+    run = _bounded_run("from pathlib import Path\n"
+                       "from fastdraw.dataset.verify import _ShardJob\n"
+                       "job = _ShardJob(None, None, {})\n"
+                       "print(json.dumps(job(Path(sys.argv[1])).problems))\n",
+                       str(shard))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert json.loads(run.stdout) == [want]
+
+
 def test_a_shard_listed_in_the_manifest_but_missing_is_named(dataset):
     shard = dataset / "test-00000-of-00002"
     shard.unlink()

@@ -627,7 +627,12 @@ class _ShardJob:
             # The problem is listed under the shard's name already: not its path again.
             problems.append(f"{file.name}: {str(e).removeprefix(f'{file}: ')} "
                             f"(after {records} good records)")
-            sha256 = _sha256(file)
+            try:
+                sha256 = _sha256(file)
+            except (OSError, DatasetFileError):
+                pass  # replaced since: its sha256 cannot be compared, its damage is said
+        except DatasetFileError as e:  # a pipe, say, put in its place once it was listed
+            problems.append(f"{file.name}: {str(e).removeprefix(f'{file}: ')}")
         except OSError as e:  # a shard that vanished or cannot be read, say
             problems.append(f"{file.name}: cannot be read ({e.strerror or e})"
                             + (f" after {records} good records" if records else ""))
