@@ -8,7 +8,9 @@ from fastdraw.cli.errors import FAILED, OK
 
 
 def add_verify(p: argparse.ArgumentParser) -> None:
-    p.add_argument("dataset", metavar="DATASET_DIR", help="a built dataset directory")
+    p.add_argument("dataset", metavar="DATASET_DIR",
+                   help="a built dataset directory (or one the notebook's make_sharded_files "
+                        "wrote)")
 
 
 def run_verify(args: argparse.Namespace) -> int:

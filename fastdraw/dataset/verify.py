@@ -11,9 +11,10 @@ of a split or within a shard.  Checks the manifest
 itself: every field and option of the shape a build writes (no unknown or missing key),
 options.splits against counts.json, its bytes canonical and sealed by its manifest_sha256,
 and the size and sha256 of labels.txt, counts.json and rejected.ndjson against its files;
-so a single changed byte anywhere fails.  TensorFlow-free, every file opened as a regular
-file and read within a bound, each shard read once, a window at a time, so memory does not
-grow with the dataset.
+so a single changed byte anywhere fails.  A directory of the notebook's layout (no
+manifest, no rejected lines) gets the checks its files allow.  TensorFlow-free, every file
+opened as a regular file and read within a bound, each shard read once, a window at a time,
+so memory does not grow with the dataset.
 """
 
 from __future__ import annotations
@@ -103,7 +104,10 @@ def verify_dataset(path: str | Path, workers: int | None = None) -> list[str]:
 
 
 def check(path: str | Path, workers: int | None = None) -> Report:
-    """Runs every check of a built dataset directory (see the module docstring).
+    """Runs every check of a built dataset directory (see the module docstring).  A directory
+    with neither manifest.json nor rejected.ndjson is of the notebook's layout (written by
+    its make_sharded_files or the drop-in): its shards, labels.txt and counts.json (if any)
+    are checked, and a note says what fastdraw's extras would have let verify check.
 
     Shards are checked in `workers` processes (default: the usable CPUs, one process for
     datasets under 16 MB, where starting processes costs more than it saves).
