@@ -44,6 +44,11 @@ class CorruptRecordError(ValueError):
     """A TFRecord file is damaged: bad length CRC, bad data CRC or truncated."""
 
 
+class DatasetFileError(ValueError):
+    """A dataset's file that is not a regular file (a pipe, a device, a directory) or is
+    bigger than its kind of file can be."""
+
+
 class ProtoError(ValueError):
     """A serialized Example that is not valid protobuf wire format."""
 

@@ -128,9 +128,15 @@ def test_image_size_is_read_from_the_records_without_a_manifest(built, tmp_path)
         assert la == lb
 
 
-def test_unknown_split_is_a_clear_error(built):
-    with pytest.raises(FileNotFoundError, match="no shards of split 'valid'"):
-        img_dataset(built["img"], "valid")
+@pytest.mark.parametrize("manifest", [True, False])
+def test_an_unknown_split_is_an_error_naming_the_datasets_splits(built, tmp_path, manifest):
+    path = Path(shutil.copytree(built["img"], tmp_path / "img"))
+    if not manifest:
+        (path / "manifest.json").unlink()
+    with pytest.raises(FileNotFoundError) as e:
+        img_dataset(path, "valid")
+    assert str(e.value) == (f"{path}: no shards of split 'valid' (expected files "
+                            "valid-00000-of-NNNNN); its splits are eval, test, train")
 
 
 @pytest.mark.parametrize("manifest", [True, False])
@@ -142,7 +148,8 @@ def test_a_dataset_of_the_other_kind_is_a_clear_error(built, tmp_path, kind, man
         (path / "manifest.json").unlink()
     other = "stroke" if kind == "img" else "img"
     read = stroke_dataset if kind == "img" else img_dataset
-    with pytest.raises(ValueError, match=f"is an? {kind} dataset, not {other}: read it "
+    article = {"img": "an", "stroke": "a"}[kind]
+    with pytest.raises(ValueError, match=f"is {article} {kind} dataset, not {other}: read it "
                                          f"with fastdraw.data.{kind}_dataset"):
         read(path, "train")
 

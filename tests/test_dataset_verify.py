@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -13,7 +14,8 @@ from dataset_helpers import CLASSES, SHARDS, SPLITS, built_datasets
 from realdata import files
 
 from fastdraw.cli import main
-from fastdraw.dataset import tfrecord
+from fastdraw.codecs.proto import parse_example
+from fastdraw.dataset import layout, tfrecord
 from fastdraw.dataset.verify import verify_dataset
 from fastdraw.kernels.buffers import joined
 
@@ -126,8 +128,10 @@ def test_missing_shard_and_its_records_are_reported(dataset):
 def test_count_mismatch_in_counts_json(dataset):
     counts = json.loads((dataset / "counts.json").read_text())
     counts["eval"] += 1
-    (dataset / "counts.json").write_text(json.dumps(counts))
+    _write_json(dataset, "counts.json", counts)
     assert verify_dataset(dataset) == [
+        f"counts.json: eval has {counts['eval']} records, manifest.json's options.splits gives "
+        f"{SPLITS['eval']} a class, {counts['eval'] - 1} for its 3 classes",
         f"counts.json: eval has {counts['eval']} records, its shards hold {counts['eval'] - 1}"
     ]
 
@@ -176,6 +180,45 @@ def test_a_leak_names_the_records_by_their_index_in_each_shard(dataset):
     assert len(leaks) == 1 and leaks[0].startswith(f"{last - 1} records")
     assert f"train-00000-of-00002 record {last}" in leaks[0]  # seen first
     assert "test-00000-of-00002 record 0" in leaks[0]  # again
+
+
+def test_a_drawing_twice_in_one_shard_is_not_called_a_leak(dataset):
+    shard = dataset / "train-00000-of-00002"
+    train = list(tfrecord.read_records(shard))
+    shard.write_bytes(tfrecord.frame_records(*joined([*train, train[1]])))
+    repeats = [p for p in verify_dataset(dataset) if "repeat" in p]
+    assert repeats == [
+        f"1 record repeats a key_id seen before in their shard (first: key_id "
+        f"{_key_id(train[1])} in {shard.name} record 1, again in {shard.name} record "
+        f"{len(train)}): the same drawing twice in one shard (is an input line repeated?)"]
+
+
+def test_a_drawing_twice_in_one_split_is_not_called_a_leak(dataset):
+    train = [list(tfrecord.read_records(dataset / f"train-0000{i}-of-00002")) for i in (0, 1)]
+    (dataset / "train-00001-of-00002").write_bytes(tfrecord.frame_records(
+        *joined([*train[1], train[0][2], train[0][3]])))
+    repeats = [p for p in verify_dataset(dataset) if "repeat" in p]
+    assert repeats == [
+        f"2 records repeat a key_id of another shard of their split (first: key_id "
+        f"{_key_id(train[0][2])} in train-00000-of-00002 record 2, again in "
+        f"train-00001-of-00002 record {len(train[1])}): the same drawing twice in one split"]
+
+
+def test_repeats_in_a_shard_a_split_and_two_splits_are_told_apart(dataset):
+    shard = dataset / "eval-00000-of-00002"
+    train = list(tfrecord.read_records(dataset / "train-00000-of-00002"))
+    records = list(tfrecord.read_records(shard))
+    shard.write_bytes(tfrecord.frame_records(*joined([*records, records[0], train[0]])))
+    (dataset / "eval-00001-of-00002").write_bytes(tfrecord.frame_records(*joined(
+        [*tfrecord.read_records(dataset / "eval-00001-of-00002"), records[1]])))
+    repeats = [p.split(" (first")[0] for p in verify_dataset(dataset) if "repeat" in p]
+    assert repeats == ["1 record repeats a key_id of another split",
+                       "1 record repeats a key_id of another shard of their split",
+                       "1 record repeats a key_id seen before in their shard"]
+
+
+def _key_id(record: bytes) -> int:
+    return int(parse_example(record)["key_id"][0])
 
 
 def test_record_that_is_not_an_example_is_named(dataset):
@@ -358,7 +401,21 @@ def test_a_path_that_is_not_a_dataset_directory_fails_saying_so(tmp_path, capsys
 
 
 def _write_json(dataset: Path, name: str, value) -> None:
+    """Writes a metadata file as JSON; for counts.json, reseals the manifest around it (as a
+    build writing that file would), so that only the value's own problems are found."""
     (dataset / name).write_text(json.dumps(value))
+    if name != "manifest.json":
+        _reseal(dataset)
+
+
+def _reseal(dataset: Path) -> None:
+    """Gives manifest.json the size and sha256 of labels.txt, counts.json and rejected.ndjson
+    as they are now, sealed anew."""
+    manifest = json.loads((dataset / "manifest.json").read_text())
+    for name in layout.SEALED:
+        data = (dataset / name).read_bytes()
+        manifest["files"][name] = layout.file_entry(len(data), hashlib.sha256(data).hexdigest())
+    layout.write_manifest(dataset, manifest)
 
 
 def _cli_problems(dataset: Path, capsys) -> list[str]:
@@ -371,7 +428,8 @@ def _cli_problems(dataset: Path, capsys) -> list[str]:
     return [line[len(prefix):] for line in out[:-1]]
 
 
-MANIFEST_FIELDS = "format, kind, classes, options, records, rejected, shards"
+MANIFEST_FIELDS = ("format, kind, name, classes, options, versions, records, rejected, shards, "
+                   "files, manifest_sha256")
 
 
 @pytest.mark.parametrize("value, shown", [([1, 2], "an array [1, 2]"), (None, "null"),
@@ -383,24 +441,27 @@ def test_a_manifest_that_is_not_an_object_is_named(dataset, capsys, value, shown
 
 
 def test_an_empty_manifest_lacks_every_field(dataset):
-    _write_json(dataset, "manifest.json", {})
+    layout.write_manifest(dataset, {})
     assert verify_dataset(dataset) == [
-        f"manifest.json: lacks {MANIFEST_FIELDS} (the build writes {MANIFEST_FIELDS}); "
-        "rebuild the dataset"]
+        f"manifest.json: lacks {MANIFEST_FIELDS.removesuffix(', manifest_sha256')} (the build "
+        f"writes {MANIFEST_FIELDS}); rebuild the dataset"]
 
 
 def _edit_manifest(dataset: Path, edit) -> None:
+    """Edits the manifest and seals it anew (its sha256 and bytes are tested apart)."""
     manifest = json.loads((dataset / "manifest.json").read_text())
     edit(manifest)
-    _write_json(dataset, "manifest.json", manifest)
+    layout.write_manifest(dataset, manifest)
 
 
 def _wrong_types(m: dict) -> None:
-    m.update(format=1, kind=["img"], classes="cat", records="27", rejected=True)
+    m.update(format=1, kind=["img"], name=3, classes="cat", versions=["1.0"], records="27",
+             rejected=True)
 
 
 def _wrong_option_types(m: dict) -> None:
-    m["options"].update(shards="2", img_size=[64], include_unrecognized=0, splits=[5, 2, 2])
+    m["options"].update(shards="2", img_size=[64], include_unrecognized=0, splits=[5, 2, 2],
+                        seed=0.5, line_width=False, maximize="yes", notebook_time=None)
 
 
 def _wrong_shard_entries(m: dict) -> None:
@@ -412,16 +473,24 @@ MANIFEST_FAULTS = [
     (_wrong_types, [
         "manifest.json: format is the number 1, not 'fastdraw-dataset/1'",
         'manifest.json: kind is an array ["img"], not "img" or "stroke"',
+        "manifest.json: name is the number 3, not the dataset's name (a string)",
         'manifest.json: classes is the string "cat", not an array of class names',
+        'manifest.json: versions is an array ["1.0"], not an object of versions by package, '
+        'such as {"fastdraw": "1.0"}',
         'manifest.json: records is the string "27", not a whole number',
         "manifest.json: rejected is the boolean true, not a whole number",
     ]),
     (_wrong_option_types, [
-        'manifest.json: options.shards is the string "2", not a whole number of at least 1',
-        "manifest.json: options.img_size is an array [64], not a whole number of at least 1",
-        "manifest.json: options.include_unrecognized is the number 0, not true or false",
         "manifest.json: options.splits is an array [5, 2, 2], not an object of examples per "
         'class by split, such as {"train": 7, "eval": 1}',
+        'manifest.json: options.shards is the string "2", not a whole number of at least 1',
+        "manifest.json: options.seed is the number 0.5, not a whole number",
+        "manifest.json: options.img_size is an array [64], not a whole number of at least 1",
+        "manifest.json: options.line_width is the boolean false, not a whole number of at "
+        "least 1",
+        'manifest.json: options.maximize is the string "yes", not true or false',
+        "manifest.json: options.notebook_time is null, not true or false",
+        "manifest.json: options.include_unrecognized is the number 0, not true or false",
     ]),
     (lambda m: m.update(options=None),
      ["manifest.json: options is null, not an object of the build's options"]),
@@ -522,9 +591,10 @@ def test_metadata_files_that_cannot_be_read_are_named(dataset, capsys):
     for name in ("labels.txt", "counts.json"):
         (dataset / name).unlink()
         (dataset / name).mkdir()
-    (dataset / "rejected.ndjson").write_bytes(b"\xff\xfe")
+    (dataset / "rejected.ndjson").write_bytes(b"\xff\xfe\n")
     problems = _cli_problems(dataset, capsys)
-    assert problems[:2] == ["labels.txt: is a directory, not a file",
-                            "counts.json: is a directory, not a file"]
+    not_a_file = ("a directory, not a regular file (a dataset holds the regular files its "
+                  "build wrote); rebuild the dataset")
+    assert problems[:2] == [f"labels.txt: {not_a_file}", f"counts.json: {not_a_file}"]
     assert problems[2].startswith("rejected.ndjson: not UTF-8 text (")
     assert len(problems) == 3

@@ -94,7 +94,8 @@ def test_bad_input_is_a_clear_error_not_a_traceback(built, tmp_path, capsys):
     assert main(["preview", str(tmp_path / "nowhere"), "--out", out]) == 1
     assert "fastdraw preview: error:" in capsys.readouterr().err
     assert main(["preview", str(built["img"]), "--split", "valid", "--out", out]) == 1
-    assert "no shards of split 'valid'" in capsys.readouterr().err
+    assert "no shards of split 'valid' (expected files valid-00000-of-NNNNN); its splits are " \
+           "eval, test, train" in capsys.readouterr().err
     assert main(["preview", str(built["img"]), "--out", out, "--rows", "0"]) == 2
     assert main(["inspect", "unicorn", "--data", str(SIMPLIFIED), "--mosaic", out]) == 1
     assert "no unicorn.ndjson" in capsys.readouterr().err

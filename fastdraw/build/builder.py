@@ -407,19 +407,18 @@ def _versions() -> dict[str, str]:
 
 def _finish(opts: BuildOptions, kind: str, plan: Plan, tmp: Path, hashes: dict[str, str],
             rejections: list[Path], cutoff: list[int], versions: dict[str, str]) -> Built:
-    """Writes labels.txt, counts.json, rejected.ndjson and manifest.json of one kind."""
-    classes = len(opts.classes)
-    layout.write_labels(tmp, opts.classes)
-    counts = {split: n * classes for split, n in plan.splits.items()}
-    layout.write_counts(tmp, counts)
-    rejected = 0
-    with open(tmp / layout.REJECTED, "w", encoding="utf-8") as out:
+    """Writes labels.txt, counts.json, rejected.ndjson and manifest.json of one kind (the
+    manifest sealing the other three: see fastdraw.dataset.layout)."""
+    def used_rejections() -> Iterator[str]:  # every class's, up to its last used line
         for src, cut in zip(rejections, cutoff):
             with open(src, encoding="utf-8") as f:
-                for line in f:
-                    if json.loads(line)["line"] < cut:
-                        out.write(line)
-                        rejected += 1
+                yield from (line for line in f if json.loads(line)["line"] < cut)
+
+    classes = len(opts.classes)
+    counts = {split: n * classes for split, n in plan.splits.items()}
+    files = {layout.LABELS: layout.write_labels(tmp, opts.classes),
+             layout.COUNTS: layout.write_counts(tmp, counts)}
+    rejected, files[layout.REJECTED] = layout.write_rejected(tmp, used_rejections())
     per_shard = plan.rounds_per_shard()
     layout.write_manifest(tmp, {
         "format": layout.FORMAT,
@@ -435,6 +434,7 @@ def _finish(opts: BuildOptions, kind: str, plan: Plan, tmp: Path, hashes: dict[s
         "rejected": rejected,
         "shards": {shard: {"records": int(per_shard[s]) * classes, "sha256": hashes[shard]}
                    for s, shard in enumerate(plan.shard_names)},
+        "files": files,
     })
     return Built(kind, opts.target(kind), counts, rejected)
 

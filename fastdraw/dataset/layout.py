@@ -6,10 +6,20 @@ last).  fastdraw adds ``counts.json`` (examples per split), ``manifest.json`` (f
 kind, classes, options, versions, record counts and the sha256 of every shard) and
 ``rejected.ndjson`` (every input item that was not a valid drawing: file, line, reason,
 text).  A dataset without a manifest (the notebook's) is read by its shards alone.
+
+The manifest covers every byte of the dataset: ``shards`` gives each shard's sha256,
+``files`` the size and sha256 of labels.txt, counts.json and rejected.ndjson, and
+``manifest_sha256`` the sha256 of the manifest's own canonical JSON (`manifest_bytes`)
+without that field; the file is those canonical bytes.  (Manifests written before
+``files`` and ``manifest_sha256`` have neither.)
+
+Every file is read through `fastdraw.dataset.files`: regular files only, and a whole file
+only up to the bound its kind allows (``*_LIMIT``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -18,6 +28,7 @@ from typing import Any
 
 from fastdraw.codecs import Codec, codec_for, codec_of_features
 from fastdraw.codecs.proto import parse_example
+from fastdraw.dataset.files import check_regular, read_bounded
 from fastdraw.dataset.tfrecord import read_records
 
 FORMAT = "fastdraw-dataset/1"
@@ -26,6 +37,16 @@ COUNTS = "counts.json"
 MANIFEST = "manifest.json"
 REJECTED = "rejected.ndjson"
 SHARD_RE = re.compile(r"(?P<split>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})")
+
+# The most bytes each metadata file may take, and what it holds (for the message when it
+# takes more): far beyond what a build writes, low enough to be read whole.
+LABELS_LIMIT, LABELS_HOLDS = 16 << 20, "the class names, one a line"
+COUNTS_LIMIT, COUNTS_HOLDS = 1 << 20, "a count of records per split"
+MANIFEST_LIMIT, MANIFEST_HOLDS = 64 << 20, "a few KiB, and about 150 bytes a shard"
+REJECTED_LINE_LIMIT = 64 << 10  # a line of rejected.ndjson: file, line, reason, 200 characters
+
+SEALED = (LABELS, COUNTS, REJECTED)  # the files whose size and sha256 the manifest's files give
+MANIFEST_SHA256 = "manifest_sha256"  # the manifest's field sealing the rest of it
 
 
 def shard_name(split: str, index: int, shards: int) -> str:
@@ -38,17 +59,55 @@ def shard_names(splits: Iterable[str], shards: int) -> list[str]:
     return [shard_name(split, i, shards) for split in splits for i in range(shards)]
 
 
-def write_labels(path: Path, classes: Sequence[str]) -> None:
-    (path / LABELS).write_text("\n".join(classes), encoding="utf-8")
+def file_entry(size: int, sha256: str) -> dict[str, Any]:
+    """A file's entry in the manifest's ``files``."""
+    return {"bytes": size, "sha256": sha256}
 
 
-def write_counts(path: Path, counts: dict[str, int]) -> None:
-    (path / COUNTS).write_text(json.dumps(counts), encoding="utf-8")
+def _write(file: Path, data: bytes) -> dict[str, Any]:
+    file.write_bytes(data)
+    return file_entry(len(data), hashlib.sha256(data).hexdigest())
+
+
+def write_labels(path: Path, classes: Sequence[str]) -> dict[str, Any]:
+    """Writes labels.txt; returns its entry for the manifest's ``files``."""
+    return _write(path / LABELS, "\n".join(classes).encode("utf-8"))
+
+
+def write_counts(path: Path, counts: dict[str, int]) -> dict[str, Any]:
+    """Writes counts.json (the splits in the order given); returns its ``files`` entry."""
+    return _write(path / COUNTS, json.dumps(counts).encode("utf-8"))
+
+
+def write_rejected(path: Path, lines: Iterable[str]) -> tuple[int, dict[str, Any]]:
+    """Writes rejected.ndjson, one JSON object a line (each ending in a newline), streamed;
+    returns the count of lines and the file's ``files`` entry."""
+    digest, size, count = hashlib.sha256(), 0, 0
+    with open(path / REJECTED, "wb") as out:
+        for line in lines:
+            data = line.encode("utf-8")
+            out.write(data)
+            digest.update(data)
+            size += len(data)
+            count += 1
+    return count, file_entry(size, digest.hexdigest())
+
+
+def manifest_bytes(manifest: dict[str, Any]) -> bytes:
+    """A manifest's canonical JSON: keys sorted, indented by 2, ASCII, a newline at the end."""
+    return (json.dumps(manifest, sort_keys=True, indent=2) + "\n").encode("ascii")
+
+
+def manifest_sha256(manifest: dict[str, Any]) -> str:
+    """The sha256 that seals a manifest: of its canonical JSON without MANIFEST_SHA256."""
+    return hashlib.sha256(manifest_bytes(
+        {k: v for k, v in manifest.items() if k != MANIFEST_SHA256})).hexdigest()
 
 
 def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
-    (path / MANIFEST).write_text(json.dumps(manifest, sort_keys=True, indent=2) + "\n",
-                                 encoding="utf-8")
+    """Writes manifest.json, sealed with its MANIFEST_SHA256."""
+    (path / MANIFEST).write_bytes(manifest_bytes(
+        {**manifest, MANIFEST_SHA256: manifest_sha256(manifest)}))
 
 
 def read_manifest(path: str | Path) -> dict[str, Any] | None:
@@ -58,11 +117,13 @@ def read_manifest(path: str | Path) -> dict[str, Any] | None:
     hand-edited manifest would otherwise fail later, far from its cause).
     """
     file = Path(path) / MANIFEST
-    if not file.exists():
+    try:
+        data = read_bounded(file, MANIFEST_LIMIT, MANIFEST_HOLDS)
+    except FileNotFoundError:
         return None
     try:
-        manifest = json.loads(file.read_text("utf-8"))
-    except ValueError as e:  # bad JSON or bad UTF-8
+        manifest = json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError) as e:  # bad JSON or bad UTF-8, nested too deep
         raise ValueError(f"{file}: not valid JSON ({e}); rebuild the dataset, or check it "
                          f"with: python -m fastdraw verify {path}") from e
     if not isinstance(manifest, dict):
@@ -74,28 +135,43 @@ def read_manifest(path: str | Path) -> dict[str, Any] | None:
 def read_labels(path: str | Path) -> list[str]:
     """Class names of labels.txt, in label order."""
     file = Path(path) / LABELS
-    if not file.exists():
-        raise FileNotFoundError(f"{file}: no labels.txt; is {path} a built dataset directory?")
-    return file.read_text("utf-8").split("\n")
+    try:
+        data = read_bounded(file, LABELS_LIMIT, LABELS_HOLDS)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{file}: no labels.txt; is {path} a built dataset "
+                                "directory?") from None
+    try:
+        return data.decode("utf-8").split("\n")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{file}: not UTF-8 text ({e}); rebuild the dataset") from None
 
 
 def shard_paths(path: str | Path, split: str, manifest: dict[str, Any] | None = None
                 ) -> list[Path]:
     """The split's shard files, sorted: those ``manifest`` (default: the dataset's) lists,
-    else those on disk."""
+    else those on disk.  Raises DatasetFileError if one is not a regular file (a named pipe
+    would block its reader), FileNotFoundError if one the manifest lists is missing."""
     path = Path(path)
     if manifest is None:
         manifest = read_manifest(path)
     if manifest is not None and "shards" in manifest:
-        names = [n for n in manifest["shards"] if (m := SHARD_RE.fullmatch(n)) and
-                 m["split"] == split]
+        every = [m for n in manifest["shards"] if (m := SHARD_RE.fullmatch(n))]
     else:
-        names = [p.name for p in path.glob(f"{split}-*-of-*")
-                 if (m := SHARD_RE.fullmatch(p.name)) and m["split"] == split]
+        every = [m for p in path.iterdir() if (m := SHARD_RE.fullmatch(p.name))]
+    names = [m[0] for m in every if m["split"] == split]
     if not names:
-        raise FileNotFoundError(f"{path}: no shards of split {split!r} "
-                                f"(expected files {split}-00000-of-NNNNN)")
-    return [path / n for n in sorted(names)]
+        splits = sorted({m["split"] for m in every})
+        raise FileNotFoundError(
+            f"{path}: no shards of split {split!r} (expected files {split}-00000-of-NNNNN); "
+            + (f"its splits are {', '.join(splits)}" if splits else "it has no shard files"))
+    shards = [path / n for n in sorted(names)]
+    for shard in shards:
+        try:
+            check_regular(shard)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{shard}: missing, though manifest.json lists it; check the "
+                                    f"dataset with: python -m fastdraw verify {path}") from None
+    return shards
 
 
 def dataset_codec(path: str | Path, manifest: dict[str, Any] | None = None) -> Codec:

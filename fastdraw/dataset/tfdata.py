@@ -65,8 +65,9 @@ def _dataset(path: str | Path, split: str, want: type[Codec], decode_options: di
     manifest = read_manifest(path)
     codec = dataset_codec(path, manifest)
     if not isinstance(codec, want):
-        raise ValueError(f"{path} is a {codec.kind} dataset, not {want.kind}: read it with "
-                         f"fastdraw.data.{codec.kind}_dataset")
+        article = "an" if codec.kind[:1] in "aeiou" else "a"
+        raise ValueError(f"{path} is {article} {codec.kind} dataset, not {want.kind}: read it "
+                         f"with fastdraw.data.{codec.kind}_dataset")
     spec, decode = codec.tf_decoder(**decode_options)
     records = _records(path, manifest, split, shuffle, seed, parallel_reads)
     return _pipeline(records, lambda r: decode(tf.io.parse_example(r, spec)), batch_size,

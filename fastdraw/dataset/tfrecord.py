@@ -22,6 +22,7 @@ import google_crc32c
 import numpy as np
 from numba import njit
 
+from fastdraw.dataset.files import open_regular
 from fastdraw.errors import CorruptRecordError
 from fastdraw.kernels.buffers import joined
 from fastdraw.kernels.jit import helper
@@ -51,6 +52,7 @@ def _append_framed(parts: list[bytes], record: bytes) -> None:
     parts.append(_FOOTER.pack(masked_crc32c(record)))
 
 
+MAX_RECORD = (1 << 31) - 1  # bytes: the most a protocol buffer (a tf.train.Example) can take
 _HEADERS = np.dtype([("length", "<u8"), ("crc", "<u4")])  # packed: 12 bytes a record
 FRAME_HEAD = _HEADERS.itemsize  # framing bytes before a record: its length and that's CRC
 FRAME_TAIL = _FOOTER.size  # framing bytes after it: the data's CRC
@@ -207,10 +209,11 @@ def read_records(path: str | os.PathLike, check_crc: bool = True) -> Iterator[by
 
     With ``check_crc`` every length and data CRC is verified.  A damaged file
     raises CorruptRecordError naming the file, the record's byte offset and the
-    problem; a length running past the end of the file is reported as truncated.
+    problem; a length running past the end of the file is reported as truncated, one over
+    MAX_RECORD as such.  A path that is not a regular file raises DatasetFileError.
     """
     path = os.fspath(path)
-    with open(path, "rb", buffering=1 << 20) as f:
+    with open_regular(path, buffering=1 << 20) as f:
         size = os.fstat(f.fileno()).st_size
         offset = 0
         while offset < size:
@@ -224,6 +227,8 @@ def read_records(path: str | os.PathLike, check_crc: bool = True) -> Iterator[by
             if end > size:
                 _corrupt(path, offset, f"truncated: the record needs {end - size} more bytes "
                                        f"than the file's {size}")
+            if length > MAX_RECORD:
+                _too_long(path, offset, length)
             record = f.read(length)
             (data_crc,) = _FOOTER.unpack(f.read(_FOOTER.size))
             if check_crc and masked_crc32c(record) != data_crc:
@@ -253,12 +258,12 @@ def read_windows(path: str | os.PathLike, window: int | None = None, check_crc: 
     if not check_crc or _EXTEND is None:  # no C CRC for the kernel: record by record
         yield from _windows_of(read_records(path, check_crc), window)
         if on_bytes is not None:
-            with open(path, "rb") as f:
+            with open_regular(path) as f:
                 while chunk := f.read(window):
                     on_bytes(memoryview(chunk))
         return
     path = os.fspath(path)
-    with open(path, "rb", buffering=0) as f:
+    with open_regular(path, buffering=0) as f:
         size = os.fstat(f.fileno()).st_size
         block, out, offsets = _window_arrays(max(window, FRAME_HEAD + FRAME_TAIL))
         held = 0  # bytes at the start of block that begin the next frame
@@ -281,10 +286,13 @@ def read_windows(path: str | os.PathLike, window: int | None = None, check_crc: 
             block[:held] = block[used:n]
             at += used
             if held >= FRAME_HEAD:  # a frame whose header is whole did not fit: how big is it?
-                need = FRAME_HEAD + int(block[:8].view("<u8")[0]) + FRAME_TAIL
+                length = int(block[:8].view("<u8")[0])
+                need = FRAME_HEAD + length + FRAME_TAIL
                 if at + need > size:
                     _corrupt(path, at, f"truncated: the record needs {at + need - size} more "
                                        f"bytes than the file's {size}")
+                if length > MAX_RECORD:
+                    _too_long(path, at, length)
                 if need > len(block):
                     grown, out, offsets = _window_arrays(need)
                     grown[:held] = block[:held]
@@ -353,6 +361,11 @@ def _unframe_kernel(extend, block, n, out, offsets):
         records += 1
         pos = data + size + FRAME_TAIL
     return records, pos, 0
+
+
+def _too_long(path: str, offset: int, length: int) -> None:
+    _corrupt(path, offset, f"its length, {length} bytes, is more than the {MAX_RECORD} a "
+                           "tf.train.Example (a protocol buffer) can take")
 
 
 def _corrupt(path: str, offset: int, what: str) -> None:

@@ -6,8 +6,15 @@ framing and CRCs; parses every record as a tf.train.Example and checks its featu
 kind's feature set and types, label in range of labels.txt, word equal to its label's class,
 image size and pixel range, stroke lengths and pen flags); compares record counts with the
 manifest and counts.json, each shard's sha256 with the manifest, and finds key_ids that occur
-twice (a drawing in two splits would leak test data into training).  TensorFlow-free, and
-each shard is read once, a window at a time, so memory does not grow with the shards.
+twice, saying whether in two splits (which leaks test data into training), in two shards
+of a split or within a shard.  Checks the manifest
+itself: every field and option of the shape a build writes (no unknown or missing key),
+options.splits against counts.json, its bytes canonical and sealed by its manifest_sha256,
+and the size and sha256 of labels.txt, counts.json and rejected.ndjson against its files;
+so a single changed byte anywhere fails.  A directory of the notebook's layout (no
+manifest, no rejected lines) gets the checks its files allow.  TensorFlow-free, every file
+opened as a regular file and read within a bound, each shard read once, a window at a time,
+so memory does not grow with the dataset.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ import hashlib
 import itertools
 import json
 import multiprocessing as mp
+import os
+import re
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -48,17 +57,30 @@ from fastdraw.codecs.proto import (
 )
 from fastdraw.cpus import usable_cpus
 from fastdraw.dataset import tfrecord
+from fastdraw.dataset.files import open_regular, read_bounded, size_text
 from fastdraw.dataset.layout import (
     COUNTS,
+    COUNTS_HOLDS,
+    COUNTS_LIMIT,
     FORMAT,
     LABELS,
+    LABELS_HOLDS,
+    LABELS_LIMIT,
     MANIFEST,
+    MANIFEST_HOLDS,
+    MANIFEST_LIMIT,
+    MANIFEST_SHA256,
     REJECTED,
+    REJECTED_LINE_LIMIT,
+    SEALED,
     SHARD_RE,
+    file_entry,
+    manifest_bytes,
+    manifest_sha256,
     shard_name,
 )
 from fastdraw.dataset.tfrecord import read_windows
-from fastdraw.errors import CorruptRecordError
+from fastdraw.errors import CorruptRecordError, DatasetFileError
 
 _PARALLEL_BYTES = 16 << 20
 
@@ -68,10 +90,12 @@ class Report:
     """What verify found: problems (empty when all holds) and what was checked."""
 
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was not checked, and why
     kind: str = "?"
     classes: int = 0
     split_records: dict[str, int] = field(default_factory=dict)
     shards: int = 0
+    verified: list[str] = field(default_factory=list)  # what was checked, for the summary
 
 
 def verify_dataset(path: str | Path, workers: int | None = None) -> list[str]:
@@ -80,7 +104,10 @@ def verify_dataset(path: str | Path, workers: int | None = None) -> list[str]:
 
 
 def check(path: str | Path, workers: int | None = None) -> Report:
-    """Runs every check of a built dataset directory (see the module docstring).
+    """Runs every check of a built dataset directory (see the module docstring).  A directory
+    with neither manifest.json nor rejected.ndjson is of the notebook's layout (written by
+    its make_sharded_files or the drop-in): its shards, labels.txt and counts.json (if any)
+    are checked, and a note says what fastdraw's extras would have let verify check.
 
     Shards are checked in `workers` processes (default: the usable CPUs, one process for
     datasets under 16 MB, where starting processes costs more than it saves).
@@ -91,9 +118,18 @@ def check(path: str | Path, workers: int | None = None) -> Report:
     if not path.is_dir():
         problems.append("not a directory (give the path of a built dataset, such as data/zoo_img)")
         return report
-    labels = _labels(path, problems)
-    manifest = _manifest(path, problems)
-    counts = _counts(path, problems)
+    seen: dict[str, dict] = {}  # the size and sha256 of every metadata file read
+    labels = _labels(path, problems, seen)
+    # The notebook's layout (its make_sharded_files, or fastdraw's drop-in of it) has
+    # neither manifest.json nor rejected.ndjson, which every build writes.
+    notebook = not any(os.path.lexists(path / name) for name in (MANIFEST, REJECTED))
+    manifest = {} if notebook else _manifest(path, problems, report.notes)
+    counts = None if notebook and not os.path.lexists(path / COUNTS) else \
+        _counts(path, problems, seen)
+    if notebook:
+        report.notes.append(_notebook_note(counts is not None))
+    report.verified = ["framing", "CRCs", *(["sha256"] if "shards" in manifest else []),
+                       *(["counts"] if counts is not None else []), "labels", "features"]
     options = manifest.get("options", {})
     if labels is not None and "classes" in manifest and manifest["classes"] != labels:
         problems.append("manifest.json: classes differ from labels.txt")
@@ -113,6 +149,7 @@ def check(path: str | Path, workers: int | None = None) -> Report:
             problems.append(f"counts.json: splits {', '.join(sorted(counts))} differ from "
                             f"manifest.json's options.splits "
                             f"({', '.join(sorted(options['splits'])) or 'none'})")
+    _check_splits(manifest, counts, problems)
     expected = _expected_shards(path, splits, options.get("shards"), problems)
     listed = manifest.get("shards")
     for name in listed or {}:
@@ -174,28 +211,56 @@ def check(path: str | Path, workers: int | None = None) -> Report:
         problems.append(f"manifest.json: records is {manifest['records']}, the shards hold "
                         f"{sum(totals.values())}")
     problems.extend(_duplicate_problems(results))
-    _check_rejected(path, manifest, problems)
+    if not notebook:
+        _check_rejected(path, manifest, problems, seen)
+    _check_sealed(manifest, seen, problems)
     return report
 
 
-def _text(file: Path, problems: list[str]) -> str | None:
-    """The UTF-8 text of a metadata file, or None after saying why it cannot be read."""
-    if not file.exists():
-        problems.append(f"{file.name}: missing")
-        return None
+def _notebook_note(counted: bool) -> str:
+    """What verify says of a directory of the notebook's layout: what it checked, what not."""
+    absent = [MANIFEST, REJECTED] if counted else [MANIFEST, COUNTS, REJECTED]
+    checked = ["its shards (framing, CRCs, every record parsed and checked)", LABELS,
+               *([COUNTS] if counted else [])]
+    return (f"no {', '.join(absent)}: a directory of the notebook's layout (as its "
+            f"make_sharded_files writes), of which {', '.join(checked[:-1])} and "
+            f"{checked[-1]} are verified; fastdraw's extras are absent, so each shard's "
+            "sha256 and record count, the build's options and its rejected lines are not")
+
+
+def _unreadable(file: Path, e: OSError | DatasetFileError, problems: list[str]) -> None:
+    """Says why a metadata file could not be read, naming it by its name only."""
+    if isinstance(e, FileNotFoundError):
+        dangling = f" (a symbolic link to {os.readlink(file)}, which does not exist)" \
+            if os.path.islink(file) else ""
+        problems.append(f"{file.name}: missing{dangling}")
+    elif isinstance(e, DatasetFileError):
+        problems.append(f"{file.name}: {str(e).removeprefix(f'{file}: ')}")
+    else:
+        problems.append(f"{file.name}: cannot be read ({e.strerror or e})")
+
+
+def _text(file: Path, limit: int, holds: str, problems: list[str],
+          seen: dict[str, dict] | None = None) -> str | None:
+    """The UTF-8 text of a metadata file of at most ``limit`` bytes (``holds`` says what it
+    holds), or None after saying why it cannot be read.  ``seen`` gets the file's size and
+    sha256, as the manifest's ``files`` give them."""
     try:
-        return file.read_text("utf-8")
+        data = read_bounded(file, limit, holds)
+    except (OSError, DatasetFileError) as e:
+        _unreadable(file, e, problems)
+        return None
+    if seen is not None:
+        seen[file.name] = file_entry(len(data), hashlib.sha256(data).hexdigest())
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError as e:
         problems.append(f"{file.name}: not UTF-8 text ({e})")
-    except IsADirectoryError:
-        problems.append(f"{file.name}: is a directory, not a file")
-    except OSError as e:
-        problems.append(f"{file.name}: cannot be read ({e.strerror or e})")
     return None
 
 
-def _labels(path: Path, problems: list[str]) -> list[str] | None:
-    text = _text(path / LABELS, problems)
+def _labels(path: Path, problems: list[str], seen: dict[str, dict]) -> list[str] | None:
+    text = _text(path / LABELS, LABELS_LIMIT, LABELS_HOLDS, problems, seen)
     if text is None:
         return None
     labels = text.split("\n")
@@ -204,24 +269,33 @@ def _labels(path: Path, problems: list[str]) -> list[str] | None:
     return labels
 
 
-_UNREAD = object()  # what _json gives for a file it could not read (JSON's null is None)
+_UNREAD = object()  # what _parse gives for a file it could not read (JSON's null is None)
 
 
-def _json(file: Path, problems: list[str]) -> Any:
-    """The JSON value of a metadata file, or _UNREAD after saying why there is none."""
-    text = _text(file, problems)
+def _parse(file: Path, text: str | None, problems: list[str]) -> Any:
+    """The JSON value of a metadata file's text, or _UNREAD after saying why there is none."""
     if text is None:
         return _UNREAD
     try:
         return json.loads(text)
     except ValueError as e:
         problems.append(f"{file.name}: not valid JSON ({e})")
-        return _UNREAD
+    except RecursionError:
+        problems.append(f"{file.name}: not valid JSON (nested too deep)")
+    return _UNREAD
 
 
 def _is_count(value: Any) -> bool:
     """A whole number of records (JSON's true and false are not)."""
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_sha256(value: Any) -> bool:
+    """A sha256 as the build writes it: 64 lowercase hex digits."""
+    return isinstance(value, str) and _SHA256.fullmatch(value) is not None
+
+
+_SHA256 = re.compile("[0-9a-f]{64}")
 
 
 def _describe(value: Any) -> str:
@@ -237,10 +311,11 @@ def _describe(value: Any) -> str:
 _COUNTS_SHAPE = 'an object of records per split, such as {"train": 70, "eval": 10, "test": 10}'
 
 
-def _counts(path: Path, problems: list[str]) -> dict[str, Any] | None:
+def _counts(path: Path, problems: list[str], seen: dict[str, dict]) -> dict[str, Any] | None:
     """counts.json's object of records per split (values checked against the shards later),
     or None when it is missing or not such an object."""
-    counts = _json(path / COUNTS, problems)
+    file = path / COUNTS
+    counts = _parse(file, _text(file, COUNTS_LIMIT, COUNTS_HOLDS, problems, seen), problems)
     if counts is _UNREAD:
         return None
     if not isinstance(counts, dict):
@@ -252,13 +327,18 @@ def _counts(path: Path, problems: list[str]) -> dict[str, Any] | None:
     return counts
 
 
-_MANIFEST_FIELDS = ("format", "kind", "classes", "options", "records", "rejected", "shards")
+_MANIFEST_FIELDS = ("format", "kind", "name", "classes", "options", "versions", "records",
+                    "rejected", "shards", "files", MANIFEST_SHA256)
+_SEALING = ("files", MANIFEST_SHA256)  # fields a manifest written before them lacks
 
 
-def _manifest(path: Path, problems: list[str]) -> dict[str, Any]:
+def _manifest(path: Path, problems: list[str], notes: list[str]) -> dict[str, Any]:
     """manifest.json's fields that have the shape the build writes them in ({} when it is
-    missing or not an object); says which fields lack or have another shape, and drops them."""
-    manifest = _json(path / MANIFEST, problems)
+    missing or not an object); says which fields lack or have another shape, and drops them.
+    Checks its bytes are its canonical JSON and its manifest_sha256 seals them."""
+    file = path / MANIFEST
+    text = _text(file, MANIFEST_LIMIT, MANIFEST_HOLDS, problems)
+    manifest = _parse(file, text, problems)
     if not isinstance(manifest, dict):
         if manifest is not _UNREAD:
             problems.append(f"manifest.json: is {_describe(manifest)}, not an object "
@@ -269,9 +349,15 @@ def _manifest(path: Path, problems: list[str]) -> dict[str, Any]:
     def bad(field: str, value: Any, want: str) -> None:
         problems.append(f"manifest.json: {field} is {_describe(value)}, not {want}")
 
-    if lacking := [name for name in _MANIFEST_FIELDS if name not in manifest]:
+    _check_sealing(manifest, text.encode("utf-8"), problems, notes)
+    unsealed = not any(name in manifest for name in _SEALING)
+    if lacking := [name for name in _MANIFEST_FIELDS
+                   if name not in manifest and not (unsealed and name in _SEALING)]:
         problems.append(f"manifest.json: lacks {', '.join(lacking)} (the build writes "
                         f"{', '.join(_MANIFEST_FIELDS)}); rebuild the dataset")
+    if unknown := [name for name in manifest if name not in _MANIFEST_FIELDS]:
+        problems.append(f"manifest.json: unknown field(s) {', '.join(map(repr, unknown))} (the "
+                        f"build writes {', '.join(_MANIFEST_FIELDS)})")
     if "format" in manifest and manifest["format"] != FORMAT:
         problems.append(f"manifest.json: format is {_describe(manifest['format'])}, "
                         f"not {FORMAT!r}")
@@ -280,12 +366,20 @@ def _manifest(path: Path, problems: list[str]) -> dict[str, Any]:
             out["kind"] = manifest["kind"]
         else:
             bad("kind", manifest["kind"], " or ".join(f'"{k}"' for k in KINDS))
+    if "name" in manifest and not isinstance(manifest["name"], str):
+        bad("name", manifest["name"], "the dataset's name (a string)")
     if "classes" in manifest:
         classes = manifest["classes"]
         if isinstance(classes, list) and all(isinstance(c, str) for c in classes):
             out["classes"] = classes
         else:
             bad("classes", classes, "an array of class names")
+    if "versions" in manifest:
+        versions = manifest["versions"]
+        if not (isinstance(versions, dict) and all(isinstance(v, str)
+                                                   for v in versions.values())):
+            bad("versions", versions, 'an object of versions by package, such as '
+                                      '{"fastdraw": "1.0"}')
     for name in ("records", "rejected"):
         if name in manifest:
             if _is_count(manifest[name]):
@@ -293,7 +387,7 @@ def _manifest(path: Path, problems: list[str]) -> dict[str, Any]:
             else:
                 bad(name, manifest[name], "a whole number")
     if "options" in manifest:
-        out["options"] = _manifest_options(manifest["options"], bad)
+        out["options"] = _manifest_options(manifest["options"], bad, problems)
     if "shards" in manifest:
         shards = manifest["shards"]
         if not isinstance(shards, dict):
@@ -301,35 +395,136 @@ def _manifest(path: Path, problems: list[str]) -> dict[str, Any]:
         else:
             out["shards"] = {}
             for name, entry in shards.items():
-                if (isinstance(entry, dict) and _is_count(entry.get("records"))
-                        and isinstance(entry.get("sha256"), str)):
+                if (isinstance(entry, dict) and entry.keys() == {"records", "sha256"}
+                        and _is_count(entry["records"]) and _is_sha256(entry["sha256"])):
                     out["shards"][name] = entry
                 else:
                     bad(f"shards[{name!r}]", entry, 'an object {"records": N, "sha256": "..."}')
+    if "files" in manifest:
+        out["files"] = _manifest_files(manifest["files"], bad, problems)
     return out
 
 
-def _manifest_options(options: Any, bad: Callable[[str, Any, str], None]) -> dict[str, Any]:
-    """The options verify relies on, each of the type the build writes."""
+def _check_sealing(manifest: dict[str, Any], data: bytes, problems: list[str],
+                   notes: list[str]) -> None:
+    """The manifest's bytes must be its canonical JSON, sealed by its manifest_sha256: then
+    no byte of it can change unseen (a changed value changes the sha256, a changed space
+    or escape the canonical bytes)."""
+    canonical = manifest_bytes(manifest)
+    if canonical != data:
+        n = min(len(canonical), len(data))
+        differ = np.flatnonzero(np.frombuffer(canonical, np.uint8, n)
+                                != np.frombuffer(data, np.uint8, n))
+        at = int(differ[0]) if len(differ) else n
+        problems.append(f"manifest.json: not byte for byte the JSON a build writes (keys "
+                        f"sorted, indented by 2, ASCII): it differs at byte {at}; rebuild the "
+                        "dataset")
+    if MANIFEST_SHA256 in manifest:
+        seal = manifest[MANIFEST_SHA256]
+        if not _is_sha256(seal):
+            problems.append(f"manifest.json: {MANIFEST_SHA256} is {_describe(seal)}, not a "
+                            "sha256 (64 hex digits)")
+        elif seal != (content := manifest_sha256(manifest)):
+            problems.append(f"manifest.json: its content has sha256 {content}, not its "
+                            f"{MANIFEST_SHA256} {seal}: it changed after the build; rebuild "
+                            "the dataset")
+    elif "files" not in manifest:
+        notes.append(f"manifest.json: written by a fastdraw that did not seal a dataset (no "
+                     f"files or {MANIFEST_SHA256}), so labels.txt, counts.json, "
+                     "rejected.ndjson and the manifest are checked against the shards and "
+                     "each other, not byte for byte; rebuild the dataset to seal them")
+
+
+# What a build writes in the manifest's options: each option's test and its description.
+_OPTIONS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "splits": (lambda v: isinstance(v, dict) and bool(v) and all(map(_is_count, v.values())),
+               'an object of examples per class by split, such as {"train": 7, "eval": 1}'),
+    "shards": (lambda v: _is_count(v) and v >= 1, "a whole number of at least 1"),
+    "seed": (lambda v: isinstance(v, int) and not isinstance(v, bool), "a whole number"),
+    "img_size": (lambda v: _is_count(v) and v >= 1, "a whole number of at least 1"),
+    "line_width": (lambda v: _is_count(v) and v >= 1, "a whole number of at least 1"),
+    "maximize": (lambda v: isinstance(v, bool), "true or false"),
+    "notebook_time": (lambda v: isinstance(v, bool), "true or false"),
+    "include_unrecognized": (lambda v: isinstance(v, bool), "true or false"),
+}
+
+
+def _manifest_options(options: Any, bad: Callable[[str, Any, str], None],
+                      problems: list[str]) -> dict[str, Any]:
+    """The options a build writes that are of the type it writes them in; says which lack,
+    which are unknown (a renamed key would otherwise be taken as absent) and which have
+    another type."""
     if not isinstance(options, dict):
         bad("options", options, "an object of the build's options")
         return {}
-    out = dict(options)
-    for name in ("shards", "img_size"):
-        if name in options and not (_is_count(options[name]) and options[name] >= 1):
-            bad(f"options.{name}", options[name], "a whole number of at least 1")
-            del out[name]
-    if "include_unrecognized" in options and not isinstance(options["include_unrecognized"],
-                                                                bool):
-        bad("options.include_unrecognized", options["include_unrecognized"], "true or false")
-        del out["include_unrecognized"]
-    if "splits" in options:
-        splits = options["splits"]
-        if not (isinstance(splits, dict) and splits and all(map(_is_count, splits.values()))):
-            bad("options.splits", splits, 'an object of examples per class by split, such as '
-                                          '{"train": 7, "eval": 1}')
-            del out["splits"]
+    if lacking := [name for name in _OPTIONS if name not in options]:
+        problems.append(f"manifest.json: options lacks {', '.join(lacking)} (the build writes "
+                        f"{', '.join(_OPTIONS)})")
+    if unknown := [name for name in options if name not in _OPTIONS]:
+        problems.append(f"manifest.json: options has unknown key(s) "
+                        f"{', '.join(map(repr, unknown))} (the build writes "
+                        f"{', '.join(_OPTIONS)})")
+    out = {}
+    for name, (test, want) in _OPTIONS.items():
+        if name in options:
+            if test(options[name]):
+                out[name] = options[name]
+            else:
+                bad(f"options.{name}", options[name], want)
     return out
+
+
+def _manifest_files(files: Any, bad: Callable[[str, Any, str], None],
+                    problems: list[str]) -> dict[str, Any]:
+    """The manifest's entries {bytes, sha256} of the files it seals, those of that shape."""
+    if not isinstance(files, dict):
+        bad("files", files, "an object of {bytes, sha256} by file name")
+        return {}
+    if files.keys() != set(SEALED):
+        problems.append(f"manifest.json: files names {', '.join(map(repr, files)) or 'none'}, "
+                        f"not {', '.join(SEALED)}")
+    out = {}
+    for name, entry in files.items():
+        if (isinstance(entry, dict) and entry.keys() == {"bytes", "sha256"}
+                and _is_count(entry["bytes"]) and _is_sha256(entry["sha256"])):
+            out[name] = entry
+        else:
+            bad(f"files[{name!r}]", entry, 'an object {"bytes": N, "sha256": "..."}')
+    return out
+
+
+def _check_sealed(manifest: dict[str, Any], seen: dict[str, dict], problems: list[str]) -> None:
+    """Each file the manifest seals against its size and sha256 as read."""
+    for name, want in manifest.get("files", {}).items():
+        got = seen.get(name)
+        if got is not None and got != want:
+            problems.append(f"{name}: sha256 {got['sha256']} ({got['bytes']} bytes) differs "
+                            f"from manifest.json's {want['sha256']} ({want['bytes']} bytes): it "
+                            "changed after the build; rebuild the dataset")
+
+
+def _check_splits(manifest: dict[str, Any], counts: dict[str, Any] | None,
+                  problems: list[str]) -> None:
+    """options.splits, examples per class, against counts.json, records and every listed
+    shard (a round writes one record of every class)."""
+    splits = manifest.get("options", {}).get("splits")
+    if "classes" not in manifest or splits is None:
+        return
+    n = len(manifest["classes"])
+    for split, per_class in splits.items():
+        if counts is not None and _is_count(counts.get(split)) and counts[split] != per_class * n:
+            problems.append(f"counts.json: {split} has {counts[split]} records, manifest.json's "
+                            f"options.splits gives {per_class} a class, {per_class * n} for "
+                            f"its {n} classes")
+    total = sum(splits.values())
+    if "records" in manifest and manifest["records"] != total * n:
+        problems.append(f"manifest.json: records is {manifest['records']}, options.splits "
+                        f"gives {total} a class, {total * n} for its {n} classes")
+    for name, entry in manifest.get("shards", {}).items():
+        if n and entry["records"] % n:
+            problems.append(f"manifest.json: shards[{name!r}] holds {entry['records']} records, "
+                            f"not a whole number of rounds (a record of each of the {n} "
+                            "classes)")
 
 
 _MISSING_NAMED = 10  # missing shard files named one a line; more are said in one line
@@ -436,7 +631,12 @@ class _ShardJob:
             # The problem is listed under the shard's name already: not its path again.
             problems.append(f"{file.name}: {str(e).removeprefix(f'{file}: ')} "
                             f"(after {records} good records)")
-            sha256 = _sha256(file)
+            try:
+                sha256 = _sha256(file)
+            except (OSError, DatasetFileError):
+                pass  # replaced since: its sha256 cannot be compared, its damage is said
+        except DatasetFileError as e:  # a pipe, say, put in its place once it was listed
+            problems.append(f"{file.name}: {str(e).removeprefix(f'{file}: ')}")
         except OSError as e:  # a shard that vanished or cannot be read, say
             problems.append(f"{file.name}: cannot be read ({e.strerror or e})"
                             + (f" after {records} good records" if records else ""))
@@ -461,28 +661,49 @@ def _run(job: _ShardJob, files: list[Path], workers: int | None) -> list[_ShardR
 
 def _sha256(file: Path) -> str:
     h = hashlib.sha256()
-    with open(file, "rb") as f:
+    with open_regular(file) as f:
         while chunk := f.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()
 
 
+# Where a repeated key_id was seen before, by how far apart the two records lie, and what
+# that means.
+_REPEATS = (
+    ("of another split", "a drawing in two splits leaks between them"),
+    ("of another shard of their split", "the same drawing twice in one split"),
+    ("seen before in their shard", "the same drawing twice in one shard (is an input line "
+                                   "repeated?)"),
+)
+
+
 def _duplicate_problems(results: list[_ShardResult]) -> list[str]:
-    """key_ids that occur more than once, over all shards, naming the first repeat."""
+    """key_ids that occur more than once, over all shards: one problem for repeats across
+    splits, one within a split, one within a shard, each naming its first repeat and the
+    record its key_id was first seen in."""
     if not results:
         return []
     keys = np.concatenate([r.key_ids for r in results])
     shard = np.repeat(np.arange(len(results)), [len(r.key_ids) for r in results])
     record = np.concatenate([r.key_records for r in results])
-    order = np.argsort(keys, kind="stable")
-    repeats = order[1:][keys[order][1:] == keys[order][:-1]]
-    if not len(repeats):
-        return []
-    again = repeats.min()
-    first = order[np.searchsorted(keys[order], keys[again])]
-    where = [f"{results[shard[i]].name} record {record[i]}" for i in (first, again)]
-    return [f"{len(repeats)} records repeat a key_id seen before (first: key_id {keys[again]} "
-            f"in {where[0]} and {where[1]}); a drawing in two splits leaks between them"]
+    splits = [SHARD_RE.fullmatch(r.name)["split"] for r in results]
+    split = np.array([splits.index(s) for s in splits])[shard]
+    order = np.argsort(keys, kind="stable")  # shards in order, records in order
+    repeats = np.sort(order[1:][keys[order][1:] == keys[order][:-1]])
+    firsts = order[np.searchsorted(keys[order], keys[repeats])]
+    apart = np.where(split[firsts] != split[repeats], 0,
+                     np.where(shard[firsts] != shard[repeats], 1, 2))
+    out = []
+    for code, (where, meaning) in enumerate(_REPEATS):
+        n = int((apart == code).sum())
+        if n:
+            i = int(np.flatnonzero(apart == code)[0])
+            first, again = (f"{results[shard[j]].name} record {record[j]}"
+                            for j in (firsts[i], repeats[i]))
+            out.append(f"{n} record{'s' if n > 1 else ''} repeat{'' if n > 1 else 's'} a "
+                       f"key_id {where} (first: key_id {keys[repeats[i]]} in {first}, again in "
+                       f"{again}): {meaning}")
+    return out
 
 
 class _Issues:
@@ -617,20 +838,56 @@ class RecordChecks:
                 f"word is {word.decode('utf-8', errors='replace')!r}")
 
 
-def _check_rejected(path: Path, manifest: dict, problems: list[str]) -> None:
-    text = _text(path / REJECTED, problems)
-    if text is None:
+_REJECTION = ('an object {"file": "...", "line": N, "reason": "...", "text": "..."}, one '
+              'rejected input line')
+
+
+def _is_rejection(entry: Any) -> bool:
+    return (isinstance(entry, dict) and entry.keys() == {"file", "line", "reason", "text"}
+            and isinstance(entry["file"], str) and _is_count(entry["line"])
+            and isinstance(entry["reason"], str) and isinstance(entry["text"], str))
+
+
+def _check_rejected(path: Path, manifest: dict, problems: list[str],
+                    seen: dict[str, dict]) -> None:
+    """Reads rejected.ndjson a line at a time (it may be long; a line is not), checking that
+    every line is a rejection and their count is the manifest's; ``seen`` gets its size and
+    sha256 when it is read to its end."""
+    file = path / REJECTED
+    try:
+        f = open_regular(file)
+    except (OSError, DatasetFileError) as e:
+        _unreadable(file, e, problems)
         return
-    lines = text.splitlines()
-    for i, line in enumerate(lines, 1):
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            problems.append(f"rejected.ndjson: line {i} is not JSON")
-            return
-        if not isinstance(entry, dict) or not {"file", "line", "reason", "text"} <= entry.keys():
-            problems.append(f"rejected.ndjson: line {i} lacks file, line, reason or text")
-            return
-    if "rejected" in manifest and manifest["rejected"] != len(lines):
-        problems.append(f"rejected.ndjson: {len(lines)} lines, manifest.json says "
+    lines = size = 0
+    digest = hashlib.sha256()
+    with f:
+        while line := f.readline(REJECTED_LINE_LIMIT + 1):
+            lines += 1
+            size += len(line)
+            digest.update(line)
+            if len(line) > REJECTED_LINE_LIMIT:
+                problems.append(f"rejected.ndjson: line {lines} is longer than the "
+                                f"{size_text(REJECTED_LINE_LIMIT)} a rejected line takes (its "
+                                "file, line, reason and the first 200 characters of its text)")
+                return
+            if not line.endswith(b"\n"):
+                problems.append(f"rejected.ndjson: line {lines} does not end with a newline "
+                                "(the file was cut short?)")
+                return
+            try:
+                entry = json.loads(line.decode("utf-8"))
+            except UnicodeDecodeError as e:
+                problems.append(f"rejected.ndjson: not UTF-8 text ({e} on line {lines})")
+                return
+            except (ValueError, RecursionError):
+                problems.append(f"rejected.ndjson: line {lines} is not JSON")
+                return
+            if not _is_rejection(entry):
+                problems.append(f"rejected.ndjson: line {lines} is {_describe(entry)}, not "
+                                f"{_REJECTION}")
+                return
+    seen[REJECTED] = file_entry(size, digest.hexdigest())
+    if "rejected" in manifest and manifest["rejected"] != lines:
+        problems.append(f"rejected.ndjson: {lines} lines, manifest.json says "
                         f"{manifest['rejected']} rejected")

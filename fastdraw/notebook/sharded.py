@@ -1,4 +1,5 @@
-"""The notebook's ``make_sharded_files``, fast: the same arguments, loop and files."""
+"""The notebook's ``make_sharded_files``, fast: the same arguments, loop and files (records
+serialized deterministically), plus the ``counts.json`` the later workshop notebooks read."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import os
 import random
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
 from fastdraw.build.plan import rand_key
 from fastdraw.codecs import Codec, ImgCodec, StrokeCodec
+from fastdraw.dataset import layout
 from fastdraw.dataset.tfrecord import FRAME_HEAD, FRAME_TAIL, TFRecordWriter, frame_in_place
 from fastdraw.drawings import Drawings
 from fastdraw.notebook import dropins
@@ -32,18 +35,24 @@ def make_sharded_files(make_example, path, classes, iters, splits,
     """Drop-in for the notebook's ``make_sharded_files``: same arguments, same files.
 
     Draws the splits from the global ``random`` (seed it to reproduce a run) and
-    decrements ``splits`` as the notebook does; writes with fastdraw's
-    TFRecordWriter.  With fastdraw's own ``make_example_img`` /
-    ``make_example_stroke`` the drawings are encoded in batches straight to
-    bytes (TensorFlow's deterministic serialization); any other ``make_example``
-    is called per drawing and its ``SerializeToString()`` written.  Returns
-    the number of examples written.
+    decrements ``splits`` as the notebook does, so it writes the notebook's shard files
+    ``<split>-%05d-of-%05d`` holding the same records in the same order (each parses to
+    the notebook's tf.train.Example) and the same ``labels.txt``.  Each record's bytes are
+    ``example.SerializeToString(deterministic=True)`` (the features sorted by name), the
+    same on every run: the notebook's ``SerializeToString()`` orders them differently in
+    every Python process (protobuf's map order), so its files have no fixed bytes to
+    match.  With fastdraw's own ``make_example_img`` / ``make_example_stroke`` the
+    drawings are encoded in batches straight to those bytes; any other ``make_example`` is
+    called per drawing.  When every round is written it adds ``counts.json``, the records
+    of every split (``{"train": ..., ...}``, as a build writes it), which the later
+    workshop notebooks read.  Returns the number of examples written.
     """
     assert len(iters) == len(classes)
+    counts = {split: n * len(classes) for split, n in splits.items()}
     if not os.path.exists(path):
         os.makedirs(path)
     paths = {
-        split: [f"{path}/{split}-{i:05d}-of-{shards:05d}" for i in range(shards)]
+        split: [f"{path}/{layout.shard_name(split, i, shards)}" for i in range(shards)]
         for split in splits
     }
     assert overwrite or not os.path.exists(list(paths.values())[0][0])
@@ -58,8 +67,8 @@ def make_sharded_files(make_example, path, classes, iters, splits,
         for split_writers in writers.values():
             for writer in split_writers:
                 writer.close()
-    with open(f"{path}/labels.txt", "w") as f:
-        f.write("\n".join(classes))
+    layout.write_labels(Path(path), classes)
+    layout.write_counts(Path(path), counts)
     return examples
 
 
@@ -85,7 +94,7 @@ def _rounds_per_example(make_example: Callable, iters: Sequence, splits: dict[st
         split = rand_key(splits, random)
         writer = writers[split][splits[split] % shards]
         for j in range(len(iters)):
-            writer.write(make_example(j, next(iters[j])).SerializeToString())
+            writer.write(make_example(j, next(iters[j])).SerializeToString(deterministic=True))
             examples += 1
         report(i)
     return examples
