@@ -28,6 +28,14 @@ REJECTED = "rejected.ndjson"
 SHARD_RE = re.compile(r"(?P<split>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})")
 
 
+def foreign_entries(path: Path) -> list[str]:
+    """What directory ``path`` holds besides a dataset's files (shards, labels.txt,
+    counts.json, manifest.json, rejected.ndjson), sorted; directories end with '/'."""
+    own = {LABELS, COUNTS, MANIFEST, REJECTED}
+    return sorted(p.name + ("/" if p.is_dir() else "") for p in path.iterdir()
+                  if not (p.name in own or SHARD_RE.fullmatch(p.name)) or p.is_dir())
+
+
 def shard_name(split: str, index: int, shards: int) -> str:
     """File name of shard ``index`` of ``shards`` of a split."""
     return f"{split}-{index:05d}-of-{shards:05d}"
