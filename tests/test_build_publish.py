@@ -1,6 +1,7 @@
 """Publishing and replacing datasets: a kill at any step of a publish leaves every dataset of
 the name all old or all new, and the next build removes what it left; builds of one name take
-turns; --overwrite replaces datasets only.
+turns; a reader finishes on the build it started on or fails; --overwrite replaces datasets
+only.
 
 The kill tests run each build in a forked child that kills itself (SIGKILL) just before the
 n-th change the publish makes to the file system, for n = 1, 2, ... until one completes.
@@ -392,3 +393,64 @@ def test_a_build_names_the_leftovers_of_an_earlier_fastdraw_and_keeps_them(tmp_p
             "runs") in caplog.text
     assert leftovers(tmp_path) == [".t_img.old-b7c3d0e1", ".t_img.tmp-k2j_4x9a", "t_img"]
 
+
+# -------------------------------------------------------------- reading during a replacement
+
+
+def test_a_tf_reader_finishes_on_the_build_it_started_on_or_fails(tmp_path):
+    import tensorflow as tf
+
+    from fastdraw.data import img_dataset
+
+    classes, files = volume_files(tmp_path)
+    opts = options(classes, files, tmp_path, {"img": {"train": 40}}, shards=10, workers=1,
+                   seed=OLD)
+    build(opts)
+    path = tmp_path / "t_img"
+    whole = [(image.tobytes(), label) for image, label in
+             img_dataset(path, "train").as_numpy_iterator()]
+    reader = img_dataset(path, "train").as_numpy_iterator()
+    # TensorFlow opens the first shard (of 10, 12 records each) and the next two ahead.
+    got = [next(reader) for _ in range(3)]
+    opts.seed, opts.overwrite = NEW, True
+    build(opts)
+    with pytest.raises(tf.errors.NotFoundError, match=r"\.t\.build-[0-9a-f]{8}/img/train-"):
+        got.extend(reader)  # the old build's next shard is gone: no record of the new one
+    assert [(image.tobytes(), label) for image, label in got] == whole[:len(got)]
+    assert 3 <= len(got) < len(whole)
+
+
+def test_verify_during_a_replacement_says_so_and_no_false_problem(made, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    shutil.copytree(made[OLD], out, symlinks=True)
+    real = verify_mod._run
+
+    def replaced_first(*args, **kwargs):  # the replacement comes as verify reads the shards
+        build(_options(out, NEW, overwrite=True))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(verify_mod, "_run", replaced_first)
+    report = verify_mod.check(out / "t_img")
+    assert len(report.problems) == 1
+    assert re.fullmatch(r"the dataset was replaced by another build while verify read it "
+                        rf"\({out}/\.t\.build-[0-9a-f]{{8}}/img is gone\): run verify again",
+                        report.problems[0])
+    monkeypatch.undo()
+    assert verify_mod.verify_dataset(out / "t_img") == []
+
+
+def test_preview_finishes_on_the_build_it_started_on_or_fails(made, tmp_path, monkeypatch):
+    from fastdraw.views import preview as preview_mod
+
+    out = tmp_path / "out"
+    shutil.copytree(made[OLD], out, symlinks=True)
+    real = preview_mod.shard_paths
+
+    def replaced_after(*args, **kwargs):  # the replacement comes once preview found the shards
+        paths = real(*args, **kwargs)
+        build(_options(out, NEW, overwrite=True))
+        return paths
+
+    monkeypatch.setattr(preview_mod, "shard_paths", replaced_after)
+    with pytest.raises(FileNotFoundError, match=r"\.t\.build-[0-9a-f]{8}/img/train-"):
+        preview_mod.dataset_tiles(out / "t_img", "train", 4)

@@ -6,11 +6,16 @@ last).  fastdraw adds ``counts.json`` (examples per split), ``manifest.json`` (f
 kind, classes, options, versions, record counts and the sha256 of every shard) and
 ``rejected.ndjson`` (every input item that was not a valid drawing: file, line, reason,
 text).  A dataset without a manifest (the notebook's) is read by its shards alone.
+
+A build publishes a dataset as a link to a directory of one build, which never changes and
+goes all at once when a later build replaces it (fastdraw.build.publish): readers read the
+directory `pinned` gives.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -26,6 +31,13 @@ COUNTS = "counts.json"
 MANIFEST = "manifest.json"
 REJECTED = "rejected.ndjson"
 SHARD_RE = re.compile(r"(?P<split>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})")
+
+
+def pinned(path: str | Path) -> Path:
+    """The directory ``path`` leads to now, its links resolved once: a reader that reads it
+    reads one build to its end, or fails (no such file) once a replacement has removed it;
+    never a mix of two builds, as reading through the link file by file could."""
+    return Path(os.path.realpath(path))
 
 
 def foreign_entries(path: Path) -> list[str]:

@@ -55,6 +55,7 @@ from fastdraw.dataset.layout import (
     MANIFEST,
     REJECTED,
     SHARD_RE,
+    pinned,
     shard_name,
 )
 from fastdraw.dataset.tfrecord import read_windows
@@ -83,9 +84,10 @@ def check(path: str | Path, workers: int | None = None) -> Report:
     """Runs every check of a built dataset directory (see the module docstring).
 
     Shards are checked in `workers` processes (default: the usable CPUs, one process for
-    datasets under 16 MB, where starting processes costs more than it saves).
+    datasets under 16 MB, where starting processes costs more than it saves).  The dataset
+    is read in the build `path` leads to when the check starts (layout.pinned).
     """
-    path = Path(path)
+    path = pinned(path)
     report = Report()
     problems = report.problems
     if not path.is_dir():
@@ -175,6 +177,9 @@ def check(path: str | Path, workers: int | None = None) -> Report:
                         f"{sum(totals.values())}")
     problems.extend(_duplicate_problems(results))
     _check_rejected(path, manifest, problems)
+    if problems and not path.exists():  # what was read is gone: its problems are no news
+        report.problems = [f"the dataset was replaced by another build while verify read it "
+                           f"({path} is gone): run verify again"]
     return report
 
 
