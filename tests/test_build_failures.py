@@ -216,3 +216,52 @@ def test_ctrl_c_while_publishing_waits_until_every_kind_is_replaced(tmp_path, mo
     assert "nothing was written" not in caplog.text
     assert "interrupted once the build was complete" in caplog.text
 
+
+ORPHANED = """
+import os, signal, sys, threading, time
+from fastdraw.build import executor
+if sys.argv[1] == "unkillable":  # as where the system cannot kill orphans
+    executor._die_with_parent = lambda parent: None
+def slow(seconds, report):
+    time.sleep(seconds)
+    report(1)
+    return seconds
+pool = executor.ForkPool(2)
+print(" ".join(str(p.pid) for p in pool._procs), flush=True)
+threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGKILL)).start()
+for _ in pool.run(slow, [float(sys.argv[2])] * 2, lambda n: None):
+    pass
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_workers_die_with_the_main_process():
+    proc = subprocess.Popen([sys.executable, "-c", ORPHANED, "killable", "30"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    workers = [int(pid) for pid in proc.stdout.readline().split()]
+    try:
+        assert proc.wait(60) == -signal.SIGKILL
+        deadline = time.monotonic() + 5
+        while any(_alive(pid) for pid in workers):
+            assert time.monotonic() < deadline, "the workers outlived the main process"
+            time.sleep(0.05)
+    finally:
+        for pid in workers:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        proc.stdout.close()
+
+
+def test_a_worker_whose_main_process_is_gone_ends_quietly():
+    done = subprocess.run([sys.executable, "-c", ORPHANED, "unkillable", "1"],
+                          capture_output=True, text=True, timeout=60)  # until the workers end
+    assert done.returncode == -signal.SIGKILL
+    assert len(done.stdout.split()) == 2
+    assert done.stderr == ""
