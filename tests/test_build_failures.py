@@ -64,8 +64,11 @@ def test_a_build_whose_shards_do_not_fit_stops_before_writing_them(volume, tmp_p
             continue
         with pytest.raises(BuildError) as e:
             build(options(classes, files, out, splits, workers=2))
-        assert f"not enough disk space in {out}" in str(e.value)
-        assert f"the shards take {size_text(int(framed.sum()))}" in str(e.value)
+        assert str(e.value).startswith(
+            f"not enough disk space in {out}: the shards take {size_text(int(framed.sum()))}, "
+            f"{size_text(need - builder.SPACE_SLACK)} more than the spool they replace; with "
+            f"1.0 MiB kept free for the other files, the build needs {size_text(need)} and "
+            f"{size_text(need - 1)} is free. ")
         assert "free space there or pass --out DIR on a larger disk" in str(e.value)
         assert leftovers(out) == []
 

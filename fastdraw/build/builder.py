@@ -306,10 +306,12 @@ def _check_space(opts: BuildOptions, nbytes: dict[str, np.ndarray]) -> None:
     free = shutil.disk_usage(opts.out).free
     if need > free:
         raise BuildError(
-            f"not enough disk space in {opts.out}: the shards take {size_text(framed)} "
-            f"({size_text(need)} more than the spool they replace) and {size_text(free)} is free. "
-            "Nothing was written (temporary files removed): free space there or pass "
-            "--out DIR on a larger disk, then run the build again")
+            f"not enough disk space in {opts.out}: the shards take {size_text(framed)}, "
+            f"{size_text(need - SPACE_SLACK)} more than the spool they replace; with "
+            f"{size_text(SPACE_SLACK)} kept free for the other files, the build needs "
+            f"{size_text(need)} and {size_text(free)} is free. Nothing was written (temporary "
+            "files removed): free space there or pass --out DIR on a larger disk, then run "
+            "the build again")
 
 
 def _write(opts: BuildOptions, codecs: dict[str, Codec], plans: dict[str, Plan],
