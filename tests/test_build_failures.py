@@ -268,3 +268,31 @@ def test_a_worker_whose_main_process_is_gone_ends_quietly():
     assert done.returncode == -signal.SIGKILL
     assert len(done.stdout.split()) == 2
     assert done.stderr == ""
+
+
+CTRL_C_AT_IMPORT = """
+import os, runpy, signal, sys
+module = sys.argv[1]
+class CtrlC:
+    def find_spec(self, name, path=None, target=None):
+        if name == module:
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+sys.meta_path.insert(0, CtrlC())
+sys.argv[1:] = sys.argv[2:]
+runpy.run_module("fastdraw", run_name="__main__", alter_sys=True)
+"""
+
+
+@pytest.mark.parametrize("module", ["fastdraw.cli", "fastdraw.cli.build", "numpy",
+                                    "fastdraw.build", "numba"])
+def test_ctrl_c_while_python_imports_the_command_says_interrupted(module, tmp_path):
+    """The first ~0.3 s of `python -m fastdraw` go to imports: Ctrl-C then is exit code 130
+    without a traceback."""
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-c", CTRL_C_AT_IMPORT, module, "--classes", "cat",
+                           "--sample", "--out", str(out)], capture_output=True, text=True,
+                          timeout=120)
+    assert (done.returncode, done.stderr) == (130, "fastdraw: interrupted\n")
+    assert not out.exists()
