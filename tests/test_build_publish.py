@@ -233,6 +233,17 @@ def test_a_one_kind_build_replaces_that_kind_and_keeps_the_other(made, tmp_path)
     assert verify_mod.verify_dataset(out / "t_stroke") == []
 
 
+def test_directories_are_replaced_where_the_file_system_cannot_exchange(made, tmp_path,
+                                                                       monkeypatch):
+    monkeypatch.setattr(publish_mod, "_exchange", lambda a, b: False)
+    for kind in KINDS:
+        shutil.copytree(made[OLD] / f"t_{kind}", tmp_path / f"t_{kind}")
+    build(_options(tmp_path, NEW, overwrite=True))
+    assert {_seed_of(tmp_path, kind, made) for kind in KINDS} == {NEW}
+    assert all((tmp_path / f"t_{kind}").is_symlink() for kind in KINDS)
+    assert leftovers(tmp_path) == ["t_img", "t_stroke"]
+
+
 @pytest.mark.parametrize("what", ["files", "a file"])
 def test_overwrite_refuses_what_is_not_a_dataset_and_names_it(tmp_path, what):
     target = tmp_path / "t_img"
