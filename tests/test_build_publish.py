@@ -265,6 +265,18 @@ def test_overwrite_refuses_what_is_not_a_dataset_and_names_it(tmp_path, what):
     assert leftovers(tmp_path) == ["t_img"]
 
 
+def test_a_name_whose_link_would_take_the_downloads_directory_is_refused_at_once(tmp_path):
+    (tmp_path / ".fastdraw").mkdir()  # where downloads keep what they verified
+    (tmp_path / ".fastdraw" / "cat.ndjson.json").write_text("{}")
+    before = tree(tmp_path)
+    with pytest.raises(BuildError) as e:
+        build(_options(tmp_path, NEW, name="fastdraw"))
+    assert str(e.value) == (f"{tmp_path}/.fastdraw (a directory) is in the way of the link to "
+                            "the current build of 'fastdraw', which the build makes there: "
+                            "choose another --name or --out")
+    assert tree(tmp_path) == before and leftovers(tmp_path) == [".fastdraw"]
+
+
 def test_overwrite_replaces_a_link_and_keeps_what_it_led_to(made, tmp_path):
     elsewhere = tmp_path / "elsewhere"
     shutil.copytree(made[OLD] / "t_img", elsewhere)

@@ -61,6 +61,7 @@ from fastdraw.build.executor import Executor, worker_pool
 from fastdraw.build.options import BuildOptions
 from fastdraw.build.plan import Plan, class_ranges, make_plan, resolve_splits
 from fastdraw.build.publish import (
+    current_link_problem,
     interrupt_on_sigterm,
     new_workdir,
     publish,
@@ -96,6 +97,8 @@ class Built:
 
 
 def _check_targets(opts: BuildOptions) -> None:
+    if problem := current_link_problem(opts.out, opts.name):
+        raise BuildError(problem)
     for kind in opts.splits:
         if problem := target_problem(opts.target(kind), opts.name, kind, opts.overwrite):
             raise BuildError(problem)

@@ -154,6 +154,21 @@ def current_build(out: Path, name: str) -> Path | None:
     return None
 
 
+def current_link_problem(out: Path, name: str) -> str | None:
+    """Why ``<out>/.<name>`` cannot be the link to the current build (something else of that
+    name is there, such as the downloads' ``.fastdraw`` directory), or None."""
+    link = out / f".{name}"
+    if not link.exists() and not link.is_symlink():
+        return None
+    if link.is_symlink() and re.fullmatch(rf"\.{re.escape(name)}\.build-{_ID}",
+                                          os.readlink(link)):
+        return None
+    what = ("a link to " + os.readlink(link) if link.is_symlink() else
+            "a directory" if link.is_dir() else "a file")
+    return (f"{link} ({what}) is in the way of the link to the current build of {name!r}, "
+            "which the build makes there: choose another --name or --out")
+
+
 def _link_text(name: str, kind: str) -> str:
     return f".{name}/{kind}"
 
