@@ -11,8 +11,9 @@ What a build of name ``zoo`` keeps in its output directory (docs/architecture.md
     .zoo.lock                        builds of ``zoo`` take turns on it (flock)
 
 Every step of a publish leaves each dataset of the name all old or all new, so a kill
-(``kill -9`` included) at any point does too; what it strands is hidden, and the next build
-of the name removes it.  Ctrl-C and SIGTERM wait until the switch is made.
+(``kill -9`` included) at any point does too (one exception: replacing a dataset directory
+on a file system that cannot exchange two paths, see `_adopt`); what it strands is hidden,
+and the next build of the name removes it.  Ctrl-C and SIGTERM wait until the end.
 """
 
 from __future__ import annotations
@@ -278,8 +279,9 @@ def _switch(work: Path, name: str, targets: dict[str, Path], old: Path | None) -
 def _adopt(out: Path, name: str, directories: dict[str, Path]) -> None:
     """Makes the dataset ``directories`` (kind -> target) a build of ``name`` without changing
     what any target holds: their files are hard-linked into a new build, which becomes
-    current, and then each directory is swapped for its link (in one step where the file
-    system can) and removed."""
+    current, and then each directory is swapped for its link and removed.  The swap is one
+    step where the file system can exchange two paths; elsewhere it is two renames, and a
+    kill between them leaves that dataset missing (its files stay in the current build)."""
     work = new_workdir(out, name)
     for kind, directory in directories.items():
         _link_files(directory, work / kind)
