@@ -3,20 +3,15 @@
 The notebook's functions, same names, same arguments, same results:
 `convert`, `loaditer`, `loadn`, `json_to_img`, `json_to_stroke`,
 `make_example_img`, `make_example_stroke`, `make_sharded_files`.
-They are imported on first use, so `import fastdraw` stays light; TensorFlow is imported
-only by the functions that return TensorFlow objects.
+They are imported on first use, so `import fastdraw` stays light (and `python -m fastdraw`
+reaches the code that takes Ctrl-C quickly); TensorFlow is imported only by the functions
+that return TensorFlow objects.  `__version__` is read from the package metadata on first use.
 """
 
 from __future__ import annotations
 
 import importlib
-from importlib import metadata
 from typing import Any
-
-try:
-    __version__ = metadata.version("fastdraw")
-except metadata.PackageNotFoundError:  # run from a source tree that is not installed
-    __version__ = "unknown"
 
 _DROP_INS = {
     "convert": "fastdraw.notebook.dropins",
@@ -35,4 +30,11 @@ __all__ = sorted(_DROP_INS)
 def __getattr__(name: str) -> Any:
     if name in _DROP_INS:
         return getattr(importlib.import_module(_DROP_INS[name]), name)
+    if name == "__version__":
+        from importlib import metadata
+
+        try:
+            return metadata.version("fastdraw")
+        except metadata.PackageNotFoundError:  # run from a source tree that is not installed
+            return "unknown"
     raise AttributeError(f"module 'fastdraw' has no attribute {name!r}")

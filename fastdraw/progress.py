@@ -18,6 +18,14 @@ log = logging.getLogger(__name__)
 LOG_EVERY = 10.0  # seconds between progress log lines when stderr is not a terminal
 
 
+def size_text(n: int) -> str:
+    """Bytes for people: 512 B, 3.4 MiB, 4.21 GiB."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.{2 if unit == 'GiB' else 1}f} {unit}"
+    return f"{n} B"
+
+
 def terminal_bar(**tqdm_args: Any) -> Any | None:
     """A tqdm bar on stderr, or None when stderr is not a terminal or reports no width (a
     pseudo-terminal nobody sized, where the bar would print as nothing): callers then log

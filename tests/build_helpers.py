@@ -7,6 +7,8 @@ Volume comes from repeating real lines of the bundled sample with new key_ids.
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 
 from fastdraw.build import BuildOptions, builder
@@ -53,7 +55,19 @@ def tree(path: Path) -> dict[str, bytes]:
 
 
 def leftovers(out: Path) -> list[str]:
-    return sorted(p.name for p in out.iterdir()) if out.exists() else []
+    """What ``out`` holds besides the published builds: the dataset links, and anything a
+    build left (each current link ``.<name>``, the build it leads to and ``.<name>.lock``
+    are left out)."""
+    if not out.exists():
+        return []
+    names = {p.name for p in out.iterdir()}
+    for p in out.iterdir():
+        if p.is_symlink() and re.fullmatch(rf"{re.escape(p.name)}\.build-[0-9a-f]{{8}}",
+                                           text := os.readlink(p)) and (out / text).is_dir():
+            names -= {p.name, text}
+        elif p.is_file() and re.fullmatch(r"\..+\.lock", p.name):
+            names.discard(p.name)
+    return sorted(names)
 
 
 def parsed(path: Path):
@@ -107,12 +121,12 @@ def spy_on_the_space_check(monkeypatch) -> list[tuple[dict, dict]]:
 
     def check(opts, nbytes):
         on_disk = {}
-        for tmp in opts.out.glob(f".{opts.name}_*.tmp-*"):
+        for tmp in opts.out.glob(f".{opts.name}.tmp-*/*"):
             per_shard = {}
             for f in tmp.glob(".spool-*.rec"):
                 shard = int(f.stem.rsplit("-", 1)[1])
                 per_shard[shard] = per_shard.get(shard, 0) + f.stat().st_size
-            on_disk[tmp.name.split(".tmp-")[0].rsplit("_", 1)[1]] = per_shard
+            on_disk[tmp.name] = per_shard
         seen.append(({k: v.copy() for k, v in nbytes.items()}, on_disk))
         return real(opts, nbytes)
 

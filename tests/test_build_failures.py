@@ -33,6 +33,7 @@ from fastdraw.build import spool as spool_mod
 from fastdraw.cli import main
 from fastdraw.codecs import img as img_mod
 from fastdraw.errors import BuildError, InterruptedAfterPublish, WorkerDied
+from fastdraw.progress import size_text
 from fastdraw.sources.classes import ZOO
 
 
@@ -59,12 +60,15 @@ def test_a_build_whose_shards_do_not_fit_stops_before_writing_them(volume, tmp_p
                             lambda path, free=free: real(path)._replace(free=free))
         if fits:
             build(options(classes, files, out, splits, workers=2))
-            assert sorted(p.name for p in out.iterdir()) == ["t_img"]
+            assert leftovers(out) == ["t_img"]
             continue
         with pytest.raises(BuildError) as e:
             build(options(classes, files, out, splits, workers=2))
-        assert f"not enough disk space in {out}" in str(e.value)
-        assert f"the shards take {builder._size(int(framed.sum()))}" in str(e.value)
+        assert str(e.value).startswith(
+            f"not enough disk space in {out}: the shards take {size_text(int(framed.sum()))}, "
+            f"{size_text(need - builder.SPACE_SLACK)} more than the spool they replace; with "
+            f"1.0 MiB kept free for the other files, the build needs {size_text(need)} and "
+            f"{size_text(need - 1)} is free. ")
         assert "free space there or pass --out DIR on a larger disk" in str(e.value)
         assert leftovers(out) == []
 
@@ -78,8 +82,8 @@ def test_a_full_disk_names_the_file_says_what_to_do_and_leaves_nothing(phase, tm
     monkeypatch.setattr(spool_mod if phase == "spool" else shardfile, "write_all", full)
     out = tmp_path / "out"
     assert main(["--classes", "cat,dog", "--sample", "--out", str(out), "--workers", "2"]) == 1
-    doing = (f"encoding {SAMPLE}/(cat|dog).ndjson into the spool in {out}/.custom_"
-             if phase == "spool" else f"writing shard {out}/.custom_")
+    doing = (f"encoding {SAMPLE}/(cat|dog).ndjson into the spool in {out}/.custom.tmp-"
+             if phase == "spool" else f"writing shard {out}/.custom.tmp-")
     assert re.search(doing, caplog.text)
     assert "[Errno 28] No space left on device. Nothing was written (temporary files " \
            "removed): free space on that disk or pass --out DIR on a larger one" in caplog.text
@@ -142,7 +146,7 @@ def test_an_interrupted_run_leaves_the_old_dataset_and_no_new_one(sig, volume, t
     proc = subprocess.Popen([sys.executable, "-c", SLOW_BUILD, *args, "--overwrite"],
                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
-    while not any(tmp_path.glob(".v_img.tmp-*/.spool-*.rec")):
+    while not any(tmp_path.glob(".v.tmp-*/img/.spool-*.rec")):
         assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(0.05)
     proc.send_signal(sig)
@@ -175,16 +179,21 @@ def test_ctrl_c_while_publishing_waits_until_every_kind_is_replaced(tmp_path, mo
     build(opts)
     opts.splits = {"img": {"train": 3}, "stroke": {"train": 3}}
     opts.overwrite = True
-    real = os.replace
+    real_rename, real_replace = os.rename, os.replace
     renames = []
 
-    def interrupted_replace(src, dst):
-        if not renames:  # the first swap of the publish step: Ctrl-C comes now
+    def interrupted_rename(src, dst):
+        if not renames:  # the first rename of the publish step: Ctrl-C comes now
             os.kill(os.getpid(), signal.SIGINT)
         renames.append(Path(dst).name)
-        return real(src, dst)
+        return real_rename(src, dst)
 
-    monkeypatch.setattr(publish_mod.os, "replace", interrupted_replace)
+    def replace(src, dst):
+        renames.append(Path(dst).name)
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(publish_mod.os, "rename", interrupted_rename)
+    monkeypatch.setattr(publish_mod.os, "replace", replace)
     # Another thread, as in a process that imported TensorFlow: the signal may go to it.
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)
@@ -196,7 +205,9 @@ def test_ctrl_c_while_publishing_waits_until_every_kind_is_replaced(tmp_path, mo
         stop.set()
         other.join()
     monkeypatch.undo()
-    assert "t_img" in renames and "t_stroke" in renames
+    # The build became current, then the old one went (one switch for both kinds).
+    assert [re.sub("-[0-9a-f]{8}$", "-*", name) for name in renames] == [
+        ".t.build-*", ".t", ".t.old-*"]
     for kind in ("img", "stroke"):
         assert json.loads((tmp_path / f"t_{kind}" / "counts.json").read_text()) == {"train": 6}
     assert leftovers(tmp_path) == ["t_img", "t_stroke"]
@@ -207,3 +218,81 @@ def test_ctrl_c_while_publishing_waits_until_every_kind_is_replaced(tmp_path, mo
         assert main(["--sample", "--group", "pets", "--out", str(tmp_path)]) == 130
     assert "nothing was written" not in caplog.text
     assert "interrupted once the build was complete" in caplog.text
+
+
+ORPHANED = """
+import os, signal, sys, threading, time
+from fastdraw.build import executor
+if sys.argv[1] == "unkillable":  # as where the system cannot kill orphans
+    executor._die_with_parent = lambda parent: None
+def slow(seconds, report):
+    time.sleep(seconds)
+    report(1)
+    return seconds
+pool = executor.ForkPool(2)
+print(" ".join(str(p.pid) for p in pool._procs), flush=True)
+threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGKILL)).start()
+for _ in pool.run(slow, [float(sys.argv[2])] * 2, lambda n: None):
+    pass
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_workers_die_with_the_main_process():
+    proc = subprocess.Popen([sys.executable, "-c", ORPHANED, "killable", "30"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    workers = [int(pid) for pid in proc.stdout.readline().split()]
+    try:
+        assert proc.wait(60) == -signal.SIGKILL
+        deadline = time.monotonic() + 5
+        while any(_alive(pid) for pid in workers):
+            assert time.monotonic() < deadline, "the workers outlived the main process"
+            time.sleep(0.05)
+    finally:
+        for pid in workers:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        proc.stdout.close()
+
+
+def test_a_worker_whose_main_process_is_gone_ends_quietly():
+    done = subprocess.run([sys.executable, "-c", ORPHANED, "unkillable", "1"],
+                          capture_output=True, text=True, timeout=60)  # until the workers end
+    assert done.returncode == -signal.SIGKILL
+    assert len(done.stdout.split()) == 2
+    assert done.stderr == ""
+
+
+CTRL_C_AT_IMPORT = """
+import os, runpy, signal, sys
+module = sys.argv[1]
+class CtrlC:
+    def find_spec(self, name, path=None, target=None):
+        if name == module:
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+sys.meta_path.insert(0, CtrlC())
+sys.argv[1:] = sys.argv[2:]
+runpy.run_module("fastdraw", run_name="__main__", alter_sys=True)
+"""
+
+
+@pytest.mark.parametrize("module", ["fastdraw.cli", "fastdraw.cli.build", "numpy",
+                                    "fastdraw.build", "numba"])
+def test_ctrl_c_while_python_imports_the_command_says_interrupted(module, tmp_path):
+    """The first ~0.3 s of `python -m fastdraw` go to imports: Ctrl-C then is exit code 130
+    without a traceback."""
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-c", CTRL_C_AT_IMPORT, module, "--classes", "cat",
+                           "--sample", "--out", str(out)], capture_output=True, text=True,
+                          timeout=120)
+    assert (done.returncode, done.stderr) == (130, "fastdraw: interrupted\n")
+    assert not out.exists()

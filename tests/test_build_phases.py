@@ -31,6 +31,7 @@ from fastdraw.build import spool as spool_mod
 from fastdraw.build import warmup as warmup_mod
 from fastdraw.build.plan import make_plan
 from fastdraw.codecs import ImgCodec, StrokeCodec, codec_for
+from fastdraw.progress import size_text
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +126,7 @@ def test_the_log_gives_the_shards_bytes_and_how_fast_they_were_written(tmp_path,
     with caplog.at_level("INFO", logger="fastdraw.build"):
         build(options(["cat", "dog"], files, tmp_path, splits, shards=3, workers=2))
     shards = [p for kind in splits for p in (tmp_path / f"t_{kind}").glob("*-of-*")]
-    size = builder._size(sum(p.stat().st_size for p in shards))
+    size = size_text(sum(p.stat().st_size for p in shards))
     assert len(shards) == 12
     assert re.search(rf"wrote 12 shard files \({size}\) in [\d.]+ s, \d+ MB/s\n", caplog.text)
 

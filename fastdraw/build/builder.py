@@ -21,9 +21,10 @@ drawings into records with each kind's codec (fastdraw.codecs):
 
 The short-class check sits between the phases, so a short class stops the build
 before any shard exists; so does the disk-space check, which phase 1's exact count
-of every shard's bytes makes possible.  Everything is built in ``.<name>_<kind>.tmp-XXXX``
-beside the target and renamed into place when complete (fastdraw.build.publish); a
-failed or interrupted build removes it.  Memory stays flat: chunks and write windows are
+of every shard's bytes makes possible.  Builds of one name in one directory take turns; each
+works in ``.<name>.tmp-<id>/<kind>/`` beside its targets and makes it the current build when
+complete (fastdraw.build.publish); a failed or interrupted build removes it, a killed one
+leaves it to the next build of the name.  Memory stays flat: chunks and write windows are
 bounded and records wait on disk, whatever the input size.
 """
 
@@ -34,7 +35,6 @@ import logging
 import multiprocessing as mp
 import shutil
 import signal
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -61,14 +61,22 @@ from fastdraw.build.executor import Executor, worker_pool
 from fastdraw.build.keys import find_repeat, keys_path
 from fastdraw.build.options import BuildOptions
 from fastdraw.build.plan import Plan, class_ranges, make_plan, resolve_splits
-from fastdraw.build.publish import dir_mode, interrupt_on_sigterm, publish
+from fastdraw.build.publish import (
+    current_link_problem,
+    interrupt_on_sigterm,
+    new_workdir,
+    publish,
+    remove_leftovers,
+    taking_turns,
+    target_problem,
+)
 from fastdraw.build.spool import rejections_path, remove_spool, spool_sources
 from fastdraw.build.warmup import warmup
 from fastdraw.codecs import Codec
 from fastdraw.cpus import usable_cpus
 from fastdraw.dataset import layout
 from fastdraw.errors import BuildError
-from fastdraw.progress import Progress
+from fastdraw.progress import Progress, size_text
 from fastdraw.sources import open_source
 
 log = logging.getLogger(__name__)
@@ -90,11 +98,11 @@ class Built:
 
 
 def _check_targets(opts: BuildOptions) -> None:
+    if problem := current_link_problem(opts.out, opts.name):
+        raise BuildError(problem)
     for kind in opts.splits:
-        target = opts.target(kind)
-        if (target.exists() or target.is_symlink()) and not opts.overwrite:
-            raise BuildError(f"{target} already exists: pass --overwrite to replace it "
-                             "(or choose another --name or --out)")
+        if problem := target_problem(opts.target(kind), opts.name, kind, opts.overwrite):
+            raise BuildError(problem)
 
 
 def _check_files_can_hold(opts: BuildOptions) -> None:
@@ -204,20 +212,35 @@ def build(opts: BuildOptions) -> list[Built]:
                          + (f" ({e.filename})" if e.filename and str(e.filename) != str(opts.out)
                             else "") + ": give a directory you can write to") from None
     versions = _versions()
-    t0 = time.monotonic()
-    warmup(list(codecs.values()), opts.files[0])
-    tmp: dict[str, Path] = {}
     previous = interrupt_on_sigterm()
     try:
-        mode = dir_mode()
+        with taking_turns(opts.out, opts.name) as locked:
+            t0 = time.monotonic()
+            warmup(list(codecs.values()), opts.files[0])
+            remove_leftovers(opts.out, opts.name, locked)
+            _check_targets(opts)  # again: the build that held the lock may have made them
+            built = _build_in(opts, codecs, versions)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    _summary(opts, built, time.monotonic() - t0)
+    return built
+
+
+def _build_in(opts: BuildOptions, codecs: dict[str, Codec], versions: dict[str, str]
+              ) -> list[Built]:
+    """The build in a new ``.<name>.tmp-<id>`` of ``opts.out``, published when complete and
+    removed if anything fails or interrupts it."""
+    try:
+        work = new_workdir(opts.out, opts.name)
+    except OSError as e:
+        raise BuildError(f"cannot write in --out {opts.out}: {e.strerror}: give a "
+                         "directory you can write to") from None
+    try:
+        tmp = {}
         for kind in opts.splits:
-            try:
-                tmp[kind] = Path(tempfile.mkdtemp(prefix=f".{opts.name}_{kind}.tmp-",
-                                                  dir=opts.out))
-            except OSError as e:
-                raise BuildError(f"cannot write in --out {opts.out}: {e.strerror}: give a "
-                                 "directory you can write to") from None
-            tmp[kind].chmod(mode)  # mkdtemp's 0700 would stick to the published dataset
+            tmp[kind] = work / kind
+            tmp[kind].mkdir()
         with _mp_logging(), worker_pool(opts.workers) as pool:
             splits = _fraction_splits(opts, codecs, pool)
             plans = {kind: make_plan(s, opts.shards, opts.seed) for kind, s in splits.items()}
@@ -235,15 +258,10 @@ def build(opts: BuildOptions) -> list[Built]:
                          cutoffs[kind], versions) for kind in plans]
         for path in tmp.values():
             remove_spool(path)
-        publish({path: opts.target(kind) for kind, path in tmp.items()}, opts.overwrite)
+        publish(work, opts.name, {kind: opts.target(kind) for kind in tmp}, opts.overwrite)
     except BaseException:
-        for path in tmp.values():
-            shutil.rmtree(path, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
         raise
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-    _summary(opts, built, time.monotonic() - t0)
     return built
 
 
@@ -323,7 +341,7 @@ def _encode(opts: BuildOptions, codecs: dict[str, Codec], plans: dict[str, Plan]
                          + ("" if opts.include_unrecognized else
                             ", or add --include-unrecognized"))
     log.info("encoded in %.2f s; the shards will take %s", time.monotonic() - t0,
-             ", ".join(f"{_size(int(n[1].sum()))} ({kind})" for kind, n in nbytes.items()))
+             ", ".join(f"{size_text(int(n[1].sum()))} ({kind})" for kind, n in nbytes.items()))
     return ({kind: [results[j].cutoff[kind] for j in range(len(opts.classes))]
              for kind in plans}, nbytes)
 
@@ -343,18 +361,12 @@ def _check_space(opts: BuildOptions, nbytes: dict[str, np.ndarray]) -> None:
     free = shutil.disk_usage(opts.out).free
     if need > free:
         raise BuildError(
-            f"not enough disk space in {opts.out}: the shards take {_size(framed)} "
-            f"({_size(need)} more than the spool they replace) and {_size(free)} is free. "
-            "Nothing was written (temporary files removed): free space there or pass "
-            "--out DIR on a larger disk, then run the build again")
-
-
-def _size(n: int) -> str:
-    """Bytes for people: 512 B, 3.4 MiB, 4.21 GiB."""
-    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= scale:
-            return f"{n / scale:.{2 if unit == 'GiB' else 1}f} {unit}"
-    return f"{n} B"
+            f"not enough disk space in {opts.out}: the shards take {size_text(framed)}, "
+            f"{size_text(need - SPACE_SLACK)} more than the spool they replace; with "
+            f"{size_text(SPACE_SLACK)} kept free for the other files, the build needs "
+            f"{size_text(need)} and {size_text(free)} is free. Nothing was written (temporary "
+            "files removed): free space there or pass --out DIR on a larger disk, then run "
+            "the build again")
 
 
 def _write(opts: BuildOptions, codecs: dict[str, Codec], plans: dict[str, Plan],
@@ -388,7 +400,7 @@ def _write(opts: BuildOptions, codecs: dict[str, Codec], plans: dict[str, Plan],
         progress.close()
     seconds = time.monotonic() - t0
     # The rate says when the disk, not the workers, sets the pace of this phase.
-    log.info("wrote %d shard files (%s) in %.2f s, %.0f MB/s", len(tasks), _size(nbytes),
+    log.info("wrote %d shard files (%s) in %.2f s, %.0f MB/s", len(tasks), size_text(nbytes),
              seconds, nbytes / max(seconds, 1e-9) / 1e6)
     return hashes
 

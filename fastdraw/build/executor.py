@@ -5,13 +5,17 @@ yields the results; ``report(n)`` tells the build's progress that n more units a
 Unlike multiprocessing.Pool, it notices a worker that dies mid-task (and fails the build
 instead of hanging) and can be killed at once.  Workers are forked: they inherit the numba
 kernels the main process loaded, and never import TensorFlow.  A task's progress reaches
-the main process as it goes, its result or error when it ends.
+the main process as it goes, its result or error when it ends.  Workers die with the main
+process (on Linux, even when it is killed with -9); one whose main process has gone
+otherwise ends quietly at its next message.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing as mp
+import os
 import signal
 import time
 import traceback
@@ -67,8 +71,26 @@ class _Reporter:
 _parent_ends: list[Connection] = []  # main-side pipe ends, closed in every forked worker
 
 
-def _worker_main(conn: Connection) -> None:
-    """A worker: run (function, task) pairs from the pipe until told to stop."""
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """Asks Linux to kill this process when its parent ends (``kill -9`` included), so that
+    no orphan goes on writing into a build's temporary directory; and ends it now if the
+    parent ``parent`` is already gone.  Elsewhere, orphans end at their next message."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return
+    prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(0)
+
+
+def _worker_main(conn: Connection, parent: int) -> None:
+    """A worker: run (function, task) pairs from the pipe until told to stop, or until the
+    main process is gone (then quietly: nobody is left to tell)."""
+    _die_with_parent(parent)
     for end in _parent_ends:
         end.close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides; it kills us
@@ -90,8 +112,11 @@ def _worker_main(conn: Connection) -> None:
             reply = ("error", str(e), traceback.format_exc())
         except Exception as e:  # every failure goes back to the main process
             reply = ("error", f"{type(e).__name__}: {e}", traceback.format_exc())
-        report.flush()
-        conn.send(reply)
+        try:
+            report.flush()
+            conn.send(reply)
+        except OSError:  # the main process is gone
+            return
 
 
 class ForkPool:
@@ -104,8 +129,8 @@ class ForkPool:
         for i in range(workers):
             parent, child = ctx.Pipe()
             _parent_ends.append(parent)
-            proc = ctx.Process(target=_worker_main, args=(child,), name=f"worker-{i + 1}",
-                               daemon=True)
+            proc = ctx.Process(target=_worker_main, args=(child, os.getpid()),
+                               name=f"worker-{i + 1}", daemon=True)
             proc.start()
             child.close()
             self._procs.append(proc)

@@ -2,7 +2,9 @@
 
 Without a command name, the arguments are those of `build`.  Every command module has
 ``add_<command>(parser)`` and ``run_<command>(args)``; it imports the work it runs inside
-``run_<command>``, so `--help` stays fast and TensorFlow stays out.
+``run_<command>``, so `--help` stays fast and TensorFlow stays out.  This module imports
+little, and `main` turns Ctrl-C into exit code 130 wherever it comes (the first ~0.3 s go
+to imports), so that no command prints a KeyboardInterrupt traceback.
 """
 
 from __future__ import annotations
@@ -15,8 +17,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from fastdraw.cli.args import add_logging, data_dir_problem
-from fastdraw.sources.classes import check_class_name
+from fastdraw.cli.errors import INTERRUPTED
 
 COMMANDS = {
     "build": ("fastdraw.cli.build", "build TFRecord datasets (the default command)"),
@@ -29,6 +30,8 @@ COMMANDS = {
 
 
 def _parser(name: str, module) -> argparse.ArgumentParser:
+    from fastdraw.cli.args import add_logging
+
     text = COMMANDS[name][1]
     if name == "build":
         epilog = "other commands (each has --help):\n" + "\n".join(
@@ -55,6 +58,9 @@ def _argument_problem(name: str, args: argparse.Namespace) -> str | None:
     """What is wrong with the command's path-like arguments, checked before any work: a
     --data that is not a directory of class files, an inspect CLASS that is a path.
     (Build's and download's class names are checked with the classes they name.)"""
+    from fastdraw.cli.args import data_dir_problem
+    from fastdraw.sources.classes import check_class_name
+
     if name == "inspect":
         try:
             for cls in args.classes:
@@ -66,6 +72,14 @@ def _argument_problem(name: str, args: argparse.Namespace) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # before a command could take it (imports, parsing)
+        print("fastdraw: interrupted", file=sys.stderr)
+        return INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     name = argv.pop(0) if argv and argv[0] in COMMANDS else "build"
     module = importlib.import_module(COMMANDS[name][0])

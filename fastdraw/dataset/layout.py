@@ -15,12 +15,17 @@ without that field; the file is those canonical bytes.  (Manifests written befor
 
 Every file is read through `fastdraw.dataset.files`: regular files only, and a whole file
 only up to the bound its kind allows (``*_LIMIT``).
+
+A build publishes a dataset as a link to a directory of one build, which never changes and
+goes all at once when a later build replaces it (fastdraw.build.publish): readers read the
+directory `pinned` gives.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -47,6 +52,21 @@ REJECTED_LINE_LIMIT = 64 << 10  # a line of rejected.ndjson: file, line, reason,
 
 SEALED = (LABELS, COUNTS, REJECTED)  # the files whose size and sha256 the manifest's files give
 MANIFEST_SHA256 = "manifest_sha256"  # the manifest's field sealing the rest of it
+
+
+def pinned(path: str | Path) -> Path:
+    """The directory ``path`` leads to now, its links resolved once: a reader that reads it
+    reads one build to its end, or fails (no such file) once a replacement has removed it;
+    never a mix of two builds, as reading through the link file by file could."""
+    return Path(os.path.realpath(path))
+
+
+def foreign_entries(path: Path) -> list[str]:
+    """What directory ``path`` holds besides a dataset's files (shards, labels.txt,
+    counts.json, manifest.json, rejected.ndjson), sorted; directories end with '/'."""
+    own = {LABELS, COUNTS, MANIFEST, REJECTED}
+    return sorted(p.name + ("/" if p.is_dir() else "") for p in path.iterdir()
+                  if not (p.name in own or SHARD_RE.fullmatch(p.name)) or p.is_dir())
 
 
 def shard_name(split: str, index: int, shards: int) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fastdraw.codecs import Codec, ImgCodec, StrokeCodec
-from fastdraw.dataset.layout import dataset_codec, read_manifest, shard_paths
+from fastdraw.dataset.layout import dataset_codec, pinned, read_manifest, shard_paths
 
 
 def _split_records(manifest: dict[str, Any] | None, shards: list[Path]) -> int | None:
@@ -59,9 +59,11 @@ def _pipeline(records, decode, batch_size: int | None, shuffle: bool, shuffle_bu
 def _dataset(path: str | Path, split: str, want: type[Codec], decode_options: dict[str, Any],
              batch_size: int | None, shuffle: bool, shuffle_buffer: int, seed: int | None,
              parallel_reads: int):
-    """The split's records, decoded by the dataset's codec, which must be a ``want``."""
+    """The split's records, decoded by the dataset's codec, which must be a ``want``; read
+    from the build ``path`` leads to now (layout.pinned)."""
     import tensorflow as tf
 
+    path = pinned(path)
     manifest = read_manifest(path)
     codec = dataset_codec(path, manifest)
     if not isinstance(codec, want):
@@ -84,7 +86,10 @@ def img_dataset(path: str | Path, split: str, batch_size: int | None = None, shu
     Raises ValueError when `path` is a stroke dataset.  A split whose shards hold other
     than manifest.json's count of records (one cut off, say) raises
     tf.errors.FailedPreconditionError when read to its end; `python -m fastdraw verify`
-    names the shard.
+    names the shard.  The records come from the build `path` leads to when this is called:
+    if another build replaces it meanwhile, reading goes on in the old build's files
+    already open and raises tf.errors.NotFoundError (naming `.<name>.build-<id>/...`) at
+    the next one, never mixing two builds; make the dataset again to read the new one.
     """
     return _dataset(path, split, ImgCodec, {}, batch_size, shuffle, shuffle_buffer, seed,
                     parallel_reads)

@@ -77,6 +77,7 @@ from fastdraw.dataset.layout import (
     file_entry,
     manifest_bytes,
     manifest_sha256,
+    pinned,
     shard_name,
 )
 from fastdraw.dataset.tfrecord import read_windows
@@ -110,9 +111,10 @@ def check(path: str | Path, workers: int | None = None) -> Report:
     are checked, and a note says what fastdraw's extras would have let verify check.
 
     Shards are checked in `workers` processes (default: the usable CPUs, one process for
-    datasets under 16 MB, where starting processes costs more than it saves).
+    datasets under 16 MB, where starting processes costs more than it saves).  The dataset
+    is read in the build `path` leads to when the check starts (layout.pinned).
     """
-    path = Path(path)
+    path = pinned(path)
     report = Report()
     problems = report.problems
     if not path.is_dir():
@@ -214,6 +216,9 @@ def check(path: str | Path, workers: int | None = None) -> Report:
     if not notebook:
         _check_rejected(path, manifest, problems, seen)
     _check_sealed(manifest, seen, problems)
+    if problems and not path.exists():  # what was read is gone: its problems are no news
+        report.problems = [f"the dataset was replaced by another build while verify read it "
+                           f"({path} is gone): run verify again"]
     return report
 
 

@@ -11,7 +11,13 @@ import numpy as np
 from PIL import Image
 
 from fastdraw.codecs.proto import parse_example
-from fastdraw.dataset.layout import dataset_codec, read_labels, read_manifest, shard_paths
+from fastdraw.dataset.layout import (
+    dataset_codec,
+    pinned,
+    read_labels,
+    read_manifest,
+    shard_paths,
+)
 from fastdraw.dataset.tfrecord import read_records
 from fastdraw.views.grid import check_grid, grid
 
@@ -25,8 +31,10 @@ def dataset_tiles(path: str | Path, split: str, n: int,
     """The first `n` records of a split (file order) as tiles, with their labels' class names.
 
     `on_tile_size` gets the first tile's size as soon as it is known (and may raise).
-    A record that cannot be drawn raises ValueError naming its shard and index.
+    A record that cannot be drawn raises ValueError naming its shard and index.  Reads the
+    build `path` leads to when called (FileNotFoundError if another build replaces it).
     """
+    path = pinned(path)
     labels = read_labels(path)
     manifest = read_manifest(path)
     codec = dataset_codec(path, manifest)
