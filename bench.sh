@@ -5,8 +5,10 @@
 #                         400k stroke examples, medians of 3 runs; the main job
 #                         (--group animals, default splits: 3.31M examples, 12 GiB of
 #                         temporary disk) with 1 and 2 workers, 5 pairs of runs, medians
-#                         (about 11 minutes)
-#   ./bench.sh --quick    small: fewer rounds; builds of 30k img and 100k stroke examples, once
+#                         (about 11 minutes); the README's quick start on an empty numba
+#                         cache and after `fastdraw compile`, 3 runs each
+#   ./bench.sh --quick    small: fewer rounds; builds of 30k img and 100k stroke examples, and
+#                         the quick start cold and warm, once
 #                         (about 2 minutes)
 #
 # Prints the machine and one table: per stage, fastdraw's median time per item, the
@@ -35,7 +37,7 @@ if [[ $mode == quick ]]; then
   build=(1 1)
 else
   rounds=(--benchmark-min-rounds=5 --benchmark-max-time=1.0)
-  build=(4 3 --main-job 5)
+  build=(4 3 --main-job 5 --cold-start 3)
 fi
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ *//' || true)

@@ -28,6 +28,7 @@ quotes medians of REPEAT=3 runs.
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import shutil
@@ -238,6 +239,28 @@ def measure(scale: float = 4.0, repeat: int = 3) -> dict:
     return figures
 
 
+def measure_cold_start(repeat: int = 3) -> dict:
+    """Seconds of the README's quick start (`--group zoo --sample`, 180 examples) as a whole
+    process: on a fresh numba cache (every kernel compiled: a machine where the install did
+    not compile them), after `python -m fastdraw compile` (what `pip install` runs), and the
+    compile itself; medians of ``repeat`` runs, cold and warm alternating."""
+    runs: dict[str, list[float]] = {"cold": [], "compile": [], "warm": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for i in range(repeat):
+            for label, cache, args in (
+                    ("cold", "empty", ["--group", "zoo", "--sample", "--out"]),
+                    ("compile", "compiled", ["compile"]),
+                    ("warm", "compiled", ["--group", "zoo", "--sample", "--out"])):
+                env = {**os.environ, "NUMBA_CACHE_DIR": str(root / f"{cache}-{i}")}
+                out = [str(root / f"out-{label}-{i}")] if label != "compile" else []
+                t0 = time.perf_counter()
+                subprocess.run([sys.executable, "-m", "fastdraw", *args, *out], env=env,
+                               check=True, capture_output=True)
+                runs[label].append(time.perf_counter() - t0)
+    return {"repeat": repeat, **{k: round(statistics.median(v), 2) for k, v in runs.items()}}
+
+
 # The issue's main job: `python -m fastdraw --group animals` with the default splits, both
 # kinds (img 7000 and stroke 70000 examples per class).
 MAIN_JOB_RECOGNIZED = 70_000
@@ -286,8 +309,12 @@ if __name__ == "__main__":
     parser.add_argument("repeat", nargs="?", type=int, default=3, help="runs per figure")
     parser.add_argument("--main-job", nargs="?", type=int, const=3, metavar="PAIRS",
                         help="also time the main job, PAIRS runs with 1 and 2 workers each")
+    parser.add_argument("--cold-start", type=int, default=1, metavar="RUNS",
+                        help="runs of the quick start on a fresh numba cache and after "
+                             "`fastdraw compile` (default: %(default)s)")
     args = parser.parse_args()
     figures = measure(args.scale, args.repeat)
+    figures["cold_start"] = measure_cold_start(args.cold_start)
     if args.main_job:
         figures["main_job"] = measure_main_job(args.main_job)
     print(json.dumps(figures, indent=2))

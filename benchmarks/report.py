@@ -77,6 +77,12 @@ def build_table(figures: dict) -> list[str]:
                 f"({sizes} examples), median of {figures.get('repeat', 1)} run(s); peak RSS "
                 f"(img+stroke, 2 workers) {rss['small']} MiB, for a 10x input {rss['10x']} MiB "
                 f"(x{figures['peak_rss_ratio_10x']})")
+    cold = figures.get("cold_start")
+    if cold:
+        rows.append(f"quick start, `python -m fastdraw --group zoo --sample` (whole process, "
+                    f"median of {cold['repeat']}): {cold['warm']} s with the kernels compiled "
+                    f"at install (`fastdraw compile`, {cold['compile']} s), {cold['cold']} s on "
+                    "an empty numba cache")
     job = figures.get("main_job")
     if job and "skipped" in job:
         rows.append(f"main job (--group animals): not measured, {job['skipped']}")

@@ -215,8 +215,8 @@ def build(opts: BuildOptions) -> list[Built]:
     previous = interrupt_on_sigterm()
     try:
         with taking_turns(opts.out, opts.name) as locked:
-            t0 = time.monotonic()
             warmup(list(codecs.values()), opts.files[0])
+            t0 = time.monotonic()  # the build's own time, the kernels' apart (logged there)
             remove_leftovers(opts.out, opts.name, locked)
             _check_targets(opts)  # again: the build that held the lock may have made them
             built = _build_in(opts, codecs, versions)

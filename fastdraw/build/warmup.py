@@ -32,8 +32,8 @@ def warmup(codecs: Sequence[Codec], sample: str | os.PathLike | None = None) -> 
     the first drawing of ``sample``, an input file."""
     helper = _fork_record_warmup(codecs)  # before the timer thread: fork only single-threaded
     note = threading.Timer(COMPILE_NOTE_AFTER, log.info, args=(
-        "compiling fastdraw's numba kernels for this machine: about half a minute, once "
-        "(later runs load them from numba's cache)",))
+        "compiling fastdraw's numba kernels for this machine, once (`pip install` does it: "
+        "numba's cache was empty, cleared or of another numba version)",))
     note.daemon = True
     t0 = time.monotonic()
     note.start()
@@ -42,8 +42,11 @@ def warmup(codecs: Sequence[Codec], sample: str | os.PathLike | None = None) -> 
     finally:
         note.cancel()
         note.join()
-    if time.monotonic() - t0 > COMPILE_NOTE_AFTER:
-        log.info("kernels ready in %.0f s", time.monotonic() - t0)
+    seconds = time.monotonic() - t0
+    if seconds > COMPILE_NOTE_AFTER:
+        log.info("kernels compiled in %.0f s (later runs load them from numba's cache)", seconds)
+    else:
+        log.debug("kernels loaded in %.2f s", seconds)
 
 
 def _fork_record_warmup(codecs: Sequence[Codec]) -> int | None:

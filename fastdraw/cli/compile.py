@@ -1,0 +1,64 @@
+"""`python -m fastdraw compile`: every numba kernel fastdraw runs, compiled for this machine
+into numba's cache, so that no command compiles on its first run.
+
+`pip install` runs it (the project's build backend); run it again after upgrading numba, or
+where numba's cache was cleared.  It runs each command's own code on a tiny dataset of the
+bundled sample, so the cache holds exactly the kernels and argument types the commands use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+from fastdraw.cli.errors import OK
+
+log = logging.getLogger(__name__)
+
+
+def add_compile(p: argparse.ArgumentParser) -> None:
+    """No options."""
+
+
+def run_compile(args: argparse.Namespace) -> int:
+    t0 = time.monotonic()
+    compile_all()
+    log.info("fastdraw's kernels are in numba's cache (%.1f s)", time.monotonic() - t0)
+    return OK
+
+
+def compile_all() -> None:
+    """Runs a build of both kinds, verify, preview, the mosaic and the drop-ins that need no
+    TensorFlow, on a few drawings of the bundled sample, in a temporary directory."""
+    from fastdraw.build import BuildOptions, build
+    from fastdraw.codecs import CODECS
+    from fastdraw.dataset.verify import check
+    from fastdraw.notebook import dropins
+    from fastdraw.sources.classes import sample_dir
+    from fastdraw.views.mosaic import mosaic
+    from fastdraw.views.preview import preview
+
+    sample = Path(sample_dir())
+    quiet = logging.getLogger("fastdraw")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        with tempfile.TemporaryDirectory(prefix="fastdraw-compile-") as tmp:
+            classes = ["cat", "eye"]
+            built = build(BuildOptions(
+                classes=classes, files=[sample / f"{c}.ndjson" for c in classes], name="k",
+                out=Path(tmp), splits={kind: {"train": 2} for kind in CODECS}, shards=1,
+                workers=1, progress=False))
+            for b in built:
+                check(b.path, workers=1)
+                preview(b.path, "train", rows=1, cols=1)
+        mosaic(["eye"], sample, rows=1, cols=1)
+        drawing = dropins.loadn("eye", 1, data_path=sample)[0]
+        dropins.json_to_img(drawing, 64, 4)
+        dropins.json_to_stroke(drawing)
+        dropins.stroke_example(0, drawing)
+    finally:
+        quiet.setLevel(level)
