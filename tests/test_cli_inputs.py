@@ -3,6 +3,7 @@ names the path, says what is wrong and what to give instead (no traceback, no er
 
 from __future__ import annotations
 
+import importlib.metadata
 import subprocess
 import sys
 from pathlib import Path
@@ -131,3 +132,12 @@ def test_output_piped_into_a_reader_that_stops_early_ends_quietly():
     proc.stderr.close()
     assert proc.wait(timeout=120) == 141, stderr  # as a process that SIGPIPE ended
     assert "Traceback" not in stderr and "BrokenPipeError" not in stderr
+
+
+@pytest.mark.parametrize("command", [[], ["verify"], ["download"]])
+def test_version_is_said_by_every_command(command, capsys):
+    # Issue 27: there was no --version.
+    with pytest.raises(SystemExit) as e:
+        main([*command, "--version"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out == f"fastdraw {importlib.metadata.version('fastdraw')}\n"

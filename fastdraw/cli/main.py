@@ -48,7 +48,17 @@ def _parser(name: str, module) -> argparse.ArgumentParser:
         p = argparse.ArgumentParser(prog=f"python -m fastdraw {name}", description=text)
     getattr(module, f"add_{name}")(p)
     add_logging(p)
+    p.add_argument("--version", action="version", version=f"fastdraw {_version()}")
     return p
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("fastdraw")
+    except metadata.PackageNotFoundError:
+        return "(not installed: no version)"
 
 
 def command_parser(name: str) -> argparse.ArgumentParser:

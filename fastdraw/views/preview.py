@@ -58,9 +58,13 @@ def dataset_tiles(path: str | Path, split: str, n: int,
 
 
 def preview(path: str | Path, split: str = "train", rows: int = 8, cols: int = 8) -> Image.Image:
-    """A labelled grid of the first rows * cols records of a built dataset's split."""
+    """A labelled grid of the first rows * cols records of a built dataset's split; a split of
+    fewer records gets a grid just big enough for them (as few rows, then columns, as hold
+    them)."""
     check_grid(rows, cols, PREVIEW_TILE, caption=True, gutter=GUTTER)  # before reading any
     tiles, names = dataset_tiles(  # images over 64 px are bigger tiles: checked again
         path, split, rows * cols,
         lambda size: check_grid(rows, cols, size, caption=True, gutter=GUTTER))
+    rows = min(rows, -(-len(tiles) // cols))
+    cols = min(cols, -(-len(tiles) // rows))
     return grid(tiles, rows, cols, names, caption=True, gutter=GUTTER)
