@@ -1,7 +1,7 @@
 """Parallel, deterministic dataset builder: `python -m fastdraw [build]`.
 
 A build writes the notebook's datasets: in every round of the seeded plan
-(fastdraw.plan) one example of every class, in class order, goes into one
+(fastdraw.build.plan) one example of every class, in class order, goes into one
 shard file; class ``j``'s example in round ``r`` is its ``r``-th usable drawing.
 
 The main process plans and never touches example bytes.  An executor (the
@@ -11,7 +11,8 @@ drawings into records with each kind's codec (fastdraw.codecs):
 1. encode (fastdraw.build.encode), one task per class (or per class and range of
    rounds where workers would otherwise idle: fewer classes than workers, or the last
    wave of tasks holding fewer classes than workers): stream the class file from its
-   source (``limit=needed``), encode the chunks with every kind's codec (one read feeds
+   source (``limit=needed``), screened (fastdraw.build.screen: what a codec cannot encode
+   exactly, another class's word, a repeated key_id are rejected lines), encode the chunks with every kind's codec (one read feeds
    all kinds) into packed records (a bit per pixel, points instead of float deltas)
    and append each one to the spool file of its shard (fastdraw.build.spool),
    rejected lines to a per-class file;
@@ -20,7 +21,8 @@ drawings into records with each kind's codec (fastdraw.codecs):
    order, unpack and frame them, and write the shard, hashing it on the way.
 
 The short-class check sits between the phases, so a short class stops the build
-before any shard exists; so does the disk-space check, which phase 1's exact count
+before any shard exists; so do the check that no drawing is in two class files
+(fastdraw.build.keys) and the disk-space check, which phase 1's exact count
 of every shard's bytes makes possible.  Builds of one name in one directory take turns; each
 works in ``.<name>.tmp-<id>/<kind>/`` beside its targets and makes it the current build when
 complete (fastdraw.build.publish); a failed or interrupted build removes it, a killed one
