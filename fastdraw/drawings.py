@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cached_property
 
 import numpy as np
 
@@ -67,6 +68,14 @@ class Drawings:
 
     def __len__(self) -> int:
         return len(self.key_id)
+
+    @cached_property
+    def magnitude(self) -> float:
+        """The largest absolute coordinate (0.0 for no point, NaN if one is NaN): what the
+        codecs' checks of a batch look at first."""
+        if not len(self.x):
+            return 0.0
+        return float(np.max([self.x.max(), -self.x.min(), self.y.max(), -self.y.min()]))
 
     def slice(self, i: int, j: int, copy: bool = False) -> Drawings:
         """Drawings ``i:j``: views of this batch's arrays, or with ``copy`` arrays of their own

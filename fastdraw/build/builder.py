@@ -12,8 +12,9 @@ drawings into records with each kind's codec (fastdraw.codecs):
    rounds where workers would otherwise idle: fewer classes than workers, or the last
    wave of tasks holding fewer classes than workers): stream the class file from its
    source (``limit=needed``), screened (fastdraw.build.screen: what a codec cannot encode
-   exactly, another class's word, a repeated key_id are rejected lines), encode the chunks with every kind's codec (one read feeds
-   all kinds) into packed records (a bit per pixel, points instead of float deltas)
+   exactly, another class's word, a repeated key_id are rejected lines), encode the
+   chunks with every kind's codec (one read feeds all kinds) into packed records (a bit
+   per pixel, points instead of float deltas)
    and append each one to the spool file of its shard (fastdraw.build.spool),
    rejected lines to a per-class file;
 2. write (fastdraw.build.assemble), one task per shard file: stream the spool files of
