@@ -27,7 +27,8 @@ from conftest import RAW, SIMPLIFIED
 
 from fastdraw import progress
 from fastdraw.cli.main import main
-from fastdraw.errors import BucketError, ChecksumError, UnknownClassError
+from fastdraw.errors import BucketError, ChecksumError, UnknownClassError, UnsafePathError
+from fastdraw.sources.bucket import download as download_mod
 from fastdraw.sources.bucket import transport
 from fastdraw.sources.bucket.download import ensure_downloaded
 from fastdraw.sources.bucket.listing import list_classes, list_objects
@@ -500,3 +501,181 @@ def test_base_url_from_environment(server, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("FASTDRAW_BASE_URL", server.url)
     assert main(["list", "--regex", "^cat$"]) == 0
     assert capsys.readouterr().out == "cat\n"
+
+
+# ---------------------------------------------------------------------------- links and odd files
+# A download never writes through a link: a path it would create, append to, rename or write
+# that is a symbolic link (or a file with other hard links) leaves what it leads to untouched.
+
+VICTIM = b"a file outside the data directory\n"
+
+
+def planted(tmp_path: Path, name: str, target_exists: bool = True) -> tuple[Path, Path]:
+    """(data directory, victim): ``data/<name>`` is a symbolic link to ``../victim``."""
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    victim = tmp_path / "victim"
+    if target_exists:
+        victim.write_bytes(VICTIM)
+    (data / name).parent.mkdir(parents=True, exist_ok=True)
+    (data / name).symlink_to(os.path.relpath(victim, (data / name).parent))
+    return data, victim
+
+
+@pytest.mark.parametrize("target_exists", [True, False], ids=["to a file", "dangling"])
+def test_link_at_the_part_file_is_refused(server, tmp_path, target_exists):
+    # It used to be appended to (the victim overwritten with cat's bytes, or created), and
+    # then renamed into place: data/cat.ndjson became a link to the victim.
+    data, victim = planted(tmp_path, "cat.ndjson.part", target_exists)
+    with pytest.raises(UnsafePathError) as info:
+        fetch(server, ["dog", "cat"], data)
+    part = data / "cat.ndjson.part"
+    assert str(info.value).startswith(f"{part}: a symbolic link (to ../victim) where fastdraw "
+                                      "keeps the partial download of cat.ndjson: fastdraw never "
+                                      "writes through a link. Remove it")
+    assert victim.read_bytes() == VICTIM if target_exists else not victim.exists()
+    assert part.is_symlink() and not (data / "cat.ndjson").exists()
+    assert server.object_gets() == []  # refused before any download
+
+
+@pytest.mark.parametrize("target_exists", [True, False], ids=["to a file", "dangling"])
+def test_link_at_the_class_file_that_is_not_the_object_is_refused(server, tmp_path,
+                                                                  target_exists):
+    # A link to a short file used to be moved to the part and appended to: the victim got
+    # cat's bytes.  A dangling one was replaced by the download, unsaid.
+    data, victim = planted(tmp_path, "cat.ndjson", target_exists)
+    with pytest.raises(UnsafePathError) as info:
+        fetch(server, ["cat"], data)
+    cat = data / "cat.ndjson"
+    why = (f"which holds {len(VICTIM)} of {len(source('cat'))} bytes, not verified"
+           if target_exists else "which does not exist")
+    assert str(info.value) == (
+        f"{cat}: a symbolic link to ../victim, {why}: fastdraw never writes through a link. "
+        f"Remove the link (rm '{cat}') to download the file here, or make it point to a "
+        "complete copy; nothing downloaded")
+    assert victim.read_bytes() == VICTIM if target_exists else not victim.exists()
+    assert cat.is_symlink() and not (data / "cat.ndjson.part").exists()
+    assert server.object_gets() == []
+
+
+def test_link_to_a_complete_copy_is_used_as_it_is(server, tmp_path):
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "cat.ndjson").write_bytes(source("cat"))
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "cat.ndjson").symlink_to(store / "cat.ndjson")
+    (path,) = fetch(server, ["cat"], data)
+    assert path.is_symlink() and path.read_bytes() == source("cat")
+    fetch(server, ["cat"], data)  # the sidecar written for it the first time settles it
+    assert server.object_gets() == []
+
+
+def test_symlinked_sidecar_directory_is_not_written_through(server, tmp_path, caplog):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / ".fastdraw").symlink_to(elsewhere)
+    (path,) = fetch(server, ["cat"], data)
+    assert path.read_bytes() == source("cat")
+    assert list(elsewhere.iterdir()) == []
+    assert (data / ".fastdraw").is_symlink()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert (f"{path} is verified, but {data / '.fastdraw'} is a symbolic link (to {elsewhere}): "
+            "fastdraw writes only into a real directory there; remove the link to let it "
+            "record verified files (they are hashed again on each run meanwhile)") in warnings
+
+
+@pytest.mark.parametrize("name", ["cat.ndjson.json.tmp", "cat.ndjson.json"])
+def test_link_in_the_sidecar_directory_is_not_written_through(server, tmp_path, name):
+    # A link at the sidecar's temporary file used to be written through (the victim got the
+    # JSON) and then renamed over the sidecar.
+    data, victim = planted(tmp_path, f".fastdraw/{name}")
+    (path,) = fetch(server, ["cat"], data)
+    assert path.read_bytes() == source("cat")
+    assert victim.read_bytes() == VICTIM
+    sidecar = data / ".fastdraw" / "cat.ndjson.json"
+    assert not sidecar.is_symlink()
+    assert json.loads(sidecar.read_text())["key"] == key("cat")
+
+
+def test_class_file_with_other_hard_links_is_not_continued_in_place(server, tmp_path):
+    # A short file with a second name used to be continued in place: the other name changed.
+    data = tmp_path / "data"
+    data.mkdir()
+    other = tmp_path / "other"
+    other.write_bytes(source("cat")[:1000])
+    os.link(other, data / "cat.ndjson")
+    (path,) = fetch(server, ["cat"], data)
+    assert path.read_bytes() == source("cat")
+    assert other.read_bytes() == source("cat")[:1000]
+    assert [r.range for r in server.object_gets()] == [None]
+
+
+def test_part_file_with_other_hard_links_is_refused(server, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    other = tmp_path / "other"
+    other.write_bytes(VICTIM)
+    os.link(other, data / "cat.ndjson.part")
+    with pytest.raises(UnsafePathError, match=r"cat\.ndjson\.part: a file with 2 hard links "
+                                              "where fastdraw keeps the partial download"):
+        fetch(server, ["cat"], data)
+    assert other.read_bytes() == VICTIM
+    assert server.object_gets() == []
+
+
+@pytest.mark.parametrize("name", ["cat.ndjson", "cat.ndjson.part"])
+@pytest.mark.parametrize("what", ["a pipe", "a directory"])
+def test_pipe_or_directory_in_the_way_is_refused(server, tmp_path, name, what):
+    # A pipe used to be opened for appending: the download waited forever for a reader.
+    # A directory at cat.ndjson used to be renamed to the part and failed as IsADirectoryError.
+    data = tmp_path / "data"
+    data.mkdir()
+    path = data / name
+    os.mkfifo(path) if what == "a pipe" else path.mkdir()
+    done = subprocess.run([sys.executable, "-m", "fastdraw", "download", "--classes", "cat",
+                           "--data", str(data), "--base-url", server.url],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert f"fastdraw download: error: {path}: {what}, not a file" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert sorted(p.name for p in data.iterdir()) == [name]
+    assert server.object_gets() == []
+
+
+def test_build_says_what_to_do_with_a_planted_link(server, tmp_path, caplog):
+    data, victim = planted(tmp_path, "cat.ndjson.part")
+    with caplog.at_level(logging.ERROR):
+        assert main(["--classes", "cat", "--data", str(data), "--base-url", server.url,
+                     "--out", str(tmp_path / "out"), "--splits", "train=3"]) == 1
+    part = data / "cat.ndjson.part"
+    assert (f"cannot download the missing class files into {data}: {part}: a symbolic link (to "
+            f"../victim) where fastdraw keeps the partial download of cat.ndjson: fastdraw never "
+            f"writes through a link. Remove it (rm '{part}') and run again; nothing "
+            "downloaded\n") in caplog.text
+    assert "retry" not in caplog.text
+    assert victim.read_bytes() == VICTIM and not (tmp_path / "out").exists()
+
+
+def test_part_swapped_for_a_link_during_the_download_is_not_moved(server, tmp_path,
+                                                                  monkeypatch):
+    # The rename into place used to move whatever had the part's name: here a link.
+    data = tmp_path / "data"
+    data.mkdir()
+    victim = tmp_path / "victim"
+    victim.write_bytes(VICTIM)
+    part = data / "cat.ndjson.part"
+    verify = download_mod._Download._mismatch
+
+    def swap_then_verify(self, downloaded):
+        part.rename(tmp_path / "moved-away")
+        part.symlink_to(victim)
+        return verify(self, downloaded)
+
+    monkeypatch.setattr(download_mod._Download, "_mismatch", swap_then_verify)
+    with pytest.raises(UnsafePathError, match=f"{part} was replaced during the download: it was "
+                                              "not moved to .*cat.ndjson; run again"):
+        fetch(server, ["cat"], data)
+    assert not (data / "cat.ndjson").exists() and victim.read_bytes() == VICTIM

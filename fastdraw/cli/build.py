@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING
 from fastdraw.cli.args import add_base_url, add_classes, classes_of
 from fastdraw.cli.errors import FAILED, INTERRUPTED, OK, USAGE
 from fastdraw.cpus import usable_cpus
-from fastdraw.errors import BadInputError, BuildError, InterruptedAfterPublish, io_error
+from fastdraw.errors import (
+    BadInputError,
+    BuildError,
+    InterruptedAfterPublish,
+    UnsafePathError,
+    io_error,
+)
 from fastdraw.sources import class_file
 from fastdraw.sources.base import not_files
 from fastdraw.sources.classes import all_classes, sample_dir, with_close_matches
@@ -100,6 +106,9 @@ def _input_files(classes: list[str], data: Path, *, sample: bool, offline: bool,
         try:
             paths = ensure_downloaded(missing, data, fmt=fmt, base_url=base_url,
                                       progress=sys.stderr.isatty())
+        except UnsafePathError as e:  # says what to do
+            raise BuildError(f"cannot download the missing class files into {data}: {e}"
+                             ) from None
         except (RuntimeError, ValueError, OSError) as e:
             raise BuildError(f"cannot download the missing class files into {data}: {e}; "
                              "retry, or download them yourself and use --offline") from None
