@@ -29,6 +29,7 @@ from fastdraw import progress
 from fastdraw.cli.main import main
 from fastdraw.errors import BucketError, ChecksumError, UnknownClassError, UnsafePathError
 from fastdraw.sources.bucket import download as download_mod
+from fastdraw.sources.bucket import listing as listing_mod
 from fastdraw.sources.bucket import transport
 from fastdraw.sources.bucket.download import ensure_downloaded
 from fastdraw.sources.bucket.listing import list_classes, list_objects
@@ -139,6 +140,67 @@ def test_cli_list_bad_regex_and_bad_endpoint(server, capsys):
     assert "bad regex '('" in capsys.readouterr().err
     assert main(["list", "--base-url", server.url + "/nowhere"]) == 1
     assert "HTTP 404" in capsys.readouterr().err
+
+
+# A listing that never ends (always IsTruncated, a new NextMarker) used to be followed
+# forever, silently: 15,000 requests in 20 s.  The test server gives up after ENDLESS_GIVES_UP
+# pages, so that on such a client these tests fail on the requests made instead of hanging.
+
+
+@pytest.mark.parametrize("mode,page_size,message", [
+    ("new-keys", 3, f"the listing goes on past {listing_mod.MAX_PAGES} pages"),
+    ("new-keys", 100, f"the listing goes on past {listing_mod.MAX_KEYS} keys (page 201)"),
+    ("no-keys", 3, f"the listing goes on past {listing_mod.MAX_PAGES} pages (0 keys)"),
+    ("same-keys", 3, f"page 2 of the listing gives {key('The Eiffel Tower')} again: it would "
+                     "never end"),
+    ("same-marker", 3, "page 2 of the listing gives the same marker again "
+                       f"('{key('The Mona Lisa')}'): it would never end"),
+])
+def test_endless_listing_ends_with_an_error(objects, mode, page_size, message):
+    with BucketServer(objects, page_size=page_size, endless=mode) as srv:
+        with pytest.raises(BucketError) as info:
+            list_objects(srv.url)
+        requests = len(srv.listings())
+    assert requests <= listing_mod.MAX_PAGES
+    assert str(info.value).startswith(f"{srv.url}/quickdraw_dataset/full/simplified/: {message}")
+    assert str(info.value).endswith("is --base-url a Cloud Storage endpoint serving the "
+                                    "quickdraw_dataset bucket?")
+
+
+def test_endless_listing_says_how_far_it_is(objects, monkeypatch, caplog):
+    monkeypatch.setattr(listing_mod, "PROGRESS_EVERY", 0.0)
+    with BucketServer(objects, page_size=PAGE, endless="no-keys") as srv:
+        with caplog.at_level(logging.INFO, logger="fastdraw"), pytest.raises(BucketError):
+            list_objects(srv.url)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("listing ")]
+    assert lines[0].startswith(f"listing {srv.url}/quickdraw_dataset/full/simplified/: page 1, "
+                               "0 keys, 0 class files so far (")
+    assert len(lines) == listing_mod.MAX_PAGES
+
+
+@pytest.mark.parametrize("command", ["list", "download"])
+def test_cli_endless_listing_fails_in_bounded_time(objects, tmp_path, command):
+    # As a user runs it: a subprocess, its exit code and message, and how long it took.
+    argv = ["download", "--classes", "cat", "--data", str(tmp_path)] if command == "download" \
+        else ["list"]
+    with BucketServer(objects, page_size=PAGE, endless="new-keys") as srv:
+        started = time.monotonic()
+        done = subprocess.run([sys.executable, "-m", "fastdraw", *argv, "--base-url", srv.url],
+                              capture_output=True, text=True, timeout=120)
+        took = time.monotonic() - started
+        requests = len(srv.listings())
+    assert done.returncode == 1, done.stderr
+    assert (f"fastdraw {command}: error: {srv.url}/quickdraw_dataset/full/simplified/: the "
+            f"listing goes on past {listing_mod.MAX_PAGES} pages") in done.stderr
+    assert requests == listing_mod.MAX_PAGES and took < 60
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_overlong_listing_page_is_not_read_whole(objects, monkeypatch):
+    monkeypatch.setattr(listing_mod, "MAX_PAGE_BYTES", 1000)
+    with BucketServer(objects, page_size=PAGE) as srv:
+        with pytest.raises(BucketError, match="the answer is longer than 1000 bytes"):
+            list_objects(srv.url)
 
 
 # ---------------------------------------------------------------------------- downloads
