@@ -60,6 +60,9 @@ def data_dir_problem(data: str) -> str | None:
         if named_like_class:
             text += f"; to use this class file, give its directory: --data {parent}"
         return text
+    if path.is_symlink():
+        return (f"--data {data} is a symbolic link to {os.readlink(path)}, which does not "
+                f"exist: create that directory, or give another --data")
     existing = next((p for p in path.parents if p.exists()), None)
     if existing is not None and not existing.is_dir():
         return f"--data {data}: {existing} is a file, not a directory: {what}"

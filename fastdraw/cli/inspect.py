@@ -9,7 +9,7 @@ from pathlib import Path
 
 from fastdraw.cli.errors import FAILED, OK, USAGE, fail
 from fastdraw.sources import class_file
-from fastdraw.sources.classes import all_classes, sample_dir, with_close_matches
+from fastdraw.sources.classes import LIST_HINT, all_classes, sample_dir, with_close_matches
 
 
 def add_inspect(p: argparse.ArgumentParser) -> None:
@@ -38,7 +38,7 @@ def run_inspect(args: argparse.Namespace) -> int:
     if unknown:
         names = ", ".join(with_close_matches(name, categories) for name in unknown)
         fail("inspect", f"no file for {names} in {where}, and no Quick, Draw! category has "
-                        "that name to download (`python -m fastdraw list` lists them)")
+                        f"that name to download ({LIST_HINT})")
         return FAILED
     if missing:
         names = ", ".join(repr(m) for m in missing)

@@ -33,7 +33,7 @@ from urllib.parse import quote
 
 import google_crc32c
 
-from fastdraw.errors import BucketError, ChecksumError, UnsafePathError
+from fastdraw.errors import BucketError, ChecksumError, UnknownClassError, UnsafePathError
 from fastdraw.progress import Progress
 from fastdraw.sources.bucket import transport
 from fastdraw.sources.bucket.datadir import (
@@ -62,6 +62,7 @@ from fastdraw.sources.bucket.transport import (
     describe,
     open_url,
 )
+from fastdraw.sources.classes import check_categories
 
 log = logging.getLogger(__name__)
 
@@ -512,17 +513,22 @@ def ensure_downloaded(classes: list[str], data_dir: str | os.PathLike, *,
     """Makes `data_dir/<class>.ndjson` a verified copy of the bucket's `full/<fmt>/<class>.ndjson`
     for every class, downloading only what is missing, partial, or not the bucket's object.
 
-    Lists the bucket first: an unknown class raises UnknownClassError before anything is
-    downloaded.  Another run downloading into `data_dir` is waited for.  Returns the paths, in
+    An unknown class raises UnknownClassError before anything is downloaded: one that is
+    not a Quick, Draw! category before any network request, one the bucket does not list
+    after listing it.  Another run downloading into `data_dir` is waited for.  Returns the paths, in
     the order of `classes`.  Raises BucketError (or its ChecksumError) when a download fails;
     the files verified so far stay.
     """
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, not {jobs}")
     data_dir = Path(data_dir)
-    objects = list_objects(base_url, fmt)
     wanted = list(dict.fromkeys(classes))
-    check_known(wanted, objects, f"{bucket_url(base_url)}/full/{fmt}/")
+    try:
+        check_categories(wanted)
+    except UnknownClassError as e:
+        raise UnknownClassError(f"{e}; nothing downloaded") from None
+    objects = list_objects(base_url, fmt)
+    check_known(wanted, objects, fmt, f"{bucket_url(base_url)}/full/{fmt}/")
     data_dir.mkdir(parents=True, exist_ok=True)
     with _directory_lock(data_dir):
         todo, refused = [], []

@@ -7,6 +7,7 @@ import logging
 import re
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
@@ -161,18 +162,27 @@ def _listing_page(url: str) -> ET.Element:
 def list_classes(base_url: str, fmt: str = "simplified", regex: str = ".*") -> list[str]:
     """Class names available in the bucket in format `fmt`, in listing order, keeping those in
     which `regex` matches (`re.search`)."""
+    matching([], regex)  # a bad regex fails before the listing
+    return matching(list_objects(base_url, fmt), regex)
+
+
+def matching(names: Iterable[str], regex: str) -> list[str]:
+    """The names in which `regex` matches (`re.search`); ValueError for a bad regex."""
     try:
         pattern = re.compile(regex)
     except re.error as e:
         raise ValueError(f"bad regex {regex!r}: {e}") from None
-    return [name for name in list_objects(base_url, fmt) if pattern.search(name)]
+    return [name for name in names if pattern.search(name)]
 
 
-def check_known(classes: list[str], objects: dict[str, RemoteObject], where: str) -> None:
+def check_known(classes: list[str], objects: dict[str, RemoteObject], fmt: str,
+                where: str) -> None:
+    """Raises UnknownClassError naming the classes the listing `objects` lacks."""
     unknown = [name for name in classes if name not in objects]
     if not unknown:
         return
     parts = [with_close_matches(name, objects) for name in unknown]
     raise UnknownClassError(
         f"unknown class{'es' if len(unknown) > 1 else ''} {'; '.join(parts)}: not in {where} "
-        f"({len(objects)} classes; `python -m fastdraw list` shows them); nothing downloaded")
+        f"({len(objects)} classes; `python -m fastdraw list --format {fmt}` shows them); "
+        "nothing downloaded")
