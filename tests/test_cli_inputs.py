@@ -258,7 +258,7 @@ def hints_to_list(tmp_path: Path, capsys, caplog) -> list[str]:
             ["--classes", "cat,dgo", "--data", str(data), "--offline"],
             ["--classes", "cat,dgo", "--data", str(data), "--base-url", NO_NETWORK],
             ["download", "--classes", "dgo", "--data", str(data), "--base-url", NO_NETWORK],
-            ["inspect", "dgo"],
+            ["inspect", "dgo", "--sample"],
             ["inspect", "dgo", "--data", str(data)]]
     said = []
     for argv in runs:

@@ -57,7 +57,7 @@ def _argument_problem(name: str, args: argparse.Namespace) -> str | None:
     (Build's and download's class names are checked with the classes they name.)"""
     if name == "inspect":
         try:
-            for cls in args.classes:
+            for cls in args.names:
                 check_class_name(cls, "CLASS")
         except ValueError as e:
             return str(e)
