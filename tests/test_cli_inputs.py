@@ -13,7 +13,7 @@ import pytest
 from conftest import SIMPLIFIED, simplified_files
 
 from fastdraw.cli.args import data_dir_problem
-from fastdraw.cli.main import main
+from fastdraw.cli.main import COMMANDS, command_parser, main
 
 WHAT = "--data must be a directory holding <class>.ndjson files"
 
@@ -278,3 +278,21 @@ def test_every_hint_to_fastdraw_list_works_offline(tmp_path, capsys, caplog):
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, (hint, done.stderr)
         assert len(done.stdout.splitlines()) == 345 and "dog\n" in done.stdout
+
+
+# ---------------------------------------------------------------------------- help
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_every_option_has_help(command):
+    # list's and download's --format used to have none.
+    undocumented = [action.option_strings or action.dest
+                    for action in command_parser(command)._actions if not action.help]
+    assert undocumented == []
+
+
+@pytest.mark.parametrize("command", ["list", "download", "build"])
+def test_format_help_names_both_formats(command):
+    text = " ".join(command_parser(command).format_help().split())
+    assert "--format {simplified,raw}" in text
+    assert "simplified (the notebook's" in text and "raw (as drawn" in text

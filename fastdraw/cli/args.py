@@ -27,6 +27,12 @@ def classes_of(args: argparse.Namespace) -> list[str]:
     return resolve_classes(args.group, args.classes, args.classes_file)
 
 
+def add_format(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--format", choices=["simplified", "raw"], default="simplified",
+                   help=f"{what}: simplified (the notebook's: coordinates 0..255, strokes "
+                        "simplified) or raw (as drawn, with timing); default: %(default)s")
+
+
 def add_base_url(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base-url", default=os.environ.get("FASTDRAW_BASE_URL", DEFAULT_BASE_URL),
                    help="storage endpoint holding the quickdraw_dataset bucket "

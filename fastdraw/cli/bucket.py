@@ -8,21 +8,17 @@ import logging
 import os
 import sys
 
-from fastdraw.cli.args import add_base_url, add_classes, classes_of
+from fastdraw.cli.args import add_base_url, add_classes, add_format, classes_of
 from fastdraw.cli.errors import FAILED, INTERRUPTED, OK, USAGE, fail
 from fastdraw.errors import BucketError
 from fastdraw.sources.classes import all_classes
 
 log = logging.getLogger(__name__)
 
-_FORMATS = ("simplified", "raw")
-_FORMAT_HELP = ("the bucket's format: simplified (the notebook's: coordinates 0..255, "
-                "strokes simplified) or raw (as drawn, with timing); default: %(default)s")
-
 
 def add_list(p: argparse.ArgumentParser) -> None:
     p.add_argument("--regex", default=".*", help="only class names matching this regex")
-    p.add_argument("--format", choices=_FORMATS, default="simplified", help=_FORMAT_HELP)
+    add_format(p, "the bucket's format")
     p.add_argument("--offline", action="store_true",
                    help="print the 345 Quick, Draw! categories bundled with fastdraw (sorted), "
                         "without asking the bucket; every category is there in both formats")
@@ -56,7 +52,7 @@ def add_download(p: argparse.ArgumentParser) -> None:
     add_classes(p, required=True)
     p.add_argument("--data", metavar="DIR", default="data",
                    help="download into this directory (default: %(default)s)")
-    p.add_argument("--format", choices=_FORMATS, default="simplified", help=_FORMAT_HELP)
+    add_format(p, "the bucket's format")
     p.add_argument("--jobs", type=int, default=4, help="parallel downloads (default: %(default)s)")
     add_base_url(p)
 

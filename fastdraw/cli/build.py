@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fastdraw.cli.args import add_base_url, add_classes, classes_of
+from fastdraw.cli.args import add_base_url, add_classes, add_format, classes_of
 from fastdraw.cli.errors import FAILED, INTERRUPTED, OK, USAGE
 from fastdraw.cpus import usable_cpus
 from fastdraw.errors import (
@@ -69,8 +69,7 @@ def add_build(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strict", action="store_true",
                    help="stop at the first bad input line (exit code 2) instead of rejecting it")
     p.add_argument("--overwrite", action="store_true", help="replace existing datasets")
-    p.add_argument("--format", choices=["simplified", "raw"], default="simplified",
-                   help="format of files to download (default: %(default)s)")
+    add_format(p, "the format of class files to download")
     add_base_url(p)
 
 
