@@ -468,8 +468,20 @@ def test_unknown_class_names_it_and_close_matches(server, tmp_path):
     assert "'dgo' (did you mean " in message and "'dog'" in message
     assert "'the eiffel tower' (did you mean 'The Eiffel Tower'" in message
     assert "'cat'" not in message
-    assert server.object_gets() == []
+    assert server.requests == []  # the names are checked before the bucket is listed
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_category_the_bucket_lacks_is_named_after_the_listing(objects, tmp_path):
+    with BucketServer({k: v for k, v in objects.items() if k != key("cat", "raw")},
+                      page_size=PAGE) as srv:
+        with pytest.raises(UnknownClassError) as info:
+            fetch(srv, ["dog", "cat"], tmp_path, fmt="raw")
+        assert srv.object_gets() == []
+    assert str(info.value) == (
+        "unknown class 'cat' (did you mean 'hat', 'castle', 'carrot'?): not in "
+        f"{srv.url}/quickdraw_dataset/full/raw/ (344 classes; "
+        "`python -m fastdraw list --format raw` shows them); nothing downloaded")
 
 
 def test_downloads_run_in_parallel(objects, tmp_path):
