@@ -753,3 +753,18 @@ def test_part_swapped_for_a_link_during_the_download_is_not_moved(server, tmp_pa
                                               "not moved to .*cat.ndjson; run again"):
         fetch(server, ["cat"], data)
     assert not (data / "cat.ndjson").exists() and victim.read_bytes() == VICTIM
+
+
+def test_pipe_as_a_sidecar_does_not_block(server, tmp_path):
+    # The sidecar used to be read with read_text: a pipe there made the run wait forever.
+    data = tmp_path / "data"
+    (data / ".fastdraw").mkdir(parents=True)
+    (data / "cat.ndjson").write_bytes(source("cat"))
+    os.mkfifo(data / ".fastdraw" / "cat.ndjson.json")
+    done = subprocess.run([sys.executable, "-m", "fastdraw", "download", "--classes", "cat",
+                           "--data", str(data), "--base-url", server.url],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert server.object_gets() == []  # verified by the listing's md5
+    sidecar = data / ".fastdraw" / "cat.ndjson.json"
+    assert json.loads(sidecar.read_text())["key"] == key("cat")  # the pipe replaced
