@@ -428,6 +428,23 @@ def test_sidecar_that_cannot_be_written_is_not_an_error(server, tmp_path, caplog
     assert any(m.startswith(f"{tmp_path / 'dog.ndjson'} is verified, but ") for m in warnings)
 
 
+def test_sidecar_directory_that_cannot_be_made_is_not_an_error(server, tmp_path, monkeypatch,
+                                                               caplog):
+    # A read-only data directory (root ignores permissions: mkdir is made to fail here).
+    real_mkdir = os.mkdir
+
+    def refused(path, *args, **kwargs):
+        if str(path).endswith(".fastdraw"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", refused)
+    (path,) = fetch(server, ["cat"], tmp_path)
+    assert path.read_bytes() == source("cat")
+    assert (f"{path} is verified, but {tmp_path / '.fastdraw'} cannot be written (Permission "
+            "denied): it will be hashed again next time") in caplog.text
+
+
 def test_wrong_part_is_downloaded_whole_again(server, tmp_path):
     data = source("cat")
     (tmp_path / "cat.ndjson.part").write_bytes(source("dog")[:1000])
@@ -656,9 +673,9 @@ def test_symlinked_sidecar_directory_is_not_written_through(server, tmp_path, ca
     assert list(elsewhere.iterdir()) == []
     assert (data / ".fastdraw").is_symlink()
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert (f"{path} is verified, but {data / '.fastdraw'} is a symbolic link (to {elsewhere}): "
-            "fastdraw writes only into a real directory there; remove the link to let it "
-            "record verified files (they are hashed again on each run meanwhile)") in warnings
+    assert (f"{path} is verified, but {data / '.fastdraw'} is a symbolic link (to {elsewhere}), "
+            "and fastdraw writes only into a real directory there (remove the link to let it "
+            "record verified files): it will be hashed again next time") in warnings
 
 
 @pytest.mark.parametrize("name", ["cat.ndjson.json.tmp", "cat.ndjson.json"])

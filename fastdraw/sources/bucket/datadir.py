@@ -24,7 +24,7 @@ _SIDECAR_MAX = 1 << 16  # bytes; a sidecar is a few hundred
 
 
 def what_is(mode: int) -> str:
-    """"a pipe", "a directory", ...: what a non-file directory entry is, for messages."""
+    """What a directory entry is, for messages: "a pipe", "a directory", ..."""
     if stat.S_ISLNK(mode):
         return "a symbolic link"
     if stat.S_ISDIR(mode):
@@ -104,17 +104,18 @@ class SidecarUnwritable(Exception):
 def _sidecar_dir(data_dir: Path, create: bool) -> int:
     """A descriptor of `data_dir/.fastdraw` (created if asked), never through a link."""
     path = data_dir / SIDECAR_DIR
-    if create:
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(path)  # an existing link is not followed: EEXIST
     try:
+        if create:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(path)  # an existing link is not followed: EEXIST
         return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as e:
         st = lstat(path)
         if st is not None and stat.S_ISLNK(st.st_mode):
             raise SidecarUnwritable(
-                f"{path} is a symbolic link (to {link_target(path)}): fastdraw writes only into "
-                "a real directory there; remove the link to let it record verified files") from e
+                f"{path} is a symbolic link (to {link_target(path)}), and fastdraw writes only "
+                "into a real directory there (remove the link to let it record verified "
+                "files)") from e
         raise SidecarUnwritable(f"{path} cannot be written ({e.strerror or e})") from e
 
 

@@ -108,8 +108,7 @@ def _write_sidecar(obj: RemoteObject, dest: Path, md5_hex: str, mtime_ns: int) -
     try:
         write_sidecar(dest.parent, f"{dest.name}.json", text.encode("utf-8"))
     except SidecarUnwritable as e:
-        log.warning("%s is verified, but %s (they are hashed again on each run meanwhile)",
-                    dest, e)
+        log.warning("%s is verified, but %s: it will be hashed again next time", dest, e)
 
 
 def _holds(obj: RemoteObject, dest: Path, st: os.stat_result) -> tuple[bool, str, bool]:
