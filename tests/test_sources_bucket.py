@@ -560,10 +560,12 @@ def test_ctrl_c_does_not_wait_for_a_stalled_server(server, tmp_path, fault):
 # ---------------------------------------------------------------------------- CLI
 
 
-def test_cli_download_end_to_end(server, tmp_path, capsys):
+def test_cli_download_end_to_end(server, tmp_path, capsys, caplog):
     data = tmp_path / "data"
-    assert main(["download", "--classes", "cat, The Mona Lisa", "--data", str(data),
-                 "--jobs", "2", "--base-url", server.url]) == 0
+    with caplog.at_level(logging.INFO):
+        assert main(["download", "--classes", "cat, The Mona Lisa", "--data", str(data),
+                     "--jobs", "2", "--base-url", server.url]) == 0
+    assert caplog.messages[0] == f"--data {data} does not exist: creating it for the class files"
     classes_file = tmp_path / "classes.txt"
     classes_file.write_text("dog\n\nant\n")
     assert main(["download", "--classes-file", str(classes_file), "--format", "raw",
