@@ -105,7 +105,8 @@ def test_bad_input_is_a_clear_error_not_a_traceback(built, tmp_path, capsys):
            "eval, test, train" in capsys.readouterr().err
     assert main(["preview", str(built["img"]), "--out", out, "--rows", "0"]) == 2
     assert main(["inspect", "unicorn", "--data", str(SIMPLIFIED), "--mosaic", out]) == 1
-    assert "no unicorn.ndjson" in capsys.readouterr().err
+    assert f"no file for 'unicorn' (did you mean 'onion'?) in --data {SIMPLIFIED}" \
+        in capsys.readouterr().err
     assert not Path(out).exists()
 
 

@@ -27,6 +27,12 @@ def classes_of(args: argparse.Namespace) -> list[str]:
     return resolve_classes(args.group, args.classes, args.classes_file)
 
 
+def add_format(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--format", choices=["simplified", "raw"], default="simplified",
+                   help=f"{what}: simplified (the notebook's: coordinates 0..255, strokes "
+                        "simplified) or raw (as drawn, with timing); default: %(default)s")
+
+
 def add_base_url(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base-url", default=os.environ.get("FASTDRAW_BASE_URL", DEFAULT_BASE_URL),
                    help="storage endpoint holding the quickdraw_dataset bucket "
@@ -60,6 +66,9 @@ def data_dir_problem(data: str) -> str | None:
         if named_like_class:
             text += f"; to use this class file, give its directory: --data {parent}"
         return text
+    if path.is_symlink():
+        return (f"--data {data} is a symbolic link to {os.readlink(path)}, which does not "
+                f"exist: create that directory, or give another --data")
     existing = next((p for p in path.parents if p.exists()), None)
     if existing is not None and not existing.is_dir():
         return f"--data {data}: {existing} is a file, not a directory: {what}"

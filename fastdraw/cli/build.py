@@ -10,13 +10,25 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fastdraw.cli.args import add_base_url, add_classes, classes_of
+from fastdraw.cli.args import add_base_url, add_classes, add_format, classes_of
 from fastdraw.cli.errors import FAILED, INTERRUPTED, OK, USAGE
 from fastdraw.cpus import usable_cpus
-from fastdraw.errors import BadInputError, BuildError, InterruptedAfterPublish, io_error
+from fastdraw.errors import (
+    BadInputError,
+    BuildError,
+    InterruptedAfterPublish,
+    UnsafePathError,
+    io_error,
+)
 from fastdraw.sources import class_file
 from fastdraw.sources.base import not_files
-from fastdraw.sources.classes import all_classes, sample_dir, with_close_matches
+from fastdraw.sources.classes import (
+    LIST_HINT,
+    all_classes,
+    sample_dir,
+    unknown_categories,
+    with_close_matches,
+)
 
 if TYPE_CHECKING:
     from fastdraw.build import BuildOptions
@@ -58,15 +70,16 @@ def add_build(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strict", action="store_true",
                    help="stop at the first bad input line (exit code 2) instead of rejecting it")
     p.add_argument("--overwrite", action="store_true", help="replace existing datasets")
-    p.add_argument("--format", choices=["simplified", "raw"], default="simplified",
-                   help="format of files to download (default: %(default)s)")
+    add_format(p, "the format of class files to download")
     add_base_url(p)
 
 
 def _input_files(classes: list[str], data: Path, *, sample: bool, offline: bool, fmt: str,
-                 base_url: str) -> list[Path]:
+                 base_url: str, data_given: bool) -> list[Path]:
     """Every class's file in ``data`` (``<class>.ndjson`` or ``.ndjson.gz``); missing ones are
-    downloaded unless ``offline`` or ``sample``."""
+    downloaded unless ``offline`` or ``sample``.  Names that no file and no Quick, Draw!
+    category answers, and a --data that does not exist, are said before any network
+    request."""
     found = {name: class_file(data, name) for name in classes}
     missing = [name for name, path in found.items() if path is None]
     in_the_way = [path for name in missing for path in not_files(data, name)]
@@ -74,13 +87,19 @@ def _input_files(classes: list[str], data: Path, *, sample: bool, offline: bool,
         listed = ", ".join(map(str, in_the_way))
         raise BuildError(f"{listed}: not a file (a directory?) where a class file should be: "
                          "move it away, or give --data the directory that holds the class files")
-    if missing and sample:
-        known = all_classes()
+    if not missing:
+        return [found[name] for name in classes]  # type: ignore[misc]
+    known = all_classes()
+    if sample:
         named = ", ".join(with_close_matches(name, known) for name in missing)
-        raise BuildError(f"not in the bundled sample: {named}; it has the "
-                         f"{len(known)} Quick, Draw! categories (`python -m fastdraw list`)")
-    if missing and offline:
-        known = all_classes()
+        raise BuildError(f"not in the bundled sample: {named}; it has the {len(known)} Quick, "
+                         "Draw! categories (`python -m fastdraw list --offline` lists them)")
+    the_data = f"--data {data}" if data_given else f"{data} (the default --data)"
+    if offline and not os.path.lexists(data):
+        raise BuildError(f"{the_data} does not exist, and --offline downloads nothing: give "
+                         "the directory that holds the class files (or leave out --offline to "
+                         "download them into it)")
+    if offline:
         text = (f"--offline, and {len(missing)} class "
                 f"{'files are' if len(missing) > 1 else 'file is'} missing: "
                 + ", ".join(str(data / f"{name}.ndjson") for name in missing) + ".")
@@ -89,22 +108,34 @@ def _input_files(classes: list[str], data: Path, *, sample: bool, offline: bool,
             text += (f" Download {'them' if len(fetchable) > 1 else 'it'}: python -m fastdraw "
                      f"download --classes {','.join(fetchable)!r} --data {str(data)!r} (or "
                      "leave out --offline).")
-        unknown = [with_close_matches(name, known) for name in missing if name not in known]
+        unknown = unknown_categories(missing)
         if unknown:
-            text += (" No Quick, Draw! category is named " + ", ".join(unknown)
-                     + " (`python -m fastdraw list` lists them).")
+            text += f" No Quick, Draw! category is named {', '.join(unknown)} ({LIST_HINT})."
         raise BuildError(text)
-    if missing:
-        from fastdraw.sources.bucket.download import ensure_downloaded
+    unknown = unknown_categories(missing)
+    if unknown:
+        raise BuildError(f"no file for {', '.join(unknown)} in {data}, and no Quick, Draw! "
+                         f"category has {'these names' if len(unknown) > 1 else 'that name'} "
+                         f"to download: check the spelling, or put the class file in {data} "
+                         f"({LIST_HINT}). Nothing was downloaded")
+    from fastdraw.sources.bucket.download import ensure_downloaded
 
+    if not os.path.lexists(data):
+        log.warning("%s does not exist: creating it and downloading %s into it (give --data "
+                    "DIR if the class files are elsewhere)", the_data,
+                    "the class file" if len(missing) == 1 else f"the {len(missing)} class files")
+    else:
         log.info("downloading %d missing class files into %s", len(missing), data)
-        try:
-            paths = ensure_downloaded(missing, data, fmt=fmt, base_url=base_url,
-                                      progress=sys.stderr.isatty())
-        except (RuntimeError, ValueError, OSError) as e:
-            raise BuildError(f"cannot download the missing class files into {data}: {e}; "
-                             "retry, or download them yourself and use --offline") from None
-        found.update(zip(missing, paths))
+    try:
+        paths = ensure_downloaded(missing, data, fmt=fmt, base_url=base_url,
+                                  progress=sys.stderr.isatty())
+    except UnsafePathError as e:  # says what to do
+        raise BuildError(f"cannot download the missing class files into {data}: {e}"
+                         ) from None
+    except (RuntimeError, ValueError, OSError) as e:
+        raise BuildError(f"cannot download the missing class files into {data}: {e}; "
+                         "retry, or download them yourself and use --offline") from None
+    found.update(zip(missing, paths))
     return [found[name] for name in classes]  # type: ignore[misc]
 
 
@@ -147,7 +178,8 @@ def options_from_args(args: argparse.Namespace) -> BuildOptions:
         data = Path(args.data or "data")
         out = Path(args.out) if args.out else data
     files = _input_files(classes, data, sample=args.sample, offline=args.offline,
-                         fmt=args.format, base_url=args.base_url)
+                         fmt=args.format, base_url=args.base_url,
+                         data_given=args.data is not None)
     return BuildOptions(
         classes=classes, files=files, name=name, out=out, splits=splits, shards=args.shards,
         seed=args.seed, img_size=args.img_size, line_width=args.line_width,

@@ -75,7 +75,7 @@ def _argument_problem(name: str, args: argparse.Namespace) -> str | None:
 
     if name == "inspect":
         try:
-            for cls in args.classes:
+            for cls in args.names:
                 check_class_name(cls, "CLASS")
         except ValueError as e:
             return str(e)

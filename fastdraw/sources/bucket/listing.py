@@ -3,8 +3,11 @@ md5, read page by page."""
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
@@ -12,9 +15,17 @@ from fastdraw.errors import BucketError, UnknownClassError
 from fastdraw.sources.bucket.transport import get_bytes
 from fastdraw.sources.classes import with_close_matches
 
+log = logging.getLogger(__name__)
+
 DEFAULT_BASE_URL = "https://storage.googleapis.com"
 BUCKET = "quickdraw_dataset"
 FORMATS = ("simplified", "raw")
+# The bucket holds about 2,100 objects; a format's listing is its 345 class files, on one
+# page.  A listing past these bounds is not the Quick, Draw! bucket's and is not followed.
+MAX_PAGES = 1_000
+MAX_KEYS = 20_000
+MAX_PAGE_BYTES = 16 << 20  # a page of 1,000 keys is about 600 KB
+PROGRESS_EVERY = 2.0  # seconds between log lines of a listing that takes long
 
 
 @dataclass(frozen=True)
@@ -68,29 +79,35 @@ def _check_format(fmt: str) -> None:
 
 def list_objects(base_url: str, fmt: str = "simplified") -> dict[str, RemoteObject]:
     """Every `full/<fmt>/<name>.ndjson` object of the bucket, keyed by class name, in listing
-    order, reading every page of the XML listing."""
+    order, reading every page of the XML listing.
+
+    A listing that would not end raises BucketError: one that repeats a marker or a key, or
+    goes past MAX_PAGES pages or MAX_KEYS keys.  One that takes long says how far it is.
+    """
     _check_format(fmt)
     _check_base_url(base_url)
     prefix = f"full/{fmt}/"
+    where = f"{bucket_url(base_url)}/{prefix}"
     objects: dict[str, RemoteObject] = {}
+    seen: set[str] = set()
     marker = ""
-    while True:
+    start = last_said = time.monotonic()
+    for page in range(1, MAX_PAGES + 1):
         query = {"prefix": prefix, **({"marker": marker} if marker else {})}
         url = f"{bucket_url(base_url)}?{urlencode(query)}"
-        body = get_bytes(url)
-        try:
-            root = ET.fromstring(body)
-        except ET.ParseError as e:
-            raise BucketError(f"{url} did not answer an XML bucket listing ({e}): "
-                              "is --base-url a Cloud Storage endpoint?") from None
-        if _local_name(root.tag) != "ListBucketResult":
-            raise BucketError(f"{url} answered <{_local_name(root.tag)}>, not a "
-                              "ListBucketResult: is --base-url a Cloud Storage endpoint?")
+        root = _listing_page(url)
         last_key = ""
         for contents in root:
             if _local_name(contents.tag) != "Contents":
                 continue
             last_key = key = _child_text(contents, "Key")
+            if key in seen:
+                raise BucketError(f"{where}: page {page} of the listing gives {key} again: it "
+                                  f"would never end{_NOT_THE_BUCKET}")
+            seen.add(key)
+            if len(seen) > MAX_KEYS:
+                raise BucketError(f"{where}: the listing goes on past {MAX_KEYS} keys (page "
+                                  f"{page}): {_BUCKET_SIZE}{_NOT_THE_BUCKET}")
             rest = key[len(prefix):]
             if key.startswith(prefix) and rest.endswith(".ndjson") and "/" not in rest:
                 name = rest[: -len(".ndjson")]
@@ -103,31 +120,69 @@ def list_objects(base_url: str, fmt: str = "simplified") -> dict[str, RemoteObje
         if _child_text(root, "IsTruncated").lower() != "true":
             break
         next_marker = _child_text(root, "NextMarker") or last_key
-        if next_marker <= marker:
+        if not next_marker:
             raise BucketError(f"{url}: the listing says it is truncated but gives no marker "
-                              "past this page")
+                              "to go on from")
+        if next_marker <= marker:
+            said = "the same marker again" if next_marker == marker else "an earlier marker"
+            raise BucketError(f"{where}: page {page} of the listing gives {said} "
+                              f"({next_marker!r}): it would never end{_NOT_THE_BUCKET}")
         marker = next_marker
+        now = time.monotonic()
+        if now - last_said >= PROGRESS_EVERY:
+            last_said = now
+            log.info("listing %s: page %d, %d keys, %d class files so far (%.0f s)", where,
+                     page, len(seen), len(objects), now - start)
+    else:
+        raise BucketError(f"{where}: the listing goes on past {MAX_PAGES} pages ({len(seen)} "
+                          f"keys): {_BUCKET_SIZE}{_NOT_THE_BUCKET}")
     if not objects:
-        raise BucketError(f"no .ndjson object under {bucket_url(base_url)}/{prefix}: "
-                          "is --base-url right?")
+        raise BucketError(f"no .ndjson object under {where}: is --base-url right?")
     return objects
+
+
+_BUCKET_SIZE = "the Quick, Draw! bucket lists a format's 345 class files on one page"
+_NOT_THE_BUCKET = "; is --base-url a Cloud Storage endpoint serving the quickdraw_dataset bucket?"
+
+
+def _listing_page(url: str) -> ET.Element:
+    """One page of the XML listing, parsed."""
+    body = get_bytes(url, MAX_PAGE_BYTES)
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError as e:
+        raise BucketError(f"{url} did not answer an XML bucket listing ({e}): "
+                          "is --base-url a Cloud Storage endpoint?") from None
+    if _local_name(root.tag) != "ListBucketResult":
+        raise BucketError(f"{url} answered <{_local_name(root.tag)}>, not a "
+                          "ListBucketResult: is --base-url a Cloud Storage endpoint?")
+    return root
 
 
 def list_classes(base_url: str, fmt: str = "simplified", regex: str = ".*") -> list[str]:
     """Class names available in the bucket in format `fmt`, in listing order, keeping those in
     which `regex` matches (`re.search`)."""
+    matching([], regex)  # a bad regex fails before the listing
+    return matching(list_objects(base_url, fmt), regex)
+
+
+def matching(names: Iterable[str], regex: str) -> list[str]:
+    """The names in which `regex` matches (`re.search`); ValueError for a bad regex."""
     try:
         pattern = re.compile(regex)
     except re.error as e:
         raise ValueError(f"bad regex {regex!r}: {e}") from None
-    return [name for name in list_objects(base_url, fmt) if pattern.search(name)]
+    return [name for name in names if pattern.search(name)]
 
 
-def check_known(classes: list[str], objects: dict[str, RemoteObject], where: str) -> None:
+def check_known(classes: list[str], objects: dict[str, RemoteObject], fmt: str,
+                where: str) -> None:
+    """Raises UnknownClassError naming the classes the listing `objects` lacks."""
     unknown = [name for name in classes if name not in objects]
     if not unknown:
         return
     parts = [with_close_matches(name, objects) for name in unknown]
     raise UnknownClassError(
         f"unknown class{'es' if len(unknown) > 1 else ''} {'; '.join(parts)}: not in {where} "
-        f"({len(objects)} classes; `python -m fastdraw list` shows them); nothing downloaded")
+        f"({len(objects)} classes; `python -m fastdraw list --format {fmt}` shows them); "
+        "nothing downloaded")
