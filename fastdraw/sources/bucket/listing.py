@@ -1,5 +1,5 @@
-"""The bucket's listing through its XML API: every class file of a format, with its size and
-md5, read page by page."""
+"""The bucket's listing through its XML API, read page by page: every object under a prefix
+(`list_keys`), and every class file of a format with its size and md5 (`list_objects`)."""
 
 from __future__ import annotations
 
@@ -43,8 +43,8 @@ def _child_text(element: ET.Element, name: str) -> str:
     return ""
 
 
-def bucket_url(base_url: str) -> str:
-    return f"{base_url.rstrip('/')}/{BUCKET}"
+def bucket_url(base_url: str, bucket: str = BUCKET) -> str:
+    return f"{base_url.rstrip('/')}/{bucket}"
 
 
 def _check_base_url(base_url: str) -> None:
@@ -66,17 +66,17 @@ def _check_format(fmt: str) -> None:
         raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
 
 
-def list_objects(base_url: str, fmt: str = "simplified") -> dict[str, RemoteObject]:
-    """Every `full/<fmt>/<name>.ndjson` object of the bucket, keyed by class name, in listing
-    order, reading every page of the XML listing."""
-    _check_format(fmt)
+def list_keys(base_url: str, bucket: str = BUCKET, prefix: str = "") -> list[RemoteObject]:
+    """Every object of ``bucket`` whose key starts with ``prefix``, in listing order, reading
+    every page of the XML listing (``marker``, ``IsTruncated``, ``NextMarker``).  Each
+    object's ``name`` is its key."""
     _check_base_url(base_url)
-    prefix = f"full/{fmt}/"
-    objects: dict[str, RemoteObject] = {}
+    objects: list[RemoteObject] = []
     marker = ""
     while True:
-        query = {"prefix": prefix, **({"marker": marker} if marker else {})}
-        url = f"{bucket_url(base_url)}?{urlencode(query)}"
+        query = {**({"prefix": prefix} if prefix else {}), **({"marker": marker} if marker else {})}
+        url = f"{bucket_url(base_url, bucket)}?{urlencode(query)}" if query \
+            else bucket_url(base_url, bucket)
         body = get_bytes(url)
         try:
             root = ET.fromstring(body)
@@ -91,22 +91,32 @@ def list_objects(base_url: str, fmt: str = "simplified") -> dict[str, RemoteObje
             if _local_name(contents.tag) != "Contents":
                 continue
             last_key = key = _child_text(contents, "Key")
-            rest = key[len(prefix):]
-            if key.startswith(prefix) and rest.endswith(".ndjson") and "/" not in rest:
-                name = rest[: -len(".ndjson")]
-                size = _child_text(contents, "Size")
-                if not size.isdigit():
-                    raise BucketError(f"{url}: the listing gives {key} no valid size (<Size> "
-                                      f"{size!r}): is --base-url a Cloud Storage endpoint?")
-                objects[name] = RemoteObject(name, key, int(size),
-                                             _child_text(contents, "ETag").strip('"'))
+            size = _child_text(contents, "Size")
+            if not size.isdigit():
+                raise BucketError(f"{url}: the listing gives {key} no valid size (<Size> "
+                                  f"{size!r}): is --base-url a Cloud Storage endpoint?")
+            objects.append(RemoteObject(key, key, int(size),
+                                        _child_text(contents, "ETag").strip('"')))
         if _child_text(root, "IsTruncated").lower() != "true":
-            break
+            return objects
         next_marker = _child_text(root, "NextMarker") or last_key
         if next_marker <= marker:
             raise BucketError(f"{url}: the listing says it is truncated but gives no marker "
                               "past this page")
         marker = next_marker
+
+
+def list_objects(base_url: str, fmt: str = "simplified") -> dict[str, RemoteObject]:
+    """Every `full/<fmt>/<name>.ndjson` object of the bucket, keyed by class name, in listing
+    order, reading every page of the XML listing."""
+    _check_format(fmt)
+    prefix = f"full/{fmt}/"
+    objects: dict[str, RemoteObject] = {}
+    for obj in list_keys(base_url, BUCKET, prefix):
+        rest = obj.key[len(prefix):]
+        if obj.key.startswith(prefix) and rest.endswith(".ndjson") and "/" not in rest:
+            name = rest[: -len(".ndjson")]
+            objects[name] = RemoteObject(name, obj.key, obj.size, obj.etag)
     if not objects:
         raise BucketError(f"no .ndjson object under {bucket_url(base_url)}/{prefix}: "
                           "is --base-url right?")
