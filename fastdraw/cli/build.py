@@ -122,7 +122,7 @@ def _kinds(text: str) -> list[str]:
 def options_from_args(args: argparse.Namespace) -> BuildOptions:
     """BuildOptions from the build command line (resolving classes, files and splits;
     downloading missing class files unless --offline)."""
-    from fastdraw.build import SAMPLE_SPLITS, BuildOptions
+    from fastdraw.build import BuildOptions
     from fastdraw.build.plan import parse_splits
     from fastdraw.codecs import CODECS
 
@@ -132,7 +132,7 @@ def options_from_args(args: argparse.Namespace) -> BuildOptions:
             spec = parse_splits(args.splits)
             splits = {kind: spec for kind in _kinds(args.kind)}
         elif args.sample:
-            splits = {kind: parse_splits(SAMPLE_SPLITS) for kind in _kinds(args.kind)}
+            splits = {kind: parse_splits(CODECS[kind].sample_splits) for kind in _kinds(args.kind)}
         else:
             splits = {kind: parse_splits(CODECS[kind].default_splits)
                       for kind in _kinds(args.kind)}
