@@ -47,6 +47,7 @@ import numba
 import numpy as np
 
 from fastdraw.build.assemble import WriteTask, write_task
+from fastdraw.build.classfiles import ClassFileTask, write_class_file
 from fastdraw.build.encode import (
     CountTask,
     EncodeResult,
@@ -57,7 +58,7 @@ from fastdraw.build.encode import (
     encode_task,
     plural,
 )
-from fastdraw.build.executor import Executor, worker_pool
+from fastdraw.build.executor import Executor, Report, worker_pool
 from fastdraw.build.keys import find_repeat, keys_path
 from fastdraw.build.options import BuildOptions
 from fastdraw.build.plan import Plan, class_ranges, make_plan, resolve_splits
@@ -381,37 +382,55 @@ def _check_space(opts: BuildOptions, nbytes: dict[str, np.ndarray]) -> None:
 def _write(opts: BuildOptions, codecs: dict[str, Codec], plans: dict[str, Plan],
            ranges: list[list[tuple[int, int]]], tmp: dict[str, Path], pool: Executor,
            nbytes: int) -> dict[str, dict[str, tuple[int, str]]]:
-    """Phase 2, a task per shard file, reading the spool of phase 1's class ``ranges``
-    (``nbytes``: what phase 1 counted the shards would take); returns every kind's shards,
-    each with its records and sha256."""
-    tasks, names = [], []
+    """Phase 2, a task per data file (a shard, or a class's file in a layout of one file per
+    class), reading the spool of phase 1's class ``ranges`` (``nbytes``: what phase 1
+    counted the files would take); returns every kind's data files, each with its records
+    and sha256."""
+    tasks: list[WriteTask | ClassFileTask] = []
+    names: list[tuple[str, str, int]] = []  # kind, file, records
+    classes = len(opts.classes)
     for kind, plan in plans.items():
         # As the encode tasks' SpoolWriters placed them:
         where = [[spool_sources(tmp[kind], j, p, plan.shard_id[a:min(b, plan.rounds)],
                                 plan.shard_count) for p, (a, b) in enumerate(ranges[j])]
-                 for j in range(len(opts.classes))]
-        per_shard = plan.rounds_per_shard()
-        for s, shard in enumerate(plan.shard_names):
-            sources = tuple(tuple(part[s] for part in parts) for parts in where)
-            tasks.append(WriteTask(str(tmp[kind] / shard), int(per_shard[s]), sources,
-                                   codecs[kind]))
-            names.append((kind, shard))
+                 for j in range(classes)]
+        if plan.layout.sharded:
+            per_shard = plan.rounds_per_shard()
+            for s, shard in enumerate(plan.shard_names):
+                sources = tuple(tuple(part[s] for part in parts) for parts in where)
+                tasks.append(WriteTask(str(tmp[kind] / shard), int(per_shard[s]), sources,
+                                       codecs[kind]))
+                names.append((kind, shard, int(per_shard[s]) * classes))
+            continue
+        for j, name in enumerate(opts.classes):
+            file = plan.layout.class_file(name)
+            sources = tuple(tuple(part[s] for part in where[j]) for s in range(len(plan.splits)))
+            tasks.append(ClassFileTask(str(tmp[kind] / file), tuple(plan.splits.items()),
+                                       sources, codecs[kind]))
+            names.append((kind, file, plan.rounds))
     order = sorted(range(len(tasks)), key=lambda i: -tasks[i].rounds)
-    total = sum(t.rounds for t in tasks) * len(opts.classes)
+    total = sum(records for _, _, records in names)
     t0 = time.monotonic()
     progress = Progress("write", total, "ex", opts.progress)
     written: dict[str, dict[str, tuple[int, str]]] = {kind: {} for kind in plans}
     try:
-        for i, digest in pool.run(write_task, [tasks[i] for i in order], progress.update):
-            kind, shard = names[order[i]]
-            written[kind][shard] = (tasks[order[i]].rounds * len(opts.classes), digest)
+        for i, digest in pool.run(_write_task, [tasks[i] for i in order], progress.update):
+            kind, file, records = names[order[i]]
+            written[kind][file] = (records, digest)
     finally:
         progress.close()
     seconds = time.monotonic() - t0
     # The rate says when the disk, not the workers, sets the pace of this phase.
-    log.info("wrote %d shard files (%s) in %.2f s, %.0f MB/s", len(tasks), size_text(nbytes),
+    log.info("wrote %d files (%s) in %.2f s, %.0f MB/s", len(tasks), size_text(nbytes),
              seconds, nbytes / max(seconds, 1e-9) / 1e6)
     return written
+
+
+def _write_task(t: WriteTask | ClassFileTask, report: Report) -> str:
+    """Phase 2's task of either kind of data file; returns the file's sha256."""
+    if isinstance(t, ClassFileTask):
+        return write_class_file(t, report)
+    return write_task(t, report)
 
 
 def _versions() -> dict[str, str]:

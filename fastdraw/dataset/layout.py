@@ -85,6 +85,7 @@ class Layout:
     extension: str | None  # of its one file per class (None: shards of TFRecords)
     suffix: str = ""  # of a shard's split name, before -%05d-of-%05d
     renamed: Mapping[str, str] = field(default_factory=dict)  # split -> its files' name
+    required: tuple[str, ...] = ()  # splits its readers need
 
     @property
     def sharded(self) -> bool:
@@ -102,6 +103,11 @@ class Layout:
 
     def split_problem(self, splits: Iterable[str]) -> str | None:
         """Why splits with these names cannot be written in this layout, or None."""
+        splits = list(splits)
+        if missing := [s for s in self.required if s not in splits]:
+            return (f"splits {', '.join(splits)}: the {self.name} layout's readers need the "
+                    f"splits {', '.join(self.required)} (give =0 for one you want empty); "
+                    f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing")
         stems = [self.stem(s) for s in splits]
         if len(set(stems)) < len(stems):
             twice = next(s for s in stems if stems.count(s) > 1)
@@ -152,7 +158,7 @@ class Layout:
 NOTEBOOK = Layout("notebook", LABELS, False, None)
 RNN_TUTORIAL = Layout("rnn-tutorial", "training.tfrecord.classes", True, None, ".tfrecord",
                       {"train": "training"})
-SKETCH_RNN = Layout("sketch-rnn", None, False, ".npz")
+SKETCH_RNN = Layout("sketch-rnn", None, False, ".npz", required=("train", "valid", "test"))
 LAYOUTS = {layout.name: layout for layout in (NOTEBOOK, RNN_TUTORIAL, SKETCH_RNN)}
 
 

@@ -25,6 +25,7 @@ import json
 import multiprocessing as mp
 import os
 import re
+import zipfile
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -78,6 +79,7 @@ from fastdraw.dataset.layout import (
     pinned,
     read_manifest,
 )
+from fastdraw.dataset.npz import check_member
 from fastdraw.dataset.tfrecord import read_windows
 from fastdraw.errors import CorruptRecordError, DatasetFileError
 
@@ -95,6 +97,7 @@ class Report:
     split_records: dict[str, int] = field(default_factory=dict)
     shards: int = 0
     verified: list[str] = field(default_factory=list)  # what was checked, for the summary
+    files: str = "shards"  # what its data files are, for the summary
 
 
 def verify_dataset(path: str | Path, workers: int | None = None) -> list[str]:
@@ -120,6 +123,8 @@ def check(path: str | Path, workers: int | None = None) -> Report:
         return report
     seen: dict[str, dict] = {}  # the size and sha256 of every metadata file read
     layout = _layout(path)
+    if not layout.sharded:
+        return _check_class_files(path, layout, report, seen)
     labels = _labels(path, layout, problems, seen)
     # The notebook's layout (its make_sharded_files, or fastdraw's drop-in of it) and the
     # RNN tutorial's (its create_dataset.py) have neither manifest.json nor rejected.ndjson,
@@ -134,7 +139,7 @@ def check(path: str | Path, workers: int | None = None) -> Report:
                        *(["counts"] if counts is not None else []), "labels", "features"]
     options = manifest.get("options", {})
     if labels is not None and "classes" in manifest and manifest["classes"] != labels:
-        problems.append("manifest.json: classes differ from labels.txt")
+        problems.append(f"manifest.json: classes differ from {layout.labels}")
     entries = {p.name: p for p in path.iterdir() if layout.parse_shard(p.name)}
     on_disk_splits = sorted({layout.parse_shard(name).split for name in entries})
     if counts is not None:
@@ -233,6 +238,100 @@ def _layout(path: Path) -> Layout:
     except (OSError, ValueError, DatasetFileError):
         manifest = None  # said when the manifest is checked
     return found_layout(path, manifest or {})
+
+
+def _check_class_files(path: Path, layout: Layout, report: Report, seen: dict[str, dict]
+                       ) -> Report:
+    """The checks of a dataset of one file per class (sketch-rnn's ``<class>.npz``): the
+    manifest, counts.json and rejected.ndjson as in every layout; one file per class of the
+    manifest and no other, each of the sha256 and records the manifest gives, holding one
+    array per split of the manifest's splits (every pickle byte of the form a build writes,
+    never unpickled; every drawing stroke-3 with the split's count of drawings)."""
+    problems = report.problems
+    report.files, report.kind = "class files", "?"
+    if not os.path.lexists(path / MANIFEST):
+        problems.append(f"no manifest.json: a directory of <class>{layout.extension} files "
+                        "is checked against the manifest a build writes")
+        return report
+    manifest = _manifest(path, layout, problems, report.notes)
+    counts = _counts(path, problems, seen)
+    report.kind = manifest.get("kind", "?")
+    report.verified = ["zip files", "pickles", "sha256", "counts", "drawings"]
+    classes = manifest.get("classes", [])
+    splits = manifest.get("options", {}).get("splits", {})
+    report.classes = len(classes)
+    _check_splits(manifest, counts, problems, layout)
+    expected = {layout.class_file(c): c for c in classes}
+    on_disk = sorted(p.name for p in path.iterdir() if p.name.endswith(layout.extension))
+    for name in on_disk:
+        if name not in expected:
+            problems.append(f"{name}: unexpected (not a class of manifest.json)")
+    listed = manifest.get("shards", {})
+    for name in listed:
+        if name not in expected:
+            problems.append(f"manifest.json: lists {name}, which is not a class's file")
+    totals: Counter[str] = Counter()
+    for name in expected:
+        file = path / name
+        if not os.path.lexists(file):
+            problems.append(f"{name}: missing class file")
+            continue
+        records, sha256 = _check_class_file(file, splits, totals, problems)
+        report.shards += 1
+        want = listed.get(name)
+        if want is None:
+            problems.append(f"{name}: no {{records, sha256}} entry in manifest.json's shards")
+            continue
+        if sha256 is not None and sha256 != want["sha256"]:
+            problems.append(f"{name}: sha256 {sha256} differs from manifest.json's "
+                            f"{want['sha256']}")
+        if records != want["records"]:
+            problems.append(f"{name}: holds {records} drawings, manifest.json says "
+                            f"{want['records']}")
+    report.split_records = {s: totals[s] for s in splits}
+    for split, want_count in (counts or {}).items():
+        if totals[split] != want_count:
+            problems.append(f"counts.json: {split} has {want_count} records, the class files "
+                            f"hold {totals[split]}")
+    if "records" in manifest and manifest["records"] != sum(totals.values()):
+        problems.append(f"manifest.json: records is {manifest['records']}, the class files "
+                        f"hold {sum(totals.values())}")
+    _check_rejected(path, manifest, problems, seen)
+    _check_sealed(manifest, seen, problems)
+    if problems and not path.exists():
+        report.problems = [f"the dataset was replaced by another build while verify read it "
+                           f"({path} is gone): run verify again"]
+    return report
+
+
+def _check_class_file(file: Path, splits: dict[str, int], totals: Counter[str],
+                      problems: list[str]) -> tuple[int, str | None]:
+    """(drawings, sha256 or None when unreadable) of one class file; its problems added."""
+    try:
+        sha256 = _sha256(file)
+        with zipfile.ZipFile(open_regular(file)) as z:
+            members = z.namelist()
+            want = [f"{split}.npy" for split in splits]
+            if sorted(members) != sorted(want):
+                problems.append(f"{file.name}: holds {', '.join(members) or 'nothing'}, not "
+                                f"{', '.join(want)} (an array a split)")
+            records = 0
+            for split, per_class in splits.items():
+                if f"{split}.npy" not in members:
+                    continue
+                with z.open(f"{split}.npy") as member:
+                    n, problem = check_member(member)
+                records += n
+                totals[split] += n
+                if problem:
+                    problems.append(f"{file.name}: {split}: {problem}")
+                elif n != per_class:
+                    problems.append(f"{file.name}: {split} holds {n} drawings, manifest.json's "
+                                    f"options.splits gives {per_class} a class")
+            return records, sha256
+    except (OSError, DatasetFileError, zipfile.BadZipFile) as e:
+        problems.append(f"{file.name}: cannot be read as a zip file ({e})")
+        return 0, None
 
 
 def _notebook_note(layout: Layout, counted: bool) -> str:
@@ -539,7 +638,7 @@ def _check_sealed(manifest: dict[str, Any], seen: dict[str, dict], problems: lis
 
 
 def _check_splits(manifest: dict[str, Any], counts: dict[str, Any] | None,
-                  problems: list[str]) -> None:
+                  problems: list[str], layout: Layout | None = None) -> None:
     """options.splits, examples per class, against counts.json, records and every listed
     shard (a round writes one record of every class)."""
     splits = manifest.get("options", {}).get("splits")
@@ -556,6 +655,8 @@ def _check_splits(manifest: dict[str, Any], counts: dict[str, Any] | None,
         problems.append(f"manifest.json: records is {manifest['records']}, options.splits "
                         f"gives {total} a class, {total * n} for its {n} classes")
     for name, entry in manifest.get("shards", {}).items():
+        if layout is not None and not layout.sharded:
+            break  # a class's file holds its own drawings, not rounds
         if n and entry["records"] % n:
             problems.append(f"manifest.json: shards[{name!r}] holds {entry['records']} records, "
                             f"not a whole number of rounds (a record of each of the {n} "
