@@ -9,7 +9,8 @@ sketchrnn kind is tested against, ported to Python 3 with TensorFlow and the mod
 - `DataLoader` (utils.py): ``preprocess`` (drawings up to max_seq_length, offsets clamped
   to ``limit``, float32), the normalizing scale factor, ``get_batch`` / ``pad_batch`` (the
   stroke-5 batch the model is fed) without augmentation;
-- `strokes_to_lines` (utils.py): stroke-3 back to polylines of absolute points.
+- `strokes_to_lines` / `lines_to_strokes` (utils.py): stroke-3 to polylines of absolute
+  points and back (the benchmark's reference writer makes its stroke-3 with the latter).
 """
 
 from __future__ import annotations
@@ -37,6 +38,20 @@ def strokes_to_lines(strokes):
             y += float(strokes[i, 1])
             line.append([x, y])
     return lines
+
+
+def lines_to_strokes(lines):
+    """Convert polyline format to stroke-3 format."""
+    eos = 0
+    strokes = [[0, 0, 0]]
+    for line in lines:
+        linelen = len(line)
+        for i in range(linelen):
+            eos = 0 if i < linelen - 1 else 1
+            strokes.append([line[i][0], line[i][1], eos])
+    strokes = np.array(strokes)
+    strokes[1:, 0:2] -= strokes[:-1, 0:2]
+    return strokes[1:, :]
 
 
 def get_max_len(strokes):

@@ -1,9 +1,9 @@
 """sketch-rnn's ``<class>.npz`` files: written a window of drawings at a time, and checked
 without unpickling.
 
-A file is a zip (deflated, as the published files are, with fixed dates so that the same
-drawings give the same bytes) holding one ``<split>.npy`` per split: an object array of the
-split's drawings, each an int16 (points, 3) stroke-3 array, so ``np.load(path,
+A file is a zip (deflated, as the published files are, at COMPRESSLEVEL, with fixed dates
+so that the same drawings give the same bytes) holding one ``<split>.npy`` per split: an
+object array of the split's drawings, each an int16 (points, 3) stroke-3 array, so ``np.load(path,
 encoding='latin1', allow_pickle=True)`` gives ``data['train']`` and so on, as sketch-rnn's
 loader reads them.  An object array's ``.npy`` is a pickle; `NpzWriter` streams it: a fixed
 head (the globals and dtypes the drawings refer to, memoized as
@@ -31,7 +31,9 @@ from numba import njit
 
 from fastdraw.codecs.sketchrnn import MEMO_ARGS, MEMO_INT16, MEMO_RECONSTRUCT
 
-COMPRESSLEVEL = 6  # zlib's default, as np.savez_compressed writes
+# zlib level 1: the stroke-3 pickles deflate 7x faster than at np.savez_compressed's level 6
+# (zlib's default), into files 9% larger (docs/performance.md).
+COMPRESSLEVEL = 1
 DATE = (1980, 1, 1, 0, 0, 0)  # every member's (zip's earliest): the same bytes every build
 BATCH = 1 << 20  # bytes of a member read at a time by check_npz
 
@@ -78,8 +80,7 @@ class NpzWriter:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._zip = zipfile.ZipFile(self.path, "w", zipfile.ZIP_DEFLATED,
-                                    compresslevel=COMPRESSLEVEL)
+        self._zip = zipfile.ZipFile(self.path, "w", zipfile.ZIP_DEFLATED)
 
     @contextmanager
     def array(self, name: str, count: int) -> Iterator[_Items]:
@@ -87,6 +88,10 @@ class NpzWriter:
         yielded `_Items` in order."""
         info = zipfile.ZipInfo(f"{name}.npy", date_time=DATE)
         info.compress_type = zipfile.ZIP_DEFLATED
+        if hasattr(zipfile.ZipInfo, "compress_level"):
+            info.compress_level = COMPRESSLEVEL
+        else:  # Python < 3.13 keeps a member's level under its private name
+            info._compresslevel = COMPRESSLEVEL
         with self._zip.open(info, "w", force_zip64=True) as member:
             member.write(npy_header(count) + array_head(count))
             items = _Items(member, count)
