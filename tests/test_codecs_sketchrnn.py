@@ -215,3 +215,14 @@ def test_negative_rdp_is_refused(tmp_path):
     with pytest.raises(Exception, match="--rdp -1.0"):
         build(options(["cat"], [SAMPLE / "cat.ndjson"], tmp_path,
                       {"sketchrnn": {"train": 2, "valid": 1, "test": 1}}, rdp=-1.0))
+
+
+def test_the_tfrecord_readers_say_how_to_read_it(built):
+    from fastdraw.data import img_dataset
+    from fastdraw.views.preview import dataset_tiles
+
+    path, _ = built
+    with pytest.raises(ValueError, match="read with np.load"):
+        img_dataset(path, "train")
+    with pytest.raises(ValueError, match="one <class>.npz file per class, not of TFRecord"):
+        dataset_tiles(path, "train", 4)

@@ -421,8 +421,11 @@ def _write(opts: BuildOptions, codecs: dict[str, Codec], plans: dict[str, Plan],
         progress.close()
     seconds = time.monotonic() - t0
     # The rate says when the disk, not the workers, sets the pace of this phase.
-    log.info("wrote %d files (%s) in %.2f s, %.0f MB/s", len(tasks), size_text(nbytes),
-             seconds, nbytes / max(seconds, 1e-9) / 1e6)
+    shard_files = sum(isinstance(t, WriteTask) for t in tasks)
+    files = " and ".join(f"{n} {what}" for n, what in ((shard_files, "shard files"), (
+        len(tasks) - shard_files, "class files")) if n)
+    log.info("wrote %s (%s) in %.2f s, %.0f MB/s", files, size_text(nbytes), seconds,
+             nbytes / max(seconds, 1e-9) / 1e6)
     return written
 
 

@@ -12,7 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from fastdraw.codecs import Codec, ImgCodec, InkCodec, StrokeCodec
-from fastdraw.dataset.layout import dataset_codec, pinned, read_manifest, shard_paths
+from fastdraw.dataset.layout import (
+    dataset_codec,
+    layout_of,
+    pinned,
+    read_manifest,
+    shard_paths,
+)
 
 
 def _split_records(manifest: dict[str, Any] | None, shards: list[Path]) -> int | None:
@@ -69,8 +75,10 @@ def _dataset(path: str | Path, split: str, want: type[Codec], decode_options: di
     codec = dataset_codec(path, manifest)
     if not isinstance(codec, want):
         article = "an" if codec.kind[:1] in "aeiou" else "a"
-        raise ValueError(f"{path} is {article} {codec.kind} dataset, not {want.kind}: read it "
-                         f"with fastdraw.data.{codec.kind}_dataset")
+        how = (f"read it with fastdraw.data.{codec.kind}_dataset" if layout_of(codec).sharded
+               else "its class files are read with np.load(path, encoding='latin1', "
+                    "allow_pickle=True)")
+        raise ValueError(f"{path} is {article} {codec.kind} dataset, not {want.kind}: {how}")
     spec, decode = codec.tf_decoder(**decode_options)
     records = _records(path, manifest, split, shuffle, seed, parallel_reads)
     return _pipeline(records, lambda r: decode(tf.io.parse_example(r, spec)), batch_size,

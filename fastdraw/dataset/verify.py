@@ -1,5 +1,9 @@
 """`python -m fastdraw verify DATASET_DIR`: check that a built dataset is whole and consistent.
 
+Shard names, the class-names file and the sealed files are the dataset's layout's
+(fastdraw.dataset.layout: the notebook's, the RNN tutorial's); a layout of one file per class
+(sketch-rnn's ``<class>.npz``) gets `_check_class_files` instead of the shard checks below.
+
 Checks every expected shard exists (the splits of counts.json times options.shards of
 the manifest) and no stray shard lies beside them; reads every record through its TFRecord
 framing and CRCs; parses every record as a tf.train.Example and checks its features (the
