@@ -14,6 +14,7 @@ from dataset_helpers import CLASSES, SHARDS, SPLITS, built_datasets
 from realdata import files
 
 from fastdraw.cli import main
+from fastdraw.codecs import KINDS
 from fastdraw.codecs.proto import parse_example
 from fastdraw.dataset import layout, tfrecord
 from fastdraw.dataset.verify import verify_dataset
@@ -472,7 +473,7 @@ def _wrong_shard_entries(m: dict) -> None:
 MANIFEST_FAULTS = [
     (_wrong_types, [
         "manifest.json: format is the number 1, not 'fastdraw-dataset/1'",
-        'manifest.json: kind is an array ["img"], not "img" or "stroke"',
+        'manifest.json: kind is an array ["img"], not ' + " or ".join(f'"{k}"' for k in KINDS),
         "manifest.json: name is the number 3, not the dataset's name (a string)",
         'manifest.json: classes is the string "cat", not an array of class names',
         'manifest.json: versions is an array ["1.0"], not an object of versions by package, '

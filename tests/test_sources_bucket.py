@@ -174,7 +174,7 @@ def test_endless_listing_says_how_far_it_is(objects, monkeypatch, caplog):
             list_objects(srv.url)
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("listing ")]
     assert lines[0].startswith(f"listing {srv.url}/quickdraw_dataset/full/simplified/: page 1, "
-                               "0 keys, 0 class files so far (")
+                               "0 keys so far (")
     assert len(lines) == listing_mod.MAX_PAGES
 
 

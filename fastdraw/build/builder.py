@@ -50,6 +50,7 @@ import numba
 import numpy as np
 
 from fastdraw.build.assemble import WriteTask, write_task
+from fastdraw.build.classfiles import ClassFileTask, write_class_file
 from fastdraw.build.encode import (
     CountTask,
     EncodeResult,
@@ -60,7 +61,7 @@ from fastdraw.build.encode import (
     encode_task,
     plural,
 )
-from fastdraw.build.executor import Executor, worker_pool
+from fastdraw.build.executor import Executor, Report, worker_pool
 from fastdraw.build.keys import find_repeat, keys_path
 from fastdraw.build.options import BuildOptions
 from fastdraw.build.plan import Plan, class_ranges, make_plan, resolve_splits
@@ -194,11 +195,13 @@ def build(opts: BuildOptions) -> list[Built]:
     if opts.shards < 1:
         raise BuildError(f"--shards must be at least 1, not {opts.shards}")
     codecs = {kind: opts.codec(kind) for kind in opts.splits}
-    for codec in codecs.values():
+    for kind, codec in codecs.items():
         try:
             codec.check_options()
         except ValueError as e:
             raise BuildError(str(e)) from None
+        if problem := layout.layout_of(codec).split_problem(opts.splits[kind]):
+            raise BuildError(f"--kind {kind}: {problem}")
     if opts.workers > (cpus := usable_cpus()):
         log.warning("%d workers, and this process may use %d CPU%s: the workers will take "
                     "turns, which makes the build slower, not faster (--workers %d is the "
@@ -246,7 +249,7 @@ def _build_in(opts: BuildOptions, codecs: dict[str, Codec], versions: dict[str, 
             tmp[kind].mkdir()
         with _mp_logging(), worker_pool(opts.workers) as pool:
             splits = _fraction_splits(opts, codecs, pool)
-            plans = {kind: make_plan(s, opts.shards, opts.seed) for kind, s in splits.items()}
+            plans = {kind: _plan(opts, codecs[kind], s) for kind, s in splits.items()}
             _warn_small_splits(opts, plans)
             # Phase 1 spools every class range's records in files that phase 2 reads back.
             ranges = class_ranges(max(plan.rounds for plan in plans.values()),
@@ -254,10 +257,10 @@ def _build_in(opts: BuildOptions, codecs: dict[str, Codec], versions: dict[str, 
             cutoffs, nbytes = _encode(opts, codecs, plans, ranges, tmp, pool)
             _check_repeats(opts, ranges, tmp)
             _check_space(opts, nbytes)
-            hashes = _write(opts, codecs, plans, ranges, tmp, pool,
-                            sum(int(n[1].sum()) for n in nbytes.values()))
+            written = _write(opts, codecs, plans, ranges, tmp, pool,
+                             sum(int(n[1].sum()) for n in nbytes.values()))
         rejections = _rejection_files(opts, tmp)
-        built = [_finish(opts, kind, plans[kind], tmp[kind], hashes[kind], rejections,
+        built = [_finish(opts, codecs[kind], plans[kind], tmp[kind], written[kind], rejections,
                          cutoffs[kind], versions) for kind in plans]
         for path in tmp.values():
             remove_spool(path)
@@ -266,6 +269,13 @@ def _build_in(opts: BuildOptions, codecs: dict[str, Codec], versions: dict[str, 
         shutil.rmtree(work, ignore_errors=True)
         raise
     return built
+
+
+def _plan(opts: BuildOptions, codec: Codec, splits: dict[str, int]) -> Plan:
+    """A kind's seeded plan, its shards named in the kind's layout (a layout of one file per
+    class has no shards: a split is one place in the spool)."""
+    kind_layout = layout.layout_of(codec)
+    return make_plan(splits, opts.shards if kind_layout.sharded else 1, opts.seed, kind_layout)
 
 
 def _spool(tmp: dict[str, Path]) -> Path:
@@ -304,7 +314,7 @@ def _encode(opts: BuildOptions, codecs: dict[str, Codec], plans: dict[str, Plan]
         for part, (a, b) in enumerate(ranges[j]):
             jobs = tuple(
                 KindJob(codecs[kind], str(tmp[kind]), plan.rounds,
-                        plan.shard_id[a:min(b, plan.rounds)], len(plan.shard_names))
+                        plan.shard_id[a:min(b, plan.rounds)], plan.shard_count)
                 for kind, plan in plans.items())
             tasks.append(EncodeTask(j, opts.classes[j], str(path), part, a, b,
                                     part == len(ranges[j]) - 1, opts.include_unrecognized,
@@ -317,7 +327,7 @@ def _encode(opts: BuildOptions, codecs: dict[str, Codec], plans: dict[str, Plan]
     t0 = time.monotonic()
     progress = Progress("encode", total, "ex", opts.progress)
     results: dict[int, EncodeResult] = {}
-    nbytes = {kind: np.zeros((2, len(plan.shard_names)), dtype=np.int64)
+    nbytes = {kind: np.zeros((2, plan.shard_count), dtype=np.int64)
               for kind, plan in plans.items()}
     try:
         for i, result in pool.run(encode_task, tasks, progress.update):
@@ -374,38 +384,59 @@ def _check_space(opts: BuildOptions, nbytes: dict[str, np.ndarray]) -> None:
 
 def _write(opts: BuildOptions, codecs: dict[str, Codec], plans: dict[str, Plan],
            ranges: list[list[tuple[int, int]]], tmp: dict[str, Path], pool: Executor,
-           nbytes: int) -> dict[str, dict[str, str]]:
-    """Phase 2, a task per shard file, reading the spool of phase 1's class ``ranges``
-    (``nbytes``: what phase 1 counted the shards would take); returns every kind's shard
-    sha256s."""
-    tasks, names = [], []
+           nbytes: int) -> dict[str, dict[str, tuple[int, str]]]:
+    """Phase 2, a task per data file (a shard, or a class's file in a layout of one file per
+    class), reading the spool of phase 1's class ``ranges`` (``nbytes``: what phase 1
+    counted the files would take); returns every kind's data files, each with its records
+    and sha256."""
+    tasks: list[WriteTask | ClassFileTask] = []
+    names: list[tuple[str, str, int]] = []  # kind, file, records
+    classes = len(opts.classes)
     for kind, plan in plans.items():
         # As the encode tasks' SpoolWriters placed them:
         where = [[spool_sources(tmp[kind], j, p, plan.shard_id[a:min(b, plan.rounds)],
-                                len(plan.shard_names)) for p, (a, b) in enumerate(ranges[j])]
-                 for j in range(len(opts.classes))]
-        per_shard = plan.rounds_per_shard()
-        for s, shard in enumerate(plan.shard_names):
-            sources = tuple(tuple(part[s] for part in parts) for parts in where)
-            tasks.append(WriteTask(str(tmp[kind] / shard), int(per_shard[s]), sources,
-                                   codecs[kind]))
-            names.append((kind, shard))
+                                plan.shard_count) for p, (a, b) in enumerate(ranges[j])]
+                 for j in range(classes)]
+        if plan.layout.sharded:
+            per_shard = plan.rounds_per_shard()
+            for s, shard in enumerate(plan.shard_names):
+                sources = tuple(tuple(part[s] for part in parts) for parts in where)
+                tasks.append(WriteTask(str(tmp[kind] / shard), int(per_shard[s]), sources,
+                                       codecs[kind]))
+                names.append((kind, shard, int(per_shard[s]) * classes))
+            continue
+        for j, name in enumerate(opts.classes):
+            file = plan.layout.class_file(name)
+            sources = tuple(tuple(part[s] for part in where[j]) for s in range(len(plan.splits)))
+            tasks.append(ClassFileTask(str(tmp[kind] / file), tuple(plan.splits.items()),
+                                       sources, codecs[kind]))
+            names.append((kind, file, plan.rounds))
     order = sorted(range(len(tasks)), key=lambda i: -tasks[i].rounds)
-    total = sum(t.rounds for t in tasks) * len(opts.classes)
+    total = sum(records for _, _, records in names)
     t0 = time.monotonic()
     progress = Progress("write", total, "ex", opts.progress)
-    hashes: dict[str, dict[str, str]] = {kind: {} for kind in plans}
+    written: dict[str, dict[str, tuple[int, str]]] = {kind: {} for kind in plans}
     try:
-        for i, digest in pool.run(write_task, [tasks[i] for i in order], progress.update):
-            kind, shard = names[order[i]]
-            hashes[kind][shard] = digest
+        for i, digest in pool.run(_write_task, [tasks[i] for i in order], progress.update):
+            kind, file, records = names[order[i]]
+            written[kind][file] = (records, digest)
     finally:
         progress.close()
     seconds = time.monotonic() - t0
     # The rate says when the disk, not the workers, sets the pace of this phase.
-    log.info("wrote %d shard files (%s) in %.2f s, %.0f MB/s", len(tasks), size_text(nbytes),
-             seconds, nbytes / max(seconds, 1e-9) / 1e6)
-    return hashes
+    shard_files = sum(isinstance(t, WriteTask) for t in tasks)
+    files = " and ".join(f"{n} {what}" for n, what in ((shard_files, "shard files"), (
+        len(tasks) - shard_files, "class files")) if n)
+    log.info("wrote %s (%s) in %.2f s, %.0f MB/s", files, size_text(nbytes), seconds,
+             nbytes / max(seconds, 1e-9) / 1e6)
+    return written
+
+
+def _write_task(t: WriteTask | ClassFileTask, report: Report) -> str:
+    """Phase 2's task of either kind of data file; returns the file's sha256."""
+    if isinstance(t, ClassFileTask):
+        return write_class_file(t, report)
+    return write_task(t, report)
 
 
 def _versions() -> dict[str, str]:
@@ -420,10 +451,13 @@ def _versions() -> dict[str, str]:
     return {"fastdraw": fastdraw, "numpy": np.__version__, "numba": numba.__version__}
 
 
-def _finish(opts: BuildOptions, kind: str, plan: Plan, tmp: Path, hashes: dict[str, str],
-            rejections: list[Path], cutoff: list[int], versions: dict[str, str]) -> Built:
-    """Writes labels.txt, counts.json, rejected.ndjson and manifest.json of one kind (the
-    manifest sealing the other three: see fastdraw.dataset.layout)."""
+def _finish(opts: BuildOptions, codec: Codec, plan: Plan, tmp: Path,
+            written: dict[str, tuple[int, str]], rejections: list[Path], cutoff: list[int],
+            versions: dict[str, str]) -> Built:
+    """Writes the class-names file (labels.txt), counts.json, rejected.ndjson and
+    manifest.json of one kind (the manifest sealing the others and the data files
+    ``written``, each with its records and sha256: see fastdraw.dataset.layout)."""
+    kind = codec.kind
     def used_rejections() -> Iterator[str]:  # every class's, up to its last used line
         for src, cut in zip(rejections, cutoff):
             with open(src, encoding="utf-8") as f:
@@ -431,24 +465,27 @@ def _finish(opts: BuildOptions, kind: str, plan: Plan, tmp: Path, hashes: dict[s
 
     classes = len(opts.classes)
     counts = {split: n * classes for split, n in plan.splits.items()}
-    files = {layout.LABELS: layout.write_labels(tmp, opts.classes),
-             layout.COUNTS: layout.write_counts(tmp, counts)}
+    files = {}
+    if plan.layout.labels is not None:
+        files[plan.layout.labels] = layout.write_labels(tmp, opts.classes, plan.layout)
+    files[layout.COUNTS] = layout.write_counts(tmp, counts)
     rejected, files[layout.REJECTED] = layout.write_rejected(tmp, used_rejections())
-    per_shard = plan.rounds_per_shard()
+    record_options = opts.record_options()
     layout.write_manifest(tmp, {
         "format": layout.FORMAT,
         "kind": kind,
         "name": opts.name,
         "classes": list(opts.classes),
         "options": {
-            "splits": plan.splits, "shards": opts.shards, "seed": opts.seed,
-            **opts.record_options(), "include_unrecognized": opts.include_unrecognized,
+            "splits": plan.splits, "shards": plan.shards, "seed": opts.seed,
+            **{name: record_options[name] for name in codec.recorded_options},
+            "include_unrecognized": opts.include_unrecognized,
         },
         "versions": versions,
         "records": plan.rounds * classes,
         "rejected": rejected,
-        "shards": {shard: {"records": int(per_shard[s]) * classes, "sha256": hashes[shard]}
-                   for s, shard in enumerate(plan.shard_names)},
+        "shards": {name: {"records": records, "sha256": sha256}
+                   for name, (records, sha256) in written.items()},
         "files": files,
     })
     return Built(kind, opts.target(kind), counts, rejected)

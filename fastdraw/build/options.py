@@ -30,6 +30,7 @@ class BuildOptions:
     maximize: bool = True
     include_unrecognized: bool = False
     notebook_time: bool = False
+    rdp: float = 2.0  # sketchrnn: the Ramer-Douglas-Peucker epsilon (0: every point kept)
     workers: int = 1
     overwrite: bool = False
     strict: bool = False
@@ -38,7 +39,7 @@ class BuildOptions:
     def record_options(self) -> dict[str, Any]:
         """The options the codecs read (the names the manifest gives them)."""
         return {"img_size": self.img_size, "line_width": self.line_width,
-                "maximize": self.maximize, "notebook_time": self.notebook_time}
+                "maximize": self.maximize, "notebook_time": self.notebook_time, "rdp": self.rdp}
 
     def codec(self, kind: str) -> Codec:
         """The codec of dataset kind ``kind`` with these options."""

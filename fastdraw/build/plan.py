@@ -21,7 +21,7 @@ from typing import Protocol
 
 import numpy as np
 
-from fastdraw.dataset.layout import shard_names
+from fastdraw.dataset.layout import NOTEBOOK, Layout
 
 _SPLIT_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
@@ -109,6 +109,7 @@ class Plan:
     shards: int  # shard files per split
     seed: int
     shard_id: np.ndarray  # int32 [rounds]: split index * shards + shard index
+    layout: Layout = NOTEBOOK  # names the shard files
 
     @property
     def rounds(self) -> int:
@@ -116,16 +117,24 @@ class Plan:
 
     @property
     def shard_names(self) -> list[str]:
-        """File name of every shard id, splits in order."""
-        return shard_names(self.splits, self.shards)
+        """File name of every shard id, splits in order (a layout of one file per class has
+        none: its shard ids are only the splits' places in the spool)."""
+        return self.layout.shard_names(self.splits, self.shards)
+
+    @property
+    def shard_count(self) -> int:
+        """Shard ids: splits * shards."""
+        return len(self.splits) * self.shards
 
     def rounds_per_shard(self) -> np.ndarray:
         """int64 [splits * shards]: how many rounds each shard file gets."""
-        return np.bincount(self.shard_id, minlength=len(self.splits) * self.shards)
+        return np.bincount(self.shard_id, minlength=self.shard_count)
 
 
-def make_plan(splits: dict[str, int], shards: int, seed: int) -> Plan:
-    """The plan of ``make_sharded_files(..., splits, shards)`` run after ``random.seed(seed)``."""
+def make_plan(splits: dict[str, int], shards: int, seed: int, layout: Layout = NOTEBOOK
+              ) -> Plan:
+    """The plan of ``make_sharded_files(..., splits, shards)`` run after ``random.seed(seed)``,
+    its shard files named in ``layout``."""
     if shards < 1:
         raise ValueError(f"shards must be at least 1, got {shards}")
     if any(n < 0 for n in splits.values()) or sum(splits.values()) == 0:
@@ -151,7 +160,7 @@ def make_plan(splits: dict[str, int], shards: int, seed: int) -> Plan:
                 ids.append(i * shards + count % shards)
                 break
     shard_id = np.array(ids, dtype=np.int32)
-    return Plan(splits=dict(splits), shards=shards, seed=seed, shard_id=shard_id)
+    return Plan(splits=dict(splits), shards=shards, seed=seed, shard_id=shard_id, layout=layout)
 
 
 MIN_RANGE = 2048  # fewest rounds worth a task of its own when classes are split into ranges

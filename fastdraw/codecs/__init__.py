@@ -8,9 +8,12 @@ from typing import Any
 
 from fastdraw.codecs.base import Codec
 from fastdraw.codecs.img import ImgCodec
+from fastdraw.codecs.ink import InkCodec
+from fastdraw.codecs.sketchrnn import SketchRnnCodec
 from fastdraw.codecs.stroke import StrokeCodec
 
-CODECS: dict[str, type[Codec]] = {c.kind: c for c in (ImgCodec, StrokeCodec)}
+CODECS: dict[str, type[Codec]] = {c.kind: c for c in (ImgCodec, StrokeCodec, InkCodec,
+                                                      SketchRnnCodec)}
 KINDS = tuple(CODECS)
 
 
@@ -31,5 +34,6 @@ def codec_of_features(names: Collection[str]) -> Codec | None:
     return None
 
 
-__all__ = ["CODECS", "KINDS", "Codec", "ImgCodec", "StrokeCodec", "codec_for",
+__all__ = ["CODECS", "KINDS", "Codec", "ImgCodec", "InkCodec", "SketchRnnCodec", "StrokeCodec",
+           "codec_for",
            "codec_of_features"]

@@ -48,6 +48,13 @@ class Codec(ABC):
 
     kind: ClassVar[str]
     default_splits: ClassVar[str]  # examples per class of a build that names no --splits
+    sample_splits: ClassVar[str] = "train=0.7,eval=0.15,test=0.15"  # the same with --sample
+    layout: ClassVar[str] = "notebook"  # its files' names: fastdraw.dataset.layout.LAYOUTS
+    label_feature: ClassVar[str] = "label"  # the feature holding a record's label
+    # The build options its manifests record (beside splits, shards, seed and
+    # include_unrecognized), by the names of `BuildOptions.record_options`.
+    recorded_options: ClassVar[tuple[str, ...]] = ("img_size", "line_width", "maximize",
+                                                   "notebook_time")
     notebook_time: bool = False  # timestamps as the notebook's local-time mktime, not UTC
 
     # -------------------------------------------------------------------------- naming
@@ -67,6 +74,12 @@ class Codec(ABC):
     @abstractmethod
     def features(self) -> dict[str, str]:
         """Every feature of a record, by name: "int", "float" or "bytes"."""
+
+    def metadata(self) -> dict[str, str]:
+        """The features of `features` that describe the drawing rather than hold it (verify
+        checks their values: one each, the label in range, the word its class's, key_ids
+        not repeated): the notebook's six, in the notebook's kinds."""
+        return dict(METADATA)
 
     def check_options(self) -> None:  # noqa: B027 (most codecs have no option to check)
         """Raises ValueError, naming the option, when the codec's options cannot work."""

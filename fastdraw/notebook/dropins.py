@@ -5,15 +5,22 @@
 of dying on it, `convert` raises BadLineError saying what is wrong.  `json_to_img` draws
 with the numba rasterizer (Pillow's exact pixels), `json_to_stroke` encodes with the stroke
 kernel (the same bits), `make_example_img` / `make_example_stroke` write the Example bytes
-with the codecs.  TensorFlow is imported only by the functions that return TensorFlow
-objects.
+with the codecs.  `showimg` shows an image as the notebook does (in a notebook) or writes a
+PNG (elsewhere); `rand_key` draws as the notebook's.  TensorFlow is imported only by the
+functions that return TensorFlow objects.  The bucket functions are in
+fastdraw.notebook.bucket.
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import itertools
 import numbers
-from collections.abc import Iterator, Sequence
+import random
+import sys
+import tempfile
+from collections.abc import Hashable, Iterator, MutableMapping, Sequence
 from itertools import accumulate
 from pathlib import Path
 
@@ -133,6 +140,70 @@ def json_to_img(
                            img_sz, lw, maximize)
     # What Image.fromarray does for a 2-D uint8 array, without its checks.
     return Image.frombuffer("L", (img_sz, img_sz), img[0], "raw", "L", 0, 1)
+
+
+# --------------------------------------------------------------------------------- showing
+
+
+def _png(img: Image.Image | np.ndarray) -> bytes:
+    """The notebook's PNG of an image: a numpy array read as an 'L' image, saved as RGB."""
+    if isinstance(img, np.ndarray):
+        img = Image.fromarray(img, "L")
+    buf = io.BytesIO()
+    img.convert("RGB").save(buf, format="png")
+    return buf.getvalue()
+
+
+def _in_notebook() -> bool:
+    """Whether this runs in a Jupyter kernel (IPython's shell there has a ``kernel``); a
+    terminal IPython or plain Python cannot show HTML."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return getattr(shell, "kernel", None) is not None
+
+
+def showimg(img: Image.Image | np.ndarray) -> Path | None:
+    """Drop-in for the notebook's ``showimg``: in a notebook (a Jupyter kernel), displays
+    the image the notebook's way, an IPython HTML ``<img>`` holding its PNG (the same
+    bytes), and returns None.
+
+    Outside a notebook there is nothing to display HTML in: the PNG is written to a new
+    temporary file (``showimg-*.png`` in the system's temporary directory), its path is
+    printed to stderr and returned, for any image viewer.  A numpy array is read as an 'L'
+    image, as the notebook does.
+    """
+    data = _png(img)
+    if _in_notebook():
+        from IPython import display
+
+        enc = base64.b64encode(data).decode("utf-8")
+        display.display(display.HTML(f'<img src="data:image/png;base64,{enc}">'))
+        return None
+    with tempfile.NamedTemporaryFile(prefix="showimg-", suffix=".png", delete=False) as f:
+        f.write(data)
+    print(f"showimg: wrote {f.name} (not in a notebook, where it would be shown)",
+          file=sys.stderr)
+    return Path(f.name)
+
+
+def rand_key(counts: MutableMapping[Hashable, int]) -> Hashable | None:
+    """Drop-in for the notebook's ``rand_key``: a key of ``counts`` drawn with the counts as
+    weights from the global ``random`` (the same draw), its count decremented; None, as the
+    notebook returns, when no count is positive.
+
+    Its arithmetic is the notebook's, slightly uneven: ``r`` is uniform in ``[0, sum]``
+    inclusive and the keys are walked in dict order, so the first key with a positive
+    count gets one chance more than its count.  fastdraw.build.plan replays these draws
+    from a seed without touching ``random``.
+    """
+    r = random.randint(0, sum(counts.values()))
+    for key, count in counts.items():
+        if r > count or count == 0:
+            r -= count
+        else:
+            counts[key] -= 1
+            return key
+    return None
 
 
 # --------------------------------------------------------------------------------- strokes

@@ -48,7 +48,8 @@ def dataset_tiles(path: str | Path, split: str, n: int,
         except ValueError as e:
             raise ValueError(f"{shard}: record {i}: {e}; `python -m fastdraw verify {path}` "
                              f"checks every record") from e
-        label = int(features["label"][0]) if len(features.get("label", [])) else -1
+        found = features.get(codec.label_feature, [])
+        label = int(found[0]) if len(found) else -1
         names.append(labels[label] if 0 <= label < len(labels) else f"label {label}?")
         if on_tile_size is not None and len(tiles) == 1:
             on_tile_size(tiles[0].shape[0])

@@ -48,10 +48,12 @@ from fastdraw.sources.bucket.datadir import (
     write_sidecar,
 )
 from fastdraw.sources.bucket.listing import (
+    BUCKET,
     DEFAULT_BASE_URL,
     RemoteObject,
     bucket_url,
     check_known,
+    list_keys,
     list_objects,
 )
 from fastdraw.sources.bucket.transport import (
@@ -270,10 +272,10 @@ class _Download:
     """Fetches one object into its partial file, verifies it and moves it into place."""
 
     def __init__(self, obj: RemoteObject, dest: Path, base_url: str, progress: Progress,
-                 stop: threading.Event) -> None:
+                 stop: threading.Event, bucket: str = BUCKET) -> None:
         self.obj = obj
         self.dest = dest
-        self.url = f"{bucket_url(base_url)}/{quote(obj.key)}"
+        self.url = f"{bucket_url(base_url, bucket)}/{quote(obj.key)}"
         self.progress = progress
         self.stop = stop
         self.hashes: dict[str, bytes] = {}
@@ -545,3 +547,29 @@ def ensure_downloaded(classes: list[str], data_dir: str | os.PathLike, *,
         if todo:
             _download_all(todo, data_dir, base_url, jobs, progress)
     return [data_dir / f"{name}.ndjson" for name in classes]
+
+
+def retrieve_object(bucket: str, key: str, dest: str | os.PathLike, *,
+                    base_url: str = DEFAULT_BASE_URL, progress: bool = False) -> Path:
+    """Makes ``dest`` a verified copy of object ``key`` of ``bucket``, as `ensure_downloaded`
+    does for class files: listed first (its size and md5), fetched into ``<dest>.part``,
+    continued after an interruption, checked, then moved into place; a ``dest`` already
+    complete is not fetched again.  Raises BucketError when the bucket has no such key."""
+    dest = Path(dest)
+    listed = [obj for obj in list_keys(base_url, bucket, key) if obj.key == key]
+    if not listed:
+        raise BucketError(f"no object {key!r} in {bucket_url(base_url, bucket)} (the listing "
+                          f"of prefix {key!r} does not have it); nothing downloaded")
+    obj = listed[0]
+    with _directory_lock(dest.parent):
+        if _is_complete(obj, dest):
+            return dest
+        part = _part_path(dest)
+        done = min(part.stat().st_size, max(obj.size - 1, 0)) if part.exists() else 0
+        meter = Progress("download", obj.size, "B", progress, initial=done)
+        try:
+            with meter.logging_redirected():
+                _Download(obj, dest, base_url, meter, threading.Event(), bucket).run()
+        finally:
+            meter.close()
+    return dest

@@ -1,5 +1,5 @@
-"""The bucket's listing through its XML API: every class file of a format, with its size and
-md5, read page by page."""
+"""The bucket's listing through its XML API, read page by page: every object under a prefix
+(`list_keys`), and every class file of a format with its size and md5 (`list_objects`)."""
 
 from __future__ import annotations
 
@@ -54,8 +54,8 @@ def _child_text(element: ET.Element, name: str) -> str:
     return ""
 
 
-def bucket_url(base_url: str) -> str:
-    return f"{base_url.rstrip('/')}/{BUCKET}"
+def bucket_url(base_url: str, bucket: str = BUCKET) -> str:
+    return f"{base_url.rstrip('/')}/{bucket}"
 
 
 def _check_base_url(base_url: str) -> None:
@@ -77,24 +77,24 @@ def _check_format(fmt: str) -> None:
         raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
 
 
-def list_objects(base_url: str, fmt: str = "simplified") -> dict[str, RemoteObject]:
-    """Every `full/<fmt>/<name>.ndjson` object of the bucket, keyed by class name, in listing
-    order, reading every page of the XML listing.
+def list_keys(base_url: str, bucket: str = BUCKET, prefix: str = "") -> list[RemoteObject]:
+    """Every object of ``bucket`` whose key starts with ``prefix``, in listing order, reading
+    every page of the XML listing (``marker``, ``IsTruncated``, ``NextMarker``).  Each
+    object's ``name`` is its key.
 
     A listing that would not end raises BucketError: one that repeats a marker or a key, or
     goes past MAX_PAGES pages or MAX_KEYS keys.  One that takes long says how far it is.
     """
-    _check_format(fmt)
     _check_base_url(base_url)
-    prefix = f"full/{fmt}/"
-    where = f"{bucket_url(base_url)}/{prefix}"
-    objects: dict[str, RemoteObject] = {}
+    where = f"{bucket_url(base_url, bucket)}/{prefix}"
+    objects: list[RemoteObject] = []
     seen: set[str] = set()
     marker = ""
     start = last_said = time.monotonic()
     for page in range(1, MAX_PAGES + 1):
-        query = {"prefix": prefix, **({"marker": marker} if marker else {})}
-        url = f"{bucket_url(base_url)}?{urlencode(query)}"
+        query = {**({"prefix": prefix} if prefix else {}), **({"marker": marker} if marker else {})}
+        url = (f"{bucket_url(base_url, bucket)}?{urlencode(query)}" if query
+               else bucket_url(base_url, bucket))
         root = _listing_page(url)
         last_key = ""
         for contents in root:
@@ -108,17 +108,14 @@ def list_objects(base_url: str, fmt: str = "simplified") -> dict[str, RemoteObje
             if len(seen) > MAX_KEYS:
                 raise BucketError(f"{where}: the listing goes on past {MAX_KEYS} keys (page "
                                   f"{page}): {_BUCKET_SIZE}{_NOT_THE_BUCKET}")
-            rest = key[len(prefix):]
-            if key.startswith(prefix) and rest.endswith(".ndjson") and "/" not in rest:
-                name = rest[: -len(".ndjson")]
-                size = _child_text(contents, "Size")
-                if not size.isdigit():
-                    raise BucketError(f"{url}: the listing gives {key} no valid size (<Size> "
-                                      f"{size!r}): is --base-url a Cloud Storage endpoint?")
-                objects[name] = RemoteObject(name, key, int(size),
-                                             _child_text(contents, "ETag").strip('"'))
+            size = _child_text(contents, "Size")
+            if not size.isdigit():
+                raise BucketError(f"{url}: the listing gives {key} no valid size (<Size> "
+                                  f"{size!r}): is --base-url a Cloud Storage endpoint?")
+            objects.append(RemoteObject(key, key, int(size),
+                                        _child_text(contents, "ETag").strip('"')))
         if _child_text(root, "IsTruncated").lower() != "true":
-            break
+            return objects
         next_marker = _child_text(root, "NextMarker") or last_key
         if not next_marker:
             raise BucketError(f"{url}: the listing says it is truncated but gives no marker "
@@ -131,11 +128,24 @@ def list_objects(base_url: str, fmt: str = "simplified") -> dict[str, RemoteObje
         now = time.monotonic()
         if now - last_said >= PROGRESS_EVERY:
             last_said = now
-            log.info("listing %s: page %d, %d keys, %d class files so far (%.0f s)", where,
-                     page, len(seen), len(objects), now - start)
-    else:
-        raise BucketError(f"{where}: the listing goes on past {MAX_PAGES} pages ({len(seen)} "
-                          f"keys): {_BUCKET_SIZE}{_NOT_THE_BUCKET}")
+            log.info("listing %s: page %d, %d keys so far (%.0f s)", where, page, len(seen),
+                     now - start)
+    raise BucketError(f"{where}: the listing goes on past {MAX_PAGES} pages ({len(seen)} "
+                      f"keys): {_BUCKET_SIZE}{_NOT_THE_BUCKET}")
+
+
+def list_objects(base_url: str, fmt: str = "simplified") -> dict[str, RemoteObject]:
+    """Every `full/<fmt>/<name>.ndjson` object of the bucket, keyed by class name, in listing
+    order (`list_keys` of the format's folder)."""
+    _check_format(fmt)
+    prefix = f"full/{fmt}/"
+    where = f"{bucket_url(base_url)}/{prefix}"
+    objects: dict[str, RemoteObject] = {}
+    for obj in list_keys(base_url, BUCKET, prefix):
+        rest = obj.key[len(prefix):]
+        if obj.key.startswith(prefix) and rest.endswith(".ndjson") and "/" not in rest:
+            name = rest[: -len(".ndjson")]
+            objects[name] = RemoteObject(name, obj.key, obj.size, obj.etag)
     if not objects:
         raise BucketError(f"no .ndjson object under {where}: is --base-url right?")
     return objects
