@@ -10,8 +10,6 @@ from typing import Any
 
 from fastdraw.codecs import Codec, codec_for
 
-SAMPLE_SPLITS = "train=0.7,eval=0.15,test=0.15"
-
 
 @dataclass
 class BuildOptions:

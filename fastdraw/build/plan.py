@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import random
 import re
+from collections.abc import Hashable, MutableMapping
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Protocol
@@ -32,8 +33,9 @@ class RandInt(Protocol):
     def randint(self, a: int, b: int) -> int: ...
 
 
-def rand_key(counts: dict[str, int], rng: RandInt = random) -> str:
-    """The notebook's ``rand_key``: a key drawn with counts as weights; its count is decremented.
+def rand_key(counts: MutableMapping[Hashable, int], rng: RandInt = random) -> Hashable | None:
+    """The notebook's ``rand_key``: a key drawn with counts as weights; its count is decremented;
+    None, as the notebook returns, when no count is positive.
 
     Same draws and same (slightly uneven) arithmetic as the notebook: ``r`` is
     uniform in ``[0, sum]`` inclusive and the keys are walked in dict order.
@@ -45,7 +47,7 @@ def rand_key(counts: dict[str, int], rng: RandInt = random) -> str:
         else:
             counts[key] -= 1
             return key
-    raise ValueError("rand_key needs at least one positive count")
+    return None
 
 
 def parse_splits(text: str) -> dict[str, int] | dict[str, Fraction]:

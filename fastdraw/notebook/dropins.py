@@ -28,6 +28,7 @@ import numpy as np
 import orjson
 from PIL import Image
 
+from fastdraw.build import plan
 from fastdraw.codecs.img import ImgCodec
 from fastdraw.codecs.stroke import encode_stroke_examples
 from fastdraw.drawings import Drawings, timestamps
@@ -196,14 +197,7 @@ def rand_key(counts: MutableMapping[Hashable, int]) -> Hashable | None:
     count gets one chance more than its count.  fastdraw.build.plan replays these draws
     from a seed without touching ``random``.
     """
-    r = random.randint(0, sum(counts.values()))
-    for key, count in counts.items():
-        if r > count or count == 0:
-            r -= count
-        else:
-            counts[key] -= 1
-            return key
-    return None
+    return plan.rand_key(counts, random)
 
 
 # --------------------------------------------------------------------------------- strokes
