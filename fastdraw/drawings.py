@@ -63,7 +63,7 @@ class Drawings:
     recognized: np.ndarray  # bool [drawings]
     word: list[str]
     countrycode: list[str]
-    line: np.ndarray  # int64 [drawings], 1-based line in the source file (0: not from a file)
+    line: np.ndarray  # int64 [drawings], 1-based line (record, in a .bin) of its file; 0: none
 
     def __len__(self) -> int:
         return len(self.key_id)
