@@ -149,6 +149,11 @@ CLASS_FILE_SUFFIXES = tuple(s for f in FORMATS for s in f.suffixes)
 BUCKET_FORMATS = tuple(d for f in FORMATS for d in f.bucket)  # what --format names
 
 
+def format_named(name: str) -> Format:
+    """The input format called ``name`` (ndjson, binary)."""
+    return next(fmt for fmt in FORMATS if fmt.name == name)
+
+
 def bucket_format(directory: str) -> Format:
     """The format of the files the bucket serves under ``full/<directory>/`` (a --format
     value: simplified, raw or binary)."""
