@@ -216,7 +216,7 @@ def build(opts: BuildOptions) -> list[Built]:
     try:
         with taking_turns(opts.out, opts.name) as locked:
             t0 = time.monotonic()
-            warmup(list(codecs.values()), opts.files[0])
+            warmup(list(codecs.values()), opts.files)
             remove_leftovers(opts.out, opts.name, locked)
             _check_targets(opts)  # again: the build that held the lock may have made them
             built = _build_in(opts, codecs, versions)
