@@ -9,13 +9,14 @@ from pathlib import Path
 
 from fastdraw.cli.errors import FAILED, OK, USAGE, fail
 from fastdraw.sources import class_file
+from fastdraw.sources.base import class_file_names
 from fastdraw.sources.classes import all_classes, sample_dir, with_close_matches
 
 
 def add_inspect(p: argparse.ArgumentParser) -> None:
     p.add_argument("classes", nargs="+", metavar="CLASS", help="class names")
-    p.add_argument("--data", metavar="DIR", help="directory of <class>.ndjson files "
-                   "(default: the bundled sample)")
+    p.add_argument("--data", metavar="DIR", help="directory of class files, <class>.ndjson "
+                   "or <class>.bin (default: the bundled sample)")
     p.add_argument("--json", action="store_true", help="print one JSON object keyed by class")
     p.add_argument("--mosaic", metavar="FILE.png", help="write a mosaic of drawings instead")
     p.add_argument("--rows", type=int, default=10, help="mosaic rows (default: 10)")
@@ -42,11 +43,11 @@ def run_inspect(args: argparse.Namespace) -> int:
         return FAILED
     if missing:
         names = ", ".join(repr(m) for m in missing)
-        files = ", ".join(str(data / f"{m}.ndjson") for m in missing)
+        files = "; ".join(class_file_names(data, m) for m in missing)
         target = "data" if args.data is None else str(data)
         then = ", then add --data data" if args.data is None else ""
-        fail("inspect", f"no file for class {names} in {where} (looked for {files}); download "
-                        f"it with: python -m fastdraw download --classes "
+        fail("inspect", f"no file for class {names} in {where} (looked for {files}); "
+                        f"download it with: python -m fastdraw download --classes "
                         f"{','.join(missing)!r} --data {target!r}{then}")
         return FAILED
     try:

@@ -188,6 +188,13 @@ def class_file(data: str | Path, name: str, fmt: Format | None = None) -> Path |
     return None
 
 
+def class_file_names(data: str | Path, name: str) -> str:
+    """The paths class ``name``'s file in ``data`` may have, for messages: ``data/cat.ndjson
+    or data/cat.bin (plain or .gz)``."""
+    return " or ".join(str(Path(data) / f"{name}{fmt.suffixes[0]}") for fmt in FORMATS) + \
+        " (plain or .gz)"
+
+
 def formats_found(data: str | Path, name: str) -> list[Format]:
     """The formats of which class ``name`` has a file in directory ``data``."""
     return [fmt for fmt in FORMATS if class_file(data, name, fmt) is not None]
