@@ -10,12 +10,14 @@ import sys
 from fastdraw.cli.args import add_base_url, add_classes, classes_of
 from fastdraw.cli.errors import FAILED, INTERRUPTED, OK, USAGE, fail
 from fastdraw.errors import BucketError
+from fastdraw.sources.base import BUCKET_FORMATS
 
 log = logging.getLogger(__name__)
 
-_FORMATS = ("simplified", "raw")
+_FORMATS = BUCKET_FORMATS
 _FORMAT_HELP = ("the bucket's format: simplified (the notebook's: coordinates 0..255, "
-                "strokes simplified) or raw (as drawn, with timing); default: %(default)s")
+                "strokes simplified), raw (as drawn, with timing) or binary (the simplified "
+                "drawings packed, <class>.bin: a quarter of the bytes); default: %(default)s")
 
 
 def add_list(p: argparse.ArgumentParser) -> None:

@@ -9,22 +9,28 @@ from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
 from fastdraw.errors import BucketError, UnknownClassError
+from fastdraw.sources.base import BUCKET_FORMATS, bucket_format
 from fastdraw.sources.bucket.transport import get_bytes
 from fastdraw.sources.classes import with_close_matches
 
 DEFAULT_BASE_URL = "https://storage.googleapis.com"
 BUCKET = "quickdraw_dataset"
-FORMATS = ("simplified", "raw")
+FORMATS = BUCKET_FORMATS  # full/<format>/: simplified, raw (ndjson), binary (.bin)
 
 
 @dataclass(frozen=True)
 class RemoteObject:
-    """One `full/<format>/<name>.ndjson` object of the listing."""
+    """One `full/<format>/<name><suffix>` object of the listing (.ndjson, or .bin)."""
 
     name: str
     key: str
     size: int
     etag: str  # without quotes
+
+    @property
+    def file(self) -> str:
+        """The name of its class file: ``<name><suffix>``."""
+        return self.key.rsplit("/", 1)[-1]
 
     @property
     def md5_hex(self) -> str | None:
@@ -67,11 +73,12 @@ def _check_format(fmt: str) -> None:
 
 
 def list_objects(base_url: str, fmt: str = "simplified") -> dict[str, RemoteObject]:
-    """Every `full/<fmt>/<name>.ndjson` object of the bucket, keyed by class name, in listing
-    order, reading every page of the XML listing."""
+    """Every `full/<fmt>/<name><suffix>` object of the bucket (.ndjson, or .bin for binary),
+    keyed by class name, in listing order, reading every page of the XML listing."""
     _check_format(fmt)
     _check_base_url(base_url)
     prefix = f"full/{fmt}/"
+    suffix = bucket_format(fmt).suffixes[0]
     objects: dict[str, RemoteObject] = {}
     marker = ""
     while True:
@@ -92,8 +99,8 @@ def list_objects(base_url: str, fmt: str = "simplified") -> dict[str, RemoteObje
                 continue
             last_key = key = _child_text(contents, "Key")
             rest = key[len(prefix):]
-            if key.startswith(prefix) and rest.endswith(".ndjson") and "/" not in rest:
-                name = rest[: -len(".ndjson")]
+            if key.startswith(prefix) and rest.endswith(suffix) and "/" not in rest:
+                name = rest[: -len(suffix)]
                 size = _child_text(contents, "Size")
                 if not size.isdigit():
                     raise BucketError(f"{url}: the listing gives {key} no valid size (<Size> "
@@ -108,7 +115,7 @@ def list_objects(base_url: str, fmt: str = "simplified") -> dict[str, RemoteObje
                               "past this page")
         marker = next_marker
     if not objects:
-        raise BucketError(f"no .ndjson object under {bucket_url(base_url)}/{prefix}: "
+        raise BucketError(f"no {suffix} object under {bucket_url(base_url)}/{prefix}: "
                           "is --base-url right?")
     return objects
 
