@@ -43,7 +43,7 @@ def run_inspect(args: argparse.Namespace) -> int:
         return FAILED
     if missing:
         names = ", ".join(repr(m) for m in missing)
-        files = "; ".join(class_file_names(data, m) for m in missing)
+        files = "; ".join(class_file_names(m, data) for m in missing)
         target = "data" if args.data is None else str(data)
         then = ", then add --data data" if args.data is None else ""
         fail("inspect", f"no file for class {names} in {where} (looked for {files}); "

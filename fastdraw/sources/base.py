@@ -188,10 +188,11 @@ def class_file(data: str | Path, name: str, fmt: Format | None = None) -> Path |
     return None
 
 
-def class_file_names(data: str | Path, name: str) -> str:
-    """The paths class ``name``'s file in ``data`` may have, for messages: ``data/cat.ndjson
-    or data/cat.bin (plain or .gz)``."""
-    return " or ".join(str(Path(data) / f"{name}{fmt.suffixes[0]}") for fmt in FORMATS) + \
+def class_file_names(name: str, data: str | Path | None = None) -> str:
+    """The names class ``name``'s file may have (paths in ``data`` if given), for messages:
+    ``cat.ndjson or cat.bin (plain or .gz)``."""
+    where = Path(data) if data is not None else Path()
+    return " or ".join(str(where / f"{name}{fmt.suffixes[0]}") for fmt in FORMATS) + \
         " (plain or .gz)"
 
 

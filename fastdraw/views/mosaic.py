@@ -25,7 +25,7 @@ def _class_file(data_dir: Path, name: str) -> Path:
     path = class_file(data_dir, name)
     if path is not None:
         return path
-    raise FileNotFoundError(f"no {class_file_names(data_dir, name)} for class {name!r}; "
+    raise FileNotFoundError(f"{data_dir}: no {class_file_names(name)} for class {name!r}; "
                             f"download it first (python -m fastdraw download --classes {name!r})")
 
 
