@@ -4,9 +4,10 @@
 #   ./bench.sh            full: every stage suite with more rounds; builds of 120k img and
 #                         400k stroke examples, medians of 3 runs; the main job
 #                         (--group animals, default splits: 3.31M examples, 12 GiB of
-#                         temporary disk) with 1 and 2 workers, 5 pairs of runs, medians
-#                         (about 11 minutes); the README's quick start on an empty numba
-#                         cache and after `fastdraw compile`, 3 runs each
+#                         temporary disk) with 1 and 2 workers, 5 pairs of runs, medians,
+#                         each run also from the .bin files of its drawings; the README's
+#                         quick start on an empty numba cache and after `fastdraw compile`,
+#                         3 runs each (about 15 minutes)
 #   ./bench.sh --quick    small: fewer rounds; builds of 30k img and 100k stroke examples, and
 #                         the quick start cold and warm, once
 #                         (about 2 minutes)

@@ -48,9 +48,14 @@ def table(results: dict) -> list[str]:
             fast = _per_item(bench)
             workers = (bench.get("params") or {}).get("workers")
             stage = group if len(ours) == 1 or workers is None else f"{group}, {workers}w"
-            rows.append(_row(stage, fast, ref, ", ".join(
+            peer_text = ", ".join(
                 f"{b['name'].split('[')[0].removeprefix('test_')} {_per_item(b) / fast:.1f}x"
-                for b in peers)))
+                for b in peers)
+            info = bench.get("extra_info", {})
+            if "bytes" in info:  # the parse stages: what a drawing costs to read
+                read = f"{info['bytes'] / info['items']:.0f} B/item read"
+                peer_text = f"{peer_text}; {read}" if peer_text else read
+            rows.append(_row(stage, fast, ref, peer_text))
     return rows
 
 
@@ -95,6 +100,16 @@ def build_table(figures: dict) -> list[str]:
                     f"{job['speedup_2w_over_1w']}x (parallel phases {job['phases_2w_over_1w']}x)"
                     + (f"; pair by pair {', '.join(f'{r}x' for r in job['pairs_2w_over_1w'])}"
                        if "pairs_2w_over_1w" in job else ""))
+        if "binary" in job:
+            b = job["binary"]
+            rows.append("main job from .bin files (the same drawings, the same datasets): "
+                        + ", ".join(f"{w} {b['seconds'][w]} s, {b['vs_ndjson'][w]}x the ndjson's "
+                                    f"time (pair by pair "
+                                    f"{', '.join(f'{r}x' for r in b['pairs_vs_ndjson'][w])})"
+                                    for w in ("1w", "2w"))
+                        + f"; input read per drawing: ndjson "
+                          f"{b['input_bytes_per_drawing']['ndjson']} B, binary "
+                          f"{b['input_bytes_per_drawing']['binary']} B")
     return rows
 
 

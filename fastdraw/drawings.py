@@ -37,6 +37,11 @@ def utc_seconds(timestamp: str) -> int:
     return calendar.timegm(moment.timetuple())
 
 
+def utc_text(utc: int) -> str:
+    """Epoch seconds as a Quick, Draw! timestamp, ``YYYY-MM-DD HH:MM:SS UTC``."""
+    return datetime.fromtimestamp(utc, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def notebook_seconds(utc: int) -> int:
     """The notebook's ``time.mktime`` of the same wall-clock time, read in the local time zone."""
     return int(time.mktime(time.gmtime(utc)[:8] + (-1,)))
@@ -64,7 +69,7 @@ class Drawings:
     recognized: np.ndarray  # bool [drawings]
     word: list[str]
     countrycode: list[str]
-    line: np.ndarray  # int64 [drawings], 1-based line in the source file (0: not from a file)
+    line: np.ndarray  # int64 [drawings], 1-based line (record, in a .bin) of its file; 0: none
 
     def __len__(self) -> int:
         return len(self.key_id)
@@ -138,9 +143,8 @@ class Drawings:
     def record(self, i: int) -> dict:
         """Drawing ``i`` as a line of the simplified format holds it (its timestamp to the
         second, in UTC)."""
-        moment = datetime.fromtimestamp(int(self.timestamp[i]), tz=timezone.utc)
         return {"word": self.word[i], "countrycode": self.countrycode[i],
-                "timestamp": moment.strftime("%Y-%m-%d %H:%M:%S UTC"),
+                "timestamp": utc_text(int(self.timestamp[i])),
                 "recognized": bool(self.recognized[i]), "key_id": str(int(self.key_id[i])),
                 "drawing": [s.tolist() for s in self.strokes(i)]}
 

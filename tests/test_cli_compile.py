@@ -21,8 +21,12 @@ assert main(["--classes", "cat,dog", "--sample", "--out", "out2", "--kind", "img
 for kind in ("img", "stroke"):
     assert main(["verify", f"out/zoo_{kind}"]) == 0
     assert main(["preview", f"out/zoo_{kind}", "--out", "p.png"]) == 0
-assert main(["inspect", "eye"]) == 0
-assert main(["inspect", "eye", "--mosaic", "m.png"]) == 0
+assert main(["inspect", "eye", "--sample"]) == 0
+assert main(["inspect", "eye", "--sample", "--mosaic", "m.png"]) == 0
+assert main(["convert", "--to", "binary", "--classes", "cat,dog", "--data", sample_dir(),
+             "--out", "bin"]) == 0
+assert main(["--classes", "cat,dog", "--data", "bin", "--format", "binary", "--out", "out3",
+             "--kind", "img,ink,sketchrnn", "--splits", "train=3,valid=1,test=1"]) == 0
 d = fastdraw.loadn("eye", 5, data_path=sample_dir())
 fastdraw.json_to_img(d[0], 64, 4)
 fastdraw.json_to_stroke(d[0])

@@ -304,8 +304,15 @@ def test_every_option_has_help(command):
     assert undocumented == []
 
 
-@pytest.mark.parametrize("command", ["list", "download", "build"])
-def test_format_help_names_both_formats(command):
+@pytest.mark.parametrize("command", ["list", "download"])
+def test_format_help_names_every_format(command):
     text = " ".join(command_parser(command).format_help().split())
-    assert "--format {simplified,raw}" in text
+    assert "--format {simplified,raw,binary}" in text
     assert "simplified (the notebook's" in text and "raw (as drawn" in text
+    assert "binary (the simplified drawings packed" in text
+
+
+def test_build_format_help_says_what_each_reads():
+    text = " ".join(command_parser("build").format_help().split())
+    assert "--format {simplified,raw,binary} read <class>.bin files (binary) or <class>.ndjson" \
+        in text

@@ -221,7 +221,7 @@ def build(opts: BuildOptions) -> list[Built]:
     previous = interrupt_on_sigterm()
     try:
         with taking_turns(opts.out, opts.name) as locked:
-            warmup(list(codecs.values()), opts.files[0])
+            warmup(list(codecs.values()), opts.files)
             t0 = time.monotonic()  # the build's own time, the kernels' apart (logged there)
             remove_leftovers(opts.out, opts.name, locked)
             _check_targets(opts)  # again: the build that held the lock may have made them

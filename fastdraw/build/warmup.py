@@ -27,9 +27,9 @@ log = logging.getLogger(__name__)
 COMPILE_NOTE_AFTER = 2.0  # seconds of warmup after which the user is told kernels compile
 
 
-def warmup(codecs: Sequence[Codec], sample: str | os.PathLike | None = None) -> None:
-    """Compiles (or loads) the kernels a build with ``codecs`` runs; the reader's by reading
-    the first drawing of ``sample``, an input file."""
+def warmup(codecs: Sequence[Codec], samples: Sequence[str | os.PathLike] = ()) -> None:
+    """Compiles (or loads) the kernels a build with ``codecs`` runs; the readers' by reading
+    the first drawing of one of the input files ``samples`` of each format."""
     helper = _fork_record_warmup(codecs)  # before the timer thread: fork only single-threaded
     note = threading.Timer(COMPILE_NOTE_AFTER, log.info, args=(
         "compiling fastdraw's numba kernels for this machine, once (`pip install` does it: "
@@ -38,7 +38,7 @@ def warmup(codecs: Sequence[Codec], sample: str | os.PathLike | None = None) -> 
     t0 = time.monotonic()
     note.start()
     try:
-        _load_kernels(codecs, sample, helper)
+        _load_kernels(codecs, samples, helper)
     finally:
         note.cancel()
         note.join()
@@ -69,16 +69,20 @@ def _fork_record_warmup(codecs: Sequence[Codec]) -> int | None:
     return pid
 
 
-def _load_kernels(codecs: Sequence[Codec], sample: str | os.PathLike | None,
+def _load_kernels(codecs: Sequence[Codec], samples: Sequence[str | os.PathLike],
                   helper: int | None) -> None:
     for codec in codecs:
         codec.warmup_drawing()
     tfrecord.warmup()
     unaligned.warmup()
-    if sample is not None:
+    read: set[type] = set()
+    for sample in samples:
         try:
-            for _ in open_source(Path(sample)).read(limit=1, on_reject=_ignore):
-                pass
+            source = open_source(Path(sample))
+            if type(source) not in read:
+                read.add(type(source))
+                for _ in source.read(limit=1, on_reject=_ignore):
+                    pass
         except (OSError, ValueError):  # the worker reading it reports the problem
             pass
     if helper is not None:

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from fastdraw.sources import CLASS_FILE_SUFFIXES
+from fastdraw.sources.base import BUCKET_FORMATS
 from fastdraw.sources.bucket.listing import DEFAULT_BASE_URL
 from fastdraw.sources.classes import resolve_classes
 
@@ -28,9 +29,11 @@ def classes_of(args: argparse.Namespace) -> list[str]:
 
 
 def add_format(p: argparse.ArgumentParser, what: str) -> None:
-    p.add_argument("--format", choices=["simplified", "raw"], default="simplified",
+    p.add_argument("--format", choices=BUCKET_FORMATS, default="simplified",
                    help=f"{what}: simplified (the notebook's: coordinates 0..255, strokes "
-                        "simplified) or raw (as drawn, with timing); default: %(default)s")
+                        "simplified), raw (as drawn, with timing) or binary (the simplified "
+                        "drawings packed, <class>.bin: a quarter of the bytes); default: "
+                        "%(default)s")
 
 
 def add_base_url(p: argparse.ArgumentParser) -> None:

@@ -21,7 +21,7 @@ def add_list(p: argparse.ArgumentParser) -> None:
     add_format(p, "the bucket's format")
     p.add_argument("--offline", action="store_true",
                    help="print the 345 Quick, Draw! categories bundled with fastdraw (sorted), "
-                        "without asking the bucket; every category is there in both formats")
+                        "without asking the bucket; every category is there in every format")
     add_base_url(p)
 
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fastdraw.cli.args import add_base_url, add_classes, add_format, classes_of
+from fastdraw.cli.args import add_base_url, add_classes, classes_of
 from fastdraw.cli.errors import FAILED, INTERRUPTED, OK, USAGE
 from fastdraw.cpus import usable_cpus
 from fastdraw.errors import (
@@ -21,7 +21,7 @@ from fastdraw.errors import (
     io_error,
 )
 from fastdraw.sources import class_file
-from fastdraw.sources.base import not_files
+from fastdraw.sources.base import BUCKET_FORMATS, FORMATS, bucket_format, formats_found, not_files
 from fastdraw.sources.classes import (
     LIST_HINT,
     all_classes,
@@ -40,8 +40,9 @@ def add_build(p: argparse.ArgumentParser) -> None:
     add_classes(p, required=False)
     p.add_argument("--name", help="dataset name (default: the group's name, or 'custom')")
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--data", metavar="DIR", help="directory of <class>.ndjson files "
-                     "(missing ones are downloaded unless --offline); default ./data")
+    src.add_argument("--data", metavar="DIR", help="directory of class files, <class>.ndjson "
+                     "or <class>.bin (plain or .gz; missing ones are downloaded unless "
+                     "--offline); default ./data")
     src.add_argument("--sample", action="store_true",
                      help="use the bundled real sample of drawings (no network needed)")
     p.add_argument("--offline", action="store_true", help="never download missing class files")
@@ -78,17 +79,35 @@ def add_build(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strict", action="store_true",
                    help="stop at the first bad input line (exit code 2) instead of rejecting it")
     p.add_argument("--overwrite", action="store_true", help="replace existing datasets")
-    add_format(p, "the format of class files to download")
+    p.add_argument("--format", choices=BUCKET_FORMATS,
+                   help="read <class>.bin files (binary) or <class>.ndjson files (simplified, "
+                        "raw), and download missing ones in this format of the bucket; "
+                        "default: a class's file of either kind (the ndjson one where it has "
+                        "both), missing ones downloaded as simplified")
     add_base_url(p)
 
 
-def _input_files(classes: list[str], data: Path, *, sample: bool, offline: bool, fmt: str,
-                 base_url: str, data_given: bool) -> list[Path]:
-    """Every class's file in ``data`` (``<class>.ndjson`` or ``.ndjson.gz``); missing ones are
-    downloaded unless ``offline`` or ``sample``.  Names that no file and no Quick, Draw!
-    category answers, and a --data that does not exist, are said before any network
+def _input_files(classes: list[str], data: Path, *, sample: bool, offline: bool,
+                 fmt: str | None, base_url: str, data_given: bool) -> list[Path]:
+    """Every class's file in ``data``: of bucket format ``fmt`` (``<class>.bin`` for binary,
+    ``<class>.ndjson`` else; plain or .gz), or with None of any format, the first of
+    `FORMATS` where a class has several (said once); missing ones are downloaded (in ``fmt``,
+    default simplified) unless ``offline`` or ``sample``.  Names that no file and no Quick,
+    Draw! category answers, and a --data that does not exist, are said before any network
     request."""
-    found = {name: class_file(data, name) for name in classes}
+    wanted = bucket_format(fmt) if fmt else None
+    if sample and wanted is not None and wanted is not FORMATS[0]:
+        raise BuildError(f"--sample holds {FORMATS[0].name} files only, not --format {fmt}: "
+                         "leave out --format, or give --data a directory of such files")
+    found = {name: class_file(data, name, wanted) for name in classes}
+    if wanted is None:
+        both = [name for name in classes if len(formats_found(data, name)) > 1]
+        if both:
+            named = ", ".join(both[:5]) + (f" and {len(both) - 5} more" if len(both) > 5 else "")
+            log.info("%s: both kinds of class file in %s (such as %s and %s); reading the %s "
+                     "ones (--format binary reads the others)", named, data,
+                     *(class_file(data, both[0], f).name for f in formats_found(data, both[0])[:2]),
+                     FORMATS[0].name)
     missing = [name for name, path in found.items() if path is None]
     in_the_way = [path for name in missing for path in not_files(data, name)]
     if in_the_way:
@@ -110,11 +129,13 @@ def _input_files(classes: list[str], data: Path, *, sample: bool, offline: bool,
     if offline:
         text = (f"--offline, and {len(missing)} class "
                 f"{'files are' if len(missing) > 1 else 'file is'} missing: "
-                + ", ".join(str(data / f"{name}.ndjson") for name in missing) + ".")
+                + ", ".join(str(data / f"{name}{(wanted or FORMATS[0]).suffixes[0]}")
+                            for name in missing) + ".")
         fetchable = [name for name in missing if name in known]
         if fetchable:
             text += (f" Download {'them' if len(fetchable) > 1 else 'it'}: python -m fastdraw "
-                     f"download --classes {','.join(fetchable)!r} --data {str(data)!r} (or "
+                     f"download --classes {','.join(fetchable)!r} --data {str(data)!r}"
+                     + (f" --format {fmt}" if fmt else "") + " (or "
                      "leave out --offline).")
         unknown = unknown_categories(missing)
         if unknown:
@@ -135,7 +156,7 @@ def _input_files(classes: list[str], data: Path, *, sample: bool, offline: bool,
     else:
         log.info("downloading %d missing class files into %s", len(missing), data)
     try:
-        paths = ensure_downloaded(missing, data, fmt=fmt, base_url=base_url,
+        paths = ensure_downloaded(missing, data, fmt=fmt or "simplified", base_url=base_url,
                                   progress=sys.stderr.isatty())
     except UnsafePathError as e:  # says what to do
         raise BuildError(f"cannot download the missing class files into {data}: {e}"

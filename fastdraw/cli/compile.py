@@ -31,12 +31,15 @@ def run_compile(args: argparse.Namespace) -> int:
 
 
 def compile_all() -> None:
-    """Runs a build of both kinds, verify, preview, the mosaic and the drop-ins that need no
-    TensorFlow, on a few drawings of the bundled sample, in a temporary directory."""
+    """Runs a build of every kind (from ndjson and from the binary format), verify, preview,
+    the mosaic and the drop-ins that need no TensorFlow, on a few drawings of the bundled
+    sample, in a temporary directory."""
     from fastdraw.build import BuildOptions, build
     from fastdraw.codecs import CODECS
+    from fastdraw.dataset.layout import layout_of
     from fastdraw.dataset.verify import check
     from fastdraw.notebook import dropins
+    from fastdraw.sources.binary.write import convert_to_binary
     from fastdraw.sources.classes import sample_dir
     from fastdraw.views.mosaic import mosaic
     from fastdraw.views.preview import preview
@@ -48,13 +51,23 @@ def compile_all() -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="fastdraw-compile-") as tmp:
             classes = ["cat", "eye"]
+            splits = {"train": 2, "valid": 1, "test": 1}
             built = build(BuildOptions(
                 classes=classes, files=[sample / f"{c}.ndjson" for c in classes], name="k",
-                out=Path(tmp), splits={kind: {"train": 2} for kind in CODECS}, shards=1,
+                out=Path(tmp), splits={kind: splits for kind in CODECS}, shards=1,
                 workers=1, progress=False))
+            binary = []
+            for c in classes:
+                binary.append(Path(tmp, f"{c}.bin"))
+                convert_to_binary(sample / f"{c}.ndjson", binary[-1], c,
+                                  on_reject=lambda r: None)  # only kernels matter here
+            built += build(BuildOptions(
+                classes=classes, files=binary, name="b", out=Path(tmp),
+                splits={"img": splits}, shards=1, workers=1, progress=False))
             for b in built:
                 check(b.path, workers=1)
-                preview(b.path, "train", rows=1, cols=1)
+                if layout_of(b.kind).sharded:
+                    preview(b.path, "train", rows=1, cols=1)
         mosaic(["eye"], sample, rows=1, cols=1)
         drawing = dropins.loadn("eye", 1, data_path=sample)[0]
         dropins.json_to_img(drawing, 64, 4)

@@ -16,6 +16,7 @@ from pathlib import Path
 from fastdraw.cli.args import add_classes, classes_of
 from fastdraw.cli.errors import FAILED, OK, USAGE, fail
 from fastdraw.sources import class_file
+from fastdraw.sources.base import class_file_names
 from fastdraw.sources.classes import LIST_HINT, check_class_name, sample_dir, unknown_categories
 
 DEFAULT_DATA = "data"
@@ -26,8 +27,8 @@ def add_inspect(p: argparse.ArgumentParser) -> None:
                    help="class names (or give --group, --classes or --classes-file)")
     add_classes(p, required=False)
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--data", metavar="DIR", help="directory of <class>.ndjson files, as for "
-                     f"a build (default: ./{DEFAULT_DATA})")
+    src.add_argument("--data", metavar="DIR", help="directory of class files, <class>.ndjson or "
+                     f"<class>.bin, as for a build (default: ./{DEFAULT_DATA})")
     src.add_argument("--sample", action="store_true",
                      help="inspect the bundled real sample of drawings instead")
     p.add_argument("--json", action="store_true", help="print one JSON object keyed by class")
@@ -97,7 +98,7 @@ def run_inspect(args: argparse.Namespace) -> int:
         return FAILED
     if missing:
         names = ", ".join(repr(m) for m in missing)
-        files = ", ".join(str(data / f"{m}.ndjson") for m in missing)
+        files = "; ".join(class_file_names(m, data) for m in missing)
         if args.sample:
             fail("inspect", f"no file for class {names} in {where} (looked for {files})")
             return FAILED

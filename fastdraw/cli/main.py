@@ -28,6 +28,7 @@ COMMANDS = {
     "verify": ("fastdraw.cli.verify", "check a built dataset's shards, CRCs, counts and labels"),
     "compile": ("fastdraw.cli.compile", "compile fastdraw's kernels for this machine (pip "
                                         "install does it)"),
+    "convert": ("fastdraw.cli.convert", "convert class files to another format (--to binary)"),
 }
 
 

@@ -3,10 +3,11 @@
 The notebook lists the `quickdraw_dataset` bucket with one XML request, so it sees only the
 first 1000 keys, and fetches files with `urlretrieve`: no check, no resume, and a file cut
 short looks complete.  Here the listing follows the XML API's paging (`marker`,
-`IsTruncated`, `NextMarker`).  Each file goes to `<class>.ndjson.part`, continued with an
-HTTP Range request after a dropped connection or an interrupted run, retried with backoff on
-5xx answers, checked (the listed size, and the md5 / crc32c of the `x-goog-hash` header) and
-only then renamed to `<class>.ndjson`.  A sidecar `.fastdraw/<class>.ndjson.json` records
+`IsTruncated`, `NextMarker`).  Each file (`<class>.ndjson`, or `<class>.bin` of the binary
+format) goes to `<class>.ndjson.part` (`.bin.part`), continued with an HTTP Range request
+after a dropped connection or an interrupted run, retried with backoff on 5xx answers,
+checked (the listed size, and the md5 / crc32c of the `x-goog-hash` header) and only then
+renamed to `<class>.ndjson`.  A sidecar `.fastdraw/<class>.ndjson.json` records
 what was verified, so a re-run costs one listing and no download.
 """
 
@@ -449,12 +450,12 @@ def _download_all(objects: list[RemoteObject], data_dir: Path, base_url: str, jo
     downloads finish (verified files stay), and raises it."""
     done = 0
     for obj in objects:
-        part = lstat(_part_path(data_dir / f"{obj.name}.ndjson"))
+        part = lstat(_part_path(data_dir / obj.file))
         if part is not None and stat.S_ISREG(part.st_mode):
             done += min(part.st_size, max(obj.size - 1, 0))
     meter = Progress("download", sum(obj.size for obj in objects), "B", progress, initial=done)
     stop = threading.Event()
-    downloads = [_Download(obj, data_dir / f"{obj.name}.ndjson", base_url, meter, stop)
+    downloads = [_Download(obj, data_dir / obj.file, base_url, meter, stop)
                  for obj in objects]
     pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="download")
     try:
@@ -511,8 +512,9 @@ def _directory_lock(data_dir: Path) -> Iterator[None]:
 def ensure_downloaded(classes: list[str], data_dir: str | os.PathLike, *,
                       fmt: str = "simplified", base_url: str = DEFAULT_BASE_URL, jobs: int = 4,
                       progress: bool = True) -> list[Path]:
-    """Makes `data_dir/<class>.ndjson` a verified copy of the bucket's `full/<fmt>/<class>.ndjson`
-    for every class, downloading only what is missing, partial, or not the bucket's object.
+    """Makes `data_dir/<class>.ndjson` (`.bin` for binary) a verified copy of the bucket's
+    `full/<fmt>/` object of every class, downloading only what is missing, partial, or not
+    the bucket's object.
 
     An unknown class raises UnknownClassError before anything is downloaded: one that is
     not a Quick, Draw! category before any network request, one the bucket does not list
@@ -535,7 +537,7 @@ def ensure_downloaded(classes: list[str], data_dir: str | os.PathLike, *,
         todo, refused = [], []
         for name in wanted:
             try:
-                if not _is_complete(objects[name], data_dir / f"{name}.ndjson"):
+                if not _is_complete(objects[name], data_dir / objects[name].file):
                     todo.append(objects[name])
             except UnsafePathError as e:
                 refused.append(str(e))
@@ -546,7 +548,7 @@ def ensure_downloaded(classes: list[str], data_dir: str | os.PathLike, *,
                  f"; downloading {len(todo)} ({_mib(sum(o.size for o in todo))})" if todo else "")
         if todo:
             _download_all(todo, data_dir, base_url, jobs, progress)
-    return [data_dir / f"{name}.ndjson" for name in classes]
+    return [data_dir / objects[name].file for name in classes]
 
 
 def retrieve_object(bucket: str, key: str, dest: str | os.PathLike, *,

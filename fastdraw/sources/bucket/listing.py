@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
 from fastdraw.errors import BucketError, UnknownClassError
+from fastdraw.sources.base import BUCKET_FORMATS, bucket_format
 from fastdraw.sources.bucket.transport import get_bytes
 from fastdraw.sources.classes import with_close_matches
 
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://storage.googleapis.com"
 BUCKET = "quickdraw_dataset"
-FORMATS = ("simplified", "raw")
+FORMATS = BUCKET_FORMATS  # full/<format>/: simplified, raw (ndjson), binary (.bin)
 # The bucket holds about 2,100 objects; a format's listing is its 345 class files, on one
 # page.  A listing past these bounds is not the Quick, Draw! bucket's and is not followed.
 MAX_PAGES = 1_000
@@ -30,12 +31,17 @@ PROGRESS_EVERY = 2.0  # seconds between log lines of a listing that takes long
 
 @dataclass(frozen=True)
 class RemoteObject:
-    """One `full/<format>/<name>.ndjson` object of the listing."""
+    """One `full/<format>/<name><suffix>` object of the listing (.ndjson, or .bin)."""
 
     name: str
     key: str
     size: int
     etag: str  # without quotes
+
+    @property
+    def file(self) -> str:
+        """The name of its class file: ``<name><suffix>``."""
+        return self.key.rsplit("/", 1)[-1]
 
     @property
     def md5_hex(self) -> str | None:
@@ -135,19 +141,20 @@ def list_keys(base_url: str, bucket: str = BUCKET, prefix: str = "") -> list[Rem
 
 
 def list_objects(base_url: str, fmt: str = "simplified") -> dict[str, RemoteObject]:
-    """Every `full/<fmt>/<name>.ndjson` object of the bucket, keyed by class name, in listing
-    order (`list_keys` of the format's folder)."""
+    """Every `full/<fmt>/<name><suffix>` object of the bucket (.ndjson, or .bin for binary),
+    keyed by class name, in listing order (`list_keys` of the format's folder)."""
     _check_format(fmt)
     prefix = f"full/{fmt}/"
+    suffix = bucket_format(fmt).suffixes[0]
     where = f"{bucket_url(base_url)}/{prefix}"
     objects: dict[str, RemoteObject] = {}
     for obj in list_keys(base_url, BUCKET, prefix):
         rest = obj.key[len(prefix):]
-        if obj.key.startswith(prefix) and rest.endswith(".ndjson") and "/" not in rest:
-            name = rest[: -len(".ndjson")]
+        if obj.key.startswith(prefix) and rest.endswith(suffix) and "/" not in rest:
+            name = rest[: -len(suffix)]
             objects[name] = RemoteObject(name, obj.key, obj.size, obj.etag)
     if not objects:
-        raise BucketError(f"no .ndjson object under {where}: is --base-url right?")
+        raise BucketError(f"no {suffix} object under {where}: is --base-url right?")
     return objects
 
 
