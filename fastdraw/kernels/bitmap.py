@@ -1,0 +1,239 @@
+"""The official Quick, Draw! ``numpy_bitmap`` rendering, exactly: cairo 1.16's pixels.
+
+Google's 28 x 28 bitmaps are cairo's antialiased drawing of each simplified drawing: round
+caps and joins, line width 16 on the 256 x 256 canvas, the drawing centred by offsetting
+it by ``(256 - max(x)) / 2`` and ``(256 - max(y)) / 2`` (not rounded), the canvas with a
+padding of 16 on each side and room for the line width scaled to the image
+(``scale(size / 304)``, ``translate(24, 24)``), white strokes on a black ARGB32 surface,
+each stroke (``move_to`` its first point, ``line_to`` every point, the first one included)
+stroked and composited separately, one channel kept.
+
+`official_bitmaps` renders a batch with the port of cairo in `cairo_stroke` (path, pen,
+stroker) and `cairo_tor` (scan converter, 8-bit compositing): the same bytes as cairo 1.16,
+at any size, without cairo.  It draws what stays on the canvas; a drawing whose lines
+would reach past the image's edge (cairo then clips the polygon, which is not ported), or
+whose coordinates are not finite or beyond +-2**20, is refused with a ValueError that
+names it (`refusals` lists them ahead).  The simplified format's drawings (coordinates 0 to
+255) never are.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from fastdraw.drawings import Drawings
+from fastdraw.kernels.cairo_stroke import (
+    CAIRO_TOLERANCE,
+    fixed_from_double,
+    make_pen,
+    path_points,
+    stroke_polygon,
+)
+from fastdraw.kernels.cairo_tor import EDGE_ROWS, GRID_Y, fill_polygon
+from fastdraw.kernels.jit import helper
+
+__all__ = ["official_bitmap", "official_bitmaps", "official_bitmaps_arrays", "refusals",
+           "warmup"]
+
+CANVAS = 256  # the simplified drawings' canvas
+LINE_WIDTH = 16  # on the canvas
+PADDING = 16  # on each side of the canvas
+TOTAL = CANVAS + 2 * PADDING + LINE_WIDTH  # what the image shows, in canvas units
+COORD_LIMIT = float(1 << 20)  # |x|, |y| of a point the renderer takes
+# Why a drawing is refused (the kernel's codes).
+_FINE, _COORDINATE, _OUTSIDE = range(3)
+
+
+def _matrix(size: int) -> tuple[float, float, float]:
+    """cairo's surface matrix for the image size: the scale, its inverse and the scaled
+    translation ``fl(24 * scale)`` (cairo's own products)."""
+    scale = size / TOTAL
+    return scale, 1 / scale, (PADDING + LINE_WIDTH / 2) * scale
+
+
+@helper
+def _refusal(x, y, stroke_offsets, s0, s1, size, scale, shift, reach):
+    """Why drawing strokes [s0, s1) cannot be rendered exactly (_FINE if they can), and the
+    point: a coordinate out of range, or a stroke whose cairo extents (path extents plus
+    ``reach``, rounded out to pixels) leave the image."""
+    p0 = stroke_offsets[s0]
+    p1 = stroke_offsets[s1]
+    for p in range(p0, p1):
+        if not (abs(x[p]) <= COORD_LIMIT and abs(y[p]) <= COORD_LIMIT):
+            return _COORDINATE, p
+    if p1 == p0:
+        return _FINE, 0
+    x0, y0 = _origin(x, y, p0, p1, scale, shift)
+    for p in range(p0, p1):
+        fx = fixed_from_double(scale * x[p] + x0)
+        fy = fixed_from_double(scale * y[p] + y0)
+        if ((fx - reach) >> 8 < 0 or (fx + reach + 255) >> 8 > size
+                or (fy - reach) >> 8 < 0 or (fy + reach + 255) >> 8 > size):
+            return _OUTSIDE, p
+    return _FINE, 0
+
+
+@helper
+def _origin(x, y, p0, p1, scale, shift):
+    """The matrix's translation for a drawing of points [p0, p1): cairo's
+    ``translate((256 - max x) / 2, (256 - max y) / 2)`` after ``translate(24, 24)``."""
+    mx = x[p0]
+    my = y[p0]
+    for p in range(p0, p1):
+        mx = max(mx, x[p])
+        my = max(my, y[p])
+    return ((CANVAS - mx) / 2.0) * scale + shift, ((CANVAS - my) / 2.0) * scale + shift
+
+
+@njit(cache=True, nogil=True)
+def _bitmap_kernel(x, y, stroke_offsets, drawing_offsets, pen, scale, inverse, shift, out):
+    """Renders every drawing into ``out`` (n, size, size), zeroed; returns (-1, 0, 0), or the
+    first drawing refused with its reason and point (``out`` is then incomplete)."""
+    n = len(drawing_offsets) - 1
+    size = out.shape[1]
+    half_width = LINE_WIDTH / 2
+    reach = fixed_from_double(half_width * scale)
+    longest = 1
+    for s in range(len(stroke_offsets) - 1):
+        longest = max(longest, stroke_offsets[s + 1] - stroke_offsets[s])
+    points = (longest + 2) * (len(pen) + 4) + len(pen) + 8  # per contour
+    path = np.empty((longest + 1, 2), dtype=np.int64)
+    cw = np.empty((points, 2), dtype=np.int64)
+    ccw = np.empty((points, 2), dtype=np.int64)
+    edges = np.empty((3 * points, 7), dtype=np.int64)
+    ext = np.empty(4, dtype=np.int64)
+    e = np.empty((EDGE_ROWS, 3 * points + 2), dtype=np.int64)
+    buckets = np.empty(size, dtype=np.int64)
+    sub = np.empty(GRID_Y, dtype=np.int64)
+    cells = np.zeros((2, size + 2), dtype=np.int64)
+    st = np.empty(2, dtype=np.int64)
+    for d in range(n):
+        s0 = drawing_offsets[d]
+        s1 = drawing_offsets[d + 1]
+        why, p = _refusal(x, y, stroke_offsets, s0, s1, size, scale, shift, reach)
+        if why != _FINE:
+            return d, why, p
+        p0 = stroke_offsets[s0]
+        p1 = stroke_offsets[s1]
+        if p1 == p0 or len(pen) == 0:
+            continue
+        x0, y0 = _origin(x, y, p0, p1, scale, shift)
+        surface = out[d]
+        for s in range(s0, s1):
+            a = stroke_offsets[s]
+            b = stroke_offsets[s + 1]
+            if a == b:
+                continue
+            m = path_points(x, y, a, b, scale, x0, y0, path)
+            ne = stroke_polygon(path, m, pen, half_width, scale, inverse, cw, ccw, edges, ext)
+            fill_polygon(edges, ne, ext, surface, e, buckets, sub, cells, st)
+    return -1, _FINE, 0
+
+
+def official_bitmaps_arrays(x: np.ndarray, y: np.ndarray, stroke_offsets: np.ndarray,
+                            drawing_offsets: np.ndarray, size: int = 28,
+                            line: np.ndarray | None = None) -> np.ndarray:
+    """`official_bitmaps` of a batch's flat arrays (see `Drawings`), trusted to be
+    consistent; ``line`` names drawings in errors (None: a single drawing)."""
+    if not 1 <= size <= 4096:
+        raise ValueError(f"size must be from 1 to 4096 pixels, got {size}")
+    scale, inverse, shift = _matrix(size)
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    stroke_offsets = np.ascontiguousarray(stroke_offsets, dtype=np.int64)
+    drawing_offsets = np.ascontiguousarray(drawing_offsets, dtype=np.int64)
+    out = np.zeros((len(drawing_offsets) - 1, size, size), dtype=np.uint8)
+    bad, why, p = _bitmap_kernel(x, y, stroke_offsets, drawing_offsets, _pen(size), scale,
+                                 inverse, shift, out)
+    if bad >= 0:
+        where = "the drawing" if line is None else f"drawing {bad}"
+        if line is not None and line[bad] > 0:
+            where += f" (line {line[bad]})"
+        raise ValueError(where + _why(x, y, stroke_offsets, drawing_offsets, bad, why, p))
+    return out
+
+
+def official_bitmaps(drawings: Drawings, size: int = 28) -> np.ndarray:
+    """The official ``numpy_bitmap`` rendering of every drawing: uint8 (n, size, size), byte
+    for byte what Google's cairo drew (at 28, the rows of the official ``.npy`` files
+    reshaped).  A stroke without points draws nothing; a drawing without points is black.
+
+    Raises ValueError naming the drawing (its index and line) if one has a coordinate that
+    is not finite or beyond +-2**20, or lines that reach past the image's edge (see the
+    module); `refusals` finds them ahead.
+    """
+    return official_bitmaps_arrays(drawings.x, drawings.y, drawings.stroke_offsets,
+                                   drawings.drawing_offsets, size, drawings.line)
+
+
+def official_bitmap(drawing: dict, size: int = 28) -> np.ndarray:
+    """`official_bitmaps` of one drawing, a dict as `fastdraw.loadn` or the notebook's
+    ``convert`` give it (``drawing``: strokes of x and y lists or arrays): uint8
+    (size, size)."""
+    strokes = drawing["drawing"]
+    lengths = [len(s[0]) for s in strokes]
+    x = np.concatenate([np.asarray(s[0], dtype=np.float64) for s in strokes]) if strokes \
+        else np.zeros(0)
+    y = np.concatenate([np.asarray(s[1], dtype=np.float64) for s in strokes]) if strokes \
+        else np.zeros(0)
+    if any(len(s[1]) != n for s, n in zip(strokes, lengths)):
+        raise ValueError("a stroke's x and y differ in length")
+    offsets = np.zeros(len(strokes) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return official_bitmaps_arrays(x, y, offsets, np.array([0, len(strokes)]), size)[0]
+
+
+def refusals(drawings: Drawings, size: int = 28) -> dict[int, str]:
+    """The drawings of the batch that `official_bitmaps` would refuse, by index, and why."""
+    scale, _, shift = _matrix(size)
+    x = np.ascontiguousarray(drawings.x, dtype=np.float64)
+    y = np.ascontiguousarray(drawings.y, dtype=np.float64)
+    so = np.ascontiguousarray(drawings.stroke_offsets, dtype=np.int64)
+    do = np.ascontiguousarray(drawings.drawing_offsets, dtype=np.int64)
+    what = np.zeros((len(drawings), 2), dtype=np.int64)
+    _refusal_kernel(x, y, so, do, size, scale, shift, what)
+    return {d: "the drawing" + _why(x, y, so, do, d, int(what[d, 0]), int(what[d, 1]))
+            for d in np.flatnonzero(what[:, 0]).tolist()}
+
+
+@njit(cache=True, nogil=True)
+def _refusal_kernel(x, y, stroke_offsets, drawing_offsets, size, scale, shift, what):
+    reach = fixed_from_double(LINE_WIDTH / 2 * scale)
+    for d in range(len(drawing_offsets) - 1):
+        why, p = _refusal(x, y, stroke_offsets, drawing_offsets[d], drawing_offsets[d + 1],
+                          size, scale, shift, reach)
+        what[d, 0] = why
+        what[d, 1] = p
+
+
+def _why(x: np.ndarray, y: np.ndarray, stroke_offsets: np.ndarray,
+         drawing_offsets: np.ndarray, d: int, why: int, p: int) -> str:
+    """The end of a refusal's message: which point, what is wrong, what to do."""
+    s = int(np.searchsorted(stroke_offsets, p, side="right")) - 1
+    where = f": stroke {s - int(drawing_offsets[d])} point {p - int(stroke_offsets[s])}"
+    if why == _COORDINATE:
+        return (f"{where}: ({float(x[p])!r}, {float(y[p])!r}) is not a finite coordinate "
+                f"within +-2**20; drop the drawing or bring its coordinates into range")
+    return (f"{where}: ({float(x[p])!r}, {float(y[p])!r}): its line reaches past the "
+            "image's edge, where cairo clips it (not reproduced exactly here); the official "
+            "bitmaps are drawn from the simplified format (coordinates 0 to 255)")
+
+
+_PENS: dict[int, np.ndarray] = {}
+
+
+def _pen(size: int) -> np.ndarray:
+    """cairo's pen for the line width at this size (made once per size)."""
+    pen = _PENS.get(size)
+    if pen is None:
+        pen = _PENS.setdefault(size, make_pen(LINE_WIDTH / 2, _matrix(size)[0],
+                                              CAIRO_TOLERANCE))
+    return pen
+
+
+def warmup() -> None:
+    """Compiles (or loads from numba's cache) the kernels, before forking workers."""
+    official_bitmaps_arrays(np.array([0.0, 10.0, 20.0, 5.0]), np.array([0.0, 5.0, 0.0, 5.0]),
+                            np.array([0, 3, 4]), np.array([0, 2]), 28)
+    refusals(Drawings.from_dicts([]), 28)
