@@ -26,6 +26,7 @@ COMMANDS = {
     "download": ("fastdraw.cli.bucket", "download class files from the public bucket"),
     "preview": ("fastdraw.cli.preview", "draw records of a built dataset into a PNG grid"),
     "verify": ("fastdraw.cli.verify", "check a built dataset's shards, CRCs, counts and labels"),
+    "bitmaps": ("fastdraw.cli.bitmaps", "render the official 28x28 numpy_bitmap .npy files"),
 }
 
 
