@@ -472,7 +472,7 @@ def _wrong_shard_entries(m: dict) -> None:
 MANIFEST_FAULTS = [
     (_wrong_types, [
         "manifest.json: format is the number 1, not 'fastdraw-dataset/1'",
-        'manifest.json: kind is an array ["img"], not "img" or "stroke"',
+        'manifest.json: kind is an array ["img"], not "img" or "stroke" or "bitmap"',
         "manifest.json: name is the number 3, not the dataset's name (a string)",
         'manifest.json: classes is the string "cat", not an array of class names',
         'manifest.json: versions is an array ["1.0"], not an object of versions by package, '

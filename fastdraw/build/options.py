@@ -30,6 +30,7 @@ class BuildOptions:
     maximize: bool = True
     include_unrecognized: bool = False
     notebook_time: bool = False
+    bitmap_size: int = 28
     workers: int = 1
     overwrite: bool = False
     strict: bool = False
@@ -37,8 +38,11 @@ class BuildOptions:
 
     def record_options(self) -> dict[str, Any]:
         """The options the codecs read (the names the manifest gives them)."""
-        return {"img_size": self.img_size, "line_width": self.line_width,
-                "maximize": self.maximize, "notebook_time": self.notebook_time}
+        options = {"img_size": self.img_size, "line_width": self.line_width,
+                   "maximize": self.maximize, "notebook_time": self.notebook_time}
+        if "bitmap" in self.splits:  # only then: other kinds' manifests stay as they were
+            options["bitmap_size"] = self.bitmap_size
+        return options
 
     def codec(self, kind: str) -> Codec:
         """The codec of dataset kind ``kind`` with these options."""

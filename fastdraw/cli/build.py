@@ -36,7 +36,8 @@ def add_build(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="DIR", help="output directory (default: the data dir, "
                    "or ./data with --sample)")
     p.add_argument("--kind", default="img,stroke", metavar="img,stroke",
-                   help="which datasets to build (default: %(default)s)")
+                   help="which datasets to build: img, stroke, bitmap (the official 28x28 "
+                        "bitmaps) (default: %(default)s)")
     p.add_argument("--splits", metavar="train=N,eval=N,test=N",
                    help="examples per class and split: counts, or fractions of the smallest "
                         "class's recognized drawings (default: img 5000/1000/1000, stroke "
@@ -45,6 +46,8 @@ def add_build(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the split plan (default: 0)")
     p.add_argument("--img-size", type=int, default=64, help="image side in pixels (default: 64)")
     p.add_argument("--line-width", type=int, default=4, help="line width in pixels (default: 4)")
+    p.add_argument("--bitmap-size", type=int, default=28,
+                   help="side of --kind bitmap's official bitmaps in pixels (default: 28)")
     p.add_argument("--no-maximize", action="store_true",
                    help="scale by 1/1024 instead of stretching each drawing to the image")
     p.add_argument("--include-unrecognized", action="store_true",
@@ -152,7 +155,8 @@ def options_from_args(args: argparse.Namespace) -> BuildOptions:
         classes=classes, files=files, name=name, out=out, splits=splits, shards=args.shards,
         seed=args.seed, img_size=args.img_size, line_width=args.line_width,
         maximize=not args.no_maximize, include_unrecognized=args.include_unrecognized,
-        notebook_time=args.notebook_time, workers=args.workers, overwrite=args.overwrite,
+        notebook_time=args.notebook_time, bitmap_size=args.bitmap_size, workers=args.workers,
+        overwrite=args.overwrite,
         strict=args.strict,
     )
 

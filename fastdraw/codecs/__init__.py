@@ -7,10 +7,11 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from fastdraw.codecs.base import Codec
+from fastdraw.codecs.bitmap import BitmapCodec
 from fastdraw.codecs.img import ImgCodec
 from fastdraw.codecs.stroke import StrokeCodec
 
-CODECS: dict[str, type[Codec]] = {c.kind: c for c in (ImgCodec, StrokeCodec)}
+CODECS: dict[str, type[Codec]] = {c.kind: c for c in (ImgCodec, StrokeCodec, BitmapCodec)}
 KINDS = tuple(CODECS)
 
 
@@ -31,5 +32,5 @@ def codec_of_features(names: Collection[str]) -> Codec | None:
     return None
 
 
-__all__ = ["CODECS", "KINDS", "Codec", "ImgCodec", "StrokeCodec", "codec_for",
+__all__ = ["CODECS", "KINDS", "BitmapCodec", "Codec", "ImgCodec", "StrokeCodec", "codec_for",
            "codec_of_features"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastdraw.codecs import Codec, ImgCodec, StrokeCodec
+from fastdraw.codecs import BitmapCodec, Codec, ImgCodec, StrokeCodec
 from fastdraw.dataset.layout import dataset_codec, pinned, read_manifest, shard_paths
 
 
@@ -109,3 +109,13 @@ def stroke_dataset(path: str | Path, split: str, max_len: int = 256,
         raise ValueError(f"max_len must be at least 1 (deltas kept per drawing), not {max_len}")
     return _dataset(path, split, StrokeCodec, {"max_len": max_len}, batch_size, shuffle,
                     shuffle_buffer, seed, parallel_reads)
+
+
+def bitmap_dataset(path: str | Path, split: str, batch_size: int | None = None,
+                   shuffle: bool = False, shuffle_buffer: int = 10000, seed: int | None = None,
+                   parallel_reads: int = 1):
+    """tf.data.Dataset of `(image uint8 [size, size], label int64)` from a bitmap dataset (the
+    official bitmaps, 0 to 255).  Order, shuffling and batching as in `img_dataset`.  Raises
+    ValueError when `path` is a dataset of another kind."""
+    return _dataset(path, split, BitmapCodec, {}, batch_size, shuffle, shuffle_buffer, seed,
+                    parallel_reads)

@@ -451,7 +451,9 @@ _OPTIONS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "maximize": (lambda v: isinstance(v, bool), "true or false"),
     "notebook_time": (lambda v: isinstance(v, bool), "true or false"),
     "include_unrecognized": (lambda v: isinstance(v, bool), "true or false"),
+    "bitmap_size": (lambda v: _is_count(v) and v >= 1, "a whole number of at least 1"),
 }
+_OPTIONAL = {"bitmap_size"}  # written by builds of the bitmap kind only
 
 
 def _manifest_options(options: Any, bad: Callable[[str, Any, str], None],
@@ -462,7 +464,7 @@ def _manifest_options(options: Any, bad: Callable[[str, Any, str], None],
     if not isinstance(options, dict):
         bad("options", options, "an object of the build's options")
         return {}
-    if lacking := [name for name in _OPTIONS if name not in options]:
+    if lacking := [name for name in _OPTIONS if name not in options and name not in _OPTIONAL]:
         problems.append(f"manifest.json: options lacks {', '.join(lacking)} (the build writes "
                         f"{', '.join(_OPTIONS)})")
     if unknown := [name for name in options if name not in _OPTIONS]:
