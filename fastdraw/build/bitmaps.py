@@ -35,13 +35,14 @@ import numpy as np
 from fastdraw.build.encode import plural
 from fastdraw.build.executor import Report, worker_pool
 from fastdraw.build.screen import _text
+from fastdraw.build.warmup import warmup
+from fastdraw.codecs.bitmap import BitmapCodec
 from fastdraw.cpus import usable_cpus
 from fastdraw.drawings import Drawings
 from fastdraw.errors import BuildError, io_error
 from fastdraw.kernels import bitmap
 from fastdraw.progress import Progress
 from fastdraw.sources import Rejection, open_source
-from fastdraw.sources.ndjson import reader
 
 log = logging.getLogger(__name__)
 
@@ -235,8 +236,7 @@ def write_bitmaps(opts: BitmapOptions) -> list[Rendered]:
         log.warning("%d workers, and this process may use %d CPU%s: the workers will take "
                     "turns", opts.workers, cpus, "" if cpus == 1 else "s")
     t0 = time.monotonic()
-    bitmap.warmup()
-    reader.warmup()
+    warmup([BitmapCodec(size=opts.size)], opts.files[0] if opts.files else None)
     suffix = secrets.token_hex(4)
     counts = [_count_lines(p) for p in opts.files]
     tasks = [BitmapTask(name, str(path), str(opts.out), suffix, opts.size,
