@@ -2,7 +2,9 @@
 
 The notebook's functions, same names, same arguments, same results:
 `convert`, `loaditer`, `loadn`, `json_to_img`, `json_to_stroke`,
-`make_example_img`, `make_example_stroke`, `make_sharded_files`.
+`make_example_img`, `make_example_stroke`, `make_sharded_files`; and the official
+``numpy_bitmap`` rendering: `official_bitmaps` (a `Drawings` batch) and `official_bitmap`
+(one drawing dict).
 They are imported on first use, so `import fastdraw` stays light (and `python -m fastdraw`
 reaches the code that takes Ctrl-C quickly); TensorFlow is imported only by the functions
 that return TensorFlow objects.  `__version__` is read from the package metadata on first use.
@@ -22,6 +24,9 @@ _DROP_INS = {
     "make_example_img": "fastdraw.notebook.dropins",
     "make_example_stroke": "fastdraw.notebook.dropins",
     "make_sharded_files": "fastdraw.notebook.sharded",
+    # The official numpy_bitmap rendering (cairo's pixels): a batch, and one drawing.
+    "official_bitmaps": "fastdraw.kernels.bitmap",
+    "official_bitmap": "fastdraw.kernels.bitmap",
 }
 
 __all__ = sorted(_DROP_INS)

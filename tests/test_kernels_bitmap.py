@@ -47,6 +47,18 @@ def test_official_bitmap_drop_in_gives_each_row(name):
         assert np.array_equal(official_bitmap(d).reshape(784), row)
 
 
+def test_the_package_exports_both():
+    import fastdraw
+
+    dicts, rows = official("eye")
+    assert fastdraw.official_bitmaps is official_bitmaps
+    assert np.array_equal(fastdraw.official_bitmap(dicts[3]).reshape(784), rows[3])
+    loaded = fastdraw.loadn("eye", 3, data_path=OFFICIAL)  # the notebook's dicts
+    assert np.array_equal(
+        np.stack([fastdraw.official_bitmap(d) for d in loaded]).reshape(-1, 784),
+        rows[[i for i, d in enumerate(dicts) if d["recognized"]][:3]])
+
+
 @needs_cairo
 @pytest.mark.parametrize("name", CLASSES)
 def test_oracle_draws_the_official_rows(name):
