@@ -18,24 +18,29 @@ classes, 5.2 strokes and 45 points each on average), once.  Times are per drawin
   lines: the sample's real eye drawings repeated with new key_ids.
 
     pytest benchmarks/bench_bitmap.py --benchmark-min-rounds=3
+    python benchmarks/bench_bitmap.py     # drawings/s in CPU time (steadier on a busy machine)
 """
 
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from cairo_oracle import CAIRO, WHY_NOT, cairo_bitmap
-from realdata import simplified_files
 
-from fastdraw.drawings import Drawings
-from fastdraw.kernels import bitmap
-from fastdraw.notebook import reference
-from fastdraw.sources.classes import sample_dir
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # run as a script too
+from cairo_oracle import CAIRO, WHY_NOT, cairo_bitmap  # noqa: E402
+from realdata import simplified_files  # noqa: E402
+
+from fastdraw.drawings import Drawings  # noqa: E402
+from fastdraw.kernels import bitmap  # noqa: E402
+from fastdraw.notebook import reference  # noqa: E402
+from fastdraw.sources.classes import sample_dir  # noqa: E402
 
 GROUP = "official bitmap 28px"
 PROCESS_LINES = 20_000
@@ -109,3 +114,32 @@ def test_fastdraw_bitmaps_process(benchmark, eye_class, tmp_path):
     benchmark.extra_info["items"] = PROCESS_LINES
     benchmark.pedantic(run, rounds=3, iterations=1)
     assert np.load(tmp_path / "out" / "eye.npy").shape == (PROCESS_LINES, 784)
+
+
+def measure(rounds: int = 5) -> list[str]:
+    """``python benchmarks/bench_bitmap.py``: drawings per second of CPU time (this process's,
+    medians of ``rounds``), each contender on every sample drawing."""
+    bitmap.warmup()
+    data = Data()
+    contenders = {"fastdraw (numba)": lambda: bitmap.official_bitmaps(data.drawings),
+                  "notebook PIL 64px": lambda: [reference.json_to_img(x, 64, 4)
+                                                for x in data.dicts]}
+    if CAIRO is not None:
+        contenders["cairocffi"] = lambda: [cairo_bitmap(s) for s in data.strokes]
+    rates = {}
+    for name, fn in contenders.items():
+        times = []
+        for _ in range(rounds):
+            t0 = time.process_time()
+            fn()
+            times.append(time.process_time() - t0)
+        rates[name] = len(data.dicts) / statistics.median(times)
+    ours = rates["fastdraw (numba)"]
+    return [f"{name:<18} {rate:>9.0f} drawings/s  (fastdraw: {ours / rate:.1f}x)"
+            for name, rate in rates.items()]
+
+
+if __name__ == "__main__":
+    print("6,280 real simplified drawings, 28x28 official bitmaps; CPU time, medians of 5",
+          file=sys.stderr)
+    print("\n".join(measure()))
