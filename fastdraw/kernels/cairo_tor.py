@@ -55,15 +55,12 @@ def _step(e, i, q, r):
         return
     xq = e[XQ, i] + e[q, i]
     xr = e[XR, i] + e[r, i]
-    if xr < 0:
-        xq -= 1
-        xr += dy
-    elif xr >= dy:
-        xq += 1
-        xr -= dy
+    carry = np.int64(xr >= dy) - np.int64(xr < 0)  # without branches: they mispredict
+    xq += carry
+    xr -= carry * dy
     e[XQ, i] = xq
     e[XR, i] = xr
-    e[CELL, i] = xq + (1 if xr >= dy // 2 else 0)
+    e[CELL, i] = xq + np.int64(xr >= dy >> 1)
 
 
 @helper
@@ -440,15 +437,11 @@ def _blit(cells, w, surface, y0, y1, xmin):
         cells[0, c] = 0
         cells[1, c] = 0
         a = ((area + (area << 4) + 256) >> 9) & 255
-        if a == 0:
-            continue
         x = xmin + c - 1
+        # cairo skips a = 0 and writes white where a = 255: the lerp gives the same there.
+        white = _mul(255, a)
         for y in range(y0, y1):
-            if a == 255:
-                surface[y, x] = 255
-            else:
-                v = _mul(255, a) + _mul(np.int64(surface[y, x]), 255 - a)
-                surface[y, x] = min(v, 255)
+            surface[y, x] = min(white + _mul(np.int64(surface[y, x]), 255 - a), 255)
     cells[0, w + 1] = 0
     cells[1, w + 1] = 0
 
