@@ -121,7 +121,7 @@ def _rename(mapping: dict, old: str, new: str) -> None:
 
 
 OPTION_KEYS = ("splits, shards, seed, img_size, line_width, maximize, notebook_time, "
-               "include_unrecognized")
+               "include_unrecognized, bitmap_size (bitmap datasets)")
 
 
 @pytest.mark.parametrize("key, renamed", [("seed", "sead"), ("line_width", "line_widtx"),

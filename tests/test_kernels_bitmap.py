@@ -164,6 +164,14 @@ def test_a_drawing_it_cannot_draw_exactly_is_refused_by_name(strokes, problem):
         official_bitmaps(batch)
 
 
+def test_a_stroke_too_long_is_refused_before_any_memory_is_taken():
+    xs = np.resize([10.0, 200.0], 200_000).tolist()  # a zigzag of 200,000 points
+    batch = _batch([[[[10, 20], [10, 20]]], [[xs, xs]]])
+    assert list(refusals(batch)) == [1]
+    with pytest.raises(ValueError, match="drawing 1: stroke 0 has 200000 points, more than"):
+        official_bitmaps(batch)
+
+
 def test_sizes_out_of_range_are_refused():
     batch = _batch([[[[10, 20], [10, 20]]]])
     for size in (0, 4097):

@@ -464,13 +464,14 @@ def _manifest_options(options: Any, bad: Callable[[str, Any, str], None],
     if not isinstance(options, dict):
         bad("options", options, "an object of the build's options")
         return {}
+    written = ", ".join(f"{name} (bitmap datasets)" if name in _OPTIONAL else name
+                        for name in _OPTIONS)
     if lacking := [name for name in _OPTIONS if name not in options and name not in _OPTIONAL]:
         problems.append(f"manifest.json: options lacks {', '.join(lacking)} (the build writes "
-                        f"{', '.join(_OPTIONS)})")
+                        f"{written})")
     if unknown := [name for name in options if name not in _OPTIONS]:
         problems.append(f"manifest.json: options has unknown key(s) "
-                        f"{', '.join(map(repr, unknown))} (the build writes "
-                        f"{', '.join(_OPTIONS)})")
+                        f"{', '.join(map(repr, unknown))} (the build writes {written})")
     out = {}
     for name, (test, want) in _OPTIONS.items():
         if name in options:

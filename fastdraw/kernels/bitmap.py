@@ -12,9 +12,12 @@ stroked and composited separately, one channel kept.
 stroker) and `cairo_tor` (scan converter, 8-bit compositing): the same bytes as cairo 1.16,
 at any size, without cairo.  It draws what stays on the canvas; a drawing whose lines
 would reach past the image's edge (cairo then clips the polygon, which is not ported), or
-whose coordinates are not finite or beyond +-2**20, is refused with a ValueError that
-names it (`refusals` lists them ahead).  The simplified format's drawings (coordinates 0 to
-255) never are.
+whose coordinates are not finite or beyond +-2**20, or with a stroke so long that its
+polygon could take more than MAX_SLOTS points (cairo builds a stroke's whole polygon
+before it draws it: 2**18 points, about 90 MB of working memory, are some 16,000 points a
+stroke at 28 px; real strokes have a few hundred), is refused with a ValueError that names
+it (`refusals` lists them ahead).  The simplified format's drawings (coordinates 0 to 255)
+never are.
 """
 
 from __future__ import annotations
@@ -41,8 +44,9 @@ LINE_WIDTH = 16  # on the canvas
 PADDING = 16  # on each side of the canvas
 TOTAL = CANVAS + 2 * PADDING + LINE_WIDTH  # what the image shows, in canvas units
 COORD_LIMIT = float(1 << 20)  # |x|, |y| of a point the renderer takes
+MAX_SLOTS = 1 << 18  # points a stroke's polygon may need (its contours' bound, `_slots`)
 # Why a drawing is refused (the kernel's codes).
-_FINE, _COORDINATE, _OUTSIDE = range(3)
+_FINE, _COORDINATE, _OUTSIDE, _LONG = range(4)
 
 
 def _matrix(size: int) -> tuple[float, float, float]:
@@ -53,12 +57,24 @@ def _matrix(size: int) -> tuple[float, float, float]:
 
 
 @helper
-def _refusal(x, y, stroke_offsets, s0, s1, size, scale, shift, reach):
+def _slots(points, pen_size):
+    """The most points one contour of a stroke of ``points`` points can take: a face point,
+    and a fan of at most half the pen plus its end (an outer join) or two points (an inner
+    one), for each point; a cap's fan; and a few more."""
+    return (points + 2) * (pen_size // 2 + 4) + pen_size + 8
+
+
+@helper
+def _refusal(x, y, stroke_offsets, s0, s1, size, scale, shift, reach, pen_size):
     """Why drawing strokes [s0, s1) cannot be rendered exactly (_FINE if they can), and the
-    point: a coordinate out of range, or a stroke whose cairo extents (path extents plus
-    ``reach``, rounded out to pixels) leave the image."""
+    point: a coordinate out of range, a stroke too long for MAX_SLOTS (its first point), or
+    a stroke whose cairo extents (path extents plus ``reach``, rounded out to pixels) leave
+    the image."""
     p0 = stroke_offsets[s0]
     p1 = stroke_offsets[s1]
+    for s in range(s0, s1):
+        if _slots(stroke_offsets[s + 1] - stroke_offsets[s], pen_size) > MAX_SLOTS:
+            return _LONG, stroke_offsets[s]
     for p in range(p0, p1):
         if not (abs(x[p]) <= COORD_LIMIT and abs(y[p]) <= COORD_LIMIT):
             return _COORDINATE, p
@@ -94,16 +110,21 @@ def _bitmap_kernel(x, y, stroke_offsets, drawing_offsets, pen, scale, inverse, s
     size = out.shape[1]
     half_width = LINE_WIDTH / 2
     reach = fixed_from_double(half_width * scale)
+    for d in range(n):  # every drawing checked before the buffers are sized
+        why, p = _refusal(x, y, stroke_offsets, drawing_offsets[d], drawing_offsets[d + 1],
+                          size, scale, shift, reach, len(pen))
+        if why != _FINE:
+            return d, why, p
     longest = 1
     for s in range(len(stroke_offsets) - 1):
         longest = max(longest, stroke_offsets[s + 1] - stroke_offsets[s])
-    points = (longest + 2) * (len(pen) + 4) + len(pen) + 8  # per contour
+    points = _slots(longest, len(pen))  # per contour
     path = np.empty((longest + 1, 2), dtype=np.int64)
     cw = np.empty((points, 2), dtype=np.int64)
     ccw = np.empty((points, 2), dtype=np.int64)
-    edges = np.empty((3 * points, 7), dtype=np.int64)
+    edges = np.empty((2 * points + len(pen) + 8, 7), dtype=np.int64)  # both contours, a cap
     ext = np.empty(4, dtype=np.int64)
-    e = np.empty((EDGE_ROWS, 3 * points + 2), dtype=np.int64)
+    e = np.empty((EDGE_ROWS, len(edges) + 2), dtype=np.int64)
     buckets = np.empty(size, dtype=np.int64)
     sub = np.empty(GRID_Y, dtype=np.int64)
     cells = np.zeros((2, size + 2), dtype=np.int64)
@@ -111,9 +132,6 @@ def _bitmap_kernel(x, y, stroke_offsets, drawing_offsets, pen, scale, inverse, s
     for d in range(n):
         s0 = drawing_offsets[d]
         s1 = drawing_offsets[d + 1]
-        why, p = _refusal(x, y, stroke_offsets, s0, s1, size, scale, shift, reach)
-        if why != _FINE:
-            return d, why, p
         p0 = stroke_offsets[s0]
         p1 = stroke_offsets[s1]
         if p1 == p0 or len(pen) == 0:
@@ -192,17 +210,18 @@ def refusals(drawings: Drawings, size: int = 28) -> dict[int, str]:
     so = np.ascontiguousarray(drawings.stroke_offsets, dtype=np.int64)
     do = np.ascontiguousarray(drawings.drawing_offsets, dtype=np.int64)
     what = np.zeros((len(drawings), 2), dtype=np.int64)
-    _refusal_kernel(x, y, so, do, size, scale, shift, what)
+    _refusal_kernel(x, y, so, do, size, scale, shift, len(_pen(size)), what)
     return {d: "the drawing" + _why(x, y, so, do, d, int(what[d, 0]), int(what[d, 1]))
             for d in np.flatnonzero(what[:, 0]).tolist()}
 
 
 @njit(cache=True, nogil=True)
-def _refusal_kernel(x, y, stroke_offsets, drawing_offsets, size, scale, shift, what):
+def _refusal_kernel(x, y, stroke_offsets, drawing_offsets, size, scale, shift, pen_size,
+                    what):
     reach = fixed_from_double(LINE_WIDTH / 2 * scale)
     for d in range(len(drawing_offsets) - 1):
         why, p = _refusal(x, y, stroke_offsets, drawing_offsets[d], drawing_offsets[d + 1],
-                          size, scale, shift, reach)
+                          size, scale, shift, reach, pen_size)
         what[d, 0] = why
         what[d, 1] = p
 
@@ -215,6 +234,11 @@ def _why(x: np.ndarray, y: np.ndarray, stroke_offsets: np.ndarray,
     if why == _COORDINATE:
         return (f"{where}: ({float(x[p])!r}, {float(y[p])!r}) is not a finite coordinate "
                 f"within +-2**20; drop the drawing or bring its coordinates into range")
+    if why == _LONG:
+        points = int(stroke_offsets[s + 1] - stroke_offsets[s])
+        return (f": stroke {s - int(drawing_offsets[d])} has {points} points, more than the "
+                "renderer takes at this size (its polygon could pass "
+                f"{MAX_SLOTS} points); simplify the stroke or split it")
     return (f"{where}: ({float(x[p])!r}, {float(y[p])!r}): its line reaches past the "
             "image's edge, where cairo clips it (not reproduced exactly here); the official "
             "bitmaps are drawn from the simplified format (coordinates 0 to 255)")
