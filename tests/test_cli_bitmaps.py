@@ -50,7 +50,7 @@ def test_writes_the_official_files_byte_for_byte(official_data, tmp_path):
 def test_a_bad_line_has_no_row_and_is_listed(official_data, tmp_path, caplog):
     lines = (official_data / "cat.ndjson").read_text().splitlines()
     beyond = json.loads(lines[0])
-    beyond["drawing"] = [[[0, 400], [0, 10]]]
+    beyond["drawing"] = [[[0, 4e6], [0, 10]]]
     lines[3:3] = ['{"word": "cat", "broken', json.dumps(beyond)]
     (official_data / "cat.ndjson").write_text("\n".join(lines) + "\n")
     out = tmp_path / "out"
@@ -62,7 +62,7 @@ def test_a_bad_line_has_no_row_and_is_listed(official_data, tmp_path, caplog):
     rejected = [json.loads(line) for line in (out / "cat.rejected.ndjson").open()]
     assert [r["line"] for r in rejected] == [4, 5]
     assert "not valid JSON" in rejected[0]["reason"]
-    assert "reaches past the image's edge" in rejected[1]["reason"]
+    assert "is not a finite coordinate within +-2**20" in rejected[1]["reason"]
     assert "cat: 2 lines rejected, with no row" in caplog.text
 
 

@@ -80,13 +80,13 @@ def test_the_codec_is_named_by_its_options_and_features():
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """A bitmap (and img) build of three real classes, one with a drawing the renderer
-    refuses (its line past the image's edge)."""
+    refuses (a coordinate beyond +-2**20)."""
     tmp = tmp_path_factory.mktemp("bitmap")
     data = tmp / "data"
     data.mkdir()
     lines = (OFFICIAL / "cat.ndjson").read_text().splitlines()
     beyond = json.loads(lines[1])
-    beyond["drawing"] = [[[0, 400], [0, 10]]]
+    beyond["drawing"] = [[[0, 4e6], [0, 10]]]
     beyond["key_id"] = "1"
     lines.insert(1, json.dumps(beyond))
     (data / "cat.ndjson").write_text("\n".join(lines) + "\n")
@@ -118,7 +118,7 @@ def test_a_drawing_the_renderer_refuses_is_a_rejected_line(built):
     rejected = [json.loads(line) for line in
                 (built["bitmap"] / "rejected.ndjson").read_text().splitlines()]
     assert [(r["line"], r["reason"][:15]) for r in rejected] == [(2, "bitmap records:")]
-    assert "reaches past the image's edge" in rejected[0]["reason"]
+    assert "is not a finite coordinate within +-2**20" in rejected[0]["reason"]
 
 
 def test_verify_accepts_the_build(built):

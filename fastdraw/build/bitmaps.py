@@ -7,7 +7,7 @@ included (the default), that is line i + 1, the official layout and order.
 ``<out>/<class>.lines.npy`` (int64, n) gives each row's 1-based line in the class file, so
 that rows match lines whatever was left out: bad lines (reported, counted and listed with
 their reason in ``<out>/<class>.rejected.ndjson``: a rejected line has no row), drawings
-the renderer refuses (lines past the image's edge), and with ``recognized_only`` the
+the renderer refuses (a coordinate out of range), and with ``recognized_only`` the
 drawings the game did not recognize.
 
 One task per class runs in the forked workers (fastdraw.build.executor.ForkPool).  A task

@@ -9,15 +9,16 @@ each stroke (``move_to`` its first point, ``line_to`` every point, the first one
 stroked and composited separately, one channel kept.
 
 `official_bitmaps` renders a batch with the port of cairo in `cairo_stroke` (path, pen,
-stroker) and `cairo_tor` (scan converter, 8-bit compositing): the same bytes as cairo 1.16,
-at any size, without cairo.  It draws what stays on the canvas; a drawing whose lines
-would reach past the image's edge (cairo then clips the polygon, which is not ported), or
-whose coordinates are not finite or beyond +-2**20, or with a stroke so long that its
-polygon could take more than MAX_SLOTS points (cairo builds a stroke's whole polygon
-before it draws it: 2**18 points, about 90 MB of working memory, are some 16,000 points a
-stroke at 28 px; real strokes have a few hundred), is refused with a ValueError that names
-it (`refusals` lists them ahead).  The simplified format's drawings (coordinates 0 to 255)
-never are.
+stroker, clipping) and `cairo_tor` (scan converter, 8-bit compositing): the same bytes as
+cairo 1.16, at any size, without cairo, lines past the image's edge included (cairo clips
+their polygons; so does the port).  A drawing with a coordinate that is not finite or
+beyond +-2**20, or that lands more than 2**15 pixels from the image (where cairo's 64-bit
+arithmetic of an edge could overflow), or with a stroke so long that its polygon could
+take more than MAX_SLOTS points (cairo builds a stroke's whole polygon before it draws it:
+2**16 points, some 6,500 points a stroke at 28 px, where real strokes have a few hundred;
+this bounds the kernel's memory whatever a line holds), is refused with a ValueError that
+names it (`refusals` lists them ahead).  The simplified format's drawings (coordinates 0
+to 255) never are.
 """
 
 from __future__ import annotations
@@ -27,7 +28,16 @@ from numba import njit
 
 from fastdraw.drawings import Drawings
 from fastdraw.kernels.cairo_stroke import (
+    BX1,
+    BX2,
+    BY1,
+    BY2,
     CAIRO_TOLERANCE,
+    CLIPPED,
+    LX1,
+    LX2,
+    LY1,
+    LY2,
     fixed_from_double,
     make_pen,
     path_points,
@@ -44,9 +54,10 @@ LINE_WIDTH = 16  # on the canvas
 PADDING = 16  # on each side of the canvas
 TOTAL = CANVAS + 2 * PADDING + LINE_WIDTH  # what the image shows, in canvas units
 COORD_LIMIT = float(1 << 20)  # |x|, |y| of a point the renderer takes
-MAX_SLOTS = 1 << 18  # points a stroke's polygon may need (its contours' bound, `_slots`)
+FAR = 1 << 15  # pixels from the image's corner a point may land (device coordinates)
+MAX_SLOTS = 1 << 16  # points a stroke's polygon may need (its contours' bound, `_slots`)
 # Why a drawing is refused (the kernel's codes).
-_FINE, _COORDINATE, _OUTSIDE, _LONG = range(4)
+_FINE, _COORDINATE, _FAR, _LONG = range(4)
 
 
 def _matrix(size: int) -> tuple[float, float, float]:
@@ -65,11 +76,10 @@ def _slots(points, pen_size):
 
 
 @helper
-def _refusal(x, y, stroke_offsets, s0, s1, size, scale, shift, reach, pen_size):
+def _refusal(x, y, stroke_offsets, s0, s1, scale, shift, pen_size):
     """Why drawing strokes [s0, s1) cannot be rendered exactly (_FINE if they can), and the
-    point: a coordinate out of range, a stroke too long for MAX_SLOTS (its first point), or
-    a stroke whose cairo extents (path extents plus ``reach``, rounded out to pixels) leave
-    the image."""
+    point: a coordinate out of range or landing too far from the image, or a stroke too
+    long for MAX_SLOTS (its first point)."""
     p0 = stroke_offsets[s0]
     p1 = stroke_offsets[s1]
     for s in range(s0, s1):
@@ -82,12 +92,81 @@ def _refusal(x, y, stroke_offsets, s0, s1, size, scale, shift, reach, pen_size):
         return _FINE, 0
     x0, y0 = _origin(x, y, p0, p1, scale, shift)
     for p in range(p0, p1):
-        fx = fixed_from_double(scale * x[p] + x0)
-        fy = fixed_from_double(scale * y[p] + y0)
-        if ((fx - reach) >> 8 < 0 or (fx + reach + 255) >> 8 > size
-                or (fy - reach) >> 8 < 0 or (fy + reach + 255) >> 8 > size):
-            return _OUTSIDE, p
+        if (abs(fixed_from_double(scale * x[p] + x0)) > FAR * 256
+                or abs(fixed_from_double(scale * y[p] + y0)) > FAR * 256):
+            return _FAR, p
     return _FINE, 0
+
+
+@helper
+def _clip(path, n, reach, size, clip, box):
+    """What cairo's compositor makes of a stroke's path (``n`` fixed-point points) before it
+    strokes it: the stroke's extents (the path's, plus the line's ``reach``, rounded out to
+    pixels) met with the image into ``box``; ``clip`` says whether the polygon is limited to
+    that box (the extents pass the image's edge), with the box and the stroker's bounds (the
+    box grown by ``reach``).  Returns False where the stroke misses the image."""
+    ex0 = ex1 = path[0, 0]
+    ey0 = ey1 = path[0, 1]
+    for i in range(1, n):
+        ex0 = min(ex0, path[i, 0])
+        ex1 = max(ex1, path[i, 0])
+        ey0 = min(ey0, path[i, 1])
+        ey1 = max(ey1, path[i, 1])
+    mx0 = (ex0 - reach) >> 8
+    my0 = (ey0 - reach) >> 8
+    mx1 = (ex1 + reach + 255) >> 8
+    my1 = (ey1 + reach + 255) >> 8
+    box[0] = max(mx0, 0)
+    box[1] = max(my0, 0)
+    box[2] = min(mx1, size)
+    box[3] = min(my1, size)
+    box[4] = mx0  # the extents, for `_trim`
+    box[5] = my0
+    box[6] = mx1
+    box[7] = my1
+    if box[0] >= box[2] or box[1] >= box[3]:
+        return False
+    clip[CLIPPED] = mx0 < 0 or my0 < 0 or mx1 > size or my1 > size
+    clip[LX1] = box[0] * 256
+    clip[LY1] = box[1] * 256
+    clip[LX2] = box[2] * 256
+    clip[LY2] = box[3] * 256
+    clip[BX1] = clip[LX1] - reach
+    clip[BY1] = clip[LY1] - reach
+    clip[BX2] = clip[LX2] + reach
+    clip[BY2] = clip[LY2] + reach
+    return True
+
+
+@helper
+def _trim(ext, box):
+    """``_cairo_composite_rectangles_intersect_mask_extents`` with the polygon's extents:
+    the scan converter's box, ``box[:4]``, narrowed to them where that changes its size;
+    False where nothing is left."""
+    px0 = ext[0] >> 8
+    py0 = ext[1] >> 8
+    px1 = (ext[2] + 255) >> 8
+    py1 = (ext[3] + 255) >> 8
+    if px0 == box[4] and py0 == box[5] and px1 == box[6] and py1 == box[7]:
+        return True
+    mx0 = max(box[4], px0)
+    my0 = max(box[5], py0)
+    mx1 = min(box[6], px1)
+    my1 = min(box[7], py1)
+    if mx0 >= mx1 or my0 >= my1:
+        return False
+    bx0 = max(box[0], mx0)
+    by0 = max(box[1], my0)
+    bx1 = min(box[2], mx1)
+    by1 = min(box[3], my1)
+    if bx0 >= bx1 or by0 >= by1:
+        return False
+    if bx1 - bx0 != box[2] - box[0] or by1 - by0 != box[3] - box[1]:
+        box[0] = bx0
+        box[1] = by0
+        box[2] = bx1
+        box[3] = by1
+    return True
 
 
 @helper
@@ -105,14 +184,14 @@ def _origin(x, y, p0, p1, scale, shift):
 @njit(cache=True, nogil=True)
 def _bitmap_kernel(x, y, stroke_offsets, drawing_offsets, pen, scale, inverse, shift, out):
     """Renders every drawing into ``out`` (n, size, size), zeroed; returns (-1, 0, 0), or the
-    first drawing refused with its reason and point (``out`` is then incomplete)."""
+    first drawing refused with its reason and point (nothing is then drawn)."""
     n = len(drawing_offsets) - 1
     size = out.shape[1]
     half_width = LINE_WIDTH / 2
-    reach = fixed_from_double(half_width * scale)
+    reach = fixed_from_double(half_width * scale)  # cairo's max distance from the path
     for d in range(n):  # every drawing checked before the buffers are sized
         why, p = _refusal(x, y, stroke_offsets, drawing_offsets[d], drawing_offsets[d + 1],
-                          size, scale, shift, reach, len(pen))
+                          scale, shift, len(pen))
         if why != _FINE:
             return d, why, p
     longest = 1
@@ -122,8 +201,11 @@ def _bitmap_kernel(x, y, stroke_offsets, drawing_offsets, pen, scale, inverse, s
     path = np.empty((longest + 1, 2), dtype=np.int64)
     cw = np.empty((points, 2), dtype=np.int64)
     ccw = np.empty((points, 2), dtype=np.int64)
-    edges = np.empty((2 * points + len(pen) + 8, 7), dtype=np.int64)  # both contours, a cap
+    # Both contours and a cap; clipping may cut an edge in three.
+    edges = np.empty((3 * (2 * points + len(pen) + 8), 7), dtype=np.int64)
     ext = np.empty(4, dtype=np.int64)
+    clip = np.zeros(9, dtype=np.int64)
+    box = np.empty(8, dtype=np.int64)
     e = np.empty((EDGE_ROWS, len(edges) + 2), dtype=np.int64)
     buckets = np.empty(size, dtype=np.int64)
     sub = np.empty(GRID_Y, dtype=np.int64)
@@ -144,8 +226,12 @@ def _bitmap_kernel(x, y, stroke_offsets, drawing_offsets, pen, scale, inverse, s
             if a == b:
                 continue
             m = path_points(x, y, a, b, scale, x0, y0, path)
-            ne = stroke_polygon(path, m, pen, half_width, scale, inverse, cw, ccw, edges, ext)
-            fill_polygon(edges, ne, ext, surface, e, buckets, sub, cells, st)
+            if not _clip(path, m, reach, size, clip, box):
+                continue
+            ne = stroke_polygon(path, m, pen, half_width, scale, inverse, cw, ccw, edges, ext,
+                                clip)
+            if _trim(ext, box):
+                fill_polygon(edges, ne, ext, box, surface, e, buckets, sub, cells, st)
     return -1, _FINE, 0
 
 
@@ -178,8 +264,8 @@ def official_bitmaps(drawings: Drawings, size: int = 28) -> np.ndarray:
     reshaped).  A stroke without points draws nothing; a drawing without points is black.
 
     Raises ValueError naming the drawing (its index and line) if one has a coordinate that
-    is not finite or beyond +-2**20, or lines that reach past the image's edge (see the
-    module); `refusals` finds them ahead.
+    is not finite, beyond +-2**20 or landing beyond 2**15 pixels from the image, or a stroke
+    too long (see the module); `refusals` finds them ahead.
     """
     return official_bitmaps_arrays(drawings.x, drawings.y, drawings.stroke_offsets,
                                    drawings.drawing_offsets, size, drawings.line)
@@ -210,18 +296,16 @@ def refusals(drawings: Drawings, size: int = 28) -> dict[int, str]:
     so = np.ascontiguousarray(drawings.stroke_offsets, dtype=np.int64)
     do = np.ascontiguousarray(drawings.drawing_offsets, dtype=np.int64)
     what = np.zeros((len(drawings), 2), dtype=np.int64)
-    _refusal_kernel(x, y, so, do, size, scale, shift, len(_pen(size)), what)
+    _refusal_kernel(x, y, so, do, scale, shift, len(_pen(size)), what)
     return {d: "the drawing" + _why(x, y, so, do, d, int(what[d, 0]), int(what[d, 1]))
             for d in np.flatnonzero(what[:, 0]).tolist()}
 
 
 @njit(cache=True, nogil=True)
-def _refusal_kernel(x, y, stroke_offsets, drawing_offsets, size, scale, shift, pen_size,
-                    what):
-    reach = fixed_from_double(LINE_WIDTH / 2 * scale)
+def _refusal_kernel(x, y, stroke_offsets, drawing_offsets, scale, shift, pen_size, what):
     for d in range(len(drawing_offsets) - 1):
         why, p = _refusal(x, y, stroke_offsets, drawing_offsets[d], drawing_offsets[d + 1],
-                          size, scale, shift, reach, pen_size)
+                          scale, shift, pen_size)
         what[d, 0] = why
         what[d, 1] = p
 
@@ -239,9 +323,9 @@ def _why(x: np.ndarray, y: np.ndarray, stroke_offsets: np.ndarray,
         return (f": stroke {s - int(drawing_offsets[d])} has {points} points, more than the "
                 "renderer takes at this size (its polygon could pass "
                 f"{MAX_SLOTS} points); simplify the stroke or split it")
-    return (f"{where}: ({float(x[p])!r}, {float(y[p])!r}): its line reaches past the "
-            "image's edge, where cairo clips it (not reproduced exactly here); the official "
-            "bitmaps are drawn from the simplified format (coordinates 0 to 255)")
+    return (f"{where}: ({float(x[p])!r}, {float(y[p])!r}) lands more than 2**15 pixels from "
+            "the image; drop the drawing or bring its coordinates nearer (the official "
+            "bitmaps are drawn from the simplified format, coordinates 0 to 255)")
 
 
 _PENS: dict[int, np.ndarray] = {}

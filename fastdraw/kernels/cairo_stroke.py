@@ -12,7 +12,10 @@ A port of exactly the parts of cairo 1.16.0 that ``cairo_stroke`` runs for a pat
 - ``cairo-path-stroke-polygon.c``: the stroker (faces, round joins and caps as fans of pen
   vertices, the inner join, the dot of a one-point path) and the contours it hands to
   ``_cairo_polygon_add_contour`` (``cairo-polygon.c``: horizontal edges dropped, edges
-  oriented downwards).
+  oriented downwards, the polygon's extents);
+- where a stroke's extents pass the image's edge, cairo's clipping of that polygon to the
+  image (``_add_clipped_edge``, ``cairo-polygon.c``; its ``_cairo_edge_compute_intersection``
+  functions, ``cairo-fixed-private.h``) and the stroker's skipping of fans far outside it.
 
 ``normalize_slope`` calls libm's ``hypot``: `glibc_hypot` is glibc 2.36's (the
 non-FMA build of ``sysdeps/ieee754/dbl-64/e_hypot.c`` that x86-64 distributions ship), so
@@ -48,6 +51,9 @@ _ONE, _MINUS_ONE, _UNIT = np.array([1, -1, 256], dtype=np.int64)
 
 # Columns of the polygon's edge array (cairo_edge_t: line.p1, line.p2, top, bottom, dir).
 P1X, P1Y, P2X, P2Y, TOP, BOTTOM, DIR = range(7)
+# A stroke's clipping (int64 array): whether the polygon is limited, the limit box (x1, y1,
+# x2, y2, fixed point) and the stroker's bounds (the box grown by the line's reach).
+CLIPPED, LX1, LY1, LX2, LY2, BX1, BY1, BX2, BY2 = range(9)
 
 
 @helper
@@ -256,10 +262,13 @@ def _active_ccw(pen, n, in_dx, in_dy, out_dx, out_dy):
 
 
 @helper
-def _fan(pen, in_dx, in_dy, out_dx, out_dy, mx, my, clockwise, buf, nb):
+def _fan(pen, in_dx, in_dy, out_dx, out_dy, mx, my, clockwise, buf, nb, clip):
     """``add_fan``: the pen's vertices between the two slopes, around (mx, my), appended to
-    the contour ``buf`` (``nb`` points so far); returns the new count."""
+    the contour ``buf`` (``nb`` points so far); none where the polygon is clipped and (mx,
+    my) lies outside the stroker's bounds.  Returns the new count."""
     n = pen.shape[0]
+    if clip[CLIPPED] and not (clip[BX1] <= mx <= clip[BX2] and clip[BY1] <= my <= clip[BY2]):
+        return nb
     if clockwise:
         start, stop = _active_cw(pen, n, in_dx, in_dy, out_dx, out_dy)
         while start != stop:
@@ -289,10 +298,136 @@ def _put(buf, nb, x, y):
 
 
 @helper
-def _add_contour(buf, nb, direction, edges, ne, ext):
+def _x_for_y(p1x, p1y, p2x, p2y, y):
+    """``_cairo_edge_compute_intersection_x_for_y`` (C's truncating division)."""
+    if y == p1y:
+        return p1x
+    if y == p2y:
+        return p2x
+    dy = p2y - p1y
+    if dy == 0:
+        return p1x
+    return p1x + _tdiv((y - p1y) * (p2x - p1x), dy)
+
+
+@helper
+def _y_for_x(p1x, p1y, p2x, p2y, x):
+    """``_cairo_edge_compute_intersection_y_for_x``."""
+    if x == p1x:
+        return p1y
+    if x == p2x:
+        return p2y
+    dx = p2x - p1x
+    if dx == 0:
+        return p1y
+    return p1y + _tdiv((x - p1x) * (p2y - p1y), dx)
+
+
+@helper
+def _tdiv(a, b):
+    """C's integer division (truncates towards zero)."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b >= 0) else -q
+
+
+@helper
+def _add_edge(edges, ne, ext, p1x, p1y, p2x, p2y, top, bottom, direction):
+    """``_add_edge``: the edge (its line, the rows [top, bottom) it covers, its direction)
+    and the polygon's extents; returns the new edge count."""
+    edges[ne, P1X] = p1x
+    edges[ne, P1Y] = p1y
+    edges[ne, P2X] = p2x
+    edges[ne, P2Y] = p2y
+    edges[ne, TOP] = top
+    edges[ne, BOTTOM] = bottom
+    edges[ne, DIR] = direction
+    ext[1] = min(ext[1], top)
+    ext[3] = max(ext[3], bottom)
+    if p1x < ext[0] or p1x > ext[2]:
+        x = p1x if top == p1y else _x_for_y(p1x, p1y, p2x, p2y, top)
+        ext[0] = min(ext[0], x)
+        ext[2] = max(ext[2], x)
+    if p2x < ext[0] or p2x > ext[2]:
+        x = p2x if bottom == p2y else _x_for_y(p1x, p1y, p2x, p2y, bottom)
+        ext[0] = min(ext[0], x)
+        ext[2] = max(ext[2], x)
+    return ne + 1
+
+
+@helper
+def _add_clipped_edge(edges, ne, ext, p1x, p1y, p2x, p2y, top, bottom, direction, clip):
+    """``_add_clipped_edge`` with one limit box: the part of the edge inside the box's rows,
+    an edge left (right) of the box replaced by the box's left (right) side, so that the
+    winding inside the box stays as it was; returns the new edge count."""
+    lx1 = clip[LX1]
+    ly1 = clip[LY1]
+    lx2 = clip[LX2]
+    ly2 = clip[LY2]
+    if top >= ly2 or bottom <= ly1:
+        return ne
+    top_y = max(top, ly1)
+    bot_y = min(bottom, ly2)
+    pleft = min(p1x, p2x)
+    pright = max(p1x, p2x)
+    if lx1 <= pleft and pright <= lx2:
+        return _add_edge(edges, ne, ext, p1x, p1y, p2x, p2y, top_y, bot_y, direction)
+    if pright <= lx1:
+        return _add_edge(edges, ne, ext, lx1, ly1, lx1, ly2, top_y, bot_y, direction)
+    if lx2 <= pleft:
+        return _add_edge(edges, ne, ext, lx2, ly1, lx2, ly2, top_y, bot_y, direction)
+    if (p1x <= p2x) == (p1y <= p2y):  # top left to bottom right
+        if pleft >= lx1:
+            left_y = top_y
+        else:
+            left_y = _y_for_x(p1x, p1y, p2x, p2y, lx1)
+            if _x_for_y(p1x, p1y, p2x, p2y, left_y) < lx1:
+                left_y += 1
+        left_y = min(left_y, bot_y)
+        if top_y < left_y:
+            ne = _add_edge(edges, ne, ext, lx1, ly1, lx1, ly2, top_y, left_y, direction)
+            top_y = left_y
+        if pright <= lx2:
+            right_y = bot_y
+        else:
+            right_y = _y_for_x(p1x, p1y, p2x, p2y, lx2)
+            if _x_for_y(p1x, p1y, p2x, p2y, right_y) > lx2:
+                right_y -= 1
+        right_y = max(right_y, top_y)
+        if bot_y > right_y:
+            ne = _add_edge(edges, ne, ext, lx2, ly1, lx2, ly2, right_y, bot_y, direction)
+            bot_y = right_y
+    else:
+        if pright <= lx2:
+            right_y = top_y
+        else:
+            right_y = _y_for_x(p1x, p1y, p2x, p2y, lx2)
+            if _x_for_y(p1x, p1y, p2x, p2y, right_y) > lx2:
+                right_y += 1
+        right_y = min(right_y, bot_y)
+        if top_y < right_y:
+            ne = _add_edge(edges, ne, ext, lx2, ly1, lx2, ly2, top_y, right_y, direction)
+            top_y = right_y
+        if pleft >= lx1:
+            left_y = bot_y
+        else:
+            left_y = _y_for_x(p1x, p1y, p2x, p2y, lx1)
+            if _x_for_y(p1x, p1y, p2x, p2y, left_y) < lx1:
+                left_y -= 1
+        left_y = max(left_y, top_y)
+        if bot_y > left_y:
+            ne = _add_edge(edges, ne, ext, lx1, ly1, lx1, ly2, left_y, bot_y, direction)
+            bot_y = left_y
+    if top_y != bot_y:
+        ne = _add_edge(edges, ne, ext, p1x, p1y, p2x, p2y, top_y, bot_y, direction)
+    return ne
+
+
+@helper
+def _add_contour(buf, nb, direction, edges, ne, ext, clip):
     """``_cairo_polygon_add_contour``: an edge from each point to the next (the first from
-    the first point to itself), horizontal ones dropped, oriented downwards; ``ext`` keeps
-    the polygon's extents (x0, y0, x1, y1).  Returns the new edge count."""
+    the first point to itself), horizontal ones dropped, oriented downwards, clipped where
+    ``clip`` says; ``ext`` keeps the polygon's extents (x0, y0, x1, y1).  Returns the new
+    edge count."""
     if nb <= 1:
         return ne
     ax = buf[0, 0]
@@ -302,26 +437,13 @@ def _add_contour(buf, nb, direction, edges, ne, ext):
         by = buf[i, 1]
         if ay != by:
             if ay < by:
-                edges[ne, P1X] = ax
-                edges[ne, P1Y] = ay
-                edges[ne, P2X] = bx
-                edges[ne, P2Y] = by
-                edges[ne, DIR] = direction
+                p1x, p1y, p2x, p2y, d = ax, ay, bx, by, direction
             else:
-                edges[ne, P1X] = bx
-                edges[ne, P1Y] = by
-                edges[ne, P2X] = ax
-                edges[ne, P2Y] = ay
-                edges[ne, DIR] = -direction
-            top = edges[ne, P1Y]
-            bottom = edges[ne, P2Y]
-            edges[ne, TOP] = top
-            edges[ne, BOTTOM] = bottom
-            ext[1] = min(ext[1], top)
-            ext[3] = max(ext[3], bottom)
-            ext[0] = min(ext[0], edges[ne, P1X], edges[ne, P2X])
-            ext[2] = max(ext[2], edges[ne, P1X], edges[ne, P2X])
-            ne += 1
+                p1x, p1y, p2x, p2y, d = bx, by, ax, ay, -direction
+            if not clip[CLIPPED]:
+                ne = _add_edge(edges, ne, ext, p1x, p1y, p2x, p2y, p1y, p2y, d)
+            elif p2y > clip[LY1] and p1y < clip[LY2]:
+                ne = _add_clipped_edge(edges, ne, ext, p1x, p1y, p2x, p2y, p1y, p2y, d, clip)
         ax = bx
         ay = by
     return ne
@@ -368,11 +490,12 @@ def path_points(ux, uy, a, b, scale, x0, y0, out):
 
 
 @helper
-def stroke_polygon(path, n, pen, half_width, scale, inverse, cw, ccw, edges, ext):
+def stroke_polygon(path, n, pen, half_width, scale, inverse, cw, ccw, edges, ext, clip):
     """``_cairo_path_fixed_stroke_to_polygon`` of a path of ``n`` points (a move, then lines)
-    with round joins and round caps: the polygon's edges into ``edges`` (in cairo's order),
-    its extents into ``ext``; returns the number of edges.  ``cw`` and ``ccw`` are the
-    two contours' point buffers."""
+    with round joins and round caps, clipped as ``clip`` says: the polygon's edges into
+    ``edges`` (in cairo's order), its extents into ``ext``; returns the number of edges.
+    ``cw`` and ``ccw`` are the two contours' point buffers (see `edge_room` for the room
+    ``edges`` needs)."""
     ext[0] = ext[1] = 1 << 62
     ext[2] = ext[3] = -(1 << 62)
     ne = 0
@@ -405,10 +528,10 @@ def stroke_polygon(path, n, pen, half_width, scale, inverse, cw, ccw, edges, ext
                 # outer_join (round): a fan around the point, then the new face's side.
                 if not (cox == ox and coy == oy):
                     if clockwise:
-                        ncw = _fan(pen, cdx, cdy, dx, dy, cpx, cpy, clockwise, cw, ncw)
+                        ncw = _fan(pen, cdx, cdy, dx, dy, cpx, cpy, clockwise, cw, ncw, clip)
                         ncw = _put(cw, ncw, cpx - ox, cpy - oy)
                     else:
-                        nccw = _fan(pen, cdx, cdy, dx, dy, cpx, cpy, clockwise, ccw, nccw)
+                        nccw = _fan(pen, cdx, cdy, dx, dy, cpx, cpy, clockwise, ccw, nccw, clip)
                         nccw = _put(ccw, nccw, cpx + ox, cpy + oy)
                 # inner_join: through the point to the new face's side.
                 if clockwise:
@@ -442,20 +565,20 @@ def stroke_polygon(path, n, pen, half_width, scale, inverse, cw, ccw, edges, ext
         # A dot: a face of slope (1, 0) at the first point, both caps, closed.
         zero = _UNIT - _UNIT
         ox, oy = face_offset(_UNIT, zero, half_width, scale, inverse)
-        nccw = _fan(pen, -_UNIT, zero, _UNIT, zero, fx, fy, _CCW, ccw, nccw)
+        nccw = _fan(pen, -_UNIT, zero, _UNIT, zero, fx, fy, _CCW, ccw, nccw, clip)
         nccw = _put(ccw, nccw, fx + ox, fy + oy)
-        nccw = _fan(pen, _UNIT, zero, -_UNIT, zero, fx, fy, _CCW, ccw, nccw)
+        nccw = _fan(pen, _UNIT, zero, -_UNIT, zero, fx, fy, _CCW, ccw, nccw, clip)
         nccw = _put(ccw, nccw, fx - ox, fy - oy)
         nccw = _put(ccw, nccw, ccw[0, 0], ccw[0, 1])
-        return _add_contour(ccw, nccw, _MINUS_ONE, edges, ne, ext)
+        return _add_contour(ccw, nccw, _MINUS_ONE, edges, ne, ext, clip)
     if has_current:  # the trailing cap
-        nccw = _fan(pen, cdx, cdy, -cdx, -cdy, cpx, cpy, _CCW, ccw, nccw)
+        nccw = _fan(pen, cdx, cdy, -cdx, -cdy, cpx, cpy, _CCW, ccw, nccw, clip)
         nccw = _put(ccw, nccw, cpx - cox, cpy - coy)
-    ne = _add_contour(ccw, nccw, _MINUS_ONE, edges, ne, ext)
+    ne = _add_contour(ccw, nccw, _MINUS_ONE, edges, ne, ext, clip)
     nccw = 0
     if has_first:  # the leading cap, a contour of its own
         nccw = _put(ccw, nccw, ffx - fox, ffy - foy)
-        nccw = _fan(pen, -fdx, -fdy, fdx, fdy, ffx, ffy, _CCW, ccw, nccw)
+        nccw = _fan(pen, -fdx, -fdy, fdx, fdy, ffx, ffy, _CCW, ccw, nccw, clip)
         nccw = _put(ccw, nccw, ffx + fox, ffy + foy)
-        ne = _add_contour(ccw, nccw, _MINUS_ONE, edges, ne, ext)
-    return _add_contour(cw, ncw, _ONE, edges, ne, ext)
+        ne = _add_contour(ccw, nccw, _MINUS_ONE, edges, ne, ext, clip)
+    return _add_contour(cw, ncw, _ONE, edges, ne, ext, clip)

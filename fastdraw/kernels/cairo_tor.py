@@ -447,19 +447,19 @@ def _blit(cells, w, surface, y0, y1, xmin):
 
 
 @helper
-def fill_polygon(edges, n, ext, surface, e, buckets, sub, cells, st):
-    """Scan-converts the polygon's ``n`` edges (extents ``ext``) and composites the white
-    stroke onto ``surface`` (one channel of the ARGB32 image) where the box of the
-    polygon's extents meets the surface.  Work arrays: ``e`` (EDGE_ROWS, >= n + 2),
+def fill_polygon(edges, n, ext, box, surface, e, buckets, sub, cells, st):
+    """Scan-converts the polygon's ``n`` edges (extents ``ext``) in the pixel box ``box``
+    (x0, y0, x1, y1: the compositor's, within the surface) and composites the white stroke
+    onto ``surface`` (one channel of the ARGB32 image).  Work arrays: ``e`` (EDGE_ROWS,
+    >= n + 2),
     ``buckets`` (>= rows of the surface), ``sub`` (GRID_Y), ``cells`` (2, >= width + 2),
     ``st`` (2)."""
     if n == 0 or ext[2] <= ext[0]:  # _cairo_polygon_is_empty
         return
-    height, width = surface.shape
-    x0 = max(ext[0] >> 8, 0)
-    y0 = max(ext[1] >> 8, 0)
-    x1 = min((ext[2] + 255) >> 8, width)
-    y1 = min((ext[3] + 255) >> 8, height)
+    x0 = box[0]
+    y0 = box[1]
+    x1 = box[2]
+    y1 = box[3]
     if x0 >= x1 or y0 >= y1:
         return
     ymin = y0 * GRID_Y
