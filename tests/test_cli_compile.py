@@ -26,11 +26,13 @@ assert main(["inspect", "eye", "--sample", "--mosaic", "m.png"]) == 0
 assert main(["convert", "--to", "binary", "--classes", "cat,dog", "--data", sample_dir(),
              "--out", "bin"]) == 0
 assert main(["--classes", "cat,dog", "--data", "bin", "--format", "binary", "--out", "out3",
-             "--kind", "img,ink,sketchrnn", "--splits", "train=3,valid=1,test=1"]) == 0
+             "--kind", "img,ink,sketchrnn,bitmap", "--splits", "train=3,valid=1,test=1"]) == 0
+assert main(["bitmaps", "--classes", "cat", "--data", "bin", "--out", "bitmaps"]) == 0
 d = fastdraw.loadn("eye", 5, data_path=sample_dir())
 fastdraw.json_to_img(d[0], 64, 4)
 fastdraw.json_to_stroke(d[0])
 dropins.stroke_example(0, d[0])
+fastdraw.official_bitmap(d[0])
 """
 
 

@@ -19,7 +19,7 @@ NAMES = [
 
 
 def test_every_function_of_the_notebook_is_a_drop_in():
-    assert sorted(NAMES) == fastdraw.__all__
+    assert sorted([*NAMES, "official_bitmap", "official_bitmaps"]) == fastdraw.__all__
     assert len(NAMES) == 12
 
 

@@ -29,6 +29,7 @@ class BuildOptions:
     include_unrecognized: bool = False
     notebook_time: bool = False
     rdp: float = 2.0  # sketchrnn: the Ramer-Douglas-Peucker epsilon (0: every point kept)
+    bitmap_size: int = 28
     workers: int = 1
     overwrite: bool = False
     strict: bool = False
@@ -37,7 +38,8 @@ class BuildOptions:
     def record_options(self) -> dict[str, Any]:
         """The options the codecs read (the names the manifest gives them)."""
         return {"img_size": self.img_size, "line_width": self.line_width,
-                "maximize": self.maximize, "notebook_time": self.notebook_time, "rdp": self.rdp}
+                "maximize": self.maximize, "notebook_time": self.notebook_time, "rdp": self.rdp,
+                "bitmap_size": self.bitmap_size}
 
     def codec(self, kind: str) -> Codec:
         """The codec of dataset kind ``kind`` with these options."""

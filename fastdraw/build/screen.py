@@ -52,12 +52,12 @@ class Screen:
                               "(it would be in two places of the dataset); delete one of them")
         if not reasons:
             return d, []
-        rejections = [Rejection(self.file, lines[i], reason, _text(d, i))
+        rejections = [Rejection(self.file, lines[i], reason, drawing_text(d, i))
                       for i, reason in sorted(reasons.items())]
         keep = np.setdiff1d(np.arange(len(d)), np.fromiter(reasons, dtype=np.int64))
         return d.take(keep), rejections
 
 
-def _text(d: Drawings, i: int) -> str:
+def drawing_text(d: Drawings, i: int) -> str:
     """A screened-out drawing as the build read it, as a Rejection keeps a line's text."""
     return orjson.dumps(d.record(i)).decode()[:TEXT_LIMIT]

@@ -51,13 +51,14 @@ def add_build(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kind", default="img,stroke", metavar="img,stroke",
                    help="which datasets to build: img, stroke (the notebook's), ink "
                         "(TensorFlow's RNN-tutorial records), sketchrnn (sketch-rnn's "
-                        "<class>.npz of stroke-3) (default: %(default)s)")
+                        "<class>.npz of stroke-3), bitmap (the official 28x28 bitmaps) "
+                        "(default: %(default)s)")
     p.add_argument("--splits", metavar="train=N,eval=N,test=N",
                    help="examples per class and split: counts, or fractions of the smallest "
                         "class's recognized drawings (default: img train=5000,eval=1000,"
                         "test=1000, stroke 50000/10000/10000, ink train=10000,eval=1000, "
-                        "sketchrnn train=70000,valid=2500,test=2500; with --sample fractions "
-                        "0.7/0.15/0.15 of the same splits, ink 0.85/0.15)")
+                        "sketchrnn train=70000,valid=2500,test=2500, bitmap as img; with --sample "
+                        "fractions 0.7/0.15/0.15 of the same splits, ink 0.85/0.15)")
     p.add_argument("--shards", type=int, default=10, help="shards per split (default: 10)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split plan (default: 0)")
     p.add_argument("--img-size", type=int, default=64, help="image side in pixels (default: 64)")
@@ -66,6 +67,8 @@ def add_build(p: argparse.ArgumentParser) -> None:
                    help="sketchrnn: simplify every stroke with Ramer-Douglas-Peucker at this "
                         "epsilon, as sketch-rnn's data was (default: %(default)s; 0 keeps every "
                         "point)")
+    p.add_argument("--bitmap-size", type=int, default=28,
+                   help="side of --kind bitmap's official bitmaps in pixels (default: 28)")
     p.add_argument("--no-maximize", action="store_true",
                    help="scale by 1/1024 instead of stretching each drawing to the image")
     p.add_argument("--include-unrecognized", action="store_true",
@@ -213,7 +216,8 @@ def options_from_args(args: argparse.Namespace) -> BuildOptions:
         classes=classes, files=files, name=name, out=out, splits=splits, shards=args.shards,
         seed=args.seed, img_size=args.img_size, line_width=args.line_width,
         maximize=not args.no_maximize, include_unrecognized=args.include_unrecognized,
-        notebook_time=args.notebook_time, rdp=args.rdp, workers=args.workers,
+        notebook_time=args.notebook_time, rdp=args.rdp, bitmap_size=args.bitmap_size,
+        workers=args.workers,
         overwrite=args.overwrite, strict=args.strict,
     )
 

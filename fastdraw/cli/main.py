@@ -26,6 +26,7 @@ COMMANDS = {
     "download": ("fastdraw.cli.bucket", "download class files from the public bucket"),
     "preview": ("fastdraw.cli.preview", "draw records of a built dataset into a PNG grid"),
     "verify": ("fastdraw.cli.verify", "check a built dataset's shards, CRCs, counts and labels"),
+    "bitmaps": ("fastdraw.cli.bitmaps", "render the official 28x28 numpy_bitmap .npy files"),
     "compile": ("fastdraw.cli.compile", "compile fastdraw's kernels for this machine (pip "
                                         "install does it)"),
     "convert": ("fastdraw.cli.convert", "convert class files to another format (--to binary)"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastdraw.codecs import Codec, ImgCodec, InkCodec, StrokeCodec
+from fastdraw.codecs import BitmapCodec, Codec, ImgCodec, InkCodec, StrokeCodec
 from fastdraw.dataset.layout import (
     dataset_codec,
     layout_of,
@@ -136,3 +136,11 @@ def ink_dataset(path: str | Path, split: str, max_len: int = 256,
         raise ValueError(f"max_len must be at least 1 (rows kept per drawing), not {max_len}")
     return _dataset(path, split, InkCodec, {"max_len": max_len}, batch_size, shuffle,
                     shuffle_buffer, seed, parallel_reads)
+def bitmap_dataset(path: str | Path, split: str, batch_size: int | None = None,
+                   shuffle: bool = False, shuffle_buffer: int = 10000, seed: int | None = None,
+                   parallel_reads: int = 1):
+    """tf.data.Dataset of `(image uint8 [size, size], label int64)` from a bitmap dataset (the
+    official bitmaps, 0 to 255).  Order, shuffling and batching as in `img_dataset`.  Raises
+    ValueError when `path` is a dataset of another kind."""
+    return _dataset(path, split, BitmapCodec, {}, batch_size, shuffle, shuffle_buffer, seed,
+                    parallel_reads)

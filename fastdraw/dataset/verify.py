@@ -578,6 +578,7 @@ _OPTIONS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "rdp": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0,
             "a number of at least 0"),
     "include_unrecognized": (lambda v: isinstance(v, bool), "true or false"),
+    "bitmap_size": (lambda v: _is_count(v) and v >= 1, "a whole number of at least 1"),
 }
 _EVERY_KIND = ("splits", "shards", "seed", "include_unrecognized")  # the options of every kind
 
