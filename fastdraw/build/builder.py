@@ -75,6 +75,7 @@ from fastdraw.build.warmup import warmup
 from fastdraw.codecs import Codec
 from fastdraw.cpus import usable_cpus
 from fastdraw.dataset import layout
+from fastdraw.dataset.tfrecord import check_compression, compression_settings
 from fastdraw.errors import BuildError
 from fastdraw.progress import Progress, size_text
 from fastdraw.sources import open_source
@@ -190,12 +191,13 @@ def build(opts: BuildOptions) -> list[Built]:
         raise BuildError(f"--workers must be at least 1, not {opts.workers}")
     if opts.shards < 1:
         raise BuildError(f"--shards must be at least 1, not {opts.shards}")
-    codecs = {kind: opts.codec(kind) for kind in opts.splits}
-    for codec in codecs.values():
-        try:
+    try:
+        check_compression(opts.compression)
+        codecs = {kind: opts.codec(kind) for kind in opts.splits}
+        for codec in codecs.values():
             codec.check_options()
-        except ValueError as e:
-            raise BuildError(str(e)) from None
+    except ValueError as e:
+        raise BuildError(str(e)) from None
     if opts.workers > (cpus := usable_cpus()):
         log.warning("%d workers, and this process may use %d CPU%s: the workers will take "
                     "turns, which makes the build slower, not faster (--workers %d is the "
@@ -254,7 +256,7 @@ def _build_in(opts: BuildOptions, codecs: dict[str, Codec], versions: dict[str, 
             hashes = _write(opts, codecs, plans, ranges, tmp, pool,
                             sum(int(n[1].sum()) for n in nbytes.values()))
         rejections = _rejection_files(opts, tmp)
-        built = [_finish(opts, kind, plans[kind], tmp[kind], hashes[kind], rejections,
+        built = [_finish(opts, codecs[kind], plans[kind], tmp[kind], hashes[kind], rejections,
                          cutoffs[kind], versions) for kind in plans]
         for path in tmp.values():
             remove_spool(path)
@@ -340,8 +342,9 @@ def _encode(opts: BuildOptions, codecs: dict[str, Codec], plans: dict[str, Plan]
                          "such as train=0.7,eval=0.15,test=0.15)"
                          + ("" if opts.include_unrecognized else
                             ", or add --include-unrecognized"))
-    log.info("encoded in %.2f s; the shards will take %s", time.monotonic() - t0,
-             ", ".join(f"{size_text(int(n[1].sum()))} ({kind})" for kind, n in nbytes.items()))
+    log.info("encoded in %.2f s; the shards will take %s%s", time.monotonic() - t0,
+             ", ".join(f"{size_text(int(n[1].sum()))} ({kind})" for kind, n in nbytes.items()),
+             f" before {opts.compression} compression" if opts.compression != "none" else "")
     return ({kind: [results[j].cutoff[kind] for j in range(len(opts.classes))]
              for kind in plans}, nbytes)
 
@@ -385,7 +388,7 @@ def _write(opts: BuildOptions, codecs: dict[str, Codec], plans: dict[str, Plan],
         for s, shard in enumerate(plan.shard_names):
             sources = tuple(tuple(part[s] for part in parts) for parts in where)
             tasks.append(WriteTask(str(tmp[kind] / shard), int(per_shard[s]), sources,
-                                   codecs[kind]))
+                                   codecs[kind], opts.compression))
             names.append((kind, shard))
     order = sorted(range(len(tasks)), key=lambda i: -tasks[i].rounds)
     total = sum(t.rounds for t in tasks) * len(opts.classes)
@@ -417,22 +420,25 @@ def _versions() -> dict[str, str]:
     return {"fastdraw": fastdraw, "numpy": np.__version__, "numba": numba.__version__}
 
 
-def _finish(opts: BuildOptions, kind: str, plan: Plan, tmp: Path, hashes: dict[str, str],
+def _finish(opts: BuildOptions, codec: Codec, plan: Plan, tmp: Path, hashes: dict[str, str],
             rejections: list[Path], cutoff: list[int], versions: dict[str, str]) -> Built:
-    """Writes labels.txt, counts.json, rejected.ndjson and manifest.json of one kind (the
-    manifest sealing the other three: see fastdraw.dataset.layout)."""
+    """Writes labels.txt, counts.json, rejected.ndjson, the TFDS metadata and manifest.json
+    of one kind (the manifest sealing the others: see fastdraw.dataset.layout)."""
     def used_rejections() -> Iterator[str]:  # every class's, up to its last used line
         for src, cut in zip(rejections, cutoff):
             with open(src, encoding="utf-8") as f:
                 yield from (line for line in f if json.loads(line)["line"] < cut)
 
-    classes = len(opts.classes)
+    kind, classes = codec.kind, len(opts.classes)
     counts = {split: n * classes for split, n in plan.splits.items()}
     files = {layout.LABELS: layout.write_labels(tmp, opts.classes),
              layout.COUNTS: layout.write_counts(tmp, counts)}
     rejected, files[layout.REJECTED] = layout.write_rejected(tmp, used_rejections())
     per_shard = plan.rounds_per_shard()
-    layout.write_manifest(tmp, {
+    made_with = codec.made_with()
+    if opts.compression != "none":
+        made_with["compression"] = compression_settings(opts.compression)
+    manifest = {
         "format": layout.FORMAT,
         "kind": kind,
         "name": opts.name,
@@ -440,14 +446,17 @@ def _finish(opts: BuildOptions, kind: str, plan: Plan, tmp: Path, hashes: dict[s
         "options": {
             "splits": plan.splits, "shards": opts.shards, "seed": opts.seed,
             **opts.record_options(), "include_unrecognized": opts.include_unrecognized,
+            "compression": opts.compression,
         },
         "versions": versions,
+        "made_with": made_with,
         "records": plan.rounds * classes,
         "rejected": rejected,
         "shards": {shard: {"records": int(per_shard[s]) * classes, "sha256": hashes[shard]}
                    for s, shard in enumerate(plan.shard_names)},
-        "files": files,
-    })
+    }
+    files.update(layout.write_tfds(tmp, manifest, codec))
+    layout.write_manifest(tmp, {**manifest, "files": files})
     return Built(kind, opts.target(kind), counts, rejected)
 
 

@@ -28,6 +28,8 @@ class BuildOptions:
     img_size: int = 64
     line_width: int = 4
     maximize: bool = True
+    img_encoding: str = "int64"  # fastdraw.codecs.img.ENCODINGS
+    compression: str = "none"  # of the shard files: fastdraw.dataset.tfrecord.COMPRESSIONS
     include_unrecognized: bool = False
     notebook_time: bool = False
     workers: int = 1
@@ -38,7 +40,8 @@ class BuildOptions:
     def record_options(self) -> dict[str, Any]:
         """The options the codecs read (the names the manifest gives them)."""
         return {"img_size": self.img_size, "line_width": self.line_width,
-                "maximize": self.maximize, "notebook_time": self.notebook_time}
+                "maximize": self.maximize, "notebook_time": self.notebook_time,
+                "img_encoding": self.img_encoding}
 
     def codec(self, kind: str) -> Codec:
         """The codec of dataset kind ``kind`` with these options."""
