@@ -1,8 +1,8 @@
 """How a record's features look to TensorFlow Datasets: the JSON of TFDS's feature
-connectors, as ``tfds.features.FeaturesDict.to_json()`` gives it (TFDS 4.9), written without
-TFDS.  A dataset's ``features.json`` is the FeaturesDict of its codec's ``tfds_features``;
-``tfds.builder_from_directory`` rebuilds the connectors from it and parses the records
-with them."""
+connectors as ``FeatureConnector.save_config`` writes it (the Feature proto as a dict, TFDS
+4.9), made without TFDS.  A dataset's ``features.json`` is the FeaturesDict of its codec's
+``tfds_features``; ``tfds.builder_from_directory`` rebuilds the connectors from it and
+parses the records with them."""
 
 from __future__ import annotations
 
@@ -44,8 +44,8 @@ def text() -> dict[str, Any]:
 
 def features_dict(features: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """``tfds.features.FeaturesDict`` of these features."""
-    return {"type": f"{_PACKAGE}.features_dict.FeaturesDict",
-            "content": {"features": features}, "proto_cls": "tensorflow_datasets.FeaturesDict"}
+    return {"featuresDict": {"features": features},
+            "pythonClassName": f"{_PACKAGE}.features_dict.FeaturesDict"}
 
 
 def class_label_names(features: dict[str, dict[str, Any]]) -> list[str]:
