@@ -64,6 +64,14 @@ def _records(codec: ImgCodec, drawings: Drawings) -> list[bytes]:
     return _values(*codec.examples(0, drawings))
 
 
+def _tf_decoded(codec: ImgCodec, records: list[bytes]) -> np.ndarray:
+    """The images of fastdraw.data's decoder (the codec's tf_decoder) of these records."""
+    import tensorflow as tf
+
+    spec, decode = codec.tf_decoder()
+    return decode(tf.io.parse_example(tf.constant(records), spec))[0].numpy()
+
+
 def _decode_all(drawings: Drawings, tf_png, sz: int, lw: int) -> None:
     """Every drawing's records in each encoding decode to its int64 record's pixels."""
     feature = f"img_{sz}"
@@ -80,6 +88,9 @@ def _decode_all(drawings: Drawings, tf_png, sz: int, lw: int) -> None:
         assert all(parse_example(r)[feature] == [p.tobytes()] for r, p in zip(raw, images))
         data = [parse_example(r)[feature][0] for r in pngs]
         assert np.array_equal(tf_png(data, sz), images), "tf.io.decode_png"
+        for e, records in zip(ENCODINGS, (int64, raw, pngs)):
+            assert np.array_equal(_tf_decoded(ImgCodec(size=sz, encoding=e), records), images), \
+                f"fastdraw.data's decoder of {e}"
         pil = [Image.open(io.BytesIO(d)) for d in data]
         assert {p.mode for p in pil} == {"1"}
         assert np.array_equal(np.stack([np.asarray(p.convert("L")) for p in pil]), images), \
@@ -178,6 +189,37 @@ def test_the_features_the_decoder_and_the_picture_follow_the_encoding(drawings, 
     assert labels.numpy().tolist() == [0] * 64
     picture = codec.picture(parse_example(records[5]), 64)
     assert np.array_equal(picture, np.kron(images[5], np.ones((3, 3), np.uint8)))
+
+
+def _with_png(value: bytes) -> bytes:
+    """A record whose img_8 is ``value``."""
+    from fastdraw.codecs.img import _blob_kernel, _img_table
+    from fastdraw.codecs.wire import metadata
+
+    d = Drawings.from_dicts([{"drawing": [[[0, 1], [0, 1]]], "key_id": "1", "word": "w",
+                              "countrycode": "XX", "recognized": True,
+                              "timestamp": "2017-01-01 00:00:00.0 UTC"}])
+    labels, key_id, recognized, stamps, *strings = metadata(np.zeros(1), d, d.timestamp)
+    blob = np.frombuffer(value, dtype=np.uint8)
+    buf, _ = _blob_kernel(labels, blob, np.array([0, len(blob)]), key_id, recognized, stamps,
+                          *strings, *_img_table(8), 0, 0)
+    return buf.tobytes()
+
+
+@pytest.mark.parametrize("make", [
+    lambda: _png()[:33] + _png()[33:-12] + b"\0\0\0\0tEXt" + bytes(4) + _png()[-12:],
+    lambda: (lambda b: (Image.fromarray(np.zeros((8, 8), np.uint8)).save(b, "PNG"),
+                        b.getvalue())[1])(io.BytesIO()),
+    lambda: _png()[:-1],
+])
+def test_the_tf_decoder_refuses_a_png_not_of_the_layout_a_build_writes(make):
+    import tensorflow as tf
+
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match="not the 8x8 1-bit PNG a build writes: check the dataset with "
+                             "python -m fastdraw verify"):
+        _tf_decoded(ImgCodec(size=8, encoding="png"), [_with_png(make())])
+    assert _tf_decoded(ImgCodec(size=8, encoding="png"), [_with_png(_png())]).shape == (1, 8, 8)
 
 
 @pytest.mark.parametrize("encoding, value, message", [

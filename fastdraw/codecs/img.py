@@ -383,6 +383,43 @@ def _unpack(src, starts, sizes, n_pixels, runs, run_sizes, white_size, out, at):
         copy_bytes(src, q, out, d, s + sizes[i] - q)
 
 
+def _tf_png_pixels(size: int) -> Callable:
+    """TensorFlow ops decoding a batch of PNGs as ``png.encode_pngs`` writes them (signature
+    and IHDR, one IDAT chunk, IEND; filter 0 on every row) at once: the zlib streams
+    inflated by one op, the bits spread to 0/255 bytes by a table.  tf.io.decode_png gives
+    the same pixels (the tests check every drawing) one image at a time, at about twice
+    the CPU (docs/performance.md).  A PNG not of that layout raises InvalidArgumentError."""
+    import tensorflow as tf
+
+    head, stride = png.header(size, size), 1 + (size + 7) // 8
+    idat, tail = len(head) + 8, 4 + len(png.IEND)  # the IDAT's data; its CRC and IEND after
+    table = tf.constant(np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1)
+                        * np.uint8(255))
+    big_endian = tf.constant([1 << 24, 1 << 16, 1 << 8, 1], tf.int32)
+    fault = (f"not the {size}x{size} 1-bit PNG a build writes: check the dataset with "
+             "python -m fastdraw verify")
+
+    def pixels(data: Any) -> Any:
+        n = tf.strings.length(data)
+        length = tf.reduce_sum(tf.cast(tf.io.decode_raw(
+            tf.strings.substr(data, tf.fill(tf.shape(n), len(head)), tf.fill(tf.shape(n), 4)),
+            tf.uint8), tf.int32) * big_endian, axis=1)
+        layout = tf.reduce_all((tf.strings.substr(data, 0, len(head)) == head)
+                               & (tf.strings.substr(data, -len(png.IEND), len(png.IEND))
+                                  == png.IEND) & (length == n - idat - tail))
+        zlib_data = tf.strings.substr(data, tf.fill(tf.shape(n), idat), n - idat - tail)
+        with tf.control_dependencies([tf.debugging.assert_equal(layout, True, message=fault)]):
+            raw = tf.io.decode_raw(tf.io.decode_compressed(zlib_data, "ZLIB"), tf.uint8)
+        rows = tf.reshape(raw, [-1, size, stride])
+        with tf.control_dependencies([tf.debugging.assert_equal(
+                tf.reduce_max(rows[:, :, 0], axis=None), tf.constant(0, tf.uint8),
+                message=fault)]):
+            spread = tf.gather(table, tf.cast(rows[:, :, 1:], tf.int32))
+        return tf.reshape(spread, [-1, size, 8 * (stride - 1)])[:, :, :size]
+
+    return pixels
+
+
 def check_encoding(encoding: str) -> str:
     """``encoding`` if it is one of ENCODINGS, else ValueError naming them."""
     if encoding not in ENCODINGS:
@@ -475,9 +512,7 @@ class ImgCodec(Codec):
         spec = {feature: (tf.io.FixedLenFeature([size * size], tf.int64) if encoding == "int64"
                           else tf.io.FixedLenFeature([], tf.string)),
                 "label": tf.io.FixedLenFeature([], tf.int64)}
-
-        def png_image(data):
-            return tf.ensure_shape(tf.io.decode_png(data, channels=1), [size, size, 1])
+        png_pixels = _tf_png_pixels(size) if encoding == "png" else None
 
         def decode(f: dict) -> tuple:
             if encoding == "int64":
@@ -485,8 +520,7 @@ class ImgCodec(Codec):
             elif encoding == "bytes":
                 pixels = tf.io.decode_raw(f[feature], tf.uint8)
             else:
-                pixels = tf.map_fn(png_image, f[feature],
-                                   fn_output_signature=tf.TensorSpec([size, size, 1], tf.uint8))
+                pixels = png_pixels(f[feature])
             return tf.reshape(pixels, [-1, size, size]), f["label"]
 
         return spec, decode

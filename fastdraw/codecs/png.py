@@ -37,12 +37,12 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-def _header(height: int, width: int) -> bytes:
+def header(height: int, width: int) -> bytes:
     """The signature and IHDR chunk of a PNG of that size, bit depth 1, grayscale."""
     return SIGNATURE + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
 
 
-_IEND = _chunk(b"IEND", b"")
+IEND = _chunk(b"IEND", b"")
 _IDAT_CRC = zlib.crc32(b"IDAT")
 
 
@@ -59,11 +59,11 @@ def encode_pngs(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n, h, w = images.shape
     rows = np.zeros((n, h, 1 + (w + 7) // 8), dtype=np.uint8)  # each row: filter 0, bits
     rows[:, :, 1:] = np.packbits(images, axis=2)
-    head, parts = _header(h, w), []
+    head, parts = header(h, w), []
     for raw in rows:
         data = zlib.compress(raw, LEVEL)
         parts.append(head + struct.pack(">I", len(data)) + b"IDAT" + data
-                     + struct.pack(">I", zlib.crc32(data, _IDAT_CRC)) + _IEND)
+                     + struct.pack(">I", zlib.crc32(data, _IDAT_CRC)) + IEND)
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum([len(p) for p in parts], out=offsets[1:])
     return np.frombuffer(b"".join(parts), dtype=np.uint8), offsets
