@@ -74,7 +74,8 @@ def pinned(path: str | Path) -> Path:
 
 def foreign_entries(path: Path) -> list[str]:
     """What directory ``path`` holds besides a dataset's files (shards, labels.txt,
-    counts.json, manifest.json, rejected.ndjson), sorted; directories end with '/'."""
+    counts.json, manifest.json, rejected.ndjson, the TFDS metadata), sorted; directories end
+    with '/'."""
     own = {LABELS, COUNTS, MANIFEST, REJECTED, DATASET_INFO, FEATURES}
     return sorted(p.name + ("/" if p.is_dir() else "") for p in path.iterdir()
                   if not (p.name in own or SHARD_RE.fullmatch(p.name)
