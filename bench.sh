@@ -12,6 +12,11 @@
 #                         the quick start cold and warm, once
 #                         (about 2 minutes)
 #
+# Both also measure every output format (benchmarks/bench_formats.py): per image encoding and
+# shard compression, bytes per example on disk, build and tf.data read examples/s (full: 40k
+# examples, medians of 3, about 5 minutes more; quick: 5k, once), and the PNG encoder's
+# choice (1-bit against 8-bit).
+#
 # Prints the machine and one table: per stage, fastdraw's median time per item, the
 # reference's, the ratio and each peer's time as a multiple of fastdraw's; then whole-process
 # builds (`python -m fastdraw`, 1 and 2 workers, against the notebook's make_sharded_files)
@@ -36,9 +41,11 @@ mkdir -p "$out"
 if [[ $mode == quick ]]; then
   rounds=(--benchmark-min-rounds=1 --benchmark-max-time=0.2 --benchmark-warmup=off)
   build=(1 1)
+  formats=(500 1)
 else
   rounds=(--benchmark-min-rounds=5 --benchmark-max-time=1.0)
   build=(4 3 --main-job 5 --cold-start 3)
+  formats=(4000 3)
 fi
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ *//' || true)
@@ -47,9 +54,12 @@ echo "mode: $mode ($(date -u +%Y-%m-%dT%H:%MZ)); medians; ratios measured in thi
 echo
 
 # The stage suites (bench_build.py's pytest tests are replaced by its script below).
-"$py" -m pytest benchmarks --ignore=benchmarks/bench_build.py -q -p no:cacheprovider \
+"$py" -m pytest benchmarks --ignore=benchmarks/bench_build.py \
+  --ignore=benchmarks/bench_formats.py -q -p no:cacheprovider \
   "${rounds[@]}" --benchmark-json="$out/stages.json" > "$out/stages.log" 2>&1 \
   || { cat "$out/stages.log"; exit 1; }
 "$py" benchmarks/bench_build.py "${build[@]}" > "$out/build.json" 2> "$out/build.log" \
   || { cat "$out/build.log"; exit 1; }
-"$py" benchmarks/report.py "$out/stages.json" "$out/build.json"
+"$py" benchmarks/bench_formats.py "${formats[@]}" > "$out/formats.json" 2> "$out/formats.log" \
+  || { cat "$out/formats.log"; exit 1; }
+"$py" benchmarks/report.py "$out/stages.json" "$out/build.json" "$out/formats.json"

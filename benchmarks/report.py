@@ -113,15 +113,48 @@ def build_table(figures: dict) -> list[str]:
     return rows
 
 
-def main(stages_json: str, build_json: str | None = None) -> None:
-    """Prints one table: the stage suites, then the whole builds."""
+def formats_table(figures: dict) -> list[str]:
+    """Rows of ``benchmarks/bench_formats.py``: per format, bytes per example, build and read
+    examples/s, each also against int64 uncompressed; the PNG variants; the goals."""
+    bases = {"img": figures["formats"]["img int64 none"],
+             "stroke": figures["formats"]["stroke - none"]}
+    rows = [f"formats: {figures['examples']} examples of {figures['classes']} classes per "
+            f"build, 2 workers; tf.data reads the train split in batches of "
+            f"{figures['batch']}; medians of {figures['repeat']}; x: against the kind's "
+            "int64 (img) or uncompressed (stroke) build",
+            f"{'format':<22} {'bytes/example':>14} {'smaller':>8} {'build ex/s':>11} "
+            f"{'x':>6} {'read ex/s':>10} {'x':>6}"]
+    for name, f in figures["formats"].items():
+        base = bases[name.split()[0]]
+        smaller = base["bytes_per_example"] / f["bytes_per_example"]
+        build = f["build_examples_per_s"] / base["build_examples_per_s"]
+        read = f["read_examples_per_s"] / base["read_examples_per_s"]
+        rows.append(f"{name:<22} {f['bytes_per_example']:>14,.1f} {smaller:>7.2f}x "
+                    f"{f['build_examples_per_s']:>11,} {build:>5.2f}x "
+                    f"{f['read_examples_per_s']:>10,} {read:>5.2f}x")
+    variants = figures["png_variants"]
+    rows.append(f"png variants ({variants['drawings']} sample drawings, 64 px lw 4): " + ", ".join(
+        f"{name} {v['bytes_per_png']} bytes {v['encode_us']} µs"
+        for name, v in variants.items() if name != "drawings"))
+    rows.append("goals, img png none against img int64 none: " + ", ".join(
+        f"{name} {g['ratio']}x (goal >= {g['goal']}x: {'met' if g['met'] else 'NOT met'})"
+        for name, g in figures["goals"].items()))
+    return rows
+
+
+def main(stages_json: str, build_json: str | None = None,
+         formats_json: str | None = None) -> None:
+    """Prints one table: the stage suites, then the whole builds, then the formats."""
     with open(stages_json, encoding="utf-8") as f:
         rows = [HEADER, *table(json.load(f))]
     if build_json:
         with open(build_json, encoding="utf-8") as f:
             rows += build_table(json.load(f))
+    if formats_json:
+        with open(formats_json, encoding="utf-8") as f:
+            rows += formats_table(json.load(f))
     print("\n".join(rows))
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main(*sys.argv[1:4])

@@ -157,7 +157,8 @@ def test_a_build_removes_no_directory(tmp_path, monkeypatch):
         names = sorted(p.name for p in (tmp_path / f"t_{kind}").iterdir())
         shards = json.loads((tmp_path / f"t_{kind}" / "manifest.json").read_text())["shards"]
         assert names == sorted([*shards, "counts.json", "labels.txt", "manifest.json",
-                                "rejected.ndjson"])
+                                "rejected.ndjson", "dataset_info.json", "features.json",
+                                "label.labels.txt"])
 
 
 @pytest.mark.parametrize("every", [0.0, 1e9])

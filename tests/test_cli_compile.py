@@ -27,6 +27,10 @@ assert main(["convert", "--to", "binary", "--classes", "cat,dog", "--data", samp
              "--out", "bin"]) == 0
 assert main(["--classes", "cat,dog", "--data", "bin", "--format", "binary", "--out", "out3",
              "--kind", "img,ink,sketchrnn,bitmap", "--splits", "train=3,valid=1,test=1"]) == 0
+assert main(["--classes", "cat,dog", "--sample", "--out", "out4", "--kind", "img",
+             "--img-encoding", "png", "--compression", "gzip"]) == 0
+assert main(["verify", "out4/custom_img"]) == 0
+assert main(["preview", "out4/custom_img", "--out", "p4.png"]) == 0
 assert main(["bitmaps", "--classes", "cat", "--data", "bin", "--out", "bitmaps"]) == 0
 d = fastdraw.loadn("eye", 5, data_path=sample_dir())
 fastdraw.json_to_img(d[0], 64, 4)

@@ -127,7 +127,7 @@ def test_build_writes_the_tutorial_s_files(built):
     manifest = json.loads((built / "manifest.json").read_text())
     assert manifest["kind"] == "ink" and manifest["options"] == {
         "splits": {"train": 9, "eval": 3}, "shards": 3, "seed": 5,
-        "include_unrecognized": False}
+        "include_unrecognized": False, "compression": "none"}
 
 
 def _expected_inks(classes: list[str], per_class: int) -> collections.Counter:

@@ -79,6 +79,7 @@ from fastdraw.build.warmup import warmup
 from fastdraw.codecs import Codec
 from fastdraw.cpus import usable_cpus
 from fastdraw.dataset import layout
+from fastdraw.dataset.tfrecord import check_compression, compression_settings
 from fastdraw.errors import BuildError
 from fastdraw.progress import Progress, size_text
 from fastdraw.sources import open_source
@@ -194,14 +195,21 @@ def build(opts: BuildOptions) -> list[Built]:
         raise BuildError(f"--workers must be at least 1, not {opts.workers}")
     if opts.shards < 1:
         raise BuildError(f"--shards must be at least 1, not {opts.shards}")
-    codecs = {kind: opts.codec(kind) for kind in opts.splits}
-    for kind, codec in codecs.items():
-        try:
+    try:
+        check_compression(opts.compression)
+        codecs = {kind: opts.codec(kind) for kind in opts.splits}
+        for codec in codecs.values():
             codec.check_options()
-        except ValueError as e:
-            raise BuildError(str(e)) from None
-        if problem := layout.layout_of(codec).split_problem(opts.splits[kind]):
+    except ValueError as e:
+        raise BuildError(str(e)) from None
+    for kind, codec in codecs.items():
+        lay = layout.layout_of(codec)
+        if problem := lay.split_problem(opts.splits[kind]):
             raise BuildError(f"--kind {kind}: {problem}")
+        if opts.compression != "none" and not lay.sharded:
+            raise BuildError(f"--kind {kind}: --compression {opts.compression}: the "
+                             f"{lay.name} layout's files are not TFRecord shards; build "
+                             f"{kind} without --compression")
     if opts.workers > (cpus := usable_cpus()):
         log.warning("%d workers, and this process may use %d CPU%s: the workers will take "
                     "turns, which makes the build slower, not faster (--workers %d is the "
@@ -353,8 +361,9 @@ def _encode(opts: BuildOptions, codecs: dict[str, Codec], plans: dict[str, Plan]
                          "such as train=0.7,eval=0.15,test=0.15)"
                          + ("" if opts.include_unrecognized else
                             ", or add --include-unrecognized"))
-    log.info("encoded in %.2f s; the shards will take %s", time.monotonic() - t0,
-             ", ".join(f"{size_text(int(n[1].sum()))} ({kind})" for kind, n in nbytes.items()))
+    log.info("encoded in %.2f s; the shards will take %s%s", time.monotonic() - t0,
+             ", ".join(f"{size_text(int(n[1].sum()))} ({kind})" for kind, n in nbytes.items()),
+             f" before {opts.compression} compression" if opts.compression != "none" else "")
     return ({kind: [results[j].cutoff[kind] for j in range(len(opts.classes))]
              for kind in plans}, nbytes)
 
@@ -402,7 +411,7 @@ def _write(opts: BuildOptions, codecs: dict[str, Codec], plans: dict[str, Plan],
             for s, shard in enumerate(plan.shard_names):
                 sources = tuple(tuple(part[s] for part in parts) for parts in where)
                 tasks.append(WriteTask(str(tmp[kind] / shard), int(per_shard[s]), sources,
-                                       codecs[kind]))
+                                       codecs[kind], opts.compression))
                 names.append((kind, shard, int(per_shard[s]) * classes))
             continue
         for j, name in enumerate(opts.classes):
@@ -454,16 +463,16 @@ def _versions() -> dict[str, str]:
 def _finish(opts: BuildOptions, codec: Codec, plan: Plan, tmp: Path,
             written: dict[str, tuple[int, str]], rejections: list[Path], cutoff: list[int],
             versions: dict[str, str]) -> Built:
-    """Writes the class-names file (labels.txt), counts.json, rejected.ndjson and
-    manifest.json of one kind (the manifest sealing the others and the data files
-    ``written``, each with its records and sha256: see fastdraw.dataset.layout)."""
-    kind = codec.kind
+    """Writes the class-names file (labels.txt), counts.json, rejected.ndjson, the TFDS
+    metadata (of a layout TFDS reads) and manifest.json of one kind (the manifest sealing the
+    others and the data files ``written``, each with its records and sha256: see
+    fastdraw.dataset.layout)."""
     def used_rejections() -> Iterator[str]:  # every class's, up to its last used line
         for src, cut in zip(rejections, cutoff):
             with open(src, encoding="utf-8") as f:
                 yield from (line for line in f if json.loads(line)["line"] < cut)
 
-    classes = len(opts.classes)
+    kind, classes = codec.kind, len(opts.classes)
     counts = {split: n * classes for split, n in plan.splits.items()}
     files = {}
     if plan.layout.labels is not None:
@@ -471,23 +480,30 @@ def _finish(opts: BuildOptions, codec: Codec, plan: Plan, tmp: Path,
     files[layout.COUNTS] = layout.write_counts(tmp, counts)
     rejected, files[layout.REJECTED] = layout.write_rejected(tmp, used_rejections())
     record_options = opts.record_options()
-    layout.write_manifest(tmp, {
+    options = {"splits": plan.splits, "shards": plan.shards, "seed": opts.seed,
+               **{name: record_options[name] for name in codec.recorded_options},
+               "include_unrecognized": opts.include_unrecognized}
+    made_with = codec.made_with()
+    if plan.layout.sharded:
+        options["compression"] = opts.compression
+        if opts.compression != "none":
+            made_with["compression"] = compression_settings(opts.compression)
+    manifest = {
         "format": layout.FORMAT,
         "kind": kind,
         "name": opts.name,
         "classes": list(opts.classes),
-        "options": {
-            "splits": plan.splits, "shards": plan.shards, "seed": opts.seed,
-            **{name: record_options[name] for name in codec.recorded_options},
-            "include_unrecognized": opts.include_unrecognized,
-        },
+        "options": options,
         "versions": versions,
+        "made_with": made_with,
         "records": plan.rounds * classes,
         "rejected": rejected,
         "shards": {name: {"records": records, "sha256": sha256}
                    for name, (records, sha256) in written.items()},
-        "files": files,
-    })
+    }
+    if plan.layout.tfds:
+        files.update(layout.write_tfds(tmp, manifest, codec))
+    layout.write_manifest(tmp, {**manifest, "files": files})
     return Built(kind, opts.target(kind), counts, rejected)
 
 

@@ -71,6 +71,13 @@ def add_build(p: argparse.ArgumentParser) -> None:
                    help="side of --kind bitmap's official bitmaps in pixels (default: 28)")
     p.add_argument("--no-maximize", action="store_true",
                    help="scale by 1/1024 instead of stretching each drawing to the image")
+    p.add_argument("--img-encoding", choices=["int64", "bytes", "png"], default="int64",
+                   help="how an image is stored: int64 pixel values (the notebook's), raw "
+                        "uint8 bytes, or a 1-bit PNG (default: %(default)s)")
+    p.add_argument("--compression", choices=["none", "gzip", "zlib"], default="none",
+                   help="compression of the shard files, as TensorFlow's TFRecordOptions "
+                        "(read them with compression_type=\"GZIP\" or \"ZLIB\"; default: "
+                        "%(default)s)")
     p.add_argument("--include-unrecognized", action="store_true",
                    help="also use drawings the Quick, Draw! classifier did not recognize")
     p.add_argument("--notebook-time", action="store_true",
@@ -215,7 +222,8 @@ def options_from_args(args: argparse.Namespace) -> BuildOptions:
     return BuildOptions(
         classes=classes, files=files, name=name, out=out, splits=splits, shards=args.shards,
         seed=args.seed, img_size=args.img_size, line_width=args.line_width,
-        maximize=not args.no_maximize, include_unrecognized=args.include_unrecognized,
+        maximize=not args.no_maximize, img_encoding=args.img_encoding,
+        compression=args.compression, include_unrecognized=args.include_unrecognized,
         notebook_time=args.notebook_time, rdp=args.rdp, bitmap_size=args.bitmap_size,
         workers=args.workers,
         overwrite=args.overwrite, strict=args.strict,

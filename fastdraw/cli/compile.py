@@ -31,11 +31,12 @@ def run_compile(args: argparse.Namespace) -> int:
 
 
 def compile_all() -> None:
-    """Runs a build of every kind (from ndjson and from the binary format), verify, preview,
-    the mosaic and the drop-ins that need no TensorFlow, on a few drawings of the bundled
-    sample, in a temporary directory."""
+    """Runs a build of every kind and image encoding (from ndjson and from the binary format),
+    verify, preview, the mosaic and the drop-ins that need no TensorFlow, on a few drawings
+    of the bundled sample, in a temporary directory."""
     from fastdraw.build import BuildOptions, build
     from fastdraw.codecs import CODECS
+    from fastdraw.codecs.img import ENCODINGS
     from fastdraw.dataset.layout import layout_of
     from fastdraw.dataset.verify import check
     from fastdraw.notebook import dropins
@@ -64,6 +65,11 @@ def compile_all() -> None:
             built += build(BuildOptions(
                 classes=classes, files=binary, name="b", out=Path(tmp),
                 splits={"img": splits}, shards=1, workers=1, progress=False))
+            for encoding in ENCODINGS[1:]:
+                built += build(BuildOptions(
+                    classes=classes, files=[sample / f"{c}.ndjson" for c in classes],
+                    name=encoding, out=Path(tmp), splits={"img": splits}, shards=1,
+                    img_encoding=encoding, compression="gzip", workers=1, progress=False))
             for b in built:
                 check(b.path, workers=1)
                 if layout_of(b.kind).sharded:

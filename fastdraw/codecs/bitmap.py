@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from fastdraw.codecs import tfds
 from fastdraw.codecs.base import METADATA, Codec, RecordChecks
 from fastdraw.codecs.proto import COUNT, ITEM_LEN
 from fastdraw.codecs.wire import (
@@ -125,6 +126,14 @@ class BitmapCodec(Codec):
 
     def features(self) -> dict[str, str]:
         return {**METADATA, self.feature: "bytes"}
+
+    def tfds_features(self, classes: int) -> dict[str, dict[str, Any]]:
+        """The bitmap as a uint8 ``Tensor`` (size, size) kept as its raw bytes."""
+        return {**super().tfds_features(classes),
+                self.feature: tfds.tensor((self.size, self.size), "uint8", "bytes")}
+
+    def supervised_keys(self) -> tuple[str, str] | None:
+        return self.feature, "label"
 
     def check_options(self) -> None:
         if not 1 <= self.size <= MAX_SIZE:

@@ -27,6 +27,12 @@ without that field; the file is those canonical bytes.  (Manifests written befor
 Every file is read through `fastdraw.dataset.files`: regular files only, and a whole file
 only up to the bound its kind allows (``*_LIMIT``).
 
+A build also writes the TFDS metadata with which ``tfds.builder_from_directory`` reads the
+dataset (fastdraw.dataset.tfds: ``dataset_info.json``, ``features.json`` and
+``label.labels.txt``), sealed by the manifest's ``files`` too.  The manifest's ``options``
+name the image encoding and the shards' compression (``shard_compression``), its
+``made_with`` the encoder and compressor settings that made their bytes.
+
 A build publishes a dataset as a link to a directory of one build, which never changes and
 goes all at once when a later build replaces it (fastdraw.build.publish): readers read the
 directory `pinned` gives.
@@ -45,14 +51,18 @@ from typing import Any, NamedTuple
 
 from fastdraw.codecs import CODECS, Codec, codec_for, codec_of_features
 from fastdraw.codecs.proto import parse_example
+from fastdraw.dataset import tfds
 from fastdraw.dataset.files import check_regular, read_bounded
-from fastdraw.dataset.tfrecord import read_records
+from fastdraw.dataset.tfrecord import COMPRESSIONS, read_records
 
 FORMAT = "fastdraw-dataset/1"
 LABELS = "labels.txt"
 COUNTS = "counts.json"
 MANIFEST = "manifest.json"
 REJECTED = "rejected.ndjson"
+DATASET_INFO = "dataset_info.json"  # TFDS's
+FEATURES = "features.json"  # TFDS's
+TFDS_LABELS_SUFFIX = ".labels.txt"  # TFDS's <feature>.labels.txt, a ClassLabel's names
 SHARD_RE = re.compile(r"(?P<split>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})")
 
 # The most bytes each metadata file may take, and what it holds (for the message when it
@@ -61,6 +71,7 @@ LABELS_LIMIT, LABELS_HOLDS = 16 << 20, "the class names, one a line"
 COUNTS_LIMIT, COUNTS_HOLDS = 1 << 20, "a count of records per split"
 MANIFEST_LIMIT, MANIFEST_HOLDS = 64 << 20, "a few KiB, and about 150 bytes a shard"
 REJECTED_LINE_LIMIT = 64 << 10  # a line of rejected.ndjson: file, line, reason, 200 characters
+TFDS_LIMIT, TFDS_HOLDS = 64 << 20, "a few KiB, and about 10 bytes a shard"
 
 SEALED = (LABELS, COUNTS, REJECTED)  # the files whose size and sha256 the manifest's files give
 MANIFEST_SHA256 = "manifest_sha256"  # the manifest's field sealing the rest of it
@@ -86,6 +97,7 @@ class Layout:
     suffix: str = ""  # of a shard's split name, before -%05d-of-%05d
     renamed: Mapping[str, str] = field(default_factory=dict)  # split -> its files' name
     required: tuple[str, ...] = ()  # splits its readers need
+    tfds: bool = False  # a build writes the TFDS metadata (fastdraw.dataset.tfds)
 
     @property
     def sharded(self) -> bool:
@@ -155,7 +167,7 @@ class Layout:
         return text.split("\n")
 
 
-NOTEBOOK = Layout("notebook", LABELS, False, None)
+NOTEBOOK = Layout("notebook", LABELS, False, None, tfds=True)
 RNN_TUTORIAL = Layout("rnn-tutorial", "training.tfrecord.classes", True, None, ".tfrecord",
                       {"train": "training"})
 SKETCH_RNN = Layout("sketch-rnn", None, False, ".npz", required=("train", "valid", "test"))
@@ -193,13 +205,15 @@ def pinned(path: str | Path) -> Path:
 
 def foreign_entries(path: Path) -> list[str]:
     """What directory ``path`` holds besides a dataset's files (shards or class files, the
-    class-names file, counts.json, manifest.json, rejected.ndjson of any layout), sorted;
-    directories end with '/'."""
-    own = {COUNTS, MANIFEST, REJECTED, *(lay.labels for lay in LAYOUTS.values() if lay.labels)}
+    class-names file, counts.json, manifest.json, rejected.ndjson, the TFDS metadata of any
+    layout), sorted; directories end with '/'."""
+    own = {COUNTS, MANIFEST, REJECTED, DATASET_INFO, FEATURES,
+           *(lay.labels for lay in LAYOUTS.values() if lay.labels)}
 
     def owned(name: str) -> bool:
-        return name in own or any(lay.parse_shard(name) or (
-            lay.extension and name.endswith(lay.extension)) for lay in LAYOUTS.values())
+        return name in own or name.endswith(TFDS_LABELS_SUFFIX) or any(
+            lay.parse_shard(name) or (lay.extension and name.endswith(lay.extension))
+            for lay in LAYOUTS.values())
 
     return sorted(p.name + ("/" if p.is_dir() else "") for p in path.iterdir()
                   if not owned(p.name) or p.is_dir())
@@ -256,6 +270,48 @@ def manifest_sha256(manifest: dict[str, Any]) -> str:
     """The sha256 that seals a manifest: of its canonical JSON without MANIFEST_SHA256."""
     return hashlib.sha256(manifest_bytes(
         {k: v for k, v in manifest.items() if k != MANIFEST_SHA256})).hexdigest()
+
+
+def tfds_names(codec: Codec, classes: int) -> list[str]:
+    """The TFDS files of a dataset of ``codec`` with ``classes`` classes."""
+    return [DATASET_INFO, FEATURES, *(f"{name}{TFDS_LABELS_SUFFIX}"
+                                      for name in tfds.class_label_features(codec, classes))]
+
+
+def tfds_contents(path: Path, manifest: dict[str, Any], codec: Codec, labels: bytes
+                  ) -> dict[str, bytes]:
+    """The bytes of the TFDS files of the dataset at ``path`` (fastdraw.dataset.tfds), by
+    name: from its manifest (kind, name, classes, options, shards), codec, labels.txt's
+    bytes and the sizes of its shards on disk."""
+    split_shards = {split: sorted(n for n in manifest["shards"]
+                                  if (m := SHARD_RE.fullmatch(n)) and m["split"] == split)
+                    for split in sorted(manifest["options"]["splits"])}
+    sizes = {n: os.stat(path / n).st_size for names in split_shards.values() for n in names}
+    classes = len(manifest["classes"])
+    names = tfds_names(codec, classes)
+    return {names[0]: tfds.dataset_info_json(manifest, codec, split_shards, sizes),
+            names[1]: tfds.features_json(codec, classes),
+            **{name: labels for name in names[2:]}}
+
+
+def write_tfds(path: Path, manifest: dict[str, Any], codec: Codec) -> dict[str, Any]:
+    """Writes the TFDS files of the dataset at ``path`` (its shards and labels.txt written,
+    ``manifest`` without ``files``); returns their entries for the manifest's ``files``."""
+    labels = read_bounded(path / LABELS, LABELS_LIMIT, LABELS_HOLDS)
+    return {name: _write(path / name, data)
+            for name, data in tfds_contents(path, manifest, codec, labels).items()}
+
+
+def shard_compression(path: str | Path, manifest: dict[str, Any] | None) -> str:
+    """The compression of the shards of the dataset at ``path`` (none without a manifest, or
+    in one written before compression was an option); ValueError for one this version
+    cannot read."""
+    compression = ((manifest or {}).get("options") or {}).get("compression", "none")
+    if compression not in COMPRESSIONS:
+        raise ValueError(f"{Path(path) / MANIFEST}: the shards' compression is "
+                         f"{compression!r}, which this version of fastdraw cannot read (it "
+                         f"reads {', '.join(COMPRESSIONS)}); a newer fastdraw wrote it?")
+    return compression
 
 
 def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
@@ -346,7 +402,11 @@ def dataset_codec(path: str | Path, manifest: dict[str, Any] | None = None) -> C
     if manifest is None:
         manifest = read_manifest(path)
     if manifest is not None and "kind" in manifest:
-        return codec_for(manifest["kind"], manifest.get("options", {}))
+        try:
+            return codec_for(manifest["kind"], manifest.get("options", {}))
+        except ValueError as e:
+            raise ValueError(f"{Path(path) / MANIFEST}: {e}, so it cannot read the dataset; a "
+                             "newer fastdraw wrote it?") from None
     shard, features = first_record(path)
     codec = codec_of_features(features)
     if codec is None:

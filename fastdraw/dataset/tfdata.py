@@ -17,8 +17,10 @@ from fastdraw.dataset.layout import (
     layout_of,
     pinned,
     read_manifest,
+    shard_compression,
     shard_paths,
 )
+from fastdraw.dataset.tfrecord import tf_compression_type
 
 
 def _split_records(manifest: dict[str, Any] | None, shards: list[Path]) -> int | None:
@@ -38,11 +40,13 @@ def _records(path: str | Path, manifest: dict[str, Any] | None, split: str, shuf
     one a shard: reading shard by shard would double the time spent per record."""
     import tensorflow as tf
 
+    compression = tf_compression_type(shard_compression(path, manifest))
     shards = shard_paths(path, split, manifest)
     files = [str(p) for p in shards]
     if shuffle:
         files = tf.data.Dataset.from_tensor_slices(files).shuffle(len(files), seed=seed)
-    records = tf.data.TFRecordDataset(files, num_parallel_reads=parallel_reads)
+    records = tf.data.TFRecordDataset(files, compression_type=compression,
+                                      num_parallel_reads=parallel_reads)
     count = _split_records(manifest, shards)
     if count is None:  # a dataset without a manifest (made by the notebook, say)
         return records
@@ -87,7 +91,8 @@ def _dataset(path: str | Path, split: str, want: type[Codec], decode_options: di
 
 def img_dataset(path: str | Path, split: str, batch_size: int | None = None, shuffle: bool = False,
                 shuffle_buffer: int = 10000, seed: int | None = None, parallel_reads: int = 1):
-    """tf.data.Dataset of `(image uint8 [size, size], label int64)` from an img dataset.
+    """tf.data.Dataset of `(image uint8 [size, size], label int64)` from an img dataset,
+    whatever its image encoding (int64, bytes, png) and its shards' compression.
 
     Records come in file order (shards sorted; interleaved when `parallel_reads` > 1)
     unless `shuffle`, which shuffles the shard order and then a `shuffle_buffer` of records.

@@ -14,11 +14,14 @@ twice, saying whether in two splits (which leaks test data into training), in tw
 of a split or within a shard.  Checks the manifest
 itself: every field and option of the shape a build writes (no unknown or missing key),
 options.splits against counts.json, its bytes canonical and sealed by its manifest_sha256,
-and the size and sha256 of labels.txt, counts.json and rejected.ndjson against its files;
-so a single changed byte anywhere fails.  A directory of the notebook's layout (no
-manifest, no rejected lines) gets the checks its files allow.  TensorFlow-free, every file
-opened as a regular file and read within a bound, each shard read once, a window at a time,
-so memory does not grow with the dataset.
+and the size and sha256 of labels.txt, counts.json, rejected.ndjson and the TFDS metadata
+(dataset_info.json, features.json, label.labels.txt) against its files, and that metadata
+against what the build writes for the manifest; so a single changed byte anywhere fails.
+Shards compressed as the manifest's options.compression says are read inflated (their
+sha256 is of the file as written); a png image is read as a PNG.  A directory of the
+notebook's layout (no manifest, no rejected lines) gets the checks its files allow.
+TensorFlow-free, every file opened as a regular file and read within a bound, each shard
+read once, a window at a time, so memory does not grow with the dataset.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from fastdraw.codecs import CODECS, KINDS, Codec, codec_for, codec_of_features, proto
+from fastdraw.codecs.img import ENCODINGS
 from fastdraw.codecs.proto import (
     COUNT,
     FIRST,
@@ -66,6 +70,7 @@ from fastdraw.dataset.layout import (
     COUNTS,
     COUNTS_HOLDS,
     COUNTS_LIMIT,
+    DATASET_INFO,
     FORMAT,
     LABELS_HOLDS,
     LABELS_LIMIT,
@@ -75,6 +80,8 @@ from fastdraw.dataset.layout import (
     MANIFEST_SHA256,
     REJECTED,
     REJECTED_LINE_LIMIT,
+    TFDS_HOLDS,
+    TFDS_LIMIT,
     Layout,
     file_entry,
     found_layout,
@@ -82,9 +89,11 @@ from fastdraw.dataset.layout import (
     manifest_sha256,
     pinned,
     read_manifest,
+    tfds_contents,
+    tfds_names,
 )
 from fastdraw.dataset.npz import check_member
-from fastdraw.dataset.tfrecord import read_windows
+from fastdraw.dataset.tfrecord import COMPRESSIONS, read_windows
 from fastdraw.errors import CorruptRecordError, DatasetFileError
 
 _PARALLEL_BYTES = 16 << 20
@@ -191,7 +200,13 @@ def check(path: str | Path, workers: int | None = None) -> Report:
             if listed is not None and name not in listed:
                 problems.append(f"{name}: no {{records, sha256}} entry in manifest.json's "
                                 f"shards, so its sha256 and record count cannot be checked")
-    job = _ShardJob(labels, _manifest_codec(manifest, problems), options, layout.labels)
+    readable = "unreadable" not in manifest
+    job = _ShardJob(labels, _manifest_codec(manifest, problems) if readable else None, options,
+                    layout.labels, options.get("compression", "none"), readable)
+    if not readable:
+        report.notes.append("the shards' records were not read (this version of fastdraw "
+                            "cannot read them): only their sha256 was checked")
+        report.verified = ["sha256"]
     results = _run(job, [path / name for name in present], workers)
     totals: Counter[str] = Counter()
     kinds = Counter(r.kind for r in results if r.kind)
@@ -204,26 +219,34 @@ def check(path: str | Path, workers: int | None = None) -> Report:
             if r.sha256 is not None and r.sha256 != listed_shard["sha256"]:
                 problems.append(f"{r.name}: sha256 {r.sha256} differs from manifest.json's "
                                 f"{listed_shard['sha256']}")
-            if r.records != listed_shard["records"]:
+            if readable and r.records != listed_shard["records"]:
                 problems.append(f"{r.name}: holds {r.records} records, manifest.json says "
                                 f"{listed_shard['records']}")
         totals[layout.parse_shard(r.name).split] += r.records
     report.shards = len(results)
     report.kind = manifest.get("kind") or (kinds.most_common(1)[0][0] if kinds else "?")
     report.split_records = {s: totals[s] for s in splits}
-    for split, want in (counts or {}).items():
+    for split, want in (counts or {}).items() if readable else ():
         if not _is_count(want):
             problems.append(f"counts.json: {split} is {_describe(want)}, not a whole number of "
                             f"records; its shards hold {totals[split]}")
         elif totals[split] != want:
             problems.append(f"counts.json: {split} has {want} records, its shards hold "
                             f"{totals[split]}")
-    if "records" in manifest and manifest["records"] != sum(totals.values()):
+    if readable and "records" in manifest and manifest["records"] != sum(totals.values()):
         problems.append(f"manifest.json: records is {manifest['records']}, the shards hold "
                         f"{sum(totals.values())}")
     problems.extend(_duplicate_problems(layout, results))
     if not notebook:
         _check_rejected(path, manifest, problems, seen)
+        # A shard that is not as the manifest has it is a problem said already: the TFDS
+        # metadata then lists a size of the shards that are not there.
+        sound = len(results) == len(listed or ()) and all(
+            r.sha256 is not None and r.sha256 == listed.get(r.name, {}).get("sha256")
+            for r in results)
+        if layout.tfds and _check_tfds(path, manifest, job.codec, labels, sound, problems, seen,
+                                       report.notes):
+            report.verified.insert(-1, "TFDS metadata")
     _check_sealed(manifest, seen, problems)
     if problems and not path.exists():  # what was read is gone: its problems are no news
         report.problems = [f"the dataset was replaced by another build while verify read it "
@@ -362,9 +385,9 @@ def _unreadable(file: Path, e: OSError | DatasetFileError, problems: list[str]) 
         problems.append(f"{file.name}: cannot be read ({e.strerror or e})")
 
 
-def _text(file: Path, limit: int, holds: str, problems: list[str],
-          seen: dict[str, dict] | None = None) -> str | None:
-    """The UTF-8 text of a metadata file of at most ``limit`` bytes (``holds`` says what it
+def _bytes(file: Path, limit: int, holds: str, problems: list[str],
+           seen: dict[str, dict] | None = None) -> bytes | None:
+    """The bytes of a metadata file of at most ``limit`` bytes (``holds`` says what it
     holds), or None after saying why it cannot be read.  ``seen`` gets the file's size and
     sha256, as the manifest's ``files`` give them."""
     try:
@@ -374,6 +397,16 @@ def _text(file: Path, limit: int, holds: str, problems: list[str],
         return None
     if seen is not None:
         seen[file.name] = file_entry(len(data), hashlib.sha256(data).hexdigest())
+    return data
+
+
+def _text(file: Path, limit: int, holds: str, problems: list[str],
+          seen: dict[str, dict] | None = None) -> str | None:
+    """The UTF-8 text of a metadata file, as ``_bytes`` reads it, or None after saying why
+    there is none."""
+    data = _bytes(file, limit, holds, problems, seen)
+    if data is None:
+        return None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -456,9 +489,10 @@ def _counts(path: Path, problems: list[str], seen: dict[str, dict]) -> dict[str,
     return counts
 
 
-_MANIFEST_FIELDS = ("format", "kind", "name", "classes", "options", "versions", "records",
-                    "rejected", "shards", "files", MANIFEST_SHA256)
+_MANIFEST_FIELDS = ("format", "kind", "name", "classes", "options", "versions", "made_with",
+                    "records", "rejected", "shards", "files", MANIFEST_SHA256)
 _SEALING = ("files", MANIFEST_SHA256)  # fields a manifest written before them lacks
+_LATER = ("made_with",)  # a field manifests written before the image encodings lack
 
 
 def _manifest(path: Path, layout: Layout, problems: list[str], notes: list[str]
@@ -481,8 +515,10 @@ def _manifest(path: Path, layout: Layout, problems: list[str], notes: list[str]
 
     _check_sealing(manifest, text.encode("utf-8"), problems, notes)
     unsealed = not any(name in manifest for name in _SEALING)
+    later = _written_later(manifest)
     if lacking := [name for name in _MANIFEST_FIELDS
-                   if name not in manifest and not (unsealed and name in _SEALING)]:
+                   if name not in manifest and not (unsealed and name in _SEALING)
+                   and (later or name not in _LATER)]:
         problems.append(f"manifest.json: lacks {', '.join(lacking)} (the build writes "
                         f"{', '.join(_MANIFEST_FIELDS)}); rebuild the dataset")
     if unknown := [name for name in manifest if name not in _MANIFEST_FIELDS]:
@@ -496,8 +532,11 @@ def _manifest(path: Path, layout: Layout, problems: list[str], notes: list[str]
             out["kind"] = manifest["kind"]
         else:
             bad("kind", manifest["kind"], " or ".join(f'"{k}"' for k in KINDS))
-    if "name" in manifest and not isinstance(manifest["name"], str):
-        bad("name", manifest["name"], "the dataset's name (a string)")
+    if "name" in manifest:
+        if isinstance(manifest["name"], str):
+            out["name"] = manifest["name"]
+        else:
+            bad("name", manifest["name"], "the dataset's name (a string)")
     if "classes" in manifest:
         classes = manifest["classes"]
         if isinstance(classes, list) and all(isinstance(c, str) for c in classes):
@@ -506,8 +545,9 @@ def _manifest(path: Path, layout: Layout, problems: list[str], notes: list[str]
             bad("classes", classes, "an array of class names")
     if "versions" in manifest:
         versions = manifest["versions"]
-        if not (isinstance(versions, dict) and all(isinstance(v, str)
-                                                   for v in versions.values())):
+        if isinstance(versions, dict) and all(isinstance(v, str) for v in versions.values()):
+            out["versions"] = versions
+        else:
             bad("versions", versions, 'an object of versions by package, such as '
                                       '{"fastdraw": "1.0"}')
     for name in ("records", "rejected"):
@@ -517,7 +557,18 @@ def _manifest(path: Path, layout: Layout, problems: list[str], notes: list[str]
             else:
                 bad(name, manifest[name], "a whole number")
     if "options" in manifest:
-        out["options"] = _manifest_options(manifest["options"], out.get("kind"), bad, problems)
+        out["options"] = _manifest_options(manifest["options"], out.get("kind"), layout, later,
+                                           bad, problems)
+        if isinstance(options := manifest["options"], dict) and (
+                options.get("img_encoding", ENCODINGS[0]) not in ENCODINGS
+                or options.get("compression", COMPRESSIONS[0]) not in COMPRESSIONS):
+            out["unreadable"] = True
+    if "made_with" in manifest:
+        made_with = manifest["made_with"]
+        if not (isinstance(made_with, dict) and all(isinstance(v, dict)
+                                                    for v in made_with.values())):
+            bad("made_with", made_with, 'an object of settings by encoder, such as '
+                                        '{"png": {"zlib": "1.3.1", "level": 6}}')
     if "shards" in manifest:
         shards = manifest["shards"]
         if not isinstance(shards, dict):
@@ -531,8 +582,26 @@ def _manifest(path: Path, layout: Layout, problems: list[str], notes: list[str]
                 else:
                     bad(f"shards[{name!r}]", entry, 'an object {"records": N, "sha256": "..."}')
     if "files" in manifest:
-        out["files"] = _manifest_files(manifest["files"], layout, bad, problems)
+        out["files"] = _manifest_files(
+            manifest["files"], [*layout.sealed, *(_tfds_files(out) if later and layout.tfds
+                                                  else [])], bad, problems)
     return out
+
+
+def _written_later(manifest: dict[str, Any]) -> bool:
+    """Whether a manifest was written by a fastdraw that writes made_with, the image encoding
+    and compression options and the TFDS metadata (all of which older ones lack)."""
+    options, files = manifest.get("options"), manifest.get("files")
+    return ("made_with" in manifest
+            or (isinstance(options, dict) and any(o in options for o in _LATER_OPTIONS))
+            or (isinstance(files, dict) and DATASET_INFO in files))
+
+
+def _tfds_files(manifest: dict[str, Any]) -> list[str]:
+    """The TFDS files of a dataset of the manifest's kind (the first kind's, if it names
+    none) and classes."""
+    return tfds_names(codec_for(manifest.get("kind", KINDS[0]), {}),
+                      len(manifest.get("classes", ())))
 
 
 def _check_sealing(manifest: dict[str, Any], data: bytes, problems: list[str],
@@ -579,11 +648,19 @@ _OPTIONS: dict[str, tuple[Callable[[Any], bool], str]] = {
             "a number of at least 0"),
     "include_unrecognized": (lambda v: isinstance(v, bool), "true or false"),
     "bitmap_size": (lambda v: _is_count(v) and v >= 1, "a whole number of at least 1"),
+    "img_encoding": (lambda v: v in ENCODINGS,
+                     f"one this version of fastdraw reads ({', '.join(ENCODINGS)}): a newer "
+                     "fastdraw wrote the dataset?"),
+    "compression": (lambda v: v in COMPRESSIONS,
+                    f"one this version of fastdraw reads ({', '.join(COMPRESSIONS)}): a newer "
+                    "fastdraw wrote the dataset?"),
 }
 _EVERY_KIND = ("splits", "shards", "seed", "include_unrecognized")  # the options of every kind
+_LATER_OPTIONS = ("img_encoding", "compression")  # options manifests written before them lack
 
 
-def _manifest_options(options: Any, kind: str | None, bad: Callable[[str, Any, str], None],
+def _manifest_options(options: Any, kind: str | None, layout: Layout, later: bool,
+                      bad: Callable[[str, Any, str], None],
                       problems: list[str]) -> dict[str, Any]:
     """The options a build of ``kind`` writes (every kind's, and those its codec records)
     that are of the type it writes them in; says which lack, which are unknown (a renamed key
@@ -591,10 +668,12 @@ def _manifest_options(options: Any, kind: str | None, bad: Callable[[str, Any, s
     if not isinstance(options, dict):
         bad("options", options, "an object of the build's options")
         return {}
-    recorded = CODECS[kind].recorded_options if kind else ()
+    recorded = (*CODECS[kind].recorded_options, *(("compression",) if layout.sharded else ())) \
+        if kind else ()
     names = [name for name in _OPTIONS
              if name in _EVERY_KIND or name in recorded or (kind is None and name in options)]
-    if lacking := [name for name in names if name not in options]:
+    if lacking := [name for name in names
+                   if name not in options and (later or name not in _LATER_OPTIONS)]:
         problems.append(f"manifest.json: options lacks {', '.join(lacking)} (the build writes "
                         f"{', '.join(names)})")
     if unknown := [name for name in options if name not in names]:
@@ -612,16 +691,16 @@ def _manifest_options(options: Any, kind: str | None, bad: Callable[[str, Any, s
     return out
 
 
-def _manifest_files(files: Any, layout: Layout, bad: Callable[[str, Any, str], None],
+def _manifest_files(files: Any, sealed: list[str], bad: Callable[[str, Any, str], None],
                     problems: list[str]) -> dict[str, Any]:
-    """The manifest's entries {bytes, sha256} of the files it seals (the layout's), those of
-    that shape."""
+    """The manifest's entries {bytes, sha256} of the files it seals (the layout's, and the
+    TFDS metadata of a manifest written after it was), those of that shape."""
     if not isinstance(files, dict):
         bad("files", files, "an object of {bytes, sha256} by file name")
         return {}
-    if files.keys() != set(layout.sealed):
+    if files.keys() != set(sealed):
         problems.append(f"manifest.json: files names {', '.join(map(repr, files)) or 'none'}, "
-                        f"not {', '.join(layout.sealed)}")
+                        f"not {', '.join(sealed)}")
     out = {}
     for name, entry in files.items():
         if (isinstance(entry, dict) and entry.keys() == {"bytes", "sha256"}
@@ -630,6 +709,63 @@ def _manifest_files(files: Any, layout: Layout, bad: Callable[[str, Any, str], N
         else:
             bad(f"files[{name!r}]", entry, 'an object {"bytes": N, "sha256": "..."}')
     return out
+
+
+def _check_tfds(path: Path, manifest: dict[str, Any], codec: Codec | None,
+                labels: list[str] | None, shards_sound: bool, problems: list[str],
+                seen: dict[str, dict], notes: list[str]) -> bool:
+    """Reads the TFDS metadata (``seen`` gets each file's size and sha256, for the seal) and
+    compares it with what the build writes for the manifest, its labels and its shards
+    (dataset_info.json only when they are ``shards_sound``, as the manifest has them); a
+    dataset built before that metadata gets a note.  Returns whether it was checked."""
+    names = _tfds_files(manifest)
+    if not any(os.path.lexists(path / n) or n in manifest.get("files", {}) for n in names):
+        notes.append(f"no TFDS metadata ({', '.join(names)}): built by a fastdraw that did not "
+                     "write it, so tfds.builder_from_directory cannot read the dataset; "
+                     "rebuild it to add that")
+        return False
+    found = {n: _bytes(path / n, TFDS_LIMIT, TFDS_HOLDS, problems, seen) for n in names}
+    if (codec is None or labels is None
+            or not {"name", "classes", "versions", "shards"} <= manifest.keys()
+            or "splits" not in manifest.get("options", {})):
+        return True  # the problems that leave nothing to compare with are said already
+    try:
+        want = tfds_contents(path, manifest, codec, "\n".join(labels).encode("utf-8"))
+    except OSError:  # a shard that is missing or cannot be read: said already
+        return True
+    sealed = manifest.get("files", {})
+    for name, data in found.items():
+        if (data is None or data == want[name] or (name in sealed and seen[name] != sealed[name])
+                or (name == DATASET_INFO and not shards_sound)):
+            continue  # unread, right, or changed since the build (which the seal says)
+        problems.append(f"{name}: not the TFDS metadata the build writes for this dataset's "
+                        f"manifest, labels and shards ({_difference(data, want[name])}), so "
+                        "TFDS would read the dataset wrong; rebuild the dataset")
+    return True
+
+
+def _difference(data: bytes, want: bytes) -> str:
+    """Where a file differs from the bytes it should have: the first JSON value that
+    differs (such as 'splits[0].shardLengths[1] is "9", not "8"'), else the first byte."""
+    try:
+        got, expected = json.loads(data), json.loads(want)
+    except ValueError:
+        got = expected = None
+    at = ""
+    while got != expected and type(got) is type(expected) and isinstance(got, (dict, list)):
+        if isinstance(got, list) and len(got) != len(expected):
+            return f"{at or 'it'} has {len(got)} items, not {len(expected)}"
+        keys = range(len(got)) if isinstance(got, list) else sorted({*got, *expected})
+        key = next(k for k in keys if (got.get(k) if isinstance(got, dict) else got[k])
+                   != (expected.get(k) if isinstance(expected, dict) else expected[k]))
+        at += f"[{key}]" if isinstance(got, list) else f".{key}" if at else str(key)
+        got = got.get(key) if isinstance(got, dict) else got[key]
+        expected = expected.get(key) if isinstance(expected, dict) else expected[key]
+    if got != expected and at:
+        return f"{at} is {_describe(got)}, not {_describe(expected)}"
+    n = min(len(data), len(want))
+    differ = np.flatnonzero(np.frombuffer(data, np.uint8, n) != np.frombuffer(want, np.uint8, n))
+    return f"it differs at byte {int(differ[0]) if len(differ) else n}"
 
 
 def _check_sealed(manifest: dict[str, Any], seen: dict[str, dict], problems: list[str]) -> None:
@@ -749,10 +885,20 @@ class _ShardJob:
     codec: Codec | None  # the manifest's; None: told by each shard's first window
     options: dict
     labels_file: str = "labels.txt"  # the layout's class-names file, for messages
+    compression: str = "none"  # of the shard files
+    readable: bool = True  # False: records this version cannot read, whose sha256 is checked
 
     def __call__(self, file: Path) -> _ShardResult:
         """Checks one shard's framing, CRCs and records a window at a time (memory does not
         grow with the shard), hashing it in the same read."""
+        if not self.readable:
+            try:
+                sha256 = _sha256(file)
+            except (OSError, DatasetFileError) as e:
+                return _ShardResult(file.name, 0, None, "", [f"{file.name}: cannot be read ({e})"],
+                                    np.zeros(0, np.int64), np.zeros(0, np.int64))
+            return _ShardResult(file.name, 0, sha256, "", [], np.zeros(0, np.int64),
+                                np.zeros(0, np.int64))
         issues = _Issues()
         digest = hashlib.sha256()
         records = 0
@@ -762,7 +908,8 @@ class _ShardJob:
         problems = []
         sha256: str | None = None
         try:
-            for buf, offsets in read_windows(file, on_bytes=digest.update):
+            for buf, offsets in read_windows(file, on_bytes=digest.update,
+                                             compression=self.compression):
                 issues.base = records
                 window = RecordChecks(buf, offsets, self, issues, codec)
                 codec = window.codec

@@ -16,6 +16,7 @@ from fastdraw.dataset.layout import (
     pinned,
     read_labels,
     read_manifest,
+    shard_compression,
     shard_paths,
 )
 from fastdraw.dataset.tfrecord import read_records
@@ -38,9 +39,10 @@ def dataset_tiles(path: str | Path, split: str, n: int,
     labels = read_labels(path)
     manifest = read_manifest(path)
     codec = dataset_codec(path, manifest)
+    compression = shard_compression(path, manifest)
     tiles, names = [], []
     records = ((shard, i, r) for shard in shard_paths(path, split, manifest)
-               for i, r in enumerate(read_records(shard)))
+               for i, r in enumerate(read_records(shard, compression=compression)))
     for shard, i, record in itertools.islice(records, n):
         try:
             features = parse_example(record)
