@@ -4,10 +4,21 @@ what to do."""
 from __future__ import annotations
 
 import errno
-from typing import TYPE_CHECKING
+from dataclasses import asdict, dataclass
 
-if TYPE_CHECKING:
-    from fastdraw.sources.base import Rejection
+
+@dataclass
+class Rejection:
+    """A bad input item: the file, its 1-based line (or item) number, what is wrong, and its
+    text."""
+
+    file: str
+    line: int
+    reason: str
+    text: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 class BuildError(Exception):

@@ -33,11 +33,11 @@ from fastdraw.build import plan
 from fastdraw.codecs.img import ImgCodec
 from fastdraw.codecs.stroke import encode_stroke_examples
 from fastdraw.drawings import Drawings, timestamps, utc_text
-from fastdraw.errors import BadLineError
+from fastdraw.errors import BadLineError, Rejection
 from fastdraw.kernels.raster import rasterize_arrays
 from fastdraw.kernels.strokes import encode_arrays
 from fastdraw.notebook import reference
-from fastdraw.sources.base import Rejection, class_file, open_source, warn
+from fastdraw.sources.base import class_file, open_source, warn
 from fastdraw.sources.ndjson.blocks import blocks, judge_last
 from fastdraw.sources.ndjson.check import line_text, parse_line
 from fastdraw.sources.ndjson.scan import scan

@@ -11,27 +11,13 @@ import importlib
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from fastdraw.drawings import Drawings
-from fastdraw.errors import BadLineError
+from fastdraw.errors import BadLineError, Rejection
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Rejection:
-    """A bad input item: the file, its 1-based line (or item) number, what is wrong, and its
-    text."""
-
-    file: str
-    line: int
-    reason: str
-    text: str
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def warn(rejection: Rejection) -> None:

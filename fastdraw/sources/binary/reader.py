@@ -41,7 +41,8 @@ from pathlib import Path
 import numpy as np
 
 from fastdraw.drawings import Drawings
-from fastdraw.sources.base import Rejection, Source
+from fastdraw.errors import Rejection
+from fastdraw.sources.base import Source
 from fastdraw.sources.binary import scan as bs
 
 SUFFIXES = (".bin", ".bin.gz")

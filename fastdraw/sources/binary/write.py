@@ -19,7 +19,8 @@ import orjson
 from numba import njit
 
 from fastdraw.drawings import Drawings
-from fastdraw.sources.base import Rejection, Source, open_source
+from fastdraw.errors import Rejection
+from fastdraw.sources.base import Source, open_source
 from fastdraw.sources.binary.scan import HEADER
 from fastdraw.sources.ndjson.check import TEXT_LIMIT
 

@@ -16,7 +16,8 @@ import numpy as np
 import orjson
 
 from fastdraw.drawings import Drawings, offsets
-from fastdraw.sources.base import Rejection, Source
+from fastdraw.errors import Rejection
+from fastdraw.sources.base import Source
 from fastdraw.sources.ndjson.blocks import End, blocks, iter_lines, judge_last, most_drawings
 from fastdraw.sources.ndjson.check import line_text, parse_line
 from fastdraw.sources.ndjson.scan import scan
