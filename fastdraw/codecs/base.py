@@ -179,6 +179,14 @@ class Codec(ABC):
     def warmup_records(self) -> None:
         """Compiles (or loads) the kernels that encode, pack and unpack records."""
 
+    @staticmethod
+    def warmup_batch() -> Drawings:
+        """A batch of one small drawing with a fractional point, for the warmups: it takes
+        the kernels' every type of input."""
+        return Drawings.from_dicts([{"drawing": [[[0, 1], [0, 1]], [[2.5], [3]]], "key_id": "1",
+                                     "word": "w", "countrycode": "XX", "recognized": True,
+                                     "timestamp": "2017-01-01 00:00:00.0 UTC"}])
+
     @abstractmethod
     def record_kernels(self) -> list:
         """The numba dispatchers `warmup_records` compiles (to ask numba's cache for)."""

@@ -603,9 +603,7 @@ class ImgCodec(Codec):
         raster.warmup()
 
     def warmup_records(self) -> None:
-        d = Drawings.from_dicts([{"drawing": [[[0, 1], [0, 1]], [[2.5], [3]]], "key_id": "1",
-                                  "word": "w", "countrycode": "XX", "recognized": True,
-                                  "timestamp": "2017-01-01 00:00:00.0 UTC"}])
+        d = self.warmup_batch()
         labels = np.zeros(1, dtype=np.int64)
         image = np.zeros((1, 8, 8), dtype=np.uint8)
         encode_img_examples(labels, image, d, d.timestamp, encoding=self.encoding)

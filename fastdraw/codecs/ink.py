@@ -332,9 +332,7 @@ class InkCodec(Codec):
         """Nothing to compile: the ink is computed by the record kernel."""
 
     def warmup_records(self) -> None:
-        d = Drawings.from_dicts([{"drawing": [[[0, 1], [0, 1]], [[2.5], [3]]], "key_id": "1",
-                                  "word": "w", "countrycode": "XX", "recognized": True,
-                                  "timestamp": "2017-01-01 00:00:00.0 UTC"}])
+        d = self.warmup_batch()
         buf, offsets = encode_ink_examples(np.zeros(1, dtype=np.int64), d)
         self.unpack(buf, offsets[:-1], np.diff(offsets), np.empty(len(buf), dtype=np.uint8),
                     np.zeros(1, dtype=np.int64))

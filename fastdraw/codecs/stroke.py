@@ -441,9 +441,7 @@ class StrokeCodec(Codec):
         """Nothing to compile: the stroke deltas are computed by the record kernels."""
 
     def warmup_records(self) -> None:
-        d = Drawings.from_dicts([{"drawing": [[[0, 1], [0, 1]], [[2.5], [3]]], "key_id": "1",
-                                  "word": "w", "countrycode": "XX", "recognized": True,
-                                  "timestamp": "2017-01-01 00:00:00.0 UTC"}])
+        d = self.warmup_batch()
         labels = np.zeros(1, dtype=np.int64)
         packed, offsets, sizes = encode_stroke_packed(labels, d, d.timestamp, (0, 0))
         unpack_strokes(packed, offsets[:-1], np.diff(offsets),
