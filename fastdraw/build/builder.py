@@ -48,6 +48,7 @@ import numpy as np
 
 from fastdraw.build.assemble import WriteTask, write_task
 from fastdraw.build.encode import (
+    ClassRange,
     CountTask,
     EncodeResult,
     EncodeTask,
@@ -299,15 +300,13 @@ def _encode(opts: BuildOptions, codecs: dict[str, Codec], plans: dict[str, Plan]
     tasks = []
     for j, path in enumerate(opts.files):
         for part, (a, b) in enumerate(ranges[j]):
-            jobs = tuple(
-                KindJob(codecs[kind], str(tmp[kind]), plan.rounds,
-                        plan.shard_id[a:min(b, plan.rounds)], len(plan.shard_names))
-                for kind, plan in plans.items())
-            tasks.append(EncodeTask(j, opts.classes[j], str(path), part, a, b,
-                                    part == len(ranges[j]) - 1, opts.include_unrecognized,
-                                    opts.strict, jobs, str(rejections[j]),
-                                    str(keys_path(_spool(tmp), j, part))))
-    tasks.sort(key=lambda t: -t.end)  # the longest reads first
+            jobs = tuple(KindJob(codecs[kind], plan.rounds, plan.shard_id[a:min(b, plan.rounds)],
+                                 len(plan.shard_names)) for kind, plan in plans.items())
+            r = ClassRange(j, opts.classes[j], str(path), a, b, part == len(ranges[j]) - 1,
+                           opts.include_unrecognized, opts.strict, jobs)
+            tasks.append(EncodeTask(r, part, tuple(str(tmp[kind]) for kind in plans),
+                                    str(rejections[j]), str(keys_path(_spool(tmp), j, part))))
+    tasks.sort(key=lambda t: -t.range.end)  # the longest reads first
     total = sum(plan.rounds for plan in plans.values()) * len(opts.classes)
     log.info("encoding %d examples of %s (%s) with %d workers", total,
              plural(len(opts.classes), "class"), ", ".join(plans), opts.workers)
@@ -318,8 +317,8 @@ def _encode(opts: BuildOptions, codecs: dict[str, Codec], plans: dict[str, Plan]
               for kind, plan in plans.items()}
     try:
         for i, result in pool.run(encode_task, tasks, progress.update):
-            if tasks[i].last:
-                results[tasks[i].label] = result
+            if tasks[i].range.last:
+                results[tasks[i].range.label] = result
             for kind, n in result.nbytes.items():
                 nbytes[kind] += n
     finally:
