@@ -20,6 +20,7 @@ import errno
 import fcntl
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import BinaryIO
 
 import numpy as np
 
@@ -123,3 +124,37 @@ class ShardFile:
             fcntl.fcntl(self._fd, fcntl.F_SETFL,
                         fcntl.fcntl(self._fd, fcntl.F_GETFL) & ~os.O_DIRECT)
             write_all(self._fd, data)
+
+
+class StreamShard:
+    """Writes a shard to ``stream`` (which it closes) from bytes placed with ``reserve`` and
+    ``commit``, as `ShardFile` does to a local file: each commit writes what was reserved."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._buf = np.empty(0, dtype=np.uint8)
+        self._n = 0
+
+    def reserve(self, n: int) -> np.ndarray:
+        """Room for the next ``n`` bytes, uint8 (valid until ``commit``)."""
+        if self._buf.size < n:
+            self._buf = np.empty(int(n * 1.25), dtype=np.uint8)
+        self._n = n
+        return self._buf[:n]
+
+    def commit(self) -> None:
+        """Writes the reserved bytes."""
+        write_stream(self._stream, self._buf[:self._n])
+        self._n = 0
+
+    def close(self) -> None:
+        """Closes the stream (which may be when an object store makes the object)."""
+        self._stream.close()
+
+
+def write_stream(stream: BinaryIO, data: bytes | memoryview | np.ndarray) -> None:
+    """Writes all of ``data`` to ``stream`` (whose write may take less than it is given)."""
+    view = memoryview(data).cast("B")
+    while view:
+        n = stream.write(view)
+        view = view[len(view) if n is None else n:]
