@@ -30,7 +30,6 @@ bounded and records wait on disk, whatever the input size.
 
 from __future__ import annotations
 
-import json
 import logging
 import multiprocessing as mp
 import shutil
@@ -38,30 +37,36 @@ import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from fractions import Fraction
-from importlib import metadata
 from pathlib import Path
 
-import numba
 import numpy as np
 
 from fastdraw.build.assemble import WriteTask, write_task
+from fastdraw.build.checks import (
+    check_enough_drawings,
+    check_files_can_hold,
+    checked_codecs,
+    needs_counts,
+    repeat_error,
+    resolved_splits,
+    warn_small_splits,
+)
 from fastdraw.build.encode import (
     ClassRange,
     CountTask,
     EncodeResult,
     EncodeTask,
     KindJob,
-    count_lines,
     count_task,
     encode_task,
     plural,
 )
 from fastdraw.build.executor import Executor, worker_pool
+from fastdraw.build.finish import Built, finish, summary
+from fastdraw.build.finish import versions as manifest_versions
 from fastdraw.build.keys import find_repeat, keys_path
 from fastdraw.build.options import BuildOptions
-from fastdraw.build.plan import Plan, class_ranges, make_plan, resolve_splits
+from fastdraw.build.plan import Plan, class_ranges, make_plan
 from fastdraw.build.publish import (
     current_link_problem,
     interrupt_on_sigterm,
@@ -75,24 +80,12 @@ from fastdraw.build.spool import rejections_path, remove_spool, spool_sources
 from fastdraw.build.warmup import warmup
 from fastdraw.codecs import Codec
 from fastdraw.cpus import usable_cpus
-from fastdraw.dataset import layout
 from fastdraw.errors import BuildError
 from fastdraw.progress import Progress, size_text
-from fastdraw.sources import open_source
 
 log = logging.getLogger(__name__)
 
 SPACE_SLACK = 1 << 20  # bytes a build keeps free beyond its shards: files' last blocks, manifests
-
-
-@dataclass
-class Built:
-    """What a build wrote for one kind."""
-
-    kind: str
-    path: Path
-    counts: dict[str, int]  # examples per split, all classes
-    rejected: int
 
 
 # ------------------------------------------------------------------------------- the build
@@ -106,31 +99,11 @@ def _check_targets(opts: BuildOptions) -> None:
             raise BuildError(problem)
 
 
-def _check_files_can_hold(opts: BuildOptions) -> None:
-    """Stops a build whose split counts ask for more drawings per class than some file's size
-    allows (such as a typo in --splits) before the plan takes its time and memory."""
-    counted = {kind: s for kind, s in opts.splits.items()
-               if not any(isinstance(v, Fraction) for v in s.values())}
-    if not counted:
-        return
-    kind, splits = max(counted.items(), key=lambda item: sum(item[1].values()))
-    needed = sum(splits.values())
-    small = [(path, most) for path in opts.files
-             if (most := open_source(path).most_drawings()) < needed]
-    if small:
-        split_text = "+".join(f"{s}={n}" for s, n in splits.items())
-        raise BuildError(
-            f"{kind} asks for {needed} drawings per class ({split_text}), more than "
-            + ", ".join(f"{path} can hold (at most {most}, from its size)" for path, most in small)
-            + ". Nothing was written: ask for fewer examples per class with --splits (counts, "
-            "or fractions such as train=0.7,eval=0.15,test=0.15)")
-
-
 def _fraction_splits(opts: BuildOptions, codecs: dict[str, Codec], pool: Executor
                      ) -> dict[str, dict[str, int]]:
     """Resolves splits given as fractions by counting every class's usable drawings."""
-    if not any(isinstance(v, Fraction) for s in opts.splits.values() for v in s.values()):
-        return {kind: resolve_splits(s, 0) for kind, s in opts.splits.items()}
+    if not needs_counts(opts):
+        return resolved_splits(opts, [])
     tasks = [CountTask(name, str(p), opts.include_unrecognized, opts.strict,
                        tuple(codecs.values())) for name, p in zip(opts.classes, opts.files)]
     counts = [0] * len(tasks)
@@ -144,59 +117,14 @@ def _fraction_splits(opts: BuildOptions, codecs: dict[str, Codec], pool: Executo
                 log.warning("%s: %s; %d %s counted", tasks[i].path, rejected, n, opts.usable())
     finally:
         progress.close()
-    smallest = min(counts)
-    j = counts.index(smallest)
-    log.info("smallest class: %r with %d %s", opts.classes[j], smallest, opts.usable())
-    out = {}
-    for kind, spec in opts.splits.items():
-        out[kind] = resolve_splits(spec, smallest)
-        if sum(out[kind].values()) == 0:
-            raise BuildError(f"the smallest class, {opts.classes[j]!r}, has {smallest} "
-                             f"{opts.usable()}: the split fractions give no example; "
-                             "give the splits as counts, or add drawings")
-        empty = [f"{name}={float(spec[name]):g}" for name, n in out[kind].items()
-                 if n == 0 and spec[name] > 0]
-        if empty:
-            raise BuildError(
-                f"{kind}: {' and '.join(empty)} of the smallest class's {smallest} "
-                f"{opts.usable()} ({opts.classes[j]!r}) rounds down to no example, so "
-                f"{'those splits' if len(empty) > 1 else 'that split'} would be empty. Nothing "
-                "was written: add drawings (the bundled sample is for trying the pipeline: "
-                "leave out --sample and the class files are downloaded), give the splits as "
-                "counts, or ask for =0 to mean an empty split")
-    return out
-
-
-BATCH = 100  # the workshop notebooks' batch size: a split with fewer examples gets a warning
-
-
-def _warn_small_splits(opts: BuildOptions, plans: dict[str, Plan]) -> None:
-    """Says which splits hold fewer examples than a batch: a training loop that takes
-    ``steps_per_epoch = examples // batch_size`` takes no step at all on them."""
-    for kind, plan in plans.items():
-        small = [f"{name} {n * len(opts.classes)}" for name, n in plan.splits.items()
-                 if 0 < n * len(opts.classes) < BATCH]
-        if small:
-            log.warning("%s: %s: fewer examples than a batch of %d (steps_per_epoch = "
-                        "examples // batch_size would be 0); for real volume leave out "
-                        "--sample, or ask for more examples with --splits", opts.target(kind),
-                        ", ".join(small), BATCH)
+    return resolved_splits(opts, counts)
 
 
 def build(opts: BuildOptions) -> list[Built]:
     """Builds ``<out>/<name>_<kind>/`` for every kind of ``opts.splits``; see the module doc."""
-    if len(opts.files) != len(opts.classes):
-        raise ValueError("one input file per class")
     if opts.workers < 1:
         raise BuildError(f"--workers must be at least 1, not {opts.workers}")
-    if opts.shards < 1:
-        raise BuildError(f"--shards must be at least 1, not {opts.shards}")
-    codecs = {kind: opts.codec(kind) for kind in opts.splits}
-    for codec in codecs.values():
-        try:
-            codec.check_options()
-        except ValueError as e:
-            raise BuildError(str(e)) from None
+    codecs = checked_codecs(opts)
     if opts.workers > (cpus := usable_cpus()):
         log.warning("%d workers, and this process may use %d CPU%s: the workers will take "
                     "turns, which makes the build slower, not faster (--workers %d is the "
@@ -205,14 +133,14 @@ def build(opts: BuildOptions) -> list[Built]:
     if opts.out.exists() and not opts.out.is_dir():
         raise BuildError(f"--out {opts.out} is a file: give a directory (one that does not "
                          "exist yet is created)")
-    _check_files_can_hold(opts)
+    check_files_can_hold(opts)
     try:
         opts.out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise BuildError(f"cannot create --out {opts.out}: {e.strerror}"
                          + (f" ({e.filename})" if e.filename and str(e.filename) != str(opts.out)
                             else "") + ": give a directory you can write to") from None
-    versions = _versions()
+    versions = manifest_versions()
     previous = interrupt_on_sigterm()
     try:
         with taking_turns(opts.out, opts.name) as locked:
@@ -224,7 +152,7 @@ def build(opts: BuildOptions) -> list[Built]:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-    _summary(opts, built, time.monotonic() - t0)
+    summary(opts, built, time.monotonic() - t0)
     return built
 
 
@@ -245,7 +173,7 @@ def _build_in(opts: BuildOptions, codecs: dict[str, Codec], versions: dict[str, 
         with _mp_logging(), worker_pool(opts.workers) as pool:
             splits = _fraction_splits(opts, codecs, pool)
             plans = {kind: make_plan(s, opts.shards, opts.seed) for kind, s in splits.items()}
-            _warn_small_splits(opts, plans)
+            warn_small_splits(opts, plans)
             # Phase 1 spools every class range's records in files that phase 2 reads back.
             ranges = class_ranges(max(plan.rounds for plan in plans.values()),
                                   len(opts.classes), opts.workers)
@@ -255,8 +183,8 @@ def _build_in(opts: BuildOptions, codecs: dict[str, Codec], versions: dict[str, 
             hashes = _write(opts, codecs, plans, ranges, tmp, pool,
                             sum(int(n[1].sum()) for n in nbytes.values()))
         rejections = _rejection_files(opts, tmp)
-        built = [_finish(opts, kind, plans[kind], tmp[kind], hashes[kind], rejections,
-                         cutoffs[kind], versions) for kind in plans]
+        built = [finish(opts, kind, plans[kind], tmp[kind], hashes[kind], rejections,
+                        cutoffs[kind], versions) for kind in plans]
         for path in tmp.values():
             remove_spool(path)
         publish(work, opts.name, {kind: opts.target(kind) for kind in tmp}, opts.overwrite)
@@ -284,11 +212,7 @@ def _check_repeats(opts: BuildOptions, ranges: list[list[tuple[int, int]]],
              for part in range(len(ranges[j]))]
     repeat = find_repeat(files)
     if repeat is not None:
-        key, a, line_a, b, line_b = repeat
-        raise BuildError(f"key_id {key} is in {opts.files[a]} line {line_a} and in "
-                         f"{opts.files[b]} line {line_b}: one drawing in two classes would be "
-                         "in two places of the dataset, maybe in two splits. Nothing was "
-                         "written: delete it from one of the files")
+        raise repeat_error(opts, repeat)
 
 
 def _encode(opts: BuildOptions, codecs: dict[str, Codec], plans: dict[str, Plan],
@@ -323,22 +247,7 @@ def _encode(opts: BuildOptions, codecs: dict[str, Codec], plans: dict[str, Plan]
                 nbytes[kind] += n
     finally:
         progress.close()
-    short = []
-    for kind, plan in plans.items():
-        few = [(opts.classes[j], r) for j, r in sorted(results.items())
-               if r.usable < plan.rounds]
-        if few:
-            split_text = "+".join(f"{s}={n}" for s, n in plan.splits.items())
-            short.append(f"{kind} needs {plan.rounds} {opts.usable()} per class ({split_text}); "
-                         "too few in " + ", ".join(
-                             f"{c!r} ({r.usable}" + (f"; {r.rejected}" if r.rejected.count
-                                                     else "") + ")" for c, r in few))
-    if short:
-        raise BuildError("not enough drawings: " + "; ".join(short) + ". Nothing was written: "
-                         "ask for fewer examples per class with --splits (counts, or fractions "
-                         "such as train=0.7,eval=0.15,test=0.15)"
-                         + ("" if opts.include_unrecognized else
-                            ", or add --include-unrecognized"))
+    check_enough_drawings(opts, plans, results)
     log.info("encoded in %.2f s; the shards will take %s", time.monotonic() - t0,
              ", ".join(f"{size_text(int(n[1].sum()))} ({kind})" for kind, n in nbytes.items()))
     return ({kind: [results[j].cutoff[kind] for j in range(len(opts.classes))]
@@ -402,68 +311,6 @@ def _write(opts: BuildOptions, codecs: dict[str, Codec], plans: dict[str, Plan],
     log.info("wrote %d shard files (%s) in %.2f s, %.0f MB/s", len(tasks), size_text(nbytes),
              seconds, nbytes / max(seconds, 1e-9) / 1e6)
     return hashes
-
-
-def _versions() -> dict[str, str]:
-    """The versions a manifest records, read before any work (a fastdraw that is not
-    installed, and so has no version, fails here rather than after the build)."""
-    try:
-        fastdraw = metadata.version("fastdraw")
-    except metadata.PackageNotFoundError:
-        raise BuildError("fastdraw is not installed, so its version (which every manifest "
-                         "records) is unknown: install it (pip install -e . in the clone) and "
-                         "run it from a directory that does not hold the clone") from None
-    return {"fastdraw": fastdraw, "numpy": np.__version__, "numba": numba.__version__}
-
-
-def _finish(opts: BuildOptions, kind: str, plan: Plan, tmp: Path, hashes: dict[str, str],
-            rejections: list[Path], cutoff: list[int], versions: dict[str, str]) -> Built:
-    """Writes labels.txt, counts.json, rejected.ndjson and manifest.json of one kind (the
-    manifest sealing the other three: see fastdraw.dataset.layout)."""
-    def used_rejections() -> Iterator[str]:  # every class's, up to its last used line
-        for src, cut in zip(rejections, cutoff):
-            with open(src, encoding="utf-8") as f:
-                yield from (line for line in f if json.loads(line)["line"] < cut)
-
-    classes = len(opts.classes)
-    counts = {split: n * classes for split, n in plan.splits.items()}
-    files = {layout.LABELS: layout.write_labels(tmp, opts.classes),
-             layout.COUNTS: layout.write_counts(tmp, counts)}
-    rejected, files[layout.REJECTED] = layout.write_rejected(tmp, used_rejections())
-    per_shard = plan.rounds_per_shard()
-    layout.write_manifest(tmp, {
-        "format": layout.FORMAT,
-        "kind": kind,
-        "name": opts.name,
-        "classes": list(opts.classes),
-        "options": {
-            "splits": plan.splits, "shards": opts.shards, "seed": opts.seed,
-            **opts.record_options(), "include_unrecognized": opts.include_unrecognized,
-        },
-        "versions": versions,
-        "records": plan.rounds * classes,
-        "rejected": rejected,
-        "shards": {shard: {"records": int(per_shard[s]) * classes, "sha256": hashes[shard]}
-                   for s, shard in enumerate(plan.shard_names)},
-        "files": files,
-    })
-    return Built(kind, opts.target(kind), counts, rejected)
-
-
-def _summary(opts: BuildOptions, built: list[Built], seconds: float) -> None:
-    total = 0
-    for b in built:
-        n = sum(b.counts.values())
-        total += n
-        log.info("%s: %s (%s, %d examples), %s", b.path,
-                 ", ".join(f"{s} {c}" for s, c in b.counts.items()),
-                 plural(len(opts.classes), "class"), n,
-                 count_lines(b.rejected, "rejected"))
-        if b.rejected:
-            log.warning("%s skipped: see %s", count_lines(b.rejected, "bad input"),
-                        b.path / "rejected.ndjson")
-    log.info("built %d examples in %.1f s (%.0f examples/s)", total, seconds,
-             total / max(seconds, 1e-9))
 
 
 @contextmanager

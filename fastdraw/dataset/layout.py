@@ -103,7 +103,7 @@ def write_rejected(path: Path, lines: Iterable[str]) -> tuple[int, dict[str, Any
     """Writes rejected.ndjson, one JSON object a line (each ending in a newline), streamed;
     returns the count of lines and the file's ``files`` entry."""
     digest, size, count = hashlib.sha256(), 0, 0
-    with open(path / REJECTED, "wb") as out:
+    with (path / REJECTED).open("wb") as out:
         for line in lines:
             data = line.encode("utf-8")
             out.write(data)
