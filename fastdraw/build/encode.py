@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
@@ -137,30 +137,22 @@ class EncodeResult:
     nbytes: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-# put(job, first, buf, offsets, framed): job's packed records of rounds first, first + 1, ...
-# (as Codec.packed gives them, with room for the TFRecord framing)
-Put = Callable[[KindJob, int, np.ndarray, np.ndarray, np.ndarray], None]
-
-
 def encode_task(t: EncodeTask, report: Report) -> EncodeResult:
     """Phase 1 for one class range: read, encode and spool its records."""
     r = t.range
     writers = {job.codec.kind: SpoolWriter(spool, r.label, t.part, job.shard_id, job.shards)
                for job, spool in zip(r.jobs, t.spools)}
-
-    def put(job: KindJob, first: int, buf: np.ndarray, offsets: np.ndarray,
-            framed: np.ndarray) -> None:
-        shard_id = job.shard_id[first - r.start:first - r.start + len(framed)]
-        writers[job.codec.kind].add(buf, offsets, framed, shard_id)
-
     t0 = time.monotonic()
     try:
         try:
             with open(t.rejections, "w", encoding="utf-8") if r.last else nullcontext() as out:
-                result, key_ids, lines = encode_range(
-                    r, put, lambda rejection: out.write(json.dumps(rejection.to_dict()) + "\n"),
+                encoded = EncodedRange(
+                    r, lambda rejection: out.write(json.dumps(rejection.to_dict()) + "\n"),
                     report)
-            write_keys(t.keys, key_ids, lines)
+                for job, first, buf, offsets, framed in encoded:
+                    shard_id = job.shard_id[first - r.start:first - r.start + len(framed)]
+                    writers[job.codec.kind].add(buf, offsets, framed, shard_id)
+            write_keys(t.keys, encoded.key_ids, encoded.lines)
         finally:
             for w in writers.values():
                 w.close()
@@ -170,6 +162,7 @@ def encode_task(t: EncodeTask, report: Report) -> EncodeResult:
         raise io_error(e, f"encoding {r.path} into the spool in {t.spools[0]}") from e
     except Exception as e:
         raise TaskError(f"{r.path}: {type(e).__name__}: {e}") from e
+    result = encoded.result
     result.nbytes = {kind: np.stack([w.spooled, w.framed]) for kind, w in writers.items()}
     log.debug("%s: rounds %d-%d encoded (%d drawings read) in %.2f s", r.path, r.start,
               min(r.end, result.usable), result.usable, time.monotonic() - t0)
@@ -183,41 +176,55 @@ def chunk_size(r: ClassRange) -> int:
     return max(1, min([CHUNK, *(CHUNK_BYTES // n for n in per_drawing)]))
 
 
-def encode_range(r: ClassRange, put: Put, on_reject: Callable[[Rejection], None],
-                 report: Report) -> tuple[EncodeResult, np.ndarray, np.ndarray]:
-    """Streams the class file and hands every kind's packed records of the range's rounds to
-    ``put``, chunk by chunk in round order; the last range's bad lines go to ``on_reject``
-    (and are counted in the result).  Returns what was read, and the key_ids and lines of
-    the drawings of its rounds (int64 each)."""
-    result = EncodeResult(usable=0)
+# A kind's packed records of rounds first, first + 1, ...: (job, first, buf, offsets, framed),
+# as Codec.packed gives them (with room for the TFRecord framing).
+Packed = tuple[KindJob, int, np.ndarray, np.ndarray, np.ndarray]
 
-    def rejected(rejection: Rejection) -> None:
-        if r.last:
-            on_reject(rejection)
-            result.rejected.add(rejection)
 
-    screen = Screen(r.name, r.path, [job.codec for job in r.jobs])
-    key_ids, lines = [], []
-    for d in open_source(r.path).read(chunk_size=chunk_size(r), unrecognized=r.unrecognized,
-                                      limit=r.end, on_reject=rejected, strict=r.strict,
-                                      screen=screen):
-        g0 = result.usable
-        result.usable += len(d)
-        a, b = max(r.start, g0) - g0, min(r.end, result.usable) - g0
-        key_ids.append(d.key_id[a:b])
-        lines.append(d.line[a:b])
-        done = 0
-        for job in r.jobs:
-            kind = job.codec.kind
-            if g0 < job.rounds <= result.usable:
-                result.cutoff[kind] = int(d.line[job.rounds - 1 - g0])
-            lo, hi = max(r.start, g0), min(r.end, job.rounds, result.usable)
-            if lo >= hi:
-                continue
-            buf, offsets, framed = job.codec.packed(r.label, d.slice(lo - g0, hi - g0),
-                                                    (FRAME_HEAD, FRAME_TAIL))
-            put(job, lo, buf, offsets, framed)
-            done += hi - lo
-        report(done)
-    return (result, np.concatenate(key_ids or [np.zeros(0, np.int64)]),
-            np.concatenate(lines or [np.zeros(0, np.int64)]))
+class EncodedRange:
+    """A class range's records: iterating it streams the class file and gives every kind's
+    packed records of the range's rounds, chunk by chunk in round order (each valid until
+    the next is taken).  The last range's bad lines go to ``on_reject``.  Once iterated,
+    ``result`` says what was read, and ``key_ids`` and ``lines`` (int64) name the drawings of
+    its rounds."""
+
+    def __init__(self, r: ClassRange, on_reject: Callable[[Rejection], None],
+                 report: Report) -> None:
+        self.range = r
+        self.result = EncodeResult(usable=0)
+        self.key_ids = self.lines = np.zeros(0, np.int64)
+        self._on_reject = on_reject
+        self._report = report
+
+    def _rejected(self, rejection: Rejection) -> None:
+        if self.range.last:
+            self._on_reject(rejection)
+            self.result.rejected.add(rejection)
+
+    def __iter__(self) -> Iterator[Packed]:
+        r, result = self.range, self.result
+        screen = Screen(r.name, r.path, [job.codec for job in r.jobs])
+        key_ids, lines = [], []
+        for d in open_source(r.path).read(chunk_size=chunk_size(r), unrecognized=r.unrecognized,
+                                          limit=r.end, on_reject=self._rejected,
+                                          strict=r.strict, screen=screen):
+            g0 = result.usable
+            result.usable += len(d)
+            a, b = max(r.start, g0) - g0, min(r.end, result.usable) - g0
+            key_ids.append(d.key_id[a:b])
+            lines.append(d.line[a:b])
+            done = 0
+            for job in r.jobs:
+                kind = job.codec.kind
+                if g0 < job.rounds <= result.usable:
+                    result.cutoff[kind] = int(d.line[job.rounds - 1 - g0])
+                lo, hi = max(r.start, g0), min(r.end, job.rounds, result.usable)
+                if lo >= hi:
+                    continue
+                buf, offsets, framed = job.codec.packed(r.label, d.slice(lo - g0, hi - g0),
+                                                        (FRAME_HEAD, FRAME_TAIL))
+                yield job, lo, buf, offsets, framed
+                done += hi - lo
+            self._report(done)
+        if key_ids:
+            self.key_ids, self.lines = np.concatenate(key_ids), np.concatenate(lines)
