@@ -17,7 +17,8 @@ from typing import IO, BinaryIO
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from fastdraw.sources import remote
+from fastdraw.errors import BuildError
+from fastdraw.sources import CLASS_FILE_SUFFIXES, remote
 
 RAW = CompressionTypes.UNCOMPRESSED  # objects are read and written as they are stored
 
@@ -105,6 +106,26 @@ def move(sources: list[BeamPath], targets: list[BeamPath]) -> None:
     """Moves the objects (an object store copies each one and deletes the original)."""
     if sources:
         FileSystems.rename([p.url for p in sources], [p.url for p in targets])
+
+
+def class_files(classes: list[str], data: BeamPath) -> list[BeamPath]:
+    """Every class's file in ``data`` (``<class>.ndjson``, or another suffix of the input
+    formats), found with one listing."""
+    names = {p.name for p in data.objects() if p.parent == data}
+    found, missing = [], []
+    for name in classes:
+        suffix = next((s for s in CLASS_FILE_SUFFIXES if f"{name}{s}" in names), None)
+        if suffix is None:
+            missing.append(str(data / f"{name}.ndjson"))
+        else:
+            found.append(data / f"{name}{suffix}")
+    if missing:
+        raise BuildError(f"{len(missing)} class file{'s are' if len(missing) > 1 else ' is'} "
+                         f"missing: {', '.join(missing[:5])}"
+                         + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+                         + " (the public bucket holds gs://quickdraw_dataset/full/simplified/"
+                         "<class>.ndjson): check --data and --classes")
+    return found
 
 
 class BeamFiles:

@@ -91,7 +91,9 @@ SPACE_SLACK = 1 << 20  # bytes a build keeps free beyond its shards: files' last
 # ------------------------------------------------------------------------------- the build
 
 
-def _check_targets(opts: BuildOptions) -> None:
+def check_targets(opts: BuildOptions) -> None:
+    """Stops a build whose datasets cannot be published where they go (see
+    fastdraw.build.publish.target_problem)."""
     if problem := current_link_problem(opts.out, opts.name):
         raise BuildError(problem)
     for kind in opts.splits:
@@ -120,6 +122,24 @@ def _fraction_splits(opts: BuildOptions, codecs: dict[str, Codec], pool: Executo
     return resolved_splits(opts, counts)
 
 
+def check_out(opts: BuildOptions) -> None:
+    """Stops a build whose --out is a file, or whose datasets cannot go there."""
+    check_targets(opts)
+    if opts.out.exists() and not opts.out.is_dir():
+        raise BuildError(f"--out {opts.out} is a file: give a directory (one that does not "
+                         "exist yet is created)")
+
+
+def make_out(opts: BuildOptions) -> None:
+    """Creates the --out directory, if it does not exist."""
+    try:
+        opts.out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise BuildError(f"cannot create --out {opts.out}: {e.strerror}"
+                         + (f" ({e.filename})" if e.filename and str(e.filename) != str(opts.out)
+                            else "") + ": give a directory you can write to") from None
+
+
 def build(opts: BuildOptions) -> list[Built]:
     """Builds ``<out>/<name>_<kind>/`` for every kind of ``opts.splits``; see the module doc."""
     if opts.workers < 1:
@@ -129,17 +149,9 @@ def build(opts: BuildOptions) -> list[Built]:
         log.warning("%d workers, and this process may use %d CPU%s: the workers will take "
                     "turns, which makes the build slower, not faster (--workers %d is the "
                     "default)", opts.workers, cpus, "" if cpus == 1 else "s", cpus)
-    _check_targets(opts)
-    if opts.out.exists() and not opts.out.is_dir():
-        raise BuildError(f"--out {opts.out} is a file: give a directory (one that does not "
-                         "exist yet is created)")
+    check_out(opts)
     check_files_can_hold(opts)
-    try:
-        opts.out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise BuildError(f"cannot create --out {opts.out}: {e.strerror}"
-                         + (f" ({e.filename})" if e.filename and str(e.filename) != str(opts.out)
-                            else "") + ": give a directory you can write to") from None
+    make_out(opts)
     versions = manifest_versions()
     previous = interrupt_on_sigterm()
     try:
@@ -147,7 +159,7 @@ def build(opts: BuildOptions) -> list[Built]:
             t0 = time.monotonic()
             warmup(list(codecs.values()), opts.files[0])
             remove_leftovers(opts.out, opts.name, locked)
-            _check_targets(opts)  # again: the build that held the lock may have made them
+            check_targets(opts)  # again: the build that held the lock may have made them
             built = _build_in(opts, codecs, versions)
     finally:
         if previous is not None:

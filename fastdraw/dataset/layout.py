@@ -61,12 +61,17 @@ def pinned(path: str | Path) -> Path:
     return Path(os.path.realpath(path))
 
 
+def is_dataset_file(name: str) -> bool:
+    """Whether a file of this name is one a dataset holds (a shard, labels.txt, counts.json,
+    manifest.json, rejected.ndjson)."""
+    return name in (LABELS, COUNTS, MANIFEST, REJECTED) or SHARD_RE.fullmatch(name) is not None
+
+
 def foreign_entries(path: Path) -> list[str]:
     """What directory ``path`` holds besides a dataset's files (shards, labels.txt,
     counts.json, manifest.json, rejected.ndjson), sorted; directories end with '/'."""
-    own = {LABELS, COUNTS, MANIFEST, REJECTED}
     return sorted(p.name + ("/" if p.is_dir() else "") for p in path.iterdir()
-                  if not (p.name in own or SHARD_RE.fullmatch(p.name)) or p.is_dir())
+                  if not is_dataset_file(p.name) or p.is_dir())
 
 
 def shard_name(split: str, index: int, shards: int) -> str:
