@@ -46,7 +46,7 @@ from fastdraw.codecs import Codec
 from fastdraw.dataset import layout
 from fastdraw.dataset.tfrecord import FRAME_HEAD, FRAME_TAIL
 from fastdraw.errors import BuildError
-from fastdraw.sources import open_source
+from fastdraw.sources import open_source, remote
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +56,12 @@ UNSAMPLED = 16 << 10  # record bytes assumed when the first class file has no us
 
 
 def storage_options(opts: BuildOptions) -> BuildOptions:
-    """``opts`` with its ``out`` and ``files`` as the Beam build takes them: URLs (given as
-    text or BeamPath) as BeamPaths, local paths as Paths."""
-    return replace(opts, out=storage_path(opts.out),
-                   files=[storage_path(f) for f in opts.files])
+    """``opts`` with its ``out`` and ``files`` as the Beam build takes them (given as text, Path
+    or BeamPath): ``out`` a BeamPath for a URL, else a Path; the class files' URLs as text
+    (as the sources read them), local files as Paths."""
+    files = [str(f) if isinstance(f, (str, BeamPath)) and remote.is_url(str(f)) else Path(f)
+             for f in opts.files]
+    return replace(opts, out=storage_path(opts.out), files=files)
 
 
 class BeamBuild:

@@ -108,9 +108,9 @@ def move(sources: list[BeamPath], targets: list[BeamPath]) -> None:
         FileSystems.rename([p.url for p in sources], [p.url for p in targets])
 
 
-def class_files(classes: list[str], data: BeamPath) -> list[BeamPath]:
+def class_files(classes: list[str], data: BeamPath) -> list[str]:
     """Every class's file in ``data`` (``<class>.ndjson``, or another suffix of the input
-    formats), found with one listing."""
+    formats), found with one listing: their URLs."""
     names = {p.name for p in data.objects() if p.parent == data}
     found, missing = [], []
     for name in classes:
@@ -118,7 +118,7 @@ def class_files(classes: list[str], data: BeamPath) -> list[BeamPath]:
         if suffix is None:
             missing.append(str(data / f"{name}.ndjson"))
         else:
-            found.append(data / f"{name}{suffix}")
+            found.append(str(data / f"{name}{suffix}"))
     if missing:
         raise BuildError(f"{len(missing)} class file{'s are' if len(missing) > 1 else ' is'} "
                          f"missing: {', '.join(missing[:5])}"

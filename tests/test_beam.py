@@ -1,0 +1,397 @@
+"""The build on Apache Beam (fastdraw.beam, --runner beam): on Beam's local runner, in its
+in-memory and multi-processing (2 workers) modes, it gives the local build's datasets byte
+for byte (shards, labels.txt, counts.json, rejected.ndjson, manifest.json); a short class, a
+drawing in two classes and --strict stop it as they stop the local build, before any shard
+is written; URLs are read and written through Beam's file systems."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from pathlib import Path
+
+import beam_memfs
+import numpy as np
+import pytest
+from build_helpers import SAMPLE, leftovers, options, tree, volume_files, with_bad_lines
+from golden_builds import CASES, GOLDEN, digests, input_dir
+
+import fastdraw.beam
+from fastdraw.beam import objects as objects_mod
+from fastdraw.beam import pipeline as pipeline_mod
+from fastdraw.beam.pipeline import kind_plan
+from fastdraw.build import build
+from fastdraw.build.plan import make_plan
+from fastdraw.cli import main
+from fastdraw.errors import BadInputError, BuildError
+
+IN_MEMORY = ["--direct_running_mode=in_memory"]
+MULTI = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+RECORDED = json.loads(GOLDEN.read_text("utf-8"))
+
+
+@pytest.fixture(scope="module")
+def volume(tmp_path_factory):
+    return volume_files(tmp_path_factory.mktemp("volume"))
+
+
+@pytest.fixture()
+def store():
+    beam_memfs.OBJECTS.clear()
+    yield beam_memfs
+    beam_memfs.OBJECTS.clear()
+
+
+@pytest.fixture()
+def writes(monkeypatch) -> list[str]:
+    """Every file a step of an in-memory pipeline opens to write a shard or a window."""
+    opened: list[str] = []
+    real = pipeline_mod.shard_writer
+
+    def spy(path):
+        opened.append(str(path))
+        return real(path)
+
+    monkeypatch.setattr(pipeline_mod, "shard_writer", spy)
+    return opened
+
+
+def _cli(data: Path | str, out: Path | str, classes: list[str], *args: str,
+         beam: list[str] | None = None) -> int:
+    argv = ["--classes", ",".join(classes), "--data", str(data), "--offline", "--out", str(out),
+            "--name", "g", "--workers", "2", *args]
+    return main(argv if beam is None else [*argv, "--runner", "beam", "--", *beam])
+
+
+def _errors(caplog) -> list[str]:
+    """What fastdraw logged as errors (Beam logs its own, with its tracebacks)."""
+    return [r.getMessage() for r in caplog.records
+            if r.levelno == logging.ERROR and r.name.startswith("fastdraw")]
+
+
+def _datasets(out: Path) -> dict[str, dict[str, bytes]]:
+    """Every file of every dataset in ``out``, by dataset."""
+    return {p.name: tree(p) for p in sorted(out.iterdir()) if p.name.startswith("g_")}
+
+
+# ------------------------------------------------------------------------------ the bytes
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_in_memory_gives_every_golden_case_s_bytes(name, tmp_path):
+    case = CASES[name]
+    data = input_dir(case["source"], case["classes"], tmp_path)
+    assert _cli(data, tmp_path / "local", case["classes"], *case["args"]) == 0
+    assert _cli(data, tmp_path / "beam", case["classes"], *case["args"], beam=IN_MEMORY) == 0
+    local, beam = _datasets(tmp_path / "local"), _datasets(tmp_path / "beam")
+    assert beam == local and set(local) == {f"g_{k}" for k in RECORDED[name]}
+    assert {k: digests(tmp_path / "beam" / f"g_{k}") for k in RECORDED[name]} == RECORDED[name]
+    assert all("manifest.json" in files and "rejected.ndjson" in files
+               for files in beam.values())
+    assert leftovers(tmp_path / "beam") == sorted(local)
+
+
+def test_multi_processing_with_2_workers_gives_the_local_bytes(tmp_path):
+    """Both kinds, splits as fractions (the Count step), bad lines (rejected.ndjson)."""
+    cat = with_bad_lines(tmp_path)
+    data = cat.parent
+    for name in ["eye", "mouth", "sea turtle"]:
+        (data / f"{name}.ndjson").write_bytes((SAMPLE / f"{name}.ndjson").read_bytes())
+    classes = ["cat", "eye", "mouth", "sea turtle"]
+    args = ["--splits", "train=0.7,eval=0.15,test=0.15", "--shards", "3"]
+    assert _cli(data, tmp_path / "local", classes, *args) == 0
+    assert _cli(data, tmp_path / "beam", classes, *args, beam=MULTI) == 0
+    local, beam = _datasets(tmp_path / "local"), _datasets(tmp_path / "beam")
+    assert beam == local and sorted(local) == ["g_img", "g_stroke"]
+    assert beam["g_img"]["rejected.ndjson"].count(b"\n") == 3
+
+
+def test_shards_of_many_windows_give_the_same_bytes(volume, tmp_path, caplog):
+    """Windows of one round of img records: every shard is assembled from its parts."""
+    classes, files = volume
+    splits = {"img": {"train": 300, "eval": 40}, "stroke": {"train": 450, "eval": 50}}
+    build(options(classes, files, tmp_path / "local", splits, shards=3))
+    with caplog.at_level("INFO", logger="fastdraw.beam"):
+        fastdraw.beam.build(options(classes, files, tmp_path / "beam", splits, shards=3),
+                            IN_MEMORY, window_bytes=20_000)
+    for kind in splits:
+        assert tree(tmp_path / f"beam/t_{kind}") == tree(tmp_path / f"local/t_{kind}")
+    counters = re.search(r"Beam counters: .*?(\d+) windows written.*?(\d+) shards written",
+                         caplog.text)
+    assert counters and int(counters[1]) > 10 * int(counters[2]) == 10 * 12
+
+
+def test_the_driver_logs_the_local_summary(tmp_path, caplog):
+    files = [SAMPLE / f"{c}.ndjson" for c in ["cat", "dog"]]
+    splits = {"img": {"train": 6, "eval": 2}, "stroke": {"train": 6, "eval": 2}}
+    with caplog.at_level("INFO", logger="fastdraw.build"):
+        build(options(["cat", "dog"], files, tmp_path / "local", splits))
+    local = [r.getMessage().replace(str(tmp_path / "local"), "OUT") for r in caplog.records
+             if r.name == "fastdraw.build.finish"]
+    caplog.clear()
+    with caplog.at_level("INFO", logger="fastdraw"):
+        fastdraw.beam.build(options(["cat", "dog"], files, tmp_path / "beam", splits), IN_MEMORY)
+    beam = [r.getMessage().replace(str(tmp_path / "beam"), "OUT") for r in caplog.records
+            if r.name == "fastdraw.build.finish"]
+    assert [m for m in beam if "built" not in m] == [m for m in local if "built" not in m]
+    assert len(beam) == 3 and re.match(r"built 32 examples in [\d.]+ s", beam[-1])
+    assert re.search(r"Beam counters: 32 examples encoded, 16 drawings used, 0 bad lines, "
+                     r"\d+ windows written, 32 examples written, 40 shards written", caplog.text)
+
+
+def test_a_pipeline_of_one_s_own_takes_the_build(tmp_path):
+    import apache_beam as beam
+    from apache_beam.testing.util import assert_that, equal_to
+
+    files = [SAMPLE / f"{c}.ndjson" for c in ["cat", "dog"]]
+    splits = {"stroke": {"train": 6, "eval": 2}}
+    build(options(["cat", "dog"], files, tmp_path / "local", splits))
+    opts = options(["cat", "dog"], files, tmp_path / "beam", splits)
+    with fastdraw.beam.BeamBuild(opts) as b:
+        with beam.Pipeline(options=fastdraw.beam.pipeline_options(IN_MEMORY, 1)) as p:
+            built = p | b.transform()
+            others = p | "Others" >> beam.Create([1, 2, 3]) | beam.Map(lambda x: x * 2)
+            assert_that(others, equal_to([2, 4, 6]), label="CheckOthers")
+            assert_that(built | beam.Map(lambda b: (b.kind, b.counts)),
+                        equal_to([("stroke", {"train": 12, "eval": 4})]))
+    assert [(x.kind, x.counts, x.rejected) for x in b.built] == [
+        ("stroke", {"train": 12, "eval": 4}, 0)]
+    assert tree(tmp_path / "beam/t_stroke") == tree(tmp_path / "local/t_stroke")
+
+
+# ------------------------------------------------------------------------------- stopping
+
+
+def test_a_short_class_stops_the_pipeline_before_any_shard_is_written(tmp_path, writes):
+    files = [SAMPLE / f"{c}.ndjson" for c in ["cat", "dog", "eye"]]
+    splits = {"img": {"train": 12, "eval": 1}}
+    with pytest.raises(BuildError) as local:
+        build(options(["cat", "dog", "eye"], files, tmp_path / "local", splits))
+    with pytest.raises(BuildError) as beam:
+        fastdraw.beam.build(options(["cat", "dog", "eye"], files, tmp_path / "beam", splits),
+                            IN_MEMORY)
+    assert type(beam.value) is BuildError and str(beam.value) == str(local.value)
+    assert "'cat' (12)" in str(beam.value) and "Nothing was written" in str(beam.value)
+    assert writes == []
+    assert leftovers(tmp_path / "beam") == []
+
+
+def test_a_short_class_stops_a_multi_processing_pipeline_as_locally(tmp_path, caplog):
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ["cat", "dog"]:
+        (data / f"{name}.ndjson").write_bytes((SAMPLE / f"{name}.ndjson").read_bytes())
+    args = ["--splits", "train=11", "--kind", "stroke"]
+    assert _cli(data, tmp_path / "local", ["cat", "dog"], *args) == 1
+    local = _errors(caplog)
+    caplog.clear()
+    assert _cli(data, tmp_path / "beam", ["cat", "dog"], *args, beam=MULTI) == 1
+    assert _errors(caplog) == local and "too few in 'dog' (10)" in local[0]
+    assert leftovers(tmp_path / "beam") == []
+
+
+def test_a_drawing_in_two_classes_stops_the_pipeline_as_locally(tmp_path, writes, monkeypatch):
+    monkeypatch.setattr(pipeline_mod, "KEYS_PER_BUCKET", 3)  # the key_ids in many buckets
+    data = tmp_path / "data"
+    data.mkdir()
+    dog = (SAMPLE / "dog.ndjson").read_text("utf-8").splitlines()
+    cat = (SAMPLE / "cat.ndjson").read_text("utf-8").splitlines()
+    moved = [dog[i].replace('"word":"dog"', '"word":"cat"') for i in (3, 7)]
+    (data / "cat.ndjson").write_text("\n".join([*cat[:4], moved[0], *cat[4:8], moved[1],
+                                                *cat[8:]]) + "\n")
+    (data / "dog.ndjson").write_text("\n".join(dog) + "\n")
+    files = [data / "cat.ndjson", data / "dog.ndjson"]
+    splits = {"stroke": {"train": 8}}
+    with pytest.raises(BuildError) as local:
+        build(options(["cat", "dog"], files, tmp_path / "local", splits))
+    with pytest.raises(BuildError) as beam:
+        fastdraw.beam.build(options(["cat", "dog"], files, tmp_path / "beam", splits), IN_MEMORY)
+    assert str(beam.value) == str(local.value)
+    assert re.match(r"key_id \d+ is in .*cat.ndjson line (5|10) and in .*dog.ndjson line",
+                    str(beam.value))
+    assert writes == []
+    assert leftovers(tmp_path / "beam") == []
+
+
+def test_strict_stops_at_the_first_bad_line_with_exit_code_2(tmp_path, caplog, writes):
+    cat = with_bad_lines(tmp_path)
+    args = ["--splits", "train=5", "--strict"]
+    assert _cli(cat.parent, tmp_path / "local", ["cat"], *args) == 2
+    local = _errors(caplog)
+    caplog.clear()
+    assert _cli(cat.parent, tmp_path / "beam", ["cat"], *args, beam=IN_MEMORY) == 2
+    beam = _errors(caplog)
+    assert beam == local and f"{cat}:2: bad line" in beam[0]
+    assert writes == []
+    assert leftovers(tmp_path / "beam") == []
+
+
+def test_strict_with_fractions_stops_in_the_count_step(tmp_path):
+    cat = with_bad_lines(tmp_path)
+    opts = options(["cat"], [cat], tmp_path / "beam", {"img": {"train": 0.5}}, strict=True)
+    opts.splits = {"img": {"train": __import__("fractions").Fraction(1, 2)}}
+    with pytest.raises(BadInputError, match=rf"{re.escape(str(cat))}:2: bad line"):
+        fastdraw.beam.build(opts, IN_MEMORY)
+    assert leftovers(tmp_path / "beam") == []
+
+
+def test_fractions_that_give_an_empty_split_stop_in_the_plan_step(tmp_path):
+    files = [SAMPLE / f"{c}.ndjson" for c in ["cat", "dog"]]
+    from fractions import Fraction
+
+    splits = {"img": {"train": Fraction(9, 10), "eval": Fraction(1, 100)}}
+    with pytest.raises(BuildError) as local:
+        build(options(["cat", "dog"], files, tmp_path / "local", splits))
+    with pytest.raises(BuildError) as beam:
+        fastdraw.beam.build(options(["cat", "dog"], files, tmp_path / "beam", splits), IN_MEMORY)
+    assert str(beam.value) == str(local.value) and "rounds down to no example" in str(beam.value)
+
+
+def test_a_failing_step_is_named_and_leaves_nothing(tmp_path, monkeypatch):
+    def broken(*args, **kw):
+        raise RuntimeError("the disk caught fire")
+
+    monkeypatch.setattr(pipeline_mod, "unpack_framed", broken)
+    files = [SAMPLE / f"{c}.ndjson" for c in ["cat", "dog"]]
+    with pytest.raises(BuildError, match="the Beam pipeline failed: RuntimeError: .*the disk "
+                                         "caught fire.*nothing was written"):
+        fastdraw.beam.build(options(["cat", "dog"], files, tmp_path / "beam",
+                                    {"img": {"train": 4}}), IN_MEMORY)
+    assert leftovers(tmp_path / "beam") == []
+
+
+# ---------------------------------------------------------------------- URLs, object stores
+
+
+def _into_store(url: str, files: list[Path]) -> None:
+    for f in files:
+        beam_memfs.OBJECTS[f"{url}/{f.name}"] = f.read_bytes()
+
+
+def test_urls_are_read_and_written_through_beam_s_file_systems(store, tmp_path):
+    classes = ["cat", "eye", "sea turtle"]
+    _into_store("memfs://bucket/data", [SAMPLE / f"{c}.ndjson" for c in classes])
+    args = ["--splits", "train=6,eval=2", "--shards", "2"]
+    assert _cli(SAMPLE, tmp_path / "local", classes, *args) == 0
+    assert _cli("memfs://bucket/data", "memfs://bucket/out", classes, *args,
+                beam=IN_MEMORY) == 0
+    for kind in ("img", "stroke"):
+        assert store.under(f"memfs://bucket/out/g_{kind}") == tree(tmp_path / f"local/g_{kind}")
+    assert sorted({key.split("/")[3] for key in store.OBJECTS}) == ["data", "out"]
+    assert sorted({key.split("/")[4] for key in store.OBJECTS if "/out/" in key}) == [
+        "g_img", "g_stroke"]
+
+
+def test_rejected_lines_of_a_url_name_the_url(store, tmp_path):
+    cat = with_bad_lines(tmp_path)
+    _into_store("memfs://bucket/data", [cat])
+    assert _cli("memfs://bucket/data", "memfs://bucket/out", ["cat"], "--splits",
+                "train=8,eval=2", "--kind", "stroke", beam=IN_MEMORY) == 0
+    rejected = [json.loads(line) for line in
+                store.OBJECTS["memfs://bucket/out/g_stroke/rejected.ndjson"].splitlines()]
+    assert [(r["file"], r["line"]) for r in rejected] == [
+        ("memfs://bucket/data/cat.ndjson", n) for n in (2, 6, 12)]
+
+
+def test_missing_class_files_of_a_url_are_named(store, tmp_path, caplog):
+    _into_store("memfs://bucket/data", [SAMPLE / "cat.ndjson"])
+    assert _cli("memfs://bucket/data", tmp_path / "out", ["cat", "dog", "eye"],
+                beam=IN_MEMORY) == 1
+    assert ("2 class files are missing: memfs://bucket/data/dog.ndjson, "
+            "memfs://bucket/data/eye.ndjson") in caplog.text
+
+
+def test_an_object_store_dataset_is_replaced_only_with_overwrite(store, tmp_path, caplog):
+    _into_store("memfs://bucket/data", [SAMPLE / "cat.ndjson", SAMPLE / "dog.ndjson"])
+    run = ["memfs://bucket/data", "memfs://bucket/out", ["cat", "dog"], "--kind", "img"]
+    assert _cli(*run, "--splits", "train=4", beam=IN_MEMORY) == 0
+    first = store.under("memfs://bucket/out/g_img")
+    assert _cli(*run, "--splits", "train=6", beam=IN_MEMORY) == 1
+    assert "memfs://bucket/out/g_img already exists: pass --overwrite" in caplog.text
+    assert store.under("memfs://bucket/out/g_img") == first
+    assert _cli(*run, "--splits", "train=6", "--shards", "2", "--overwrite",
+                beam=IN_MEMORY) == 0
+    second = store.under("memfs://bucket/out/g_img")
+    assert sorted(second) == ["counts.json", "labels.txt", "manifest.json", "rejected.ndjson",
+                              "train-00000-of-00002", "train-00001-of-00002"]
+    store.OBJECTS["memfs://bucket/out/g_img/notes.txt"] = b"mine"
+    assert _cli(*run, "--splits", "train=6", "--overwrite", beam=IN_MEMORY) == 1
+    assert "memfs://bucket/out/g_img is not a dataset (it holds notes.txt)" in caplog.text
+    assert [k for k in store.OBJECTS if ".g.tmp-" in k] == []
+
+
+def test_an_object_store_publish_moves_the_manifest_first_and_the_shards_last(
+        store, tmp_path, monkeypatch):
+    moved: list[list[str]] = []
+    real = objects_mod.move
+
+    def spy(sources, targets):
+        moved.append([p.name for p in sources])
+        real(sources, targets)
+
+    monkeypatch.setattr(objects_mod, "move", spy)
+    _into_store("memfs://bucket/data", [SAMPLE / "cat.ndjson"])
+    assert _cli("memfs://bucket/data", "memfs://bucket/out", ["cat"], "--kind", "stroke",
+                "--splits", "train=4,eval=2", "--shards", "2", beam=IN_MEMORY) == 0
+    assert moved == [["manifest.json"], ["counts.json", "labels.txt", "rejected.ndjson"],
+                     ["eval-00000-of-00002", "eval-00001-of-00002", "train-00000-of-00002",
+                      "train-00001-of-00002"]]
+
+
+def test_leftovers_of_an_object_store_build_are_named_not_removed(store, tmp_path, caplog):
+    _into_store("memfs://bucket/data", [SAMPLE / "cat.ndjson"])
+    store.OBJECTS["memfs://bucket/out/.g.tmp-0123abcd/img/train-00000-of-00001"] = b"x" * 10
+    assert _cli("memfs://bucket/data", "memfs://bucket/out", ["cat"], "--kind", "img",
+                "--splits", "train=2", beam=IN_MEMORY) == 0
+    assert re.search(r"memfs://bucket/out/\.g\.tmp-0123abcd \(10 B\): left by an "
+                     "interrupted build of 'g', or one still running", caplog.text)
+    assert "memfs://bucket/out/.g.tmp-0123abcd/img/train-00000-of-00001" in store.OBJECTS
+
+
+# ------------------------------------------------------------------------ the command line
+
+
+def test_without_apache_beam_the_cli_says_how_to_install_it(tmp_path, monkeypatch, caplog):
+    for name in [m for m in sys.modules if m == "fastdraw.beam" or m.startswith(
+            ("fastdraw.beam.", "apache_beam"))]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "apache_beam", None)
+    assert _cli(SAMPLE, tmp_path / "out", ["cat"], beam=IN_MEMORY) == 1
+    assert ('--runner beam needs Apache Beam, which is not installed: pip install '
+            '"fastdraw[beam]"') in caplog.text
+    assert not (tmp_path / "out").exists()
+
+
+def test_pipeline_options_are_for_the_beam_runner_only(tmp_path, caplog):
+    argv = ["--classes", "cat", "--sample", "--out", str(tmp_path), "--",
+            "--runner=DataflowRunner"]
+    assert main(argv) == 1
+    assert "--runner=DataflowRunner: pipeline options are for --runner beam" in caplog.text
+
+
+def test_without_a_runner_the_build_runs_here_on_the_workers_processes():
+    from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
+
+    options = fastdraw.beam.pipeline_options([], 3)
+    direct = options.view_as(DirectOptions)
+    assert (direct.direct_running_mode, direct.direct_num_workers) == ("multi_processing", 3)
+    options = fastdraw.beam.pipeline_options(IN_MEMORY, 3)
+    assert options.view_as(DirectOptions).direct_running_mode == "in_memory"
+    options = fastdraw.beam.pipeline_options(["--runner=DataflowRunner", "--project=p"], 3)
+    assert options.view_as(StandardOptions).runner == "DataflowRunner"
+    assert fastdraw.beam.driver.local_runner(options) is None
+
+
+# ---------------------------------------------------------------------------- the places
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7])
+def test_every_round_s_place_is_its_rank_among_its_shard_s_rounds(seed):
+    plan = make_plan({"train": 70, "eval": 20, "test": 10}, 3, seed)
+    kp = kind_plan(plan, window=4)
+    for shard in range(len(plan.shard_names)):
+        rounds = np.flatnonzero(plan.shard_id == shard)
+        assert kp.place[rounds].tolist() == list(range(len(rounds)))
+        assert kp.windows(shard) == -(-len(rounds) // 4)
