@@ -139,6 +139,7 @@ def test_the_driver_logs_the_local_summary(tmp_path, caplog):
     assert len(beam) == 3 and re.match(r"built 32 examples in [\d.]+ s", beam[-1])
     assert re.search(r"Beam counters: 32 examples encoded, 16 drawings used, 0 bad lines, "
                      r"\d+ windows written, 32 examples written, 40 shards written", caplog.text)
+    assert re.search(r"a worker held \d+-\d+ MiB while it wrote a window", caplog.text)
 
 
 def test_a_pipeline_of_one_s_own_takes_the_build(tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 import shutil
 import signal
@@ -26,7 +27,7 @@ from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions,
 
 from fastdraw.beam.objects import name_leftovers, publish_objects
 from fastdraw.beam.objects import target_problem as object_target_problem
-from fastdraw.beam.pipeline import NAMESPACE, SCRATCH, BuildDatasets, Job, read_failure
+from fastdraw.beam.pipeline import NAMESPACE, SCRATCH, WORKER_MIB, BuildDatasets, Job, read_failure
 from fastdraw.beam.storage import BeamPath, StoragePath, delete, storage_path
 from fastdraw.build.builder import check_out, check_targets, make_out
 from fastdraw.build.checks import check_files_can_hold, checked_codecs
@@ -160,10 +161,9 @@ class BeamBuild:
             if failure is not None:
                 raise failure from None
             if isinstance(exc, Exception) and not isinstance(exc, BuildError):
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-                raise BuildError(f"the Beam pipeline failed: {type(exc).__name__}: {first}; "
-                                 "nothing was written (temporary files removed); -v shows "
-                                 "the traceback") from exc
+                raise BuildError(f"the Beam pipeline failed: {_cause(exc)}; nothing was "
+                                 "written (temporary files removed); -v shows the traceback"
+                                 ) from exc
         finally:
             self._stack.close()
 
@@ -201,6 +201,15 @@ class BeamBuild:
             delete(self.job.work.objects())
         else:
             shutil.rmtree(self.job.work, ignore_errors=True)
+
+
+def _cause(exc: BaseException) -> str:
+    """What a pipeline's failure says of its cause: the last line of the message that names an
+    exception (a runner quotes the worker's traceback), else its first line."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    named = [line for line in lines if re.match(r"[\w.]+(Error|Exception|Interrupt)\b", line)]
+    text = named[-1] if named else (lines[0] if lines else "")
+    return text if re.match(r"[\w.]+(Error|Exception)", text) else f"{type(exc).__name__}: {text}"
 
 
 def _record_bytes(opts: BuildOptions, codecs: dict[str, Codec]) -> dict[str, int]:
@@ -271,20 +280,29 @@ def build(opts: BuildOptions, pipeline_args: Sequence[str] = (),
         state = result.wait_until_finish()
         if state != beam.runners.runner.PipelineState.DONE:
             raise BuildError(f"the Beam pipeline ended {state}")
-        _log_counters(result)
+        _log_metrics(result)
     summary(b.opts, b.built, time.monotonic() - t0)
     return b.built
 
 
-def _log_counters(result: beam.runners.runner.PipelineResult) -> None:
-    """The build's Beam counters, as the runner reports them."""
+def _log_metrics(result: beam.runners.runner.PipelineResult) -> None:
+    """The build's Beam counters, and the range of its workers' memory while they wrote
+    windows, as the runner reports them."""
     try:
-        found = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))["counters"]
-    except (NotImplementedError, KeyError):
+        found = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))
+    except NotImplementedError:
         return
     totals: dict[str, int] = {}
-    for counter in found:
+    for counter in found["counters"]:
         value = counter.committed if counter.committed is not None else counter.attempted
         totals[counter.key.metric.name] = totals.get(counter.key.metric.name, 0) + int(value)
     if totals:
         log.info("Beam counters: %s", ", ".join(f"{n} {name}" for name, n in totals.items()))
+    lows, highs = [], []
+    for d in found["distributions"]:
+        value = d.committed if d.committed is not None else d.attempted
+        if d.key.metric.name == WORKER_MIB and value is not None and value.count:
+            lows.append(value.min)
+            highs.append(value.max)
+    if lows:
+        log.info("a worker held %d-%d MiB while it wrote a window", min(lows), max(highs))

@@ -35,6 +35,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +78,8 @@ SCRATCH = ".beam"  # the build's scratch directory, in its temporary directory
 KEYS_PER_BUCKET = 1 << 20  # key_ids a bucket of the repeat check holds, on average
 READ_PIECE = 8 << 20  # bytes of a part file a shard's writer reads at a time
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # spreads key_ids over the buckets
+WORKER_MIB = "worker MiB"  # distribution: a worker's resident memory while it writes a window
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 # ---------------------------------------------------------------------------------- the job
@@ -372,6 +375,7 @@ class _Assemble(beam.DoFn):
                           framed[order], out)
             digest = hashlib.sha256(out).hexdigest() if whole else None
             writer.commit()
+            _note_memory()
         finally:
             writer.close()
         Metrics.counter(NAMESPACE, "windows written").inc()
@@ -417,10 +421,22 @@ class _WriteShard(beam.DoFn):
                         _read_into(part, out)
                         digest.update(out)
                         writer.commit()
+                        _note_memory()
                         left -= len(out)
         finally:
             writer.close()
         return digest.hexdigest()
+
+
+def _note_memory() -> None:
+    """Adds this worker process's resident memory now, with a window's buffers in hand, to the
+    "worker MiB" distribution (where /proc tells it)."""
+    try:
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return
+    Metrics.distribution(NAMESPACE, WORKER_MIB).update(pages * _PAGE >> 20)
 
 
 def _read_into(f: Any, out: np.ndarray) -> None:

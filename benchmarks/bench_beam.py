@@ -1,0 +1,143 @@
+"""The Beam build on Beam's local runner against the local build, on the same input, in one
+run: examples/s of whole `python -m fastdraw` processes (median of REPEAT runs), both kinds,
+on the zoo classes' real drawings repeated for volume (as benchmarks/bench_build.py), and
+a check that every run wrote the same bytes.  Each run builds both kinds in one process, with
+the same splits.
+
+    python benchmarks/bench_beam.py [SCALE [REPEAT]]   # medians as JSON
+
+Measured: the local build with 1 and 2 workers; the Beam build (`--runner beam`) in the
+local runner's multi-processing mode with 2 worker processes and in its in-memory mode (one
+process).  Peak RSS is given for the whole build (its largest process: with Beam's local
+runner, the runner itself, which holds the shuffled records in memory) and, for the Beam
+runs, for the largest of the SDK worker processes that run the build's steps (sampled
+every 50 ms from /proc: what a worker of a cloud runner would hold).  SCALE multiplies
+the rounds (default 1: 2000 examples per class of each kind, 40000 in all).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from bench_build import CLASSES, make_data, splits_of
+
+ROUNDS = 2000  # examples per class of each kind, at SCALE 1
+KINDS = ("img", "stroke")
+MODES = {
+    "local_1w": ["--workers", "1"],
+    "local_2w": ["--workers", "2"],
+    "beam_multi_processing_2w": ["--workers", "2", "--runner", "beam"],
+    "beam_in_memory": ["--runner", "beam", "--", "--direct_running_mode=in_memory"],
+}
+
+
+def _tree(pid: int) -> set[int]:
+    """``pid`` and its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        found.add(p)
+        todo.extend(children.get(p, []))
+    return found
+
+
+def _worker_peak(pid: int, stop: threading.Event, peak: list[int]) -> None:
+    """The largest VmHWM (KiB) of the SDK worker processes under ``pid`` until ``stop``."""
+    while not stop.wait(0.05):
+        for p in _tree(pid):
+            try:
+                with open(f"/proc/{p}/cmdline", "rb") as f:
+                    if b"sdk_worker_main" not in f.read():
+                        continue
+                with open(f"/proc/{p}/status") as f:
+                    hwm = next(int(line.split()[1]) for line in f if line.startswith("VmHWM"))
+            except (OSError, StopIteration):
+                continue
+            peak[0] = max(peak[0], hwm)
+
+
+def run(args: list[str]) -> tuple[float, int, int]:
+    """``python -m fastdraw ARGS``: seconds, peak RSS of its largest process and of its largest
+    SDK worker (KiB)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "fastdraw", *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    stop, peak = threading.Event(), [0]
+    watcher = threading.Thread(target=_worker_peak, args=(proc.pid, stop, peak))
+    watcher.start()
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - t0
+    stop.set()
+    watcher.join()
+    stderr = proc.stderr.read() if proc.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"python -m fastdraw {' '.join(args)} failed:\n{stderr}")
+    return seconds, usage.ru_maxrss, peak[0]
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    for f in sorted(path.iterdir()):
+        h.update(f.name.encode() + f.read_bytes())
+    return h.hexdigest()
+
+
+def measure(scale: float = 1.0, repeat: int = 3) -> dict:
+    rounds = int(ROUNDS * scale)
+    examples = rounds * len(CLASSES) * len(KINDS)
+    split = ",".join(f"{k}={v}" for k, v in splits_of(rounds).items())
+    figures: dict = {"classes": len(CLASSES), "examples": examples, "repeat": repeat}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        data = make_data(root / "data", rounds)
+        digests = set()
+        for mode, extra in MODES.items():
+            runs = []
+            for _ in range(repeat):
+                out = root / "out"
+                cli = ["--classes", ",".join(CLASSES), "--data", str(data), "--offline",
+                       "--out", str(out), "--kind", ",".join(KINDS), "--splits", split]
+                before, sep, after = " ".join(extra).partition(" -- ")
+                runs.append(run([*cli, *before.split(), *(["--", *after.split()] if sep else [])]))
+                digests.add(tuple(_digest(out / f"custom_{k}") for k in KINDS))
+                shutil.rmtree(out)
+            median = statistics.median(r[0] for r in runs)
+            figures[mode] = {
+                "seconds": round(median, 2), "examples_per_s": round(examples / median),
+                "peak_rss_mib": round(max(r[1] for r in runs) / 1024, 1),
+                "worker_peak_rss_mib": round(max(r[2] for r in runs) / 1024, 1) or None}
+        figures["same_bytes"] = len(digests) == 1
+    local = figures["local_2w"]["examples_per_s"]
+    for mode in MODES:
+        figures[mode]["local_2w_over_this"] = round(local / figures[mode]["examples_per_s"], 2)
+    return figures
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Beam build against the local build, JSON.")
+    parser.add_argument("scale", nargs="?", type=float, default=1.0,
+                        help="multiplies the rounds (default 1: 2000 a class and kind)")
+    parser.add_argument("repeat", nargs="?", type=int, default=3, help="runs per figure")
+    args = parser.parse_args()
+    print(json.dumps(measure(args.scale, args.repeat), indent=2))
