@@ -11,7 +11,8 @@ local runner's multi-processing mode with 2 worker processes and in its in-memor
 process).  Peak RSS is given for the whole build (its largest process: with Beam's local
 runner, the runner itself, which holds the shuffled records in memory) and, for the Beam
 runs, for the largest of the SDK worker processes that run the build's steps (sampled
-every 50 ms from /proc: what a worker of a cloud runner would hold).  SCALE multiplies
+every 50 ms from /proc), and the range of a worker's RSS while it wrote windows (the build's
+"worker MiB" distribution).  SCALE multiplies
 the rounds (default 1: 2000 examples per class of each kind, 40000 in all).
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -75,9 +77,12 @@ def _worker_peak(pid: int, stop: threading.Event, peak: list[int]) -> None:
             peak[0] = max(peak[0], hwm)
 
 
-def run(args: list[str]) -> tuple[float, int, int]:
+_WINDOW_MIB = re.compile(r"a worker held (\d+)-(\d+) MiB while it wrote a window")
+
+
+def run(args: list[str]) -> tuple[float, int, int, tuple[int, int] | None]:
     """``python -m fastdraw ARGS``: seconds, peak RSS of its largest process and of its largest
-    SDK worker (KiB)."""
+    SDK worker (KiB), and the range of a worker's RSS (MiB) while it wrote windows (Beam)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "fastdraw", *args],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -91,7 +96,8 @@ def run(args: list[str]) -> tuple[float, int, int]:
     stderr = proc.stderr.read() if proc.stderr else ""
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"python -m fastdraw {' '.join(args)} failed:\n{stderr}")
-    return seconds, usage.ru_maxrss, peak[0]
+    held = _WINDOW_MIB.search(stderr)
+    return seconds, usage.ru_maxrss, peak[0], (int(held[1]), int(held[2])) if held else None
 
 
 def _digest(path: Path) -> str:
@@ -124,7 +130,10 @@ def measure(scale: float = 1.0, repeat: int = 3) -> dict:
             figures[mode] = {
                 "seconds": round(median, 2), "examples_per_s": round(examples / median),
                 "peak_rss_mib": round(max(r[1] for r in runs) / 1024, 1),
-                "worker_peak_rss_mib": round(max(r[2] for r in runs) / 1024, 1) or None}
+                "worker_peak_rss_mib": round(max(r[2] for r in runs) / 1024, 1) or None,
+                "worker_mib_while_writing_windows": [
+                    min(r[3][0] for r in runs), max(r[3][1] for r in runs)] if runs[0][3]
+                else None}
         figures["same_bytes"] = len(digests) == 1
     local = figures["local_2w"]["examples_per_s"]
     for mode in MODES:

@@ -255,7 +255,10 @@ def local_runner(options: PipelineOptions) -> beam.runners.PipelineRunner | None
     """The runner of options without ``--runner``: the engine the DirectRunner runs batch
     pipelines on (the FnApiRunner, made as the DirectRunner makes it), so that its
     ``--direct_running_mode`` holds and no Prism runner is fetched from the network; None
-    when the options name a runner."""
+    when the options name a runner.  A GroupByKey's values reach a worker from the runner's
+    state as the worker iterates them (``use_state_iterables``), as on Dataflow, rather than
+    all at once: a worker that writes a window holds that window, not its share of the
+    stage's input."""
     if options.view_as(StandardOptions).runner is not None:
         return None
     from apache_beam.portability.api import beam_provision_api_pb2
@@ -263,8 +266,10 @@ def local_runner(options: PipelineOptions) -> beam.runners.PipelineRunner | None
     from apache_beam.runners.portability.portable_runner import JobServiceHandle
 
     encoded = JobServiceHandle.encode_pipeline_options(options.get_all_options())
-    return fn_runner.FnApiRunner(provision_info=fn_runner.ExtendedProvisionInfo(
-        beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded)))
+    return fn_runner.FnApiRunner(
+        use_state_iterables=True,
+        provision_info=fn_runner.ExtendedProvisionInfo(
+            beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded)))
 
 
 def build(opts: BuildOptions, pipeline_args: Sequence[str] = (),
