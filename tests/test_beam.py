@@ -48,13 +48,14 @@ def store():
 def writes(monkeypatch) -> list[str]:
     """Every file a step of an in-memory pipeline opens to write a shard or a window."""
     opened: list[str] = []
-    real = pipeline_mod.shard_writer
 
-    def spy(path):
-        opened.append(str(path))
-        return real(path)
+    class Spy(pipeline_mod.NewFile):
+        def __init__(self, path, scratch, shard=True):
+            if shard:
+                opened.append(str(path))
+            super().__init__(path, scratch, shard)
 
-    monkeypatch.setattr(pipeline_mod, "shard_writer", spy)
+    monkeypatch.setattr(pipeline_mod, "NewFile", Spy)
     return opened
 
 
@@ -142,7 +143,7 @@ def test_the_driver_logs_the_local_summary(tmp_path, caplog):
     assert re.search(r"a worker held \d+-\d+ MiB while it wrote a window", caplog.text)
 
 
-def test_a_pipeline_of_one_s_own_takes_the_build(tmp_path):
+def test_a_pipeline_of_one_s_own_takes_the_build(tmp_path, writes):
     import apache_beam as beam
     from apache_beam.testing.util import assert_that, equal_to
 
@@ -160,6 +161,8 @@ def test_a_pipeline_of_one_s_own_takes_the_build(tmp_path):
     assert [(x.kind, x.counts, x.rejected) for x in b.built] == [
         ("stroke", {"train": 12, "eval": 4}, 0)]
     assert tree(tmp_path / "beam/t_stroke") == tree(tmp_path / "local/t_stroke")
+    assert len(writes) == 20 and all(re.search(r"/stroke/(train|eval)-000\d\d-of-00010$", w)
+                                     for w in writes)
 
 
 # ------------------------------------------------------------------------------- stopping
@@ -383,6 +386,52 @@ def test_without_a_runner_the_build_runs_here_on_the_workers_processes():
     options = fastdraw.beam.pipeline_options(["--runner=DataflowRunner", "--project=p"], 3)
     assert options.view_as(StandardOptions).runner == "DataflowRunner"
     assert fastdraw.beam.driver.local_runner(options) is None
+
+
+# ------------------------------------------------------------------------- a step's files
+
+
+@pytest.mark.parametrize("shard", [True, False])
+def test_an_attempt_that_fails_leaves_no_file_and_one_that_ends_leaves_it_whole(tmp_path, shard):
+    (tmp_path / "scratch").mkdir()
+    (tmp_path / "kind").mkdir()
+    path = tmp_path / "kind" / "train-00000-of-00001"
+
+    def write(data: bytes, fail: bool) -> None:
+        with pipeline_mod.NewFile(path, tmp_path / "scratch", shard) as writer:
+            if shard:
+                writer.reserve(len(data))[:] = np.frombuffer(data, np.uint8)
+                writer.commit()
+            else:
+                writer.write(data)
+            if fail:
+                raise RuntimeError("the worker died")
+
+    with pytest.raises(RuntimeError):
+        write(b"half a shard", fail=True)
+    assert not path.exists() and list((tmp_path / "scratch").iterdir()) == []
+    write(b"a whole shard", fail=False)
+    assert path.read_bytes() == b"a whole shard"
+    with pytest.raises(RuntimeError):
+        write(b"half", fail=True)
+    assert path.read_bytes() == b"a whole shard"
+    assert list((tmp_path / "scratch").iterdir()) == []
+
+
+def test_an_object_written_by_an_attempt_that_fails_never_appears(store):
+    from fastdraw.beam.storage import BeamPath
+
+    path = BeamPath("memfs://bucket/work/img/train-00000-of-00001")
+    with pytest.raises(RuntimeError):
+        with pipeline_mod.NewFile(path, path.parent) as writer:
+            writer.reserve(4)[:] = 7
+            writer.commit()
+            raise RuntimeError("the worker died")
+    assert store.OBJECTS == {}
+    with pipeline_mod.NewFile(path, path.parent) as writer:
+        writer.reserve(4)[:] = 7
+        writer.commit()
+    assert store.OBJECTS == {path.url: b"\x07" * 4}
 
 
 # ---------------------------------------------------------------------------- the places

@@ -36,6 +36,7 @@ import json
 import logging
 import math
 import os
+import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -226,9 +227,10 @@ class _Encode(beam.DoFn):
         r = ClassRange(label, opts.classes[label], str(opts.files[label]), 0, end, True,
                        opts.include_unrecognized, opts.strict, jobs)
         try:
-            with job.rejections(label).open("w", encoding="utf-8") as out:
+            with NewFile(job.rejections(label), job.scratch, shard=False) as rejected:
                 encoded = EncodedRange(
-                    r, lambda rejection: out.write(json.dumps(rejection.to_dict()) + "\n"),
+                    r, lambda rejection: rejected.write(
+                        (json.dumps(rejection.to_dict()) + "\n").encode("utf-8")),
                     Metrics.counter(NAMESPACE, "examples encoded").inc)
                 for kj, first, buf, offsets, framed in encoded:
                     yield from _keyed(plans[kj.codec.kind], kj.codec.kind, label, first, buf,
@@ -325,10 +327,39 @@ def _check(results: list[tuple[int, EncodeResult]], job: Job, plans: dict[str, K
 # -------------------------------------------------------------------------------- writing
 
 
-def shard_writer(path: StoragePath) -> ShardFile | StreamShard:
-    """The writer of a new file: the local build's for a local path, else a stream of Beam's
-    file systems."""
-    return ShardFile(path) if isinstance(path, Path) else StreamShard(path.open("wb"))
+class NewFile:
+    """A file of the build written by one attempt of a step (a runner retries a failed one, and
+    may run two at once): a local file is written under a name of its own in the scratch
+    directory and renamed into place once whole; an object appears once its upload is
+    closed.  An attempt that fails leaves neither.  Its writer: a shard writer (``shard``:
+    the local build's for a local file, `StreamShard` for an object), else a binary
+    stream."""
+
+    def __init__(self, path: StoragePath, scratch: StoragePath, shard: bool = True) -> None:
+        self.path = path
+        self._tmp: Path | None = None
+        self.writer: Any
+        if isinstance(path, Path):
+            self._tmp = Path(scratch) / f"{path.parent.name}-{path.name}.{secrets.token_hex(4)}"
+            self.writer = ShardFile(self._tmp) if shard else open(self._tmp, "wb")
+        else:
+            stream = path.open("wb")
+            self.writer = StreamShard(stream) if shard else stream
+
+    def __enter__(self) -> Any:
+        return self.writer
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is None:
+            self.writer.close()
+            if self._tmp is not None:
+                os.replace(self._tmp, self.path)
+        elif self._tmp is not None:
+            try:
+                self.writer.close()
+            finally:
+                self._tmp.unlink(missing_ok=True)
+        # A failed attempt's object is never closed, so it never appears.
 
 
 class _Assemble(beam.DoFn):
@@ -368,16 +399,13 @@ class _Assemble(beam.DoFn):
         whole = kp.windows(shard) == 1
         path = self.job.dataset(kind) / name if whole else self.job.part(kind, shard, window)
         total = int(framed.sum())
-        writer = shard_writer(path)
-        try:
+        with NewFile(path, self.job.scratch) as writer:
             out = writer.reserve(total)
             unpack_framed(self.job.codecs[kind], src, starts[order], sizes[order],
                           framed[order], out)
             digest = hashlib.sha256(out).hexdigest() if whole else None
             writer.commit()
             _note_memory()
-        finally:
-            writer.close()
         Metrics.counter(NAMESPACE, "windows written").inc()
         Metrics.counter(NAMESPACE, "examples written").inc(len(where))
         yield (kind, shard), (window, total, digest)
@@ -411,8 +439,7 @@ class _WriteShard(beam.DoFn):
                      windows: list[tuple[int, int, str | None]]) -> str:
         """Writes the shard from its parts, in order; returns its sha256."""
         digest = hashlib.sha256()
-        writer = shard_writer(path)
-        try:
+        with NewFile(path, self.job.scratch) as writer:
             for window, nbytes, _ in windows:
                 with self.job.part(kind, shard, window).open("rb") as part:
                     left = nbytes
@@ -423,8 +450,6 @@ class _WriteShard(beam.DoFn):
                         writer.commit()
                         _note_memory()
                         left -= len(out)
-        finally:
-            writer.close()
         return digest.hexdigest()
 
 
