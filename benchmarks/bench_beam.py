@@ -31,7 +31,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench_build import CLASSES, make_data, splits_of
+from bench_build import _LAUNCHER, CLASSES, make_data, splits_of
 
 ROUNDS = 2000  # examples per class of each kind, at SCALE 1
 KINDS = ("img", "stroke")
@@ -84,20 +84,21 @@ def run(args: list[str]) -> tuple[float, int, int, tuple[int, int] | None]:
     """``python -m fastdraw ARGS``: seconds, peak RSS of its largest process and of its largest
     SDK worker (KiB), and the range of a worker's RSS (MiB) while it wrote windows (Beam)."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "fastdraw", *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # Through bench_build's small launcher: a build exec'd straight from this (big) process
+    # would report this one's RSS as its own peak.
+    proc = subprocess.Popen([sys.executable, "-c", _LAUNCHER, *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
     stop, peak = threading.Event(), [0]
     watcher = threading.Thread(target=_worker_peak, args=(proc.pid, stop, peak))
     watcher.start()
-    _, status, usage = os.wait4(proc.pid, 0)
+    stdout, stderr = proc.communicate()
     seconds = time.perf_counter() - t0
     stop.set()
     watcher.join()
-    stderr = proc.stderr.read() if proc.stderr else ""
-    if os.waitstatus_to_exitcode(status) != 0:
+    if proc.returncode != 0:
         raise RuntimeError(f"python -m fastdraw {' '.join(args)} failed:\n{stderr}")
     held = _WINDOW_MIB.search(stderr)
-    return seconds, usage.ru_maxrss, peak[0], (int(held[1]), int(held[2])) if held else None
+    return seconds, int(stdout), peak[0], (int(held[1]), int(held[2])) if held else None
 
 
 def _digest(path: Path) -> str:
