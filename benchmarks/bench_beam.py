@@ -5,6 +5,7 @@ a check that every run wrote the same bytes.  Each run builds both kinds in one 
 the same splits.
 
     python benchmarks/bench_beam.py [SCALE [REPEAT]]   # medians as JSON
+    python benchmarks/bench_beam.py --encode-alone [SCALE]
 
 Measured: the local build with 1 and 2 workers; the Beam build (`--runner beam`) in the
 local runner's multi-processing mode with 2 worker processes and in its in-memory mode (one
@@ -14,6 +15,10 @@ runs, for the largest of the SDK worker processes that run the build's steps (sa
 every 50 ms from /proc), and the range of a worker's RSS while it wrote windows (the build's
 "worker MiB" distribution).  SCALE multiplies
 the rounds (default 1: 2000 examples per class of each kind, 40000 in all).
+
+With ``--encode-alone`` it runs the build's Encode step by itself in this process, class
+after class as one worker would, and gives this process's RSS after each class: what the
+step itself holds, without a runner's buffers.
 """
 
 from __future__ import annotations
@@ -142,6 +147,40 @@ def measure(scale: float = 1.0, repeat: int = 3) -> dict:
     return figures
 
 
+def encode_alone(scale: float = 1.0) -> dict:
+    """RSS (MiB) of this process after the Encode step of each class, in turn."""
+    from fastdraw.beam.driver import storage_options
+    from fastdraw.beam.pipeline import Job, _Encode, _plans
+    from fastdraw.build import BuildOptions
+    from fastdraw.build.checks import checked_codecs
+    from fastdraw.build.finish import versions
+
+    rounds = int(ROUNDS * scale)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        data = root / "data"
+        # Made by another process, whose memory this one's RSS does not keep.
+        subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; from "
+                        "bench_build import make_data; make_data(Path(sys.argv[1]), "
+                        "int(sys.argv[2]))", str(data), str(rounds)],
+                       cwd=Path(__file__).parent, check=True)
+        (root / "work" / ".beam").mkdir(parents=True)
+        opts = storage_options(BuildOptions(
+            classes=list(CLASSES), files=[data / f"{c}.ndjson" for c in CLASSES], name="b",
+            out=root, splits={kind: splits_of(rounds) for kind in KINDS}, progress=False))
+        codecs = checked_codecs(opts)
+        job = Job(opts, codecs, root / "work", versions(), 32 << 20,
+                  {"img": 7000, "stroke": 900})
+        plans = _plans([], job)
+        step, mib = _Encode(job), []
+        for label in range(len(CLASSES)):
+            for _ in step.process(label, plans):
+                pass
+            with open("/proc/self/statm") as f:
+                mib.append(int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") >> 20)
+    return {"rounds": rounds, "classes": len(CLASSES), "rss_mib_after_each_class": mib}
+
+
 if __name__ == "__main__":
     import argparse
 
@@ -149,5 +188,8 @@ if __name__ == "__main__":
     parser.add_argument("scale", nargs="?", type=float, default=1.0,
                         help="multiplies the rounds (default 1: 2000 a class and kind)")
     parser.add_argument("repeat", nargs="?", type=int, default=3, help="runs per figure")
+    parser.add_argument("--encode-alone", action="store_true",
+                        help="the Encode step alone in this process: RSS after each class")
     args = parser.parse_args()
-    print(json.dumps(measure(args.scale, args.repeat), indent=2))
+    figures = encode_alone(args.scale) if args.encode_alone else measure(args.scale, args.repeat)
+    print(json.dumps(figures, indent=2))

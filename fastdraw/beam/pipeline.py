@@ -22,10 +22,11 @@ The steps, in order (each a named step of the pipeline):
 6. ``Finish``: labels.txt, counts.json, rejected.ndjson and the manifest of every kind
    (`fastdraw.build.finish.finish`).
 
-A worker holds at most one window of records per element it processes (runners process
-several elements at once in threads of one process, so the steps share no buffer) (a window is about
-``Job.window_bytes`` of framed records, sized from the record sizes measured before the
-pipeline).  A step that stops the build writes why in the scratch directory before it
+A worker holds one window of records per element it processes: about ``Job.window_bytes``
+of framed records, the window's rounds sized from the record sizes measured before the
+pipeline.  Runners process several elements at once in threads of one process, so the
+steps share no buffer.  Every file a step writes is its attempt's own until whole
+(`NewFile`).  A step that stops the build writes why in the scratch directory before it
 raises, so that the driver can say it as the local build does (`read_failure`).
 """
 
@@ -196,11 +197,12 @@ class _Count(beam.DoFn):
         task = CountTask(opts.classes[label], path, opts.include_unrecognized, opts.strict,
                          tuple(self.job.codecs.values()))
         try:
-            n, rejected = count_task(task, Metrics.counter(NAMESPACE, "drawings counted").inc)
+            n, rejected = count_task(task, lambda _: None)
         except BadLineError as e:
             fail(self.job, BadInputError(str(e)))
         except (OSError, ValueError) as e:
             fail(self.job, BuildError(f"{path}: {type(e).__name__}: {e}"))
+        Metrics.counter(NAMESPACE, "drawings counted").inc(n)
         if rejected.count:
             # The build lists in rejected.ndjson only those among the drawings it uses.
             log.warning("%s: %s; %d %s counted", path, rejected, n, opts.usable())
