@@ -4,6 +4,7 @@ on the zoo classes' real drawings repeated for volume (as benchmarks/bench_build
 a check that every run wrote the same bytes.  Each run builds both kinds in one process, with
 the same splits.
 
+    pytest benchmarks/bench_beam.py      # bench.sh's row "build img+stroke on Beam"
     python benchmarks/bench_beam.py [SCALE [REPEAT]]   # medians as JSON
     python benchmarks/bench_beam.py --encode-alone [SCALE]
 
@@ -36,6 +37,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from bench_build import _LAUNCHER, CLASSES, make_data, splits_of
 
 ROUNDS = 2000  # examples per class of each kind, at SCALE 1
@@ -104,6 +106,30 @@ def run(args: list[str]) -> tuple[float, int, int, tuple[int, int] | None]:
         raise RuntimeError(f"python -m fastdraw {' '.join(args)} failed:\n{stderr}")
     held = _WINDOW_MIB.search(stderr)
     return seconds, int(stdout), peak[0], (int(held[1]), int(held[2])) if held else None
+
+
+PYTEST_ROUNDS = 500  # examples per class and kind of the pytest runs (10,000 in all)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    return make_data(tmp_path_factory.mktemp("data"), PYTEST_ROUNDS)
+
+
+@pytest.mark.parametrize("mode", list(MODES)[1:])
+def test_build_on_beam(benchmark, data, tmp_path, mode):
+    """The local build with 2 workers ("fastdraw") and the Beam build on Beam's local runner
+    (peers), whole processes on the same input: bench.sh's row of the Beam build."""
+    out = tmp_path / "out"
+    split = ",".join(f"{k}={v}" for k, v in splits_of(PYTEST_ROUNDS).items())
+    cli = ["--classes", ",".join(CLASSES), "--data", str(data), "--offline", "--out", str(out),
+           "--kind", ",".join(KINDS), "--splits", split, "--overwrite"]
+    before, sep, after = " ".join(MODES[mode]).partition(" -- ")
+    args = [*cli, *before.split(), *(["--", *after.split()] if sep else [])]
+    benchmark.group = "build img+stroke on Beam"
+    benchmark.name = "fastdraw_local_2w" if mode == "local_2w" else mode
+    benchmark.extra_info["items"] = PYTEST_ROUNDS * len(CLASSES) * len(KINDS)
+    benchmark.pedantic(run, args=(args,), rounds=3, iterations=1)
 
 
 def _digest(path: Path) -> str:
