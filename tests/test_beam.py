@@ -109,6 +109,15 @@ def test_multi_processing_with_2_workers_gives_the_local_bytes(tmp_path):
     assert beam["g_img"]["rejected.ndjson"].count(b"\n") == 3
 
 
+def test_multi_processing_with_2_workers_gives_the_raw_golden_case_s_bytes(tmp_path):
+    case = CASES["raw"]
+    data = input_dir(case["source"], case["classes"], tmp_path)
+    assert _cli(data, tmp_path / "beam", case["classes"], *case["args"], beam=MULTI) == 0
+    assert {k: digests(tmp_path / "beam" / f"g_{k}") for k in RECORDED["raw"]} == RECORDED["raw"]
+    assert _cli(data, tmp_path / "local", case["classes"], *case["args"]) == 0
+    assert _datasets(tmp_path / "beam") == _datasets(tmp_path / "local")
+
+
 def test_shards_of_many_windows_give_the_same_bytes(volume, tmp_path, caplog):
     """Windows of one round of img records: every shard is assembled from its parts."""
     classes, files = volume
