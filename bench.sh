@@ -4,10 +4,18 @@
 #   ./bench.sh            full: every stage suite with more rounds; builds of 120k img and
 #                         400k stroke examples, medians of 3 runs; the main job
 #                         (--group animals, default splits: 3.31M examples, 12 GiB of
-#                         temporary disk) with 1 and 2 workers, 5 pairs of runs, medians
-#                         (about 11 minutes)
-#   ./bench.sh --quick    small: fewer rounds; builds of 30k img and 100k stroke examples, once
+#                         temporary disk) with 1 and 2 workers, 5 pairs of runs, medians,
+#                         each run also from the .bin files of its drawings; the README's
+#                         quick start on an empty numba cache and after `fastdraw compile`,
+#                         3 runs each (about 15 minutes)
+#   ./bench.sh --quick    small: fewer rounds; builds of 30k img and 100k stroke examples, and
+#                         the quick start cold and warm, once
 #                         (about 2 minutes)
+#
+# Both also measure every output format (benchmarks/bench_formats.py): per image encoding and
+# shard compression, bytes per example on disk, build and tf.data read examples/s (full: 40k
+# examples, medians of 3, about 5 minutes more; quick: 5k, once), and the PNG encoder's
+# choice (1-bit against 8-bit).
 #
 # Prints the machine and one table: per stage, fastdraw's median time per item, the
 # reference's, the ratio and each peer's time as a multiple of fastdraw's; then whole-process
@@ -33,9 +41,11 @@ mkdir -p "$out"
 if [[ $mode == quick ]]; then
   rounds=(--benchmark-min-rounds=1 --benchmark-max-time=0.2 --benchmark-warmup=off)
   build=(1 1)
+  formats=(500 1)
 else
   rounds=(--benchmark-min-rounds=5 --benchmark-max-time=1.0)
-  build=(4 3 --main-job 5)
+  build=(4 3 --main-job 5 --cold-start 3)
+  formats=(4000 3)
 fi
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ *//' || true)
@@ -44,9 +54,12 @@ echo "mode: $mode ($(date -u +%Y-%m-%dT%H:%MZ)); medians; ratios measured in thi
 echo
 
 # The stage suites (bench_build.py's pytest tests are replaced by its script below).
-"$py" -m pytest benchmarks --ignore=benchmarks/bench_build.py -q -p no:cacheprovider \
+"$py" -m pytest benchmarks --ignore=benchmarks/bench_build.py \
+  --ignore=benchmarks/bench_formats.py -q -p no:cacheprovider \
   "${rounds[@]}" --benchmark-json="$out/stages.json" > "$out/stages.log" 2>&1 \
   || { cat "$out/stages.log"; exit 1; }
 "$py" benchmarks/bench_build.py "${build[@]}" > "$out/build.json" 2> "$out/build.log" \
   || { cat "$out/build.log"; exit 1; }
-"$py" benchmarks/report.py "$out/stages.json" "$out/build.json"
+"$py" benchmarks/bench_formats.py "${formats[@]}" > "$out/formats.json" 2> "$out/formats.log" \
+  || { cat "$out/formats.log"; exit 1; }
+"$py" benchmarks/report.py "$out/stages.json" "$out/build.json" "$out/formats.json"

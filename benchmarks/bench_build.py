@@ -16,7 +16,9 @@ input 10 times larger than a smaller one (10x drawings per class, 10x the exampl
 
 With ``--main-job`` the script also times the issue's main job, ``python -m fastdraw
 --group animals`` with the default splits (3.31M examples of 43 classes, both kinds),
-with 1 and 2 workers: there the fixed start-up is a few percent of a run.
+with 1 and 2 workers: there the fixed start-up is a few percent of a run; and the same job
+from the official binary files of the same drawings (``convert --to binary``), whose
+datasets are byte-identical, against it.
 
 The pytest runs are kept small (under 2 minutes in all), so fastdraw's fixed cost
 (~0.7 s: interpreter and imports ~0.5 s, loading the numba kernels ~0.2 s, forking)
@@ -28,6 +30,7 @@ quotes medians of REPEAT=3 runs.
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import shutil
@@ -238,16 +241,49 @@ def measure(scale: float = 4.0, repeat: int = 3) -> dict:
     return figures
 
 
+def measure_cold_start(repeat: int = 3) -> dict:
+    """Seconds of the README's quick start (`--group zoo --sample`, 180 examples) as a whole
+    process: on a fresh numba cache (every kernel compiled: a machine where the install did
+    not compile them), after `python -m fastdraw compile` (what `pip install` runs), and the
+    compile itself; medians of ``repeat`` runs, cold and warm alternating."""
+    runs: dict[str, list[float]] = {"cold": [], "compile": [], "warm": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for i in range(repeat):
+            for label, cache, args in (
+                    ("cold", "empty", ["--group", "zoo", "--sample", "--out"]),
+                    ("compile", "compiled", ["compile"]),
+                    ("warm", "compiled", ["--group", "zoo", "--sample", "--out"])):
+                env = {**os.environ, "NUMBA_CACHE_DIR": str(root / f"{cache}-{i}")}
+                out = [str(root / f"out-{label}-{i}")] if label != "compile" else []
+                t0 = time.perf_counter()
+                subprocess.run([sys.executable, "-m", "fastdraw", *args, *out], env=env,
+                               check=True, capture_output=True)
+                runs[label].append(time.perf_counter() - t0)
+    return {"repeat": repeat, **{k: round(statistics.median(v), 2) for k, v in runs.items()}}
+
+
 # The issue's main job: `python -m fastdraw --group animals` with the default splits, both
 # kinds (img 7000 and stroke 70000 examples per class).
 MAIN_JOB_RECOGNIZED = 70_000
 MAIN_JOB_DISK = 12 << 30  # bytes it needs: 1.9 GB of input, 4.2 GB of datasets, the spool
 
 
+def _input_bytes_per_drawing(data: Path, suffix: str) -> float:
+    """Bytes of the class files of ``data`` per drawing they hold."""
+    from fastdraw.sources import read_drawings
+
+    files = sorted(data.glob(f"*{suffix}"))
+    drawings = sum(len(d) for f in files
+                   for d in read_drawings(f, unrecognized=True, chunk_size=1 << 16))
+    return sum(f.stat().st_size for f in files) / drawings
+
+
 def measure_main_job(repeat: int = 3) -> dict:
     """Median seconds of ``repeat`` runs of the main job with 1 and 2 workers (alternating),
     on the animal classes' real drawings repeated to 70k recognized each, and how the whole
-    process and its parallel phases scale."""
+    process and its parallel phases scale; then the same from the binary files of those
+    drawings (each run beside its ndjson one) and its time as a fraction of the ndjson's."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         free = shutil.disk_usage(root).free
@@ -255,20 +291,41 @@ def measure_main_job(repeat: int = 3) -> dict:
             return {"skipped": f"needs {MAIN_JOB_DISK >> 30} GiB free in {root.parent}, "
                                f"has {free / (1 << 30):.1f}"}
         data = make_data(root / "data", MAIN_JOB_RECOGNIZED, ANIMALS)
+        binary = root / "binary"
+        subprocess.run([sys.executable, "-m", "fastdraw", "convert", "--to", "binary",
+                        "--classes", ",".join(ANIMALS), "--data", str(data), "--out",
+                        str(binary)], check=True, capture_output=True)
         runs: dict[int, list[tuple[float, float]]] = {1: [], 2: []}
+        from_binary: dict[int, list[float]] = {1: [], 2: []}
         for _ in range(repeat):
             for workers in (1, 2):
-                t0 = time.perf_counter()
-                done = run_cli(["--group", "animals", "--data", str(data), "--offline",
-                                "--out", str(root / "out"), "--workers", str(workers)])
-                runs[workers].append((time.perf_counter() - t0, done.phase_seconds))
-                examples = sum(sum(json.loads((root / "out" / f"animals_{kind}" /
-                                               "counts.json").read_text()).values())
-                               for kind in ("img", "stroke"))
-                shutil.rmtree(root / "out")
+                for source in (data, binary):
+                    t0 = time.perf_counter()
+                    done = run_cli(["--group", "animals", "--data", str(source), "--offline",
+                                    "--out", str(root / "out"), "--workers", str(workers)])
+                    seconds = time.perf_counter() - t0
+                    if source == data:
+                        runs[workers].append((seconds, done.phase_seconds))
+                    else:
+                        from_binary[workers].append(seconds)
+                    examples = sum(sum(json.loads((root / "out" / f"animals_{kind}" /
+                                                   "counts.json").read_text()).values())
+                                   for kind in ("img", "stroke"))
+                    shutil.rmtree(root / "out")
+        per_drawing = {"ndjson": round(_input_bytes_per_drawing(data, ".ndjson"), 1),
+                       "binary": round(_input_bytes_per_drawing(binary, ".bin"), 1)}
     seconds = {w: statistics.median(t for t, _ in r) for w, r in runs.items()}
     phases = {w: statistics.median(p for _, p in r) for w, r in runs.items()}
+    binary_seconds = {w: statistics.median(t) for w, t in from_binary.items()}
     return {"classes": len(ANIMALS), "examples": examples, "repeat": repeat,
+            # The same job from the .bin files, against the ndjson run beside each.
+            "binary": {"seconds": {f"{w}w": round(t, 2) for w, t in binary_seconds.items()},
+                       "vs_ndjson": {f"{w}w": round(t / seconds[w], 2)
+                                     for w, t in binary_seconds.items()},
+                       "pairs_vs_ndjson": {f"{w}w": [round(b / a[0], 2) for a, b in
+                                                     zip(runs[w], from_binary[w])]
+                                           for w in (1, 2)},
+                       "input_bytes_per_drawing": per_drawing},
             "seconds": {f"{w}w": round(t, 2) for w, t in seconds.items()},
             "examples_per_s": {f"{w}w": round(examples / t) for w, t in seconds.items()},
             "speedup_2w_over_1w": round(seconds[1] / seconds[2], 2),
@@ -286,8 +343,12 @@ if __name__ == "__main__":
     parser.add_argument("repeat", nargs="?", type=int, default=3, help="runs per figure")
     parser.add_argument("--main-job", nargs="?", type=int, const=3, metavar="PAIRS",
                         help="also time the main job, PAIRS runs with 1 and 2 workers each")
+    parser.add_argument("--cold-start", type=int, default=1, metavar="RUNS",
+                        help="runs of the quick start on a fresh numba cache and after "
+                             "`fastdraw compile` (default: %(default)s)")
     args = parser.parse_args()
     figures = measure(args.scale, args.repeat)
+    figures["cold_start"] = measure_cold_start(args.cold_start)
     if args.main_job:
         figures["main_job"] = measure_main_job(args.main_job)
     print(json.dumps(figures, indent=2))

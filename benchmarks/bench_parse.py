@@ -14,6 +14,12 @@ with the 4,775 raw drawings of ``tests/data/raw.tar.xz`` (about 3.5 KB a line, t
 - peer ``orjson_convert``: the same with ``orjson.loads``, what a quick port would do.
 - group "loaditer drop-in": ``fastdraw.loaditer`` (orjson, every line checked, dicts of
   numpy strokes) against ``reference.loaditer``, same file, unrecognized included.
+- group "parse binary": the same simplified drawings as an official `.bin` file (every
+  record checked, the same flat arrays out): fastdraw's binary reader against a port of the
+  official parser (``tests/binary_reference.py``, pure Python) and, as the peer
+  ``ndjson_reader``, fastdraw's ndjson reader on the ndjson of the same drawings (the
+  issue's goal: the binary reader at least 10x its drawings/s).  ``extra_info["bytes"]``
+  of each group gives the bytes read per drawing.
 
     pytest benchmarks/bench_parse.py --benchmark-min-rounds=3
     python benchmarks/bench_parse.py      # lines/s, MB/s and the ratios, as text
@@ -38,11 +44,14 @@ import pytest
 TESTS = str(Path(__file__).resolve().parents[1] / "tests")
 if TESTS not in sys.path:
     sys.path.insert(0, TESTS)
+from binary_reference import official_drawings  # noqa: E402
 from realdata import raw_files, simplified_files  # noqa: E402
 
 from fastdraw.notebook import dropins, reference  # noqa: E402
 from fastdraw.sources import read_drawings  # noqa: E402
-from fastdraw.sources.ndjson.reader import warmup  # noqa: E402
+from fastdraw.sources.binary import reader as binary_reader  # noqa: E402
+from fastdraw.sources.binary.write import encode_records  # noqa: E402
+from fastdraw.sources.ndjson.reader import warmup as ndjson_warmup  # noqa: E402
 
 SIMPLIFIED_REPEATS = 5
 RAW_REPEATS = 1
@@ -61,6 +70,22 @@ def make_file(sources: list[Path], repeats: int, path: Path) -> tuple[int, int]:
     return len(out), len(data)
 
 
+def warmup() -> None:
+    """Compile (or load) both readers' kernels."""
+    ndjson_warmup()
+    binary_reader.warmup()
+
+
+def make_binary(ndjson: Path, path: Path) -> tuple[int, int]:
+    """``path``: the drawings of ``ndjson`` as an official `.bin` file; (drawings, bytes)."""
+    drawings = 0
+    with open(path, "wb") as f:
+        for d in read_drawings(ndjson, unrecognized=True, chunk_size=8192):
+            f.write(encode_records(d))
+            drawings += len(d)
+    return drawings, path.stat().st_size
+
+
 def fastdraw_read(path: Path) -> int:
     return sum(len(d) for d in read_drawings(path, unrecognized=True))
 
@@ -75,6 +100,15 @@ def _orjson_convert(line: bytes) -> dict:
     d = orjson.loads(line)
     d["drawing"] = [np.array(stroke) for stroke in d["drawing"]]
     return d
+
+
+def reference_binary_read(path: Path) -> int:
+    return len(official_drawings(path))
+
+
+def ndjson_reader(path: Path) -> int:
+    """fastdraw's ndjson reader on the ndjson of the drawings of binary file ``path``."""
+    return fastdraw_read(path.with_suffix(".ndjson"))
 
 
 def orjson_read(path: Path) -> int:
@@ -101,6 +135,9 @@ GROUPS: dict[str, tuple[str, dict[str, Callable[[Path], int]]]] = {
         "fastdraw": fastdraw_read, "reference": reference_read, "orjson_convert": orjson_read}),
     "loaditer drop-in": ("simplified.ndjson", {
         "fastdraw": fastdraw_loaditer, "reference": reference_loaditer}),
+    "parse binary": ("simplified.bin", {
+        "fastdraw": fastdraw_read, "reference": reference_binary_read,
+        "ndjson_reader": ndjson_reader}),
 }
 
 
@@ -111,6 +148,8 @@ def make_data(directory: Path) -> dict[str, tuple[int, int]]:
                                             directory / "simplified.ndjson"),
              "raw.ndjson": make_file(raw_files(), RAW_REPEATS, directory / "raw.ndjson")}
     sizes["simplified.ndjson.gz"] = sizes["simplified.ndjson"]
+    sizes["simplified.bin"] = make_binary(directory / "simplified.ndjson",
+                                          directory / "simplified.bin")
     return sizes
 
 
@@ -145,6 +184,10 @@ def test_reference(benchmark, data, group):
                                    if "orjson_convert" in funcs])
 def test_orjson_convert(benchmark, data, group):
     _run(benchmark, data, group, "orjson_convert")
+
+
+def test_ndjson_reader(benchmark, data):
+    _run(benchmark, data, "parse binary", "ndjson_reader")
 
 
 def measure(rounds: int = 5) -> list[str]:

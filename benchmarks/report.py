@@ -48,9 +48,14 @@ def table(results: dict) -> list[str]:
             fast = _per_item(bench)
             workers = (bench.get("params") or {}).get("workers")
             stage = group if len(ours) == 1 or workers is None else f"{group}, {workers}w"
-            rows.append(_row(stage, fast, ref, ", ".join(
+            peer_text = ", ".join(
                 f"{b['name'].split('[')[0].removeprefix('test_')} {_per_item(b) / fast:.1f}x"
-                for b in peers)))
+                for b in peers)
+            info = bench.get("extra_info", {})
+            if "bytes" in info:  # the parse stages: what a drawing costs to read
+                read = f"{info['bytes'] / info['items']:.0f} B/item read"
+                peer_text = f"{peer_text}; {read}" if peer_text else read
+            rows.append(_row(stage, fast, ref, peer_text))
     return rows
 
 
@@ -77,6 +82,12 @@ def build_table(figures: dict) -> list[str]:
                 f"({sizes} examples), median of {figures.get('repeat', 1)} run(s); peak RSS "
                 f"(img+stroke, 2 workers) {rss['small']} MiB, for a 10x input {rss['10x']} MiB "
                 f"(x{figures['peak_rss_ratio_10x']})")
+    cold = figures.get("cold_start")
+    if cold:
+        rows.append(f"quick start, `python -m fastdraw --group zoo --sample` (whole process, "
+                    f"median of {cold['repeat']}): {cold['warm']} s with the kernels compiled "
+                    f"at install (`fastdraw compile`, {cold['compile']} s), {cold['cold']} s on "
+                    "an empty numba cache")
     job = figures.get("main_job")
     if job and "skipped" in job:
         rows.append(f"main job (--group animals): not measured, {job['skipped']}")
@@ -89,18 +100,61 @@ def build_table(figures: dict) -> list[str]:
                     f"{job['speedup_2w_over_1w']}x (parallel phases {job['phases_2w_over_1w']}x)"
                     + (f"; pair by pair {', '.join(f'{r}x' for r in job['pairs_2w_over_1w'])}"
                        if "pairs_2w_over_1w" in job else ""))
+        if "binary" in job:
+            b = job["binary"]
+            rows.append("main job from .bin files (the same drawings, the same datasets): "
+                        + ", ".join(f"{w} {b['seconds'][w]} s, {b['vs_ndjson'][w]}x the ndjson's "
+                                    f"time (pair by pair "
+                                    f"{', '.join(f'{r}x' for r in b['pairs_vs_ndjson'][w])})"
+                                    for w in ("1w", "2w"))
+                        + f"; input read per drawing: ndjson "
+                          f"{b['input_bytes_per_drawing']['ndjson']} B, binary "
+                          f"{b['input_bytes_per_drawing']['binary']} B")
     return rows
 
 
-def main(stages_json: str, build_json: str | None = None) -> None:
-    """Prints one table: the stage suites, then the whole builds."""
+def formats_table(figures: dict) -> list[str]:
+    """Rows of ``benchmarks/bench_formats.py``: per format, bytes per example, build and read
+    examples/s, each also against int64 uncompressed; the PNG variants; the goals."""
+    bases = {"img": figures["formats"]["img int64 none"],
+             "stroke": figures["formats"]["stroke - none"]}
+    rows = [f"formats: {figures['examples']} examples of {figures['classes']} classes per "
+            f"build, 2 workers; tf.data reads the train split in batches of "
+            f"{figures['batch']}; medians of {figures['repeat']}; x: against the kind's "
+            "int64 (img) or uncompressed (stroke) build",
+            f"{'format':<22} {'bytes/example':>14} {'smaller':>8} {'build ex/s':>11} "
+            f"{'x':>6} {'read ex/s':>10} {'x':>6}"]
+    for name, f in figures["formats"].items():
+        base = bases[name.split()[0]]
+        smaller = base["bytes_per_example"] / f["bytes_per_example"]
+        build = f["build_examples_per_s"] / base["build_examples_per_s"]
+        read = f["read_examples_per_s"] / base["read_examples_per_s"]
+        rows.append(f"{name:<22} {f['bytes_per_example']:>14,.1f} {smaller:>7.2f}x "
+                    f"{f['build_examples_per_s']:>11,} {build:>5.2f}x "
+                    f"{f['read_examples_per_s']:>10,} {read:>5.2f}x")
+    variants = figures["png_variants"]
+    rows.append(f"png variants ({variants['drawings']} sample drawings, 64 px lw 4): " + ", ".join(
+        f"{name} {v['bytes_per_png']} bytes {v['encode_us']} µs"
+        for name, v in variants.items() if name != "drawings"))
+    rows.append("goals, img png none against img int64 none: " + ", ".join(
+        f"{name} {g['ratio']}x (goal >= {g['goal']}x: {'met' if g['met'] else 'NOT met'})"
+        for name, g in figures["goals"].items()))
+    return rows
+
+
+def main(stages_json: str, build_json: str | None = None,
+         formats_json: str | None = None) -> None:
+    """Prints one table: the stage suites, then the whole builds, then the formats."""
     with open(stages_json, encoding="utf-8") as f:
         rows = [HEADER, *table(json.load(f))]
     if build_json:
         with open(build_json, encoding="utf-8") as f:
             rows += build_table(json.load(f))
+    if formats_json:
+        with open(formats_json, encoding="utf-8") as f:
+            rows += formats_table(json.load(f))
     print("\n".join(rows))
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main(*sys.argv[1:4])

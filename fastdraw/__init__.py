@@ -1,8 +1,10 @@
 """fastdraw: Quick, Draw! drawings into TensorFlow datasets, fast and exact.
 
-The notebook's functions, same names, same arguments, same results:
-`convert`, `loaditer`, `loadn`, `json_to_img`, `json_to_stroke`,
-`make_example_img`, `make_example_stroke`, `make_sharded_files`.
+The notebook's functions, same names, same arguments, same results: all twelve of them,
+`list_bucket`, `retrieve`, `convert`, `loaditer`, `loadn`, `json_to_img`, `showimg`,
+`json_to_stroke`, `make_example_img`, `make_example_stroke`, `rand_key`,
+`make_sharded_files`; and the official ``numpy_bitmap`` rendering: `official_bitmaps` (a
+`Drawings` batch) and `official_bitmap` (one drawing dict).
 They are imported on first use, so `import fastdraw` stays light (and `python -m fastdraw`
 reaches the code that takes Ctrl-C quickly); TensorFlow is imported only by the functions
 that return TensorFlow objects.  `__version__` is read from the package metadata on first use.
@@ -14,6 +16,8 @@ import importlib
 from typing import Any
 
 _DROP_INS = {
+    "list_bucket": "fastdraw.notebook.bucket",
+    "retrieve": "fastdraw.notebook.bucket",
     "convert": "fastdraw.notebook.dropins",
     "json_to_img": "fastdraw.notebook.dropins",
     "json_to_stroke": "fastdraw.notebook.dropins",
@@ -22,6 +26,11 @@ _DROP_INS = {
     "make_example_img": "fastdraw.notebook.dropins",
     "make_example_stroke": "fastdraw.notebook.dropins",
     "make_sharded_files": "fastdraw.notebook.sharded",
+    "rand_key": "fastdraw.notebook.dropins",
+    "showimg": "fastdraw.notebook.dropins",
+    # The official numpy_bitmap rendering (cairo's pixels): a batch, and one drawing.
+    "official_bitmaps": "fastdraw.kernels.bitmap",
+    "official_bitmap": "fastdraw.kernels.bitmap",
 }
 
 __all__ = sorted(_DROP_INS)

@@ -1,5 +1,5 @@
 """tf.data readers of built datasets (the public name of fastdraw.dataset.tfdata)."""
 
-from fastdraw.dataset.tfdata import img_dataset, stroke_dataset
+from fastdraw.dataset.tfdata import bitmap_dataset, img_dataset, ink_dataset, stroke_dataset
 
-__all__ = ["img_dataset", "stroke_dataset"]
+__all__ = ["bitmap_dataset", "img_dataset", "ink_dataset", "stroke_dataset"]

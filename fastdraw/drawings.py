@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cached_property
 
 import numpy as np
 
@@ -34,6 +35,11 @@ def utc_seconds(timestamp: str) -> int:
     except ValueError:
         raise ValueError(f"timestamp {timestamp!r} is not a valid date and time") from None
     return calendar.timegm(moment.timetuple())
+
+
+def utc_text(utc: int) -> str:
+    """Epoch seconds as a Quick, Draw! timestamp, ``YYYY-MM-DD HH:MM:SS UTC``."""
+    return datetime.fromtimestamp(utc, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def notebook_seconds(utc: int) -> int:
@@ -63,10 +69,18 @@ class Drawings:
     recognized: np.ndarray  # bool [drawings]
     word: list[str]
     countrycode: list[str]
-    line: np.ndarray  # int64 [drawings], 1-based line in the source file (0: not from a file)
+    line: np.ndarray  # int64 [drawings], 1-based line (record, in a .bin) of its file; 0: none
 
     def __len__(self) -> int:
         return len(self.key_id)
+
+    @cached_property
+    def magnitude(self) -> float:
+        """The largest absolute coordinate (0.0 for no point, NaN if one is NaN): what the
+        codecs' checks of a batch look at first."""
+        if not len(self.x):
+            return 0.0
+        return float(np.max([self.x.max(), -self.x.min(), self.y.max(), -self.y.min()]))
 
     def slice(self, i: int, j: int, copy: bool = False) -> Drawings:
         """Drawings ``i:j``: views of this batch's arrays, or with ``copy`` arrays of their own
@@ -129,9 +143,8 @@ class Drawings:
     def record(self, i: int) -> dict:
         """Drawing ``i`` as a line of the simplified format holds it (its timestamp to the
         second, in UTC)."""
-        moment = datetime.fromtimestamp(int(self.timestamp[i]), tz=timezone.utc)
         return {"word": self.word[i], "countrycode": self.countrycode[i],
-                "timestamp": moment.strftime("%Y-%m-%d %H:%M:%S UTC"),
+                "timestamp": utc_text(int(self.timestamp[i])),
                 "recognized": bool(self.recognized[i]), "key_id": str(int(self.key_id[i])),
                 "drawing": [s.tolist() for s in self.strokes(i)]}
 

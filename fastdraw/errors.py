@@ -61,6 +61,11 @@ class ChecksumError(BucketError):
     """A downloaded object does not match its size or hash; the bytes were not kept."""
 
 
+class UnsafePathError(BucketError):
+    """A path a download would write is a link, or not a regular file: it is not written
+    through; the message names it and what to do."""
+
+
 class UnknownClassError(ValueError):
     """A requested class is not in the bucket's listing."""
 

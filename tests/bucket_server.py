@@ -4,8 +4,8 @@ Serves the paged XML listing (`prefix`, `marker`, `IsTruncated`, `NextMarker`) a
 with Range support and `x-goog-hash` headers, on 127.0.0.1, from real class files.  Faults
 can be injected per object (or for the listing): 503 answers, connections cut mid-body,
 stalls, corrupted bytes, Range ignored, no size in the listing; objects can pose as composite ones
-(no md5, ETag not an md5).  Every request is recorded, so tests can tell what the client
-asked for.
+(no md5, ETag not an md5).  The listing itself can be hostile (`endless`): a listing that never
+ends.  Every request is recorded, so tests can tell what the client asked for.
 """
 
 from __future__ import annotations
@@ -27,6 +27,10 @@ import realdata
 BUCKET = "quickdraw_dataset"
 LISTING = ""  # the fault key of the listing requests
 GENERATION = 1500000000000000
+# A hostile listing gives up after this many pages, so that a client that never stops fails
+# its test (on the requests it made) instead of hanging it.
+ENDLESS_GIVES_UP = 5_000
+ENDLESS = ("new-keys", "no-keys", "same-keys", "same-marker")
 
 
 @dataclass
@@ -73,14 +77,24 @@ def class_objects(directory: Path, fmt: str) -> dict[str, Object]:
             for path in realdata.files(directory)}
 
 
+_MADE_UP = Object(b"")  # what an endless listing's made-up keys are listed as
+
+
 class BucketServer:
     """The fake bucket on 127.0.0.1 at a free port; a context manager starts and stops it."""
 
     def __init__(self, objects: dict[str, Object], page_size: int = 3,
                  hash_style: str = "separate", next_marker: bool = True,
-                 delay: float = 0.0) -> None:
+                 delay: float = 0.0, endless: str | None = None) -> None:
+        assert endless is None or endless in ENDLESS, endless
         self.objects = dict(objects)
         self.page_size = page_size
+        # A listing that always says IsTruncated, past the real objects: with page_size new
+        # made-up keys a page and a new NextMarker ("new-keys"), no keys and a new NextMarker
+        # ("no-keys"), the first page's keys again under a new NextMarker ("same-keys"), or
+        # the marker it was asked for as NextMarker ("same-marker").
+        self.endless = endless
+        self.pages_listed = 0
         self.hash_style = hash_style  # "separate" x-goog-hash headers, or one "joined"
         self.next_marker = next_marker  # False: S3 style, the client uses the last Key
         self.delay = delay  # seconds before each object body (to observe parallel downloads)
@@ -181,9 +195,14 @@ class _Handler(BaseHTTPRequestHandler):
         size = min(self.bucket.page_size, int(query.get("max-keys", 1000)))
         keys = [k for k in sorted(self.bucket.objects) if k.startswith(prefix) and k > marker]
         page, truncated = keys[:size], len(keys) > size
+        next_key = page[-1] if page else marker
+        with self.bucket.lock:
+            number = self.bucket.pages_listed = self.bucket.pages_listed + 1
+        if self.bucket.endless and number <= ENDLESS_GIVES_UP:
+            page, next_key, truncated = self._endless_page(prefix, marker, page, size, number)
         entries = []
         for key in page:
-            obj = self.bucket.objects[key]
+            obj = self.bucket.objects.get(key, _MADE_UP)
             faults = self.bucket.faults.get(key, Faults())
             entries.append(
                 f"<Contents><Key>{escape(key)}</Key><Generation>{GENERATION}</Generation>"
@@ -191,7 +210,7 @@ class _Handler(BaseHTTPRequestHandler):
                 f"<LastModified>2017-03-09T00:00:00.000Z</LastModified>"
                 f"<ETag>{escape(self._etag(key, obj), {chr(34): '&quot;'})}</ETag>"
                 f"<Size>{'' if faults.bad_size else len(obj.data)}</Size></Contents>")
-        next_marker = (f"<NextMarker>{escape(page[-1])}</NextMarker>"
+        next_marker = (f"<NextMarker>{escape(next_key)}</NextMarker>"
                        if truncated and self.bucket.next_marker else "")
         body = (
             "<?xml version='1.0' encoding='UTF-8'?>"
@@ -208,6 +227,21 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
         request.sent = len(body)
+
+    def _endless_page(self, prefix: str, marker: str, page: list[str], size: int,
+                      number: int) -> tuple[list[str], str, bool]:
+        """(keys, NextMarker, truncated) of page `number` of a listing that never ends."""
+        mode = self.bucket.endless
+        if mode == "same-marker":
+            return page, marker, True
+        made_up = f"{prefix}~{number:09d}"  # sorts after every real key, and grows
+        if mode == "same-keys":
+            return [k for k in sorted(self.bucket.objects) if k.startswith(prefix)][:size], \
+                made_up, True
+        if mode == "no-keys":
+            return [], made_up, True
+        keys = [f"{made_up}-{i}.ndjson" for i in range(size)]
+        return keys, keys[-1], True
 
     def _etag(self, key: str, obj: Object) -> str:
         faults = self.bucket.faults.get(key)

@@ -3,8 +3,10 @@ their bytes (sha256) from one version of fastdraw to the next.
 
 The cases cover both kinds, several image sizes and line widths, maximize on and off,
 unrecognized drawings, seeds, plain, gzip and raw input.  `tests/test_golden.py` rebuilds
-them (with 1 and 2 workers) and compares; a change that means to change dataset bytes
-regenerates the file on purpose and says why in its commit:
+them (with 1 and 2 workers) and compares, and builds the simplified cases again from the
+official binary files of the same drawings (`convert --to binary`), which must give the same
+bytes; a change that means to change dataset bytes regenerates the file on purpose and says
+why in its commit:
 
     python tests/golden_builds.py --write
 """
@@ -50,16 +52,28 @@ CASES: dict[str, dict] = {
 
 
 def input_dir(source: str, classes: list[str], scratch: Path) -> Path:
-    """The data directory of a case's ``source``: the sample, its classes gzipped, or raw."""
+    """The data directory of a case's ``source``: the sample, its classes gzipped, raw, or
+    the sample's classes converted to binary files (``binary``; ``binary-gz``: gzipped)."""
+    from fastdraw.cli import main
+
     if source == "simplified":
         return SIMPLIFIED
     if source == "raw":
         return RAW
-    out = scratch / "gz"
+    out = scratch / source
     out.mkdir(parents=True, exist_ok=True)
+    if source.startswith("binary"):
+        code = main(["convert", "--to", "binary", "--classes", ",".join(classes), "--data",
+                     str(SIMPLIFIED), "--out", str(out), "--overwrite"])
+        if code != 0:
+            raise AssertionError(f"convert --to binary failed (exit {code})")
     for name in classes:
-        data = (SIMPLIFIED / f"{name}.ndjson").read_bytes()
-        (out / f"{name}.ndjson.gz").write_bytes(gzip.compress(data, mtime=0))
+        suffix = ".bin" if source.startswith("binary") else ".ndjson"
+        plain = (out if suffix == ".bin" else SIMPLIFIED) / f"{name}{suffix}"
+        if source.endswith("gz"):
+            (out / f"{name}{suffix}.gz").write_bytes(gzip.compress(plain.read_bytes(), mtime=0))
+            if suffix == ".bin":
+                plain.unlink()
     return out
 
 
@@ -70,15 +84,18 @@ def digests(dataset: Path) -> dict[str, str]:
     return {name: hashlib.sha256((dataset / name).read_bytes()).hexdigest() for name in names}
 
 
-def build_case(name: str, scratch: Path, workers: int) -> dict[str, dict[str, str]]:
-    """Builds case ``name`` in ``scratch`` with ``workers``: digests by dataset kind."""
+def build_case(name: str, scratch: Path, workers: int, source: str | None = None,
+               extra: tuple[str, ...] = ()) -> dict[str, dict[str, str]]:
+    """Builds case ``name`` in ``scratch`` with ``workers`` (from ``source``, default the
+    case's; ``extra`` arguments): digests by dataset kind."""
     from fastdraw.cli import main
 
     case = CASES[name]
-    data = input_dir(case["source"], case["classes"], scratch)
+    data = input_dir(source or case["source"], case["classes"], scratch)
     out = scratch / f"{name}-{workers}"
     code = main(["--classes", ",".join(case["classes"]), "--data", str(data), "--offline",
-                 "--out", str(out), "--name", "g", "--workers", str(workers), *case["args"]])
+                 "--out", str(out), "--name", "g", "--workers", str(workers), *case["args"],
+                 *extra])
     if code != 0:
         raise AssertionError(f"golden case {name} failed to build (exit {code})")
     return {p.name.removeprefix("g_"): digests(p) for p in sorted(out.iterdir())

@@ -327,8 +327,9 @@ def test_an_object_store_dataset_is_replaced_only_with_overwrite(store, tmp_path
     assert _cli(*run, "--splits", "train=6", "--shards", "2", "--overwrite",
                 beam=IN_MEMORY) == 0
     second = store.under("memfs://bucket/out/g_img")
-    assert sorted(second) == ["counts.json", "labels.txt", "manifest.json", "rejected.ndjson",
-                              "train-00000-of-00002", "train-00001-of-00002"]
+    assert sorted(second) == ["counts.json", "dataset_info.json", "features.json",
+                              "label.labels.txt", "labels.txt", "manifest.json",
+                              "rejected.ndjson", "train-00000-of-00002", "train-00001-of-00002"]
     store.OBJECTS["memfs://bucket/out/g_img/notes.txt"] = b"mine"
     assert _cli(*run, "--splits", "train=6", "--overwrite", beam=IN_MEMORY) == 1
     assert "memfs://bucket/out/g_img is not a dataset (it holds notes.txt)" in caplog.text

@@ -12,7 +12,9 @@ import sys
 import time
 
 import numpy as np
+import orjson
 import pytest
+from binary_reference import pack_line
 from build_helpers import (
     SAMPLE,
     leftovers,
@@ -51,9 +53,9 @@ def test_a_slow_warmup_tells_the_user_that_kernels_compile(monkeypatch, caplog, 
     monkeypatch.setattr(warmup_mod, "_load_kernels", load_slowly)
     monkeypatch.setattr(warmup_mod, "COMPILE_NOTE_AFTER", 0.05 if slow else 60.0)
     caplog.set_level("INFO", logger="fastdraw.build")
-    warmup_mod.warmup([ImgCodec(), StrokeCodec()], SIMPLIFIED / "cat.ndjson")
+    warmup_mod.warmup([ImgCodec(), StrokeCodec()], [SIMPLIFIED / "cat.ndjson"])
     told = "compiling fastdraw's numba kernels for this machine" in caplog.text
-    assert told == slow and ("kernels ready in" in caplog.text) == slow
+    assert told == slow and ("kernels compiled in" in caplog.text) == slow
 
 
 def test_a_first_run_compiles_every_kernel_into_numba_s_cache_and_says_so(tmp_path):
@@ -67,16 +69,23 @@ def test_a_first_run_compiles_every_kernel_into_numba_s_cache_and_says_so(tmp_pa
             "codecs = [ImgCodec(), StrokeCodec()]\n"
             "kernels = [k for c in codecs for k in c.record_kernels()]\n"
             "print(cached(kernels))\n"
-            "warmup.warmup(codecs, sys.argv[1])\n"
+            "warmup.warmup(codecs, sys.argv[1:])\n"
             "print(cached(kernels), warmup._fork_record_warmup([ImgCodec()]))\n")
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
-    done = subprocess.run([sys.executable, "-c", code, str(SIMPLIFIED / "cat.ndjson")], env=env,
+    binary = tmp_path / "dog.bin"  # the input files' formats: each one's reader is warmed up
+    binary.write_bytes(b"".join(pack_line(orjson.loads(line))
+                                for line in (SIMPLIFIED / "dog.ndjson").read_bytes().splitlines()))
+    done = subprocess.run([sys.executable, "-c", code, str(SIMPLIFIED / "cat.ndjson"),
+                           str(SIMPLIFIED / "eye.ndjson"), str(binary)], env=env,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "True", "None"]
     assert "compiling fastdraw's numba kernels for this machine" in done.stderr
-    assert "kernels ready in" in done.stderr
-    cached = {p.name.split("-")[0] for p in (tmp_path / "cache").rglob("*.nbi")}
+    assert "kernels compiled in" in done.stderr
+    indexes = list((tmp_path / "cache").rglob("*.nbi"))
+    cached = {p.name.split("-")[0] for p in indexes}
+    assert {p.parent.name.split("_")[0] for p in indexes if p.name.startswith("scan._scan")} == {
+        "ndjson", "binary"}
     # numba names a kernel's cache files after its module's file: raster.py, img.py, ...
     for kernel in ("raster._rasterize_kernel", "img._img_kernel",
                    "stroke._stroke_packed_kernel", "scan._scan", "img._unpack",
@@ -148,7 +157,8 @@ def test_a_build_removes_no_directory(tmp_path, monkeypatch):
         names = sorted(p.name for p in (tmp_path / f"t_{kind}").iterdir())
         shards = json.loads((tmp_path / f"t_{kind}" / "manifest.json").read_text())["shards"]
         assert names == sorted([*shards, "counts.json", "labels.txt", "manifest.json",
-                                "rejected.ndjson"])
+                                "rejected.ndjson", "dataset_info.json", "features.json",
+                                "label.labels.txt"])
 
 
 @pytest.mark.parametrize("every", [0.0, 1e9])

@@ -3,15 +3,18 @@ names the path, says what is wrong and what to give instead (no traceback, no er
 
 from __future__ import annotations
 
+import importlib.metadata
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from conftest import SIMPLIFIED, simplified_files
 
 from fastdraw.cli.args import data_dir_problem
-from fastdraw.cli.main import main
+from fastdraw.cli.main import COMMANDS, command_parser, main
 
 WHAT = "--data must be a directory holding <class>.ndjson files"
 
@@ -131,3 +134,185 @@ def test_output_piped_into_a_reader_that_stops_early_ends_quietly():
     proc.stderr.close()
     assert proc.wait(timeout=120) == 141, stderr  # as a process that SIGPIPE ended
     assert "Traceback" not in stderr and "BrokenPipeError" not in stderr
+
+
+@pytest.mark.parametrize("command", [[], ["verify"], ["download"]])
+def test_version_is_said_by_every_command(command, capsys):
+    # Issue 27: there was no --version.
+    with pytest.raises(SystemExit) as e:
+        main([*command, "--version"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out == f"fastdraw {importlib.metadata.version('fastdraw')}\n"
+
+
+# ------------------------------------------------------ class names checked before the network
+# A misspelled class used to be caught only offline: without --sample, `--classes cat,dgo`
+# retried the network for 12 s and failed without naming 'dgo'.  The 345 category names
+# ship with fastdraw: a name that is neither one nor a file in --data is refused before any
+# network request, and every hint that points to `fastdraw list` works offline.
+
+NO_NETWORK = "http://127.0.0.1:9"  # nothing listens there: any request fails (and is retried)
+LIST_HINT = "`python -m fastdraw list --offline` lists the 345 Quick, Draw! categories"
+
+
+def cat_only(tmp_path: Path) -> Path:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "cat.ndjson").write_bytes((SIMPLIFIED / "cat.ndjson").read_bytes())
+    return data
+
+
+def test_build_names_a_misspelled_class_before_the_network(tmp_path, caplog):
+    data = cat_only(tmp_path)
+    started = time.monotonic()
+    with caplog.at_level("INFO"):
+        rc = main(["--classes", "cat,dgo", "--data", str(data), "--base-url", NO_NETWORK,
+                   "--out", str(tmp_path / "out")])
+    assert rc == 1 and time.monotonic() - started < 5
+    assert (f"no file for 'dgo' (did you mean 'dragon', 'dog'?) in {data}, and no Quick, Draw! "
+            "category has that name to download: check the spelling, or put the class file in "
+            f"{data} "
+            f"({LIST_HINT}). Nothing was downloaded\n") in caplog.text
+    assert "retrying" not in caplog.text and "network error" not in caplog.text
+    assert sorted(p.name for p in data.iterdir()) == ["cat.ndjson"]
+
+
+def test_build_takes_a_class_of_its_own_from_data(tmp_path):
+    # Not a category, but --data has its file (of drawings whose word is its name): no
+    # download, no refusal.
+    data = cat_only(tmp_path)
+    dogs = (SIMPLIFIED / "dog.ndjson").read_text("utf-8")
+    (data / "kitty.ndjson").write_text(re.sub(r'"word":\s*"dog"', '"word":"kitty"', dogs),
+                                       encoding="utf-8")
+    assert main(["--classes", "cat,kitty", "--data", str(data), "--base-url", NO_NETWORK,
+                 "--kind", "stroke", "--splits", "train=3", "--workers", "1"]) == 0
+    assert (data / "custom_stroke" / "labels.txt").read_text() == "cat\nkitty"
+
+
+def test_download_names_a_misspelled_class_before_the_network(tmp_path, capsys):
+    started = time.monotonic()
+    rc = main(["download", "--classes", "cat,dgo,The Mona Lsia", "--data",
+               str(tmp_path / "data"), "--base-url", NO_NETWORK])
+    assert rc == 2 and time.monotonic() - started < 5
+    err = capsys.readouterr().err
+    assert err == ("fastdraw download: error: unknown classes 'dgo' (did you mean 'dragon', "
+                   "'dog'?); 'The Mona Lsia' (did you mean 'The Mona Lisa'?): no Quick, Draw! "
+                   f"category has these names ({LIST_HINT}); nothing downloaded\n")
+    assert not (tmp_path / "data").exists()
+
+
+def test_build_says_a_data_directory_that_does_not_exist_before_downloading(tmp_path, caplog):
+    from bucket_server import BucketServer, class_objects
+
+    data = tmp_path / "dat"  # a typo for an existing directory, say
+    with BucketServer(class_objects(SIMPLIFIED, "simplified"), page_size=1000) as server:
+        with caplog.at_level("INFO"):
+            rc = main(["--classes", "cat", "--data", str(data), "--base-url", server.url,
+                       "--kind", "stroke", "--splits", "train=3", "--workers", "1"])
+    assert rc == 0, caplog.text
+    said = [r.getMessage() for r in caplog.records]
+    warning = (f"--data {data} does not exist: creating it and downloading the class file into "
+               "it (give --data DIR if the class files are elsewhere)")
+    assert warning in said
+    first_download = next(i for i, m in enumerate(said) if m.startswith("0 of 1 class files"))
+    assert said.index(warning) < first_download
+    assert (data / "cat.ndjson").read_bytes() == (SIMPLIFIED / "cat.ndjson").read_bytes()
+
+
+def test_offline_build_says_a_data_directory_that_does_not_exist(tmp_path, caplog, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for argv, named in [(["--data", str(tmp_path / "dat")], f"--data {tmp_path / 'dat'}"),
+                        ([], "data (the default --data)")]:
+        caplog.clear()
+        assert main(["--classes", "cat", "--offline", *argv]) == 1
+        assert (f"{named} does not exist, and --offline downloads nothing: give the directory "
+                "that holds the class files (or leave out --offline to download them into "
+                "it)") in caplog.text
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_data_that_is_a_dangling_link(tmp_path, capsys, caplog):
+    # It used to fail as "[Errno 17] File exists" when the download created the directory.
+    link = tmp_path / "data"
+    link.symlink_to(tmp_path / "gone")
+    problem = (f"--data {link} is a symbolic link to {tmp_path / 'gone'}, which does not exist: "
+               "create that directory, or give another --data")
+    assert problem in refused(capsys, ["download", "--classes", "cat", "--data", str(link),
+                                       "--base-url", NO_NETWORK])
+    with caplog.at_level("ERROR"):
+        assert main(["--classes", "cat", "--data", str(link), "--base-url", NO_NETWORK]) == 1
+    assert problem in caplog.text
+
+
+def test_list_offline_prints_the_bundled_names(capsys):
+    assert main(["list", "--offline", "--base-url", NO_NETWORK]) == 0
+    names = capsys.readouterr().out.splitlines()
+    assert names == sorted(p.name[:-len(".ndjson")] for p in simplified_files())
+    assert len(names) == 345
+    assert main(["list", "--offline", "--regex", "^(cat|dog)$", "--format", "raw"]) == 0
+    assert capsys.readouterr().out == "cat\ndog\n"
+
+
+def test_list_without_the_network_points_to_list_offline(capsys, monkeypatch):
+    from fastdraw.sources.bucket import transport
+
+    monkeypatch.setattr(transport, "RETRY", transport.Retry(attempts=2, backoff=0.001))
+    assert main(["list", "--base-url", NO_NETWORK]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"fastdraw list: error: GET {NO_NETWORK}/quickdraw_dataset?")
+    assert err.endswith(". Without the network, `python -m fastdraw list --offline` prints the "
+                        "345 categories bundled with fastdraw\n")
+
+
+def hints_to_list(tmp_path: Path, capsys, caplog) -> list[str]:
+    """Every `python -m fastdraw list ...` command the errors about class names point to."""
+    data = cat_only(tmp_path)
+    runs = [["--classes", "cat,dgo", "--sample", "--out", str(tmp_path / "out")],
+            ["--classes", "cat,dgo", "--data", str(data), "--offline"],
+            ["--classes", "cat,dgo", "--data", str(data), "--base-url", NO_NETWORK],
+            ["download", "--classes", "dgo", "--data", str(data), "--base-url", NO_NETWORK],
+            ["inspect", "dgo", "--sample"],
+            ["inspect", "dgo", "--data", str(data)]]
+    said = []
+    for argv in runs:
+        caplog.clear()
+        assert main(argv) != 0
+        said.append(capsys.readouterr().err + caplog.text)
+    assert main(["download", "--classes", "a/b", "--data", str(data)]) == 2
+    said.append(capsys.readouterr().err)
+    return [re.search(r"`(python -m fastdraw list[^`]*)`", text)[1] for text in said]
+
+
+def test_every_hint_to_fastdraw_list_works_offline(tmp_path, capsys, caplog):
+    hints = hints_to_list(tmp_path, capsys, caplog)
+    assert len(hints) == 7
+    for hint in set(hints):
+        done = subprocess.run([sys.executable, *hint.split()[1:], "--base-url", NO_NETWORK],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, (hint, done.stderr)
+        assert len(done.stdout.splitlines()) == 345 and "dog\n" in done.stdout
+
+
+# ---------------------------------------------------------------------------- help
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_every_option_has_help(command):
+    # list's and download's --format used to have none.
+    undocumented = [action.option_strings or action.dest
+                    for action in command_parser(command)._actions if not action.help]
+    assert undocumented == []
+
+
+@pytest.mark.parametrize("command", ["list", "download"])
+def test_format_help_names_every_format(command):
+    text = " ".join(command_parser(command).format_help().split())
+    assert "--format {simplified,raw,binary}" in text
+    assert "simplified (the notebook's" in text and "raw (as drawn" in text
+    assert "binary (the simplified drawings packed" in text
+
+
+def test_build_format_help_says_what_each_reads():
+    text = " ".join(command_parser("build").format_help().split())
+    assert "--format {simplified,raw,binary} read <class>.bin files (binary) or <class>.ndjson" \
+        in text

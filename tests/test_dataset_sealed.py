@@ -121,7 +121,7 @@ def _rename(mapping: dict, old: str, new: str) -> None:
 
 
 OPTION_KEYS = ("splits, shards, seed, img_size, line_width, maximize, notebook_time, "
-               "include_unrecognized")
+               "include_unrecognized, img_encoding, compression")
 
 
 @pytest.mark.parametrize("key, renamed", [("seed", "sead"), ("line_width", "line_widtx"),
@@ -159,7 +159,10 @@ def test_a_shard_holds_whole_rounds(dataset):
     assert verify_dataset(dataset) == [
         "manifest.json: shards['train-00000-of-00001'] holds 9 records, not a whole number of "
         "rounds (a record of each of the 2 classes)",
-        "train-00000-of-00001: holds 8 records, manifest.json says 9"]
+        "train-00000-of-00001: holds 8 records, manifest.json says 9",
+        "dataset_info.json: not the TFDS metadata the build writes for this dataset's "
+        "manifest, labels and shards (splits[1].shardLengths[0] is the string \"8\", not the "
+        "string \"9\"), so TFDS would read the dataset wrong; rebuild the dataset"]
 
 
 @pytest.mark.parametrize("name", ["labels.txt", "counts.json", "rejected.ndjson"])
@@ -226,8 +229,9 @@ def test_a_manifest_with_one_of_its_seals_lacks_the_other(dataset):
 
 @pytest.mark.parametrize("edit, message", [
     (lambda f: f.pop("counts.json"),
-     "manifest.json: files names 'labels.txt', 'rejected.ndjson', not labels.txt, "
-     "counts.json, rejected.ndjson"),
+     "manifest.json: files names 'dataset_info.json', 'features.json', 'label.labels.txt', "
+     "'labels.txt', 'rejected.ndjson', not labels.txt, counts.json, rejected.ndjson, "
+     "dataset_info.json, features.json, label.labels.txt"),
     (lambda f: f.update({"labels.txt": {"bytes": 7, "sha256": "ABC"}}),
      'manifest.json: files[\'labels.txt\'] is an object {"bytes": 7, "sha256": "ABC"}, not an '
      'object {"bytes": N, "sha256": "..."}'),

@@ -294,3 +294,123 @@ def test_a_length_past_the_end_of_the_file_is_truncation_not_a_huge_window(tmp_p
     got, _, error = _windowed(path, window=64)
     assert (got, error) == _by_record(path)
     assert got == records[:1] and f"needs {(1 << 40) + 16 - 100 - 12} more bytes" in error
+
+
+# ------------------------------------------------------------------------- compressed files
+
+
+def _tf_compressed(path, records: list[bytes], compression: str) -> bytes:
+    options = tf.io.TFRecordOptions(compression_type=tfrecord.tf_compression_type(compression))
+    with tf.io.TFRecordWriter(str(path), options) as writer:
+        for record in records:
+            writer.write(record)
+    return path.read_bytes()
+
+
+def _shard(path, data: bytes, pieces: list[int], compression: str) -> bytes:
+    """``data`` written by a ShardFile in pieces of these sizes (then the rest)."""
+    from fastdraw.build.shardfile import ShardFile
+
+    shard, at = ShardFile(path, compression), 0
+    for n in [*pieces, len(data)]:
+        piece = data[at:at + n]
+        shard.reserve(len(piece))[:] = np.frombuffer(piece, dtype=np.uint8)
+        shard.commit()
+        at += len(piece)
+    shard.close()
+    assert shard.sha256 == __import__("hashlib").sha256(path.read_bytes()).hexdigest()
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("compression", ["gzip", "zlib"])
+@pytest.mark.parametrize("pieces", [[], [1, 7, 100000], [4096] * 50])
+def test_compressed_shards_are_tensorflows_bytes(tmp_path, records, compression, pieces):
+    """A ShardFile deflating the framed records, however they come, writes what TensorFlow's
+    TFRecordWriter writes with that compression type; both readers read the records back."""
+    framed = frame_records(*joined(records))
+    ours = _shard(tmp_path / "ours", framed, pieces, compression)
+    assert ours == _tf_compressed(tmp_path / "tf", records, compression)
+    assert ours[:2] == (b"\x1f\x8b" if compression == "gzip" else b"\x78\x9c")
+    assert list(read_records(tmp_path / "ours", compression=compression)) == records
+    got, seen, error = _windowed(tmp_path / "ours", compression=compression, window=5000)
+    assert error is None and got == records and seen == ours
+    files = tf.data.TFRecordDataset(str(tmp_path / "ours"),
+                                    compression_type=tfrecord.tf_compression_type(compression))
+    assert [r.numpy() for r in files] == records
+
+
+def test_an_unknown_compression_names_the_choices(tmp_path):
+    with pytest.raises(ValueError, match=r"compression 'lz4' is none this version of fastdraw "
+                                         r"knows: choose one of none, gzip, zlib"):
+        next(read_records(tmp_path / "x", compression="lz4"))
+
+
+@pytest.fixture(scope="module")
+def gzipped(tmp_path_factory, records) -> bytes:
+    return _tf_compressed(tmp_path_factory.mktemp("gz") / "f", records[:200], "gzip")
+
+
+def _both_readers(path, window: int, crc_path: str) -> tuple[list[bytes], str | None]:
+    """read_windows' records and error; read_records must fail too (zlib decides how much of
+    a damaged stream it inflates first, so the two may read more or fewer good records)."""
+    got, _, error = _windowed(path, window=window, compression="gzip")
+    by_record = []
+    try:
+        by_record.extend(read_records(path, compression="gzip"))
+    except CorruptRecordError as e:
+        assert error is not None and str(e).startswith(f"{path}: ")
+    else:
+        assert error is None and by_record == got
+    return got, error
+
+
+@pytest.mark.parametrize("window", [1000, tfrecord.WINDOW])
+def test_every_flipped_byte_of_a_compressed_file_is_an_error(tmp_path, records, gzipped, window,
+                                                             crc_path):
+    """A sample of 150 offsets: deflate's own checks (gzip's CRC32 and length, zlib's
+    codes) or the records' CRCs catch each; the records before it are read."""
+    import random
+
+    rng = random.Random(11)
+    path = tmp_path / "flipped"
+    for at in sorted(rng.sample(range(len(gzipped)), 150)):
+        path.write_bytes(gzipped[:at] + bytes([gzipped[at] ^ rng.randrange(1, 256)])
+                         + gzipped[at + 1:])
+        got, error = _both_readers(path, window, crc_path)
+        assert error is not None, f"byte {at} flipped unseen"
+        assert got == records[:len(got)] and error.startswith(f"{path}: ")
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda d: d[:-9], "the gzip stream ends before its end (the file is cut short)"),
+    (lambda d: d[:len(d) // 2], "the gzip stream ends before its end (the file is cut short)"),
+    (lambda d: d + b"\0\0\0", "3 more bytes after the end of its gzip stream"),
+    (lambda d: d + d, "more bytes after the end of its gzip stream"),
+    (lambda d: d[:10] + b"\xff" * 20 + d[30:], "not a valid gzip stream"),
+])
+def test_a_cut_or_padded_compressed_file_is_named(tmp_path, records, gzipped, damage, message,
+                                                  crc_path):
+    path = tmp_path / "damaged"
+    path.write_bytes(damage(gzipped))
+    got, error = _both_readers(path, 1000, crc_path)
+    assert error is not None and message in error and error.startswith(f"{path}: ")
+
+
+def test_a_lying_length_in_a_compressed_file_takes_no_huge_window(tmp_path, records):
+    """The inflated stream's size is unknown until its end: a record claiming 1.5 GiB grows
+    the window by doublings as bytes come, and is reported truncated at the end."""
+    import tracemalloc
+    import zlib
+
+    length = (3 << 29).to_bytes(8, "little")
+    header = length + masked_crc32c(length).to_bytes(4, "little")
+    path = tmp_path / "liar"
+    path.write_bytes(zlib.compress(frame_records(*joined(records[:1])) + header + b"x" * 5000))
+    tracemalloc.start()
+    try:
+        got, _, error = _windowed(path, window=1000, compression="zlib")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert got == records[:1] and "truncated: the record needs" in error
+    assert peak < 64 << 20

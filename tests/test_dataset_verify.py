@@ -14,6 +14,7 @@ from dataset_helpers import CLASSES, SHARDS, SPLITS, built_datasets
 from realdata import files
 
 from fastdraw.cli import main
+from fastdraw.codecs import KINDS
 from fastdraw.codecs.proto import parse_example
 from fastdraw.dataset import layout, tfrecord
 from fastdraw.dataset.verify import verify_dataset
@@ -428,7 +429,8 @@ def _cli_problems(dataset: Path, capsys) -> list[str]:
     return [line[len(prefix):] for line in out[:-1]]
 
 
-MANIFEST_FIELDS = ("format, kind, name, classes, options, versions, records, rejected, shards, "
+MANIFEST_FIELDS = ("format, kind, name, classes, options, versions, made_with, records, "
+                   "rejected, shards, "
                    "files, manifest_sha256")
 
 
@@ -441,10 +443,13 @@ def test_a_manifest_that_is_not_an_object_is_named(dataset, capsys, value, shown
 
 
 def test_an_empty_manifest_lacks_every_field(dataset):
+    """... but made_with, which a manifest written before it lacks: an empty one reads as
+    such."""
     layout.write_manifest(dataset, {})
+    lacks = MANIFEST_FIELDS.removesuffix(", manifest_sha256").replace(" made_with,", "")
     assert verify_dataset(dataset) == [
-        f"manifest.json: lacks {MANIFEST_FIELDS.removesuffix(', manifest_sha256')} (the build "
-        f"writes {MANIFEST_FIELDS}); rebuild the dataset"]
+        f"manifest.json: lacks {lacks} (the build writes {MANIFEST_FIELDS}); rebuild the "
+        "dataset"]
 
 
 def _edit_manifest(dataset: Path, edit) -> None:
@@ -472,7 +477,7 @@ def _wrong_shard_entries(m: dict) -> None:
 MANIFEST_FAULTS = [
     (_wrong_types, [
         "manifest.json: format is the number 1, not 'fastdraw-dataset/1'",
-        'manifest.json: kind is an array ["img"], not "img" or "stroke"',
+        'manifest.json: kind is an array ["img"], not ' + " or ".join(f'"{k}"' for k in KINDS),
         "manifest.json: name is the number 3, not the dataset's name (a string)",
         'manifest.json: classes is the string "cat", not an array of class names',
         'manifest.json: versions is an array ["1.0"], not an object of versions by package, '

@@ -12,9 +12,15 @@ import fastdraw
 from fastdraw.notebook import reference
 
 NAMES = [
-    "convert", "loaditer", "loadn", "json_to_img", "json_to_stroke",
-    "make_example_img", "make_example_stroke", "make_sharded_files",
+    "list_bucket", "retrieve", "convert", "loaditer", "loadn", "json_to_img", "showimg",
+    "json_to_stroke", "make_example_img", "make_example_stroke", "rand_key",
+    "make_sharded_files",
 ]
+
+
+def test_every_function_of_the_notebook_is_a_drop_in():
+    assert sorted([*NAMES, "official_bitmap", "official_bitmaps"]) == fastdraw.__all__
+    assert len(NAMES) == 12
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -88,3 +94,86 @@ def test_make_sharded_files_writes_the_notebook_s_local_timestamps(tmp_path, mon
     got = [int(parse_example(r)["timestamp"][0])
            for r in read_records(tmp_path / "s" / "train-00000-of-00001")]
     assert got == want
+
+
+# ---------------------------------------------------------------------------- rand_key
+
+
+@pytest.mark.parametrize("counts", [
+    {"train": 5, "eval": 1, "test": 1},
+    {"train": 0, "eval": 3, "test": 0},
+    {"a": 1},
+    {"train": 70000, "valid": 2500, "test": 2500},
+])
+def test_rand_key_draws_and_counts_down_as_the_notebook(counts):
+    import random
+
+    ours, theirs = dict(counts), dict(counts)
+    got, want = [], []
+    random.seed(11)
+    for _ in range(sum(counts.values()) + 2):  # two draws past the end: None, as the notebook
+        got.append(fastdraw.rand_key(ours))
+    after_ours = random.getstate()
+    random.seed(11)
+    for _ in range(sum(counts.values()) + 2):
+        want.append(reference.rand_key(theirs))
+    assert random.getstate() == after_ours
+    assert got == want and ours == theirs
+    assert got[-2:] == [None, None] and all(v == 0 for v in ours.values())
+
+
+def test_rand_key_with_a_negative_total_fails_as_the_notebook():
+    with pytest.raises(ValueError):
+        reference.rand_key({"train": -2})
+    with pytest.raises(ValueError):
+        fastdraw.rand_key({"train": -2})
+
+
+# ---------------------------------------------------------------------------- showimg
+
+
+def _shown_html(show, img, monkeypatch) -> str:
+    """The HTML that ``show`` displays in a (simulated) Jupyter kernel's IPython shell."""
+    from IPython import display
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    monkeypatch.setattr(shell, "kernel", object(), raising=False)
+    shown = []
+    monkeypatch.setattr(display, "display", lambda *objs, **kw: shown.extend(objs))
+    assert show(img) is None
+    (html,) = shown
+    assert isinstance(html, display.HTML)
+    return html.data
+
+
+def test_showimg_in_a_notebook_displays_the_notebook_s_html(monkeypatch):
+    import numpy as np
+    from conftest import SIMPLIFIED
+
+    drawing = reference.loadn("cat", 1, data_path=str(SIMPLIFIED))[0]
+    pil = reference.json_to_img(drawing, img_sz=64, lw=4)
+    tableau = np.zeros((128, 64), dtype=np.uint8)
+    tableau[:64] = np.asarray(pil)
+    tableau[64:] = np.asarray(reference.json_to_img(drawing, img_sz=64, lw=1))
+    for img in (pil, tableau):
+        ours = _shown_html(fastdraw.showimg, img, monkeypatch)
+        assert ours == _shown_html(reference.showimg, img, monkeypatch)
+        assert ours.startswith('<img src="data:image/png;base64,')
+
+
+def test_showimg_outside_a_notebook_writes_a_png_and_says_where(capsys):
+    import numpy as np
+    from PIL import Image
+
+    img = np.zeros((20, 30), dtype=np.uint8)
+    img[5:15, 10:20] = 255
+    path = fastdraw.showimg(img)
+    try:
+        assert path.name.startswith("showimg-") and path.suffix == ".png"
+        assert str(path) in capsys.readouterr().err
+        with Image.open(path) as png:
+            assert png.mode == "RGB" and png.size == (30, 20)
+            assert (np.asarray(png)[..., 0] == img).all()
+    finally:
+        path.unlink()

@@ -99,3 +99,19 @@ def test_build_progress_logs_rate_and_eta_off_a_terminal(tmp_path, monkeypatch, 
     assert len(lines) == 2
     assert lines[0].startswith("encode: 50 of 200 ex (25%), ") and "ex/s, ETA" in lines[0]
     assert lines[1].startswith("encode: 200 of 200 ex (100%), ") and lines[1].endswith("ETA 0 s")
+
+
+@pytest.mark.parametrize("what,total,unit", [("count", 10, "files"), ("encode", 1500, "ex")])
+def test_bar_counts_are_whole_numbers(monkeypatch, what, total, unit):
+    # Counts used to be shown with SI scaling: "count: 100%| 10.0/10.0 [...]" files.
+    master, slave = _pty(100)
+    with os.fdopen(slave, "w", encoding="utf-8") as stderr:
+        monkeypatch.setattr(sys, "stderr", stderr)
+        progress = Progress(what, total, unit, True)
+        assert progress.bar is not None
+        for _ in range(total):
+            progress.update(1)
+        progress.close()
+    text = _read_all(master)
+    assert f"{what}: 100%|" in text and f"| {total}/{total} [" in text
+    assert f"{total}.0" not in text and f"{total / 1000:.1f}k" not in text

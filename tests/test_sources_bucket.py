@@ -27,7 +27,9 @@ from conftest import RAW, SIMPLIFIED
 
 from fastdraw import progress
 from fastdraw.cli.main import main
-from fastdraw.errors import BucketError, ChecksumError, UnknownClassError
+from fastdraw.errors import BucketError, ChecksumError, UnknownClassError, UnsafePathError
+from fastdraw.sources.bucket import download as download_mod
+from fastdraw.sources.bucket import listing as listing_mod
 from fastdraw.sources.bucket import transport
 from fastdraw.sources.bucket.download import ensure_downloaded
 from fastdraw.sources.bucket.listing import list_classes, list_objects
@@ -138,6 +140,67 @@ def test_cli_list_bad_regex_and_bad_endpoint(server, capsys):
     assert "bad regex '('" in capsys.readouterr().err
     assert main(["list", "--base-url", server.url + "/nowhere"]) == 1
     assert "HTTP 404" in capsys.readouterr().err
+
+
+# A listing that never ends (always IsTruncated, a new NextMarker) used to be followed
+# forever, silently: 15,000 requests in 20 s.  The test server gives up after ENDLESS_GIVES_UP
+# pages, so that on such a client these tests fail on the requests made instead of hanging.
+
+
+@pytest.mark.parametrize("mode,page_size,message", [
+    ("new-keys", 3, f"the listing goes on past {listing_mod.MAX_PAGES} pages"),
+    ("new-keys", 100, f"the listing goes on past {listing_mod.MAX_KEYS} keys (page 201)"),
+    ("no-keys", 3, f"the listing goes on past {listing_mod.MAX_PAGES} pages (0 keys)"),
+    ("same-keys", 3, f"page 2 of the listing gives {key('The Eiffel Tower')} again: it would "
+                     "never end"),
+    ("same-marker", 3, "page 2 of the listing gives the same marker again "
+                       f"('{key('The Mona Lisa')}'): it would never end"),
+])
+def test_endless_listing_ends_with_an_error(objects, mode, page_size, message):
+    with BucketServer(objects, page_size=page_size, endless=mode) as srv:
+        with pytest.raises(BucketError) as info:
+            list_objects(srv.url)
+        requests = len(srv.listings())
+    assert requests <= listing_mod.MAX_PAGES
+    assert str(info.value).startswith(f"{srv.url}/quickdraw_dataset/full/simplified/: {message}")
+    assert str(info.value).endswith("is --base-url a Cloud Storage endpoint serving the "
+                                    "quickdraw_dataset bucket?")
+
+
+def test_endless_listing_says_how_far_it_is(objects, monkeypatch, caplog):
+    monkeypatch.setattr(listing_mod, "PROGRESS_EVERY", 0.0)
+    with BucketServer(objects, page_size=PAGE, endless="no-keys") as srv:
+        with caplog.at_level(logging.INFO, logger="fastdraw"), pytest.raises(BucketError):
+            list_objects(srv.url)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("listing ")]
+    assert lines[0].startswith(f"listing {srv.url}/quickdraw_dataset/full/simplified/: page 1, "
+                               "0 keys so far (")
+    assert len(lines) == listing_mod.MAX_PAGES
+
+
+@pytest.mark.parametrize("command", ["list", "download"])
+def test_cli_endless_listing_fails_in_bounded_time(objects, tmp_path, command):
+    # As a user runs it: a subprocess, its exit code and message, and how long it took.
+    argv = ["download", "--classes", "cat", "--data", str(tmp_path)] if command == "download" \
+        else ["list"]
+    with BucketServer(objects, page_size=PAGE, endless="new-keys") as srv:
+        started = time.monotonic()
+        done = subprocess.run([sys.executable, "-m", "fastdraw", *argv, "--base-url", srv.url],
+                              capture_output=True, text=True, timeout=120)
+        took = time.monotonic() - started
+        requests = len(srv.listings())
+    assert done.returncode == 1, done.stderr
+    assert (f"fastdraw {command}: error: {srv.url}/quickdraw_dataset/full/simplified/: the "
+            f"listing goes on past {listing_mod.MAX_PAGES} pages") in done.stderr
+    assert requests == listing_mod.MAX_PAGES and took < 60
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_overlong_listing_page_is_not_read_whole(objects, monkeypatch):
+    monkeypatch.setattr(listing_mod, "MAX_PAGE_BYTES", 1000)
+    with BucketServer(objects, page_size=PAGE) as srv:
+        with pytest.raises(BucketError, match="the answer is longer than 1000 bytes"):
+            list_objects(srv.url)
 
 
 # ---------------------------------------------------------------------------- downloads
@@ -365,6 +428,23 @@ def test_sidecar_that_cannot_be_written_is_not_an_error(server, tmp_path, caplog
     assert any(m.startswith(f"{tmp_path / 'dog.ndjson'} is verified, but ") for m in warnings)
 
 
+def test_sidecar_directory_that_cannot_be_made_is_not_an_error(server, tmp_path, monkeypatch,
+                                                               caplog):
+    # A read-only data directory (root ignores permissions: mkdir is made to fail here).
+    real_mkdir = os.mkdir
+
+    def refused(path, *args, **kwargs):
+        if str(path).endswith(".fastdraw"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", refused)
+    (path,) = fetch(server, ["cat"], tmp_path)
+    assert path.read_bytes() == source("cat")
+    assert (f"{path} is verified, but {tmp_path / '.fastdraw'} cannot be written (Permission "
+            "denied): it will be hashed again next time") in caplog.text
+
+
 def test_wrong_part_is_downloaded_whole_again(server, tmp_path):
     data = source("cat")
     (tmp_path / "cat.ndjson.part").write_bytes(source("dog")[:1000])
@@ -405,8 +485,20 @@ def test_unknown_class_names_it_and_close_matches(server, tmp_path):
     assert "'dgo' (did you mean " in message and "'dog'" in message
     assert "'the eiffel tower' (did you mean 'The Eiffel Tower'" in message
     assert "'cat'" not in message
-    assert server.object_gets() == []
+    assert server.requests == []  # the names are checked before the bucket is listed
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_category_the_bucket_lacks_is_named_after_the_listing(objects, tmp_path):
+    with BucketServer({k: v for k, v in objects.items() if k != key("cat", "raw")},
+                      page_size=PAGE) as srv:
+        with pytest.raises(UnknownClassError) as info:
+            fetch(srv, ["dog", "cat"], tmp_path, fmt="raw")
+        assert srv.object_gets() == []
+    assert str(info.value) == (
+        "unknown class 'cat' (did you mean 'hat', 'castle', 'carrot'?): not in "
+        f"{srv.url}/quickdraw_dataset/full/raw/ (344 classes; "
+        "`python -m fastdraw list --format raw` shows them); nothing downloaded")
 
 
 def test_downloads_run_in_parallel(objects, tmp_path):
@@ -468,10 +560,12 @@ def test_ctrl_c_does_not_wait_for_a_stalled_server(server, tmp_path, fault):
 # ---------------------------------------------------------------------------- CLI
 
 
-def test_cli_download_end_to_end(server, tmp_path, capsys):
+def test_cli_download_end_to_end(server, tmp_path, capsys, caplog):
     data = tmp_path / "data"
-    assert main(["download", "--classes", "cat, The Mona Lisa", "--data", str(data),
-                 "--jobs", "2", "--base-url", server.url]) == 0
+    with caplog.at_level(logging.INFO):
+        assert main(["download", "--classes", "cat, The Mona Lisa", "--data", str(data),
+                     "--jobs", "2", "--base-url", server.url]) == 0
+    assert caplog.messages[0] == f"--data {data} does not exist: creating it for the class files"
     classes_file = tmp_path / "classes.txt"
     classes_file.write_text("dog\n\nant\n")
     assert main(["download", "--classes-file", str(classes_file), "--format", "raw",
@@ -500,3 +594,196 @@ def test_base_url_from_environment(server, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("FASTDRAW_BASE_URL", server.url)
     assert main(["list", "--regex", "^cat$"]) == 0
     assert capsys.readouterr().out == "cat\n"
+
+
+# ---------------------------------------------------------------------------- links and odd files
+# A download never writes through a link: a path it would create, append to, rename or write
+# that is a symbolic link (or a file with other hard links) leaves what it leads to untouched.
+
+VICTIM = b"a file outside the data directory\n"
+
+
+def planted(tmp_path: Path, name: str, target_exists: bool = True) -> tuple[Path, Path]:
+    """(data directory, victim): ``data/<name>`` is a symbolic link to ``../victim``."""
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    victim = tmp_path / "victim"
+    if target_exists:
+        victim.write_bytes(VICTIM)
+    (data / name).parent.mkdir(parents=True, exist_ok=True)
+    (data / name).symlink_to(os.path.relpath(victim, (data / name).parent))
+    return data, victim
+
+
+@pytest.mark.parametrize("target_exists", [True, False], ids=["to a file", "dangling"])
+def test_link_at_the_part_file_is_refused(server, tmp_path, target_exists):
+    # It used to be appended to (the victim overwritten with cat's bytes, or created), and
+    # then renamed into place: data/cat.ndjson became a link to the victim.
+    data, victim = planted(tmp_path, "cat.ndjson.part", target_exists)
+    with pytest.raises(UnsafePathError) as info:
+        fetch(server, ["dog", "cat"], data)
+    part = data / "cat.ndjson.part"
+    assert str(info.value).startswith(f"{part}: a symbolic link (to ../victim) where fastdraw "
+                                      "keeps the partial download of cat.ndjson: fastdraw never "
+                                      "writes through a link. Remove it")
+    assert victim.read_bytes() == VICTIM if target_exists else not victim.exists()
+    assert part.is_symlink() and not (data / "cat.ndjson").exists()
+    assert server.object_gets() == []  # refused before any download
+
+
+@pytest.mark.parametrize("target_exists", [True, False], ids=["to a file", "dangling"])
+def test_link_at_the_class_file_that_is_not_the_object_is_refused(server, tmp_path,
+                                                                  target_exists):
+    # A link to a short file used to be moved to the part and appended to: the victim got
+    # cat's bytes.  A dangling one was replaced by the download, unsaid.
+    data, victim = planted(tmp_path, "cat.ndjson", target_exists)
+    with pytest.raises(UnsafePathError) as info:
+        fetch(server, ["cat"], data)
+    cat = data / "cat.ndjson"
+    why = (f"which holds {len(VICTIM)} of {len(source('cat'))} bytes, not verified"
+           if target_exists else "which does not exist")
+    assert str(info.value) == (
+        f"{cat}: a symbolic link to ../victim, {why}: fastdraw never writes through a link. "
+        f"Remove the link (rm '{cat}') to download the file here, or make it point to a "
+        "complete copy; nothing downloaded")
+    assert victim.read_bytes() == VICTIM if target_exists else not victim.exists()
+    assert cat.is_symlink() and not (data / "cat.ndjson.part").exists()
+    assert server.object_gets() == []
+
+
+def test_link_to_a_complete_copy_is_used_as_it_is(server, tmp_path):
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "cat.ndjson").write_bytes(source("cat"))
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "cat.ndjson").symlink_to(store / "cat.ndjson")
+    (path,) = fetch(server, ["cat"], data)
+    assert path.is_symlink() and path.read_bytes() == source("cat")
+    fetch(server, ["cat"], data)  # the sidecar written for it the first time settles it
+    assert server.object_gets() == []
+
+
+def test_symlinked_sidecar_directory_is_not_written_through(server, tmp_path, caplog):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / ".fastdraw").symlink_to(elsewhere)
+    (path,) = fetch(server, ["cat"], data)
+    assert path.read_bytes() == source("cat")
+    assert list(elsewhere.iterdir()) == []
+    assert (data / ".fastdraw").is_symlink()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert (f"{path} is verified, but {data / '.fastdraw'} is a symbolic link (to {elsewhere}), "
+            "and fastdraw writes only into a real directory there (remove the link to let it "
+            "record verified files): it will be hashed again next time") in warnings
+
+
+@pytest.mark.parametrize("name", ["cat.ndjson.json.tmp", "cat.ndjson.json"])
+def test_link_in_the_sidecar_directory_is_not_written_through(server, tmp_path, name):
+    # A link at the sidecar's temporary file used to be written through (the victim got the
+    # JSON) and then renamed over the sidecar.
+    data, victim = planted(tmp_path, f".fastdraw/{name}")
+    (path,) = fetch(server, ["cat"], data)
+    assert path.read_bytes() == source("cat")
+    assert victim.read_bytes() == VICTIM
+    sidecar = data / ".fastdraw" / "cat.ndjson.json"
+    assert not sidecar.is_symlink()
+    assert json.loads(sidecar.read_text())["key"] == key("cat")
+
+
+def test_class_file_with_other_hard_links_is_not_continued_in_place(server, tmp_path):
+    # A short file with a second name used to be continued in place: the other name changed.
+    data = tmp_path / "data"
+    data.mkdir()
+    other = tmp_path / "other"
+    other.write_bytes(source("cat")[:1000])
+    os.link(other, data / "cat.ndjson")
+    (path,) = fetch(server, ["cat"], data)
+    assert path.read_bytes() == source("cat")
+    assert other.read_bytes() == source("cat")[:1000]
+    assert [r.range for r in server.object_gets()] == [None]
+
+
+def test_part_file_with_other_hard_links_is_refused(server, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    other = tmp_path / "other"
+    other.write_bytes(VICTIM)
+    os.link(other, data / "cat.ndjson.part")
+    with pytest.raises(UnsafePathError, match=r"cat\.ndjson\.part: a file with 2 hard links "
+                                              "where fastdraw keeps the partial download"):
+        fetch(server, ["cat"], data)
+    assert other.read_bytes() == VICTIM
+    assert server.object_gets() == []
+
+
+@pytest.mark.parametrize("name", ["cat.ndjson", "cat.ndjson.part"])
+@pytest.mark.parametrize("what", ["a pipe", "a directory"])
+def test_pipe_or_directory_in_the_way_is_refused(server, tmp_path, name, what):
+    # A pipe used to be opened for appending: the download waited forever for a reader.
+    # A directory at cat.ndjson used to be renamed to the part and failed as IsADirectoryError.
+    data = tmp_path / "data"
+    data.mkdir()
+    path = data / name
+    os.mkfifo(path) if what == "a pipe" else path.mkdir()
+    done = subprocess.run([sys.executable, "-m", "fastdraw", "download", "--classes", "cat",
+                           "--data", str(data), "--base-url", server.url],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert f"fastdraw download: error: {path}: {what}, not a file" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert sorted(p.name for p in data.iterdir()) == [name]
+    assert server.object_gets() == []
+
+
+def test_build_says_what_to_do_with_a_planted_link(server, tmp_path, caplog):
+    data, victim = planted(tmp_path, "cat.ndjson.part")
+    with caplog.at_level(logging.ERROR):
+        assert main(["--classes", "cat", "--data", str(data), "--base-url", server.url,
+                     "--out", str(tmp_path / "out"), "--splits", "train=3"]) == 1
+    part = data / "cat.ndjson.part"
+    assert (f"cannot download the missing class files into {data}: {part}: a symbolic link (to "
+            f"../victim) where fastdraw keeps the partial download of cat.ndjson: fastdraw never "
+            f"writes through a link. Remove it (rm '{part}') and run again; nothing "
+            "downloaded\n") in caplog.text
+    assert "retry" not in caplog.text
+    assert victim.read_bytes() == VICTIM and not (tmp_path / "out").exists()
+
+
+def test_part_swapped_for_a_link_during_the_download_is_not_moved(server, tmp_path,
+                                                                  monkeypatch):
+    # The rename into place used to move whatever had the part's name: here a link.
+    data = tmp_path / "data"
+    data.mkdir()
+    victim = tmp_path / "victim"
+    victim.write_bytes(VICTIM)
+    part = data / "cat.ndjson.part"
+    verify = download_mod._Download._mismatch
+
+    def swap_then_verify(self, downloaded):
+        part.rename(tmp_path / "moved-away")
+        part.symlink_to(victim)
+        return verify(self, downloaded)
+
+    monkeypatch.setattr(download_mod._Download, "_mismatch", swap_then_verify)
+    with pytest.raises(UnsafePathError, match=f"{part} was replaced during the download: it was "
+                                              "not moved to .*cat.ndjson; run again"):
+        fetch(server, ["cat"], data)
+    assert not (data / "cat.ndjson").exists() and victim.read_bytes() == VICTIM
+
+
+def test_pipe_as_a_sidecar_does_not_block(server, tmp_path):
+    # The sidecar used to be read with read_text: a pipe there made the run wait forever.
+    data = tmp_path / "data"
+    (data / ".fastdraw").mkdir(parents=True)
+    (data / "cat.ndjson").write_bytes(source("cat"))
+    os.mkfifo(data / ".fastdraw" / "cat.ndjson.json")
+    done = subprocess.run([sys.executable, "-m", "fastdraw", "download", "--classes", "cat",
+                           "--data", str(data), "--base-url", server.url],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert server.object_gets() == []  # verified by the listing's md5
+    sidecar = data / ".fastdraw" / "cat.ndjson.json"
+    assert json.loads(sidecar.read_text())["key"] == key("cat")  # the pipe replaced

@@ -10,7 +10,14 @@ import pytest
 
 from fastdraw.cli.args import classes_of
 from fastdraw.cli.main import command_parser
-from fastdraw.sources.classes import ZOO, all_classes, resolve_classes
+from fastdraw.errors import UnknownClassError
+from fastdraw.sources.classes import (
+    ZOO,
+    all_classes,
+    check_categories,
+    resolve_classes,
+    unknown_categories,
+)
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -124,3 +131,14 @@ def test_names_that_are_not_categories_are_still_allowed():
     # Only path-like names are refused: a build may use its own <class>.ndjson files.
     args = parse("--classes", "my.doodles,..cat,cat..,#tag")
     assert classes_of(args) == ["my.doodles", "..cat", "cat..", "#tag"]
+
+
+def test_names_are_checked_against_the_bundled_categories():
+    check_categories(["cat", "The Mona Lisa", "sea turtle"])
+    assert unknown_categories(["cat", "dgo", "Cat"]) == [
+        "'dgo' (did you mean 'dragon', 'dog'?)", "'Cat' (did you mean 'cat', 'hat', 'castle'?)"]
+    with pytest.raises(UnknownClassError, match=re.escape(
+            "unknown class 'sea turtel' (did you mean 'sea turtle'?): no Quick, Draw! category "
+            "has this name (`python -m fastdraw list --offline` lists the 345 Quick, Draw! "
+            "categories)")):
+        check_categories(["cat", "sea turtel"])

@@ -11,7 +11,7 @@ from dataset_helpers import built_datasets
 from PIL import Image
 
 from fastdraw.cli import main
-from fastdraw.views.grid import MAX_PIXELS, grid
+from fastdraw.views.grid import MAX_PIXELS, grid, grid_size
 from fastdraw.views.mosaic import mosaic
 from fastdraw.views.preview import preview
 
@@ -38,9 +38,14 @@ def test_a_grid_too_big_for_a_png_is_refused_before_reading(built, tmp_path, cap
     assert "the most is 67,108,864 pixels (8192x8192)" in err
     side = int(err.rsplit("--rows ", 1)[1].split()[0])
     assert main([*args, "--rows", str(side), "--cols", str(side)]) == 0, "suggested grid fails"
-    with Image.open(out) as img:
-        assert img.width * img.height <= MAX_PIXELS
-        assert (img.width + 66) * (img.height + 78) > MAX_PIXELS  # one more row and column: too big
+    caption = command == "preview"
+    gutter = 2 if caption else 0
+    width, height = grid_size(side, side, 64, caption, gutter)
+    assert width * height <= MAX_PIXELS
+    bigger = grid_size(side + 1, side + 1, 64, caption, gutter)
+    assert bigger[0] * bigger[1] > MAX_PIXELS  # one more row and column: too big
+    with Image.open(out) as img:  # a preview's grid is no bigger than its records need
+        assert img.width <= width and img.height <= height
 
 
 def test_library_calls_refuse_huge_grids_too(built):

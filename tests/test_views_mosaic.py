@@ -68,10 +68,10 @@ def test_several_classes_get_a_label_on_each_tile():
     assert len(set(labels.values())) == 3
 
 
-def test_mosaic_reads_the_bundled_sample_by_default(tmp_path):
+def test_mosaic_reads_the_bundled_sample_with_sample(tmp_path):
     out = tmp_path / "pets.png"
-    assert main(["inspect", "cat", "dog", "--mosaic", str(out), "--rows", "3", "--cols", "4",
-                 "--seed", "1"]) == 0
+    assert main(["inspect", "cat", "dog", "--sample", "--mosaic", str(out), "--rows", "3",
+                 "--cols", "4", "--seed", "1"]) == 0
     got = np.asarray(Image.open(out))
     want = np.asarray(mosaic(["cat", "dog"], SIMPLIFIED, rows=3, cols=4, seed=1))
     np.testing.assert_array_equal(got, want)

@@ -79,14 +79,21 @@ def test_preview_draws_the_records_in_file_order_with_their_labels(built, kind, 
         assert (a == b) == (wa == wb)
 
 
-def test_preview_of_a_small_split_leaves_the_rest_black(built, tmp_path):
+def test_preview_of_a_small_split_is_a_grid_just_big_enough(built, tmp_path):
+    # Issue 27: the 6 records of this split used to sit in a mostly black 8x8 grid.
+    n = len(_records(built["stroke"], "eval"))
+    assert n == 6
     out = tmp_path / "eval.png"
     assert main(["preview", str(built["stroke"]), "--split", "eval", "--out", str(out)]) == 0
     img = np.asarray(Image.open(out))
-    assert img.shape == (8 * 78 - 2, 8 * 66 - 2)
-    tiles = tiles_of(img, 64, 8, 8, 78, 66)
-    n = len(_records(built["stroke"], "eval"))
-    assert [t.any() for t in tiles] == [True] * n + [False] * (64 - n)
+    assert img.shape == (1 * 78 - 2, 6 * 66 - 2)
+    assert all(t.any() for t in tiles_of(img, 64, 1, 6, 78, 66))
+    out = tmp_path / "eval-3.png"
+    assert main(["preview", str(built["stroke"]), "--split", "eval", "--out", str(out),
+                 "--cols", "4"]) == 0
+    img = np.asarray(Image.open(out))
+    assert img.shape == (2 * 78 - 2, 3 * 66 - 2)  # 2 rows of 3, not 4 + 2
+    assert all(t.any() for t in tiles_of(img, 64, 2, 3, 78, 66))
 
 
 def test_bad_input_is_a_clear_error_not_a_traceback(built, tmp_path, capsys):
@@ -98,7 +105,8 @@ def test_bad_input_is_a_clear_error_not_a_traceback(built, tmp_path, capsys):
            "eval, test, train" in capsys.readouterr().err
     assert main(["preview", str(built["img"]), "--out", out, "--rows", "0"]) == 2
     assert main(["inspect", "unicorn", "--data", str(SIMPLIFIED), "--mosaic", out]) == 1
-    assert "no unicorn.ndjson" in capsys.readouterr().err
+    assert f"no file for 'unicorn' (did you mean 'onion'?) in --data {SIMPLIFIED}" \
+        in capsys.readouterr().err
     assert not Path(out).exists()
 
 

@@ -77,12 +77,55 @@ def test_raw_files(capsys):
     _check(json.loads(out)["eye"], _counts((RAW / "eye.ndjson").read_text("utf-8").splitlines()))
 
 
-def test_the_bundled_sample_is_the_default(capsys):
-    code, out, _ = _inspect(capsys, "cat", "--json")
+def test_the_bundled_sample_with_sample(capsys):
+    code, out, _ = _inspect(capsys, "cat", "--sample", "--json")
     s = json.loads(out)["cat"]
     path = Path(sample_dir()) / "cat.ndjson"
     assert code == 0 and s["file"] == str(path)
     _check(s, _counts(path.read_text("utf-8").splitlines()))
+
+
+def test_data_defaults_to_data_as_for_a_build(tmp_path, monkeypatch, capsys):
+    # inspect used to read the bundled sample by default, where a build reads ./data: after
+    # `download --group zoo`, `inspect lion` described the sample's lion, not the download.
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _inspect(capsys, "lion")
+    assert code == 1 and out == ""
+    assert err == ("fastdraw inspect: error: data (the default --data) does not exist: give "
+                   "--data DIR (the directory of the class files), or --sample to inspect the "
+                   "bundled sample; class files are downloaded with: python -m fastdraw "
+                   "download --classes 'lion' --data 'data'\n")
+    (tmp_path / "data").mkdir()
+    lines = (SIMPLIFIED / "lion.ndjson").read_text("utf-8").splitlines()[:7]
+    (tmp_path / "data" / "lion.ndjson").write_text("\n".join(lines) + "\n", "utf-8")
+    code, out, _ = _inspect(capsys, "lion", "--json")
+    s = json.loads(out)["lion"]
+    assert code == 0 and s["file"] == str(Path("data") / "lion.ndjson") and s["lines"] == 7
+    _check(s, _counts(lines))
+
+
+@pytest.mark.parametrize("how", ["--group", "--classes", "--classes-file"])
+def test_classes_are_named_as_for_a_build(tmp_path, capsys, how):
+    # --group was refused ("unrecognized arguments"), as were --classes and --classes-file.
+    value = {"--group": "pets", "--classes": "cat, dog",
+             "--classes-file": str(tmp_path / "pets.txt")}[how]
+    (tmp_path / "pets.txt").write_text("# pets\ncat\ndog\n", "utf-8")
+    code, out, err = _inspect(capsys, how, value, "--data", str(SIMPLIFIED), "--json")
+    assert code == 0, err
+    stats = json.loads(out)
+    assert list(stats) == ["cat", "dog"]
+    assert stats["dog"]["file"] == str(SIMPLIFIED / "dog.ndjson")
+
+
+def test_classes_given_twice_or_not_at_all(capsys):
+    code, out, err = _inspect(capsys, "cat", "--group", "pets", "--sample")
+    assert (code, out) == (2, "")
+    assert err == ("fastdraw inspect: error: give the classes as CLASS arguments or with "
+                   "--group, not both\n")
+    code, out, err = _inspect(capsys, "--sample")
+    assert (code, out) == (2, "")
+    assert err == ("fastdraw inspect: error: no classes given: name them (CLASS arguments), or "
+                   "use --group, --classes or --classes-file\n")
 
 
 def _with_bad_lines(tmp_path: Path) -> tuple[Path, list[str]]:
@@ -166,11 +209,12 @@ def test_a_missing_class_file_is_a_clear_error(tmp_path, capsys):
     assert code == 1 and out == ""
     assert str(tmp_path / "zebra.ndjson") in err
     assert f"python -m fastdraw download --classes 'zebra' --data '{tmp_path}'" in err
-    code, out, err = _inspect(capsys, "zebra", "dgo")  # a typo: no category to download
+    code, out, err = _inspect(capsys, "zebra", "dgo", "--sample")  # a typo: nothing to fetch
     assert code == 1 and out == ""
     assert ("no file for 'dgo' (did you mean 'dragon', 'dog'?) in the bundled sample, and no "
-            "Quick, Draw! category has that name" in err)
-    assert "fastdraw download" not in err and "python -m fastdraw list" in err
+            "Quick, Draw! category has that name to download (`python -m fastdraw list "
+            "--offline` lists the 345 Quick, Draw! categories)" in err)
+    assert "fastdraw download" not in err
 
 
 def test_mosaic_is_drawn_by_preview(tmp_path, capsys):

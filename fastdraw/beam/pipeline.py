@@ -65,7 +65,7 @@ from fastdraw.build.encode import (
     KindJob,
     count_task,
 )
-from fastdraw.build.finish import Built, finish
+from fastdraw.build.finish import Built, Written, finish
 from fastdraw.build.options import BuildOptions
 from fastdraw.build.plan import Plan, make_plan
 from fastdraw.build.shardfile import ShardFile, StreamShard
@@ -224,7 +224,7 @@ class _Encode(beam.DoFn):
     def process(self, label: int, plans: dict[str, KindPlan]) -> Iterator[Any]:
         job, opts = self.job, self.job.opts
         jobs = tuple(KindJob(job.codecs[kind], kp.plan.rounds, kp.plan.shard_id,
-                             len(kp.plan.shard_names)) for kind, kp in plans.items())
+                             kp.plan.shard_count) for kind, kp in plans.items())
         end = max(kp.plan.rounds for kp in plans.values())
         r = ClassRange(label, opts.classes[label], str(opts.files[label]), 0, end, True,
                        opts.include_unrecognized, opts.strict, jobs)
@@ -415,13 +415,15 @@ class _Assemble(beam.DoFn):
 
 class _WriteShard(beam.DoFn):
     """A shard's one writer: its windows' parts in order (a shard of one window is already
-    written whole, an empty shard is an empty file).  Gives (kind, shard name, sha256)."""
+    written whole, an empty shard is an empty file).  Gives (kind, shard name, sha256,
+    bytes)."""
 
     def __init__(self, job: Job) -> None:
         self.job = job
 
     def process(self, element: tuple[tuple[str, int], dict[str, list]],
-                plans: dict[str, KindPlan], checked: bool) -> Iterator[tuple[str, str, str]]:
+                plans: dict[str, KindPlan], checked: bool
+                ) -> Iterator[tuple[str, str, str, int]]:
         (kind, shard), joined = element
         kp = plans[kind]
         name = kp.plan.shard_names[shard]
@@ -435,7 +437,7 @@ class _WriteShard(beam.DoFn):
             digest = self._concatenate(kind, shard, self.job.dataset(kind) / name, windows)
         Metrics.counter(NAMESPACE, "shards written").inc()
         log.debug("%s %s written", kind, name)
-        yield kind, name, digest
+        yield kind, name, digest, sum(nbytes for _, nbytes, _ in windows)
 
     def _concatenate(self, kind: str, shard: int, path: StoragePath,
                      windows: list[tuple[int, int, str | None]]) -> str:
@@ -482,15 +484,18 @@ def _every_shard(plans: dict[str, KindPlan]) -> Iterator[tuple[tuple[str, int], 
             yield (kind, shard), kp.windows(shard)
 
 
-def _finish(hashes: list[tuple[str, str, str]], job: Job, plans: dict[str, KindPlan],
+def _finish(shards: list[tuple[str, str, str, int]], job: Job, plans: dict[str, KindPlan],
             results: list[tuple[int, EncodeResult]]) -> list[Built]:
-    """Every kind's labels.txt, counts.json, rejected.ndjson and manifest."""
+    """Every kind's metadata files and manifest (fastdraw.build.finish)."""
     by_label = dict(results)
     classes = range(len(job.opts.classes))
     built = []
     for kind, kp in plans.items():
-        shard_hashes = {name: digest for k, name, digest in hashes if k == kind}
-        built.append(finish(job.opts, kind, kp.plan, job.dataset(kind), shard_hashes,
+        records = {name: int(n) * len(classes)
+                   for name, n in zip(kp.plan.shard_names, kp.per_shard)}
+        written = {name: Written(records[name], digest, nbytes)
+                   for k, name, digest, nbytes in shards if k == kind}
+        built.append(finish(job.opts, job.codecs[kind], kp.plan, job.dataset(kind), written,
                             [job.rejections(j) for j in classes],
                             [by_label[j].cutoff[kind] for j in classes], job.versions))
     return built

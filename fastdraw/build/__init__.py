@@ -2,6 +2,6 @@
 the shard writer and the all-or-nothing publish."""
 
 from fastdraw.build.builder import Built, build
-from fastdraw.build.options import SAMPLE_SPLITS, BuildOptions
+from fastdraw.build.options import BuildOptions
 
-__all__ = ["SAMPLE_SPLITS", "BuildOptions", "Built", "build"]
+__all__ = ["BuildOptions", "Built", "build"]

@@ -3,16 +3,13 @@
 A write task streams its shard's records of every class back from the spool
 (fastdraw.build.spool), one window of rounds at a time, puts them round by round in class
 order, unpacks them to the Example's bytes (the kind's codec), frames them (`unpack_framed`,
-which the Beam build's windows share) and writes the shard (fastdraw.build.shardfile),
-hashing it on the way.
+which the Beam build's windows share) and writes the shard (fastdraw.build.shardfile, which
+compresses it if asked), hashing it on the way.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -34,6 +31,7 @@ class WriteTask:
     rounds: int  # rounds in this shard
     sources: tuple[tuple[SpoolSource, ...], ...]  # per class: its ranges' records, in order
     codec: Codec  # the records' kind
+    compression: str = "none"  # of the shard file (fastdraw.dataset.tfrecord.COMPRESSIONS)
 
 
 def unpack_framed(codec: Codec, src: np.ndarray, starts: np.ndarray, sizes: np.ndarray,
@@ -50,27 +48,25 @@ def write_task(t: WriteTask, report: Report) -> str:
     """Phase 2 for one shard: interleave its records round by round in class order, write
     the shard; returns its sha256."""
     reader = ShardReader(t.sources, t.rounds)
-    digest = hashlib.sha256()
     try:
-        _write_shard(t, reader, digest.update, report)
+        digest = _write_shard(t, reader, report)
     except OSError as e:
         raise io_error(e, f"writing shard {t.path}") from e
     finally:
         reader.close()
     reader.remove()  # frees their page cache early and spreads the deletes over the workers
-    return digest.hexdigest()
+    return digest
 
 
-def _write_shard(t: WriteTask, reader: ShardReader, hash_update: Callable[[Any], None],
-                 report: Report) -> None:
-    """Writes shard ``t.path`` from ``reader``, a window of rounds at a time, passing its
-    bytes to ``hash_update`` on the way."""
+def _write_shard(t: WriteTask, reader: ShardReader, report: Report) -> str:
+    """Writes shard ``t.path`` from ``reader``, a window of rounds at a time; returns its
+    sha256."""
     classes = len(t.sources)
     # Bytes of a round once framed: guessed for the first window (the records unpacked
     # take more room than packed: an image's pixels 1 or 2 bytes, not a bit), then as the
     # windows so far had them.
     per_round = reader.nbytes / max(1, t.rounds) + classes * t.codec.working_bytes
-    shard = ShardFile(t.path)
+    shard = ShardFile(t.path, t.compression)
     try:
         done = written = 0
         while done < t.rounds:
@@ -86,7 +82,6 @@ def _write_shard(t: WriteTask, reader: ShardReader, hash_update: Callable[[Any],
             sizes, framed = sizes.T.ravel(), framed.T.ravel()
             out = shard.reserve(int(framed.sum()))
             unpack_framed(t.codec, src, starts, sizes, framed, out)
-            hash_update(out)
             shard.commit()
             done += w
             written += len(out)
@@ -94,3 +89,4 @@ def _write_shard(t: WriteTask, reader: ShardReader, hash_update: Callable[[Any],
             report(w * classes)
     finally:
         shard.close()
+    return shard.sha256

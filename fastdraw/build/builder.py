@@ -1,7 +1,7 @@
 """Parallel, deterministic dataset builder: `python -m fastdraw [build]`.
 
 A build writes the notebook's datasets: in every round of the seeded plan
-(fastdraw.plan) one example of every class, in class order, goes into one
+(fastdraw.build.plan) one example of every class, in class order, goes into one
 shard file; class ``j``'s example in round ``r`` is its ``r``-th usable drawing.
 
 The main process plans and never touches example bytes.  An executor (the
@@ -11,8 +11,10 @@ drawings into records with each kind's codec (fastdraw.codecs):
 1. encode (fastdraw.build.encode), one task per class (or per class and range of
    rounds where workers would otherwise idle: fewer classes than workers, or the last
    wave of tasks holding fewer classes than workers): stream the class file from its
-   source (``limit=needed``), encode the chunks with every kind's codec (one read feeds
-   all kinds) into packed records (a bit per pixel, points instead of float deltas)
+   source (``limit=needed``), screened (fastdraw.build.screen: what a codec cannot encode
+   exactly, another class's word, a repeated key_id are rejected lines), encode the
+   chunks with every kind's codec (one read feeds all kinds) into packed records (a bit
+   per pixel, points instead of float deltas)
    and append each one to the spool file of its shard (fastdraw.build.spool),
    rejected lines to a per-class file;
 2. write (fastdraw.build.assemble), one task per shard file: stream the spool files of
@@ -20,7 +22,8 @@ drawings into records with each kind's codec (fastdraw.codecs):
    order, unpack and frame them, and write the shard, hashing it on the way.
 
 The short-class check sits between the phases, so a short class stops the build
-before any shard exists; so does the disk-space check, which phase 1's exact count
+before any shard exists; so do the check that no drawing is in two class files
+(fastdraw.build.keys) and the disk-space check, which phase 1's exact count
 of every shard's bytes makes possible.  Builds of one name in one directory take turns; each
 works in ``.<name>.tmp-<id>/<kind>/`` beside its targets and makes it the current build when
 complete (fastdraw.build.publish); a failed or interrupted build removes it, a killed one
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import os
 import shutil
 import signal
 import time
@@ -46,11 +50,13 @@ from fastdraw.build.checks import (
     check_enough_drawings,
     check_files_can_hold,
     checked_codecs,
+    make_plans,
     needs_counts,
     repeat_error,
     resolved_splits,
     warn_small_splits,
 )
+from fastdraw.build.classfiles import ClassFileTask, write_class_file
 from fastdraw.build.encode import (
     ClassRange,
     CountTask,
@@ -61,12 +67,12 @@ from fastdraw.build.encode import (
     encode_task,
     plural,
 )
-from fastdraw.build.executor import Executor, worker_pool
-from fastdraw.build.finish import Built, finish, summary
+from fastdraw.build.executor import Executor, Report, worker_pool
+from fastdraw.build.finish import Built, Written, finish, summary
 from fastdraw.build.finish import versions as manifest_versions
 from fastdraw.build.keys import find_repeat, keys_path
 from fastdraw.build.options import BuildOptions
-from fastdraw.build.plan import Plan, class_ranges, make_plan
+from fastdraw.build.plan import Plan, class_ranges
 from fastdraw.build.publish import (
     current_link_problem,
     interrupt_on_sigterm,
@@ -156,8 +162,8 @@ def build(opts: BuildOptions) -> list[Built]:
     previous = interrupt_on_sigterm()
     try:
         with taking_turns(opts.out, opts.name) as locked:
-            t0 = time.monotonic()
-            warmup(list(codecs.values()), opts.files[0])
+            warmup(list(codecs.values()), opts.files)
+            t0 = time.monotonic()  # the build's own time, the kernels' apart (logged there)
             remove_leftovers(opts.out, opts.name, locked)
             check_targets(opts)  # again: the build that held the lock may have made them
             built = _build_in(opts, codecs, versions)
@@ -184,7 +190,7 @@ def _build_in(opts: BuildOptions, codecs: dict[str, Codec], versions: dict[str, 
             tmp[kind].mkdir()
         with _mp_logging(), worker_pool(opts.workers) as pool:
             splits = _fraction_splits(opts, codecs, pool)
-            plans = {kind: make_plan(s, opts.shards, opts.seed) for kind, s in splits.items()}
+            plans = make_plans(opts, codecs, splits)
             warn_small_splits(opts, plans)
             # Phase 1 spools every class range's records in files that phase 2 reads back.
             ranges = class_ranges(max(plan.rounds for plan in plans.values()),
@@ -192,10 +198,10 @@ def _build_in(opts: BuildOptions, codecs: dict[str, Codec], versions: dict[str, 
             cutoffs, nbytes = _encode(opts, codecs, plans, ranges, tmp, pool)
             _check_repeats(opts, ranges, tmp)
             _check_space(opts, nbytes)
-            hashes = _write(opts, codecs, plans, ranges, tmp, pool,
-                            sum(int(n[1].sum()) for n in nbytes.values()))
+            written = _write(opts, codecs, plans, ranges, tmp, pool,
+                             sum(int(n[1].sum()) for n in nbytes.values()))
         rejections = _rejection_files(opts, tmp)
-        built = [finish(opts, kind, plans[kind], tmp[kind], hashes[kind], rejections,
+        built = [finish(opts, codecs[kind], plans[kind], tmp[kind], written[kind], rejections,
                         cutoffs[kind], versions) for kind in plans]
         for path in tmp.values():
             remove_spool(path)
@@ -237,7 +243,7 @@ def _encode(opts: BuildOptions, codecs: dict[str, Codec], plans: dict[str, Plan]
     for j, path in enumerate(opts.files):
         for part, (a, b) in enumerate(ranges[j]):
             jobs = tuple(KindJob(codecs[kind], plan.rounds, plan.shard_id[a:min(b, plan.rounds)],
-                                 len(plan.shard_names)) for kind, plan in plans.items())
+                                 plan.shard_count) for kind, plan in plans.items())
             r = ClassRange(j, opts.classes[j], str(path), a, b, part == len(ranges[j]) - 1,
                            opts.include_unrecognized, opts.strict, jobs)
             tasks.append(EncodeTask(r, part, tuple(str(tmp[kind]) for kind in plans),
@@ -249,7 +255,7 @@ def _encode(opts: BuildOptions, codecs: dict[str, Codec], plans: dict[str, Plan]
     t0 = time.monotonic()
     progress = Progress("encode", total, "ex", opts.progress)
     results: dict[int, EncodeResult] = {}
-    nbytes = {kind: np.zeros((2, len(plan.shard_names)), dtype=np.int64)
+    nbytes = {kind: np.zeros((2, plan.shard_count), dtype=np.int64)
               for kind, plan in plans.items()}
     try:
         for i, result in pool.run(encode_task, tasks, progress.update):
@@ -260,8 +266,9 @@ def _encode(opts: BuildOptions, codecs: dict[str, Codec], plans: dict[str, Plan]
     finally:
         progress.close()
     check_enough_drawings(opts, plans, results)
-    log.info("encoded in %.2f s; the shards will take %s", time.monotonic() - t0,
-             ", ".join(f"{size_text(int(n[1].sum()))} ({kind})" for kind, n in nbytes.items()))
+    log.info("encoded in %.2f s; the shards will take %s%s", time.monotonic() - t0,
+             ", ".join(f"{size_text(int(n[1].sum()))} ({kind})" for kind, n in nbytes.items()),
+             f" before {opts.compression} compression" if opts.compression != "none" else "")
     return ({kind: [results[j].cutoff[kind] for j in range(len(opts.classes))]
              for kind in plans}, nbytes)
 
@@ -291,38 +298,60 @@ def _check_space(opts: BuildOptions, nbytes: dict[str, np.ndarray]) -> None:
 
 def _write(opts: BuildOptions, codecs: dict[str, Codec], plans: dict[str, Plan],
            ranges: list[list[tuple[int, int]]], tmp: dict[str, Path], pool: Executor,
-           nbytes: int) -> dict[str, dict[str, str]]:
-    """Phase 2, a task per shard file, reading the spool of phase 1's class ``ranges``
-    (``nbytes``: what phase 1 counted the shards would take); returns every kind's shard
-    sha256s."""
-    tasks, names = [], []
+           nbytes: int) -> dict[str, dict[str, Written]]:
+    """Phase 2, a task per data file (a shard, or a class's file in a layout of one file per
+    class), reading the spool of phase 1's class ``ranges`` (``nbytes``: what phase 1
+    counted the files would take); returns every kind's data files, each with its records,
+    sha256 and size."""
+    tasks: list[WriteTask | ClassFileTask] = []
+    names: list[tuple[str, str, int]] = []  # kind, file, records
+    classes = len(opts.classes)
     for kind, plan in plans.items():
         # As the encode tasks' SpoolWriters placed them:
         where = [[spool_sources(tmp[kind], j, p, plan.shard_id[a:min(b, plan.rounds)],
-                                len(plan.shard_names)) for p, (a, b) in enumerate(ranges[j])]
-                 for j in range(len(opts.classes))]
-        per_shard = plan.rounds_per_shard()
-        for s, shard in enumerate(plan.shard_names):
-            sources = tuple(tuple(part[s] for part in parts) for parts in where)
-            tasks.append(WriteTask(str(tmp[kind] / shard), int(per_shard[s]), sources,
-                                   codecs[kind]))
-            names.append((kind, shard))
+                                plan.shard_count) for p, (a, b) in enumerate(ranges[j])]
+                 for j in range(classes)]
+        if plan.layout.sharded:
+            per_shard = plan.rounds_per_shard()
+            for s, shard in enumerate(plan.shard_names):
+                sources = tuple(tuple(part[s] for part in parts) for parts in where)
+                tasks.append(WriteTask(str(tmp[kind] / shard), int(per_shard[s]), sources,
+                                       codecs[kind], opts.compression))
+                names.append((kind, shard, int(per_shard[s]) * classes))
+            continue
+        for j, name in enumerate(opts.classes):
+            file = plan.layout.class_file(name)
+            sources = tuple(tuple(part[s] for part in where[j]) for s in range(len(plan.splits)))
+            tasks.append(ClassFileTask(str(tmp[kind] / file), tuple(plan.splits.items()),
+                                       sources, codecs[kind]))
+            names.append((kind, file, plan.rounds))
     order = sorted(range(len(tasks)), key=lambda i: -tasks[i].rounds)
-    total = sum(t.rounds for t in tasks) * len(opts.classes)
+    total = sum(records for _, _, records in names)
     t0 = time.monotonic()
     progress = Progress("write", total, "ex", opts.progress)
-    hashes: dict[str, dict[str, str]] = {kind: {} for kind in plans}
+    written: dict[str, dict[str, Written]] = {kind: {} for kind in plans}
     try:
-        for i, digest in pool.run(write_task, [tasks[i] for i in order], progress.update):
-            kind, shard = names[order[i]]
-            hashes[kind][shard] = digest
+        for i, digest in pool.run(_write_task, [tasks[i] for i in order], progress.update):
+            kind, file, records = names[order[i]]
+            written[kind][file] = Written(records, digest,
+                                          os.path.getsize(tmp[kind] / file))
     finally:
         progress.close()
     seconds = time.monotonic() - t0
     # The rate says when the disk, not the workers, sets the pace of this phase.
-    log.info("wrote %d shard files (%s) in %.2f s, %.0f MB/s", len(tasks), size_text(nbytes),
-             seconds, nbytes / max(seconds, 1e-9) / 1e6)
-    return hashes
+    shard_files = sum(isinstance(t, WriteTask) for t in tasks)
+    files = " and ".join(f"{n} {what}" for n, what in ((shard_files, "shard files"), (
+        len(tasks) - shard_files, "class files")) if n)
+    log.info("wrote %s (%s) in %.2f s, %.0f MB/s", files, size_text(nbytes), seconds,
+             nbytes / max(seconds, 1e-9) / 1e6)
+    return written
+
+
+def _write_task(t: WriteTask | ClassFileTask, report: Report) -> str:
+    """Phase 2's task of either kind of data file; returns the file's sha256."""
+    if isinstance(t, ClassFileTask):
+        return write_class_file(t, report)
+    return write_task(t, report)
 
 
 @contextmanager

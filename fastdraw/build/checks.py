@@ -1,6 +1,8 @@
 """The checks a build makes before and between its phases, whatever executes it: its
-options, what the input files can hold, the splits that counted drawings give, classes with
-too few drawings and a drawing in two classes.  Each error says what is wrong and what to do.
+options (the kinds' codecs, compression, the splits each layout can write), what the input
+files can hold, the splits that counted drawings give (and the plans made of them), classes
+with too few drawings and a drawing in two classes.  Each error says what is wrong and what
+to do.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from fractions import Fraction
 
 from fastdraw.build.encode import EncodeResult
 from fastdraw.build.options import BuildOptions
-from fastdraw.build.plan import Plan, resolve_splits
+from fastdraw.build.plan import Plan, make_plan, resolve_splits
 from fastdraw.codecs import Codec
+from fastdraw.dataset import layout
+from fastdraw.dataset.tfrecord import check_compression
 from fastdraw.errors import BuildError
 from fastdraw.sources import open_source
 
@@ -27,12 +31,21 @@ def checked_codecs(opts: BuildOptions) -> dict[str, Codec]:
         raise ValueError("one input file per class")
     if opts.shards < 1:
         raise BuildError(f"--shards must be at least 1, not {opts.shards}")
-    codecs = {kind: opts.codec(kind) for kind in opts.splits}
-    for codec in codecs.values():
-        try:
+    try:
+        check_compression(opts.compression)
+        codecs = {kind: opts.codec(kind) for kind in opts.splits}
+        for codec in codecs.values():
             codec.check_options()
-        except ValueError as e:
-            raise BuildError(str(e)) from None
+    except ValueError as e:
+        raise BuildError(str(e)) from None
+    for kind, codec in codecs.items():
+        lay = layout.layout_of(codec)
+        if problem := lay.split_problem(opts.splits[kind]):
+            raise BuildError(f"--kind {kind}: {problem}")
+        if opts.compression != "none" and not lay.sharded:
+            raise BuildError(f"--kind {kind}: --compression {opts.compression}: the "
+                             f"{lay.name} layout's files are not TFRecord shards; build "
+                             f"{kind} without --compression")
     return codecs
 
 
@@ -101,6 +114,19 @@ def resolved_splits(opts: BuildOptions, counts: Sequence[int]) -> dict[str, dict
                 "leave out --sample and the class files are downloaded), give the splits as "
                 "counts, or ask for =0 to mean an empty split")
     return out
+
+
+def make_plans(opts: BuildOptions, codecs: Mapping[str, Codec],
+               splits: Mapping[str, dict[str, int]]) -> dict[str, Plan]:
+    """Every kind's seeded plan of its resolved ``splits``, its shards named in the kind's
+    layout (a layout of one file per class has no shards: a split is one shard id, one place
+    of the records between the phases)."""
+    plans = {}
+    for kind, s in splits.items():
+        kind_layout = layout.layout_of(codecs[kind])
+        plans[kind] = make_plan(s, opts.shards if kind_layout.sharded else 1, opts.seed,
+                                kind_layout)
+    return plans
 
 
 def check_enough_drawings(opts: BuildOptions, plans: Mapping[str, Plan],

@@ -1,6 +1,6 @@
-"""What a build writes once its shards are, whatever executed it: labels.txt, counts.json,
-rejected.ndjson and the manifest sealing them (fastdraw.dataset.layout), and the summary it
-logs.
+"""What a build writes once its data files are, whatever executed it: the class-names file
+(labels.txt), counts.json, rejected.ndjson, the TFDS metadata and the manifest sealing them
+(fastdraw.dataset.layout), and the summary it logs.
 
 The dataset directory and the per-class files of rejected lines may be local paths or
 another storage's paths: anything with ``/`` and ``open`` as `pathlib.Path` has them (the
@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -22,7 +23,9 @@ import numpy as np
 from fastdraw.build.encode import count_lines, plural
 from fastdraw.build.options import BuildOptions
 from fastdraw.build.plan import Plan
+from fastdraw.codecs import Codec
 from fastdraw.dataset import layout
+from fastdraw.dataset.tfrecord import compression_settings
 from fastdraw.errors import BuildError
 
 log = logging.getLogger(__name__)
@@ -50,40 +53,62 @@ def versions() -> dict[str, str]:
     return {"fastdraw": fastdraw, "numpy": np.__version__, "numba": numba.__version__}
 
 
-def finish(opts: BuildOptions, kind: str, plan: Plan, directory: Path, hashes: dict[str, str],
-           rejections: Sequence[Path], cutoff: Sequence[int], versions: dict[str, str]
-           ) -> Built:
-    """Writes labels.txt, counts.json, rejected.ndjson and manifest.json of one kind into
-    ``directory`` (the manifest sealing the other three: see fastdraw.dataset.layout).
-    ``hashes``: every shard's sha256; ``rejections``: every class's rejected lines (JSON
-    lines), of which those before its ``cutoff`` line are the dataset's."""
+class Written(NamedTuple):
+    """A data file a build wrote (a shard, or a class's file): what the manifest's ``shards``
+    and the TFDS metadata say of it."""
+
+    records: int
+    sha256: str
+    bytes: int  # its size as written (compressed, with a compression)
+
+
+def finish(opts: BuildOptions, codec: Codec, plan: Plan, directory: Path,
+           written: Mapping[str, Written], rejections: Sequence[Path], cutoff: Sequence[int],
+           versions: dict[str, str]) -> Built:
+    """Writes the class-names file (labels.txt), counts.json, rejected.ndjson, the TFDS
+    metadata (of a layout TFDS reads) and manifest.json of one kind into ``directory`` (the
+    manifest sealing the others and the data files ``written``: see
+    fastdraw.dataset.layout).  ``rejections``: every class's rejected lines (JSON lines), of
+    which those before its ``cutoff`` line are the dataset's."""
     def used_rejections() -> Iterator[str]:  # every class's, up to its last used line
         for src, cut in zip(rejections, cutoff):
             with src.open("r", encoding="utf-8") as f:
                 yield from (line for line in f if json.loads(line)["line"] < cut)
 
-    classes = len(opts.classes)
+    kind, classes = codec.kind, len(opts.classes)
     counts = {split: n * classes for split, n in plan.splits.items()}
-    files = {layout.LABELS: layout.write_labels(directory, opts.classes),
-             layout.COUNTS: layout.write_counts(directory, counts)}
+    files = {}
+    if plan.layout.labels is not None:
+        files[plan.layout.labels] = layout.write_labels(directory, opts.classes, plan.layout)
+    files[layout.COUNTS] = layout.write_counts(directory, counts)
     rejected, files[layout.REJECTED] = layout.write_rejected(directory, used_rejections())
-    per_shard = plan.rounds_per_shard()
-    layout.write_manifest(directory, {
+    record_options = opts.record_options()
+    options = {"splits": plan.splits, "shards": plan.shards, "seed": opts.seed,
+               **{name: record_options[name] for name in codec.recorded_options},
+               "include_unrecognized": opts.include_unrecognized}
+    made_with = codec.made_with()
+    if plan.layout.sharded:
+        options["compression"] = opts.compression
+        if opts.compression != "none":
+            made_with["compression"] = compression_settings(opts.compression)
+    manifest = {
         "format": layout.FORMAT,
         "kind": kind,
         "name": opts.name,
         "classes": list(opts.classes),
-        "options": {
-            "splits": plan.splits, "shards": opts.shards, "seed": opts.seed,
-            **opts.record_options(), "include_unrecognized": opts.include_unrecognized,
-        },
+        "options": options,
         "versions": versions,
+        "made_with": made_with,
         "records": plan.rounds * classes,
         "rejected": rejected,
-        "shards": {shard: {"records": int(per_shard[s]) * classes, "sha256": hashes[shard]}
-                   for s, shard in enumerate(plan.shard_names)},
-        "files": files,
-    })
+        "shards": {name: {"records": w.records, "sha256": w.sha256}
+                   for name, w in written.items()},
+    }
+    if plan.layout.tfds:
+        files.update(layout.write_tfds(
+            directory, manifest, codec, plan.layout.labels_bytes(opts.classes),
+            {name: w.bytes for name, w in written.items()}))
+    layout.write_manifest(directory, {**manifest, "files": files})
     return Built(kind, opts.target(kind), counts, rejected)
 
 

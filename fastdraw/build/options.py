@@ -10,8 +10,6 @@ from typing import Any
 
 from fastdraw.codecs import Codec, codec_for
 
-SAMPLE_SPLITS = "train=0.7,eval=0.15,test=0.15"
-
 
 @dataclass
 class BuildOptions:
@@ -28,8 +26,12 @@ class BuildOptions:
     img_size: int = 64
     line_width: int = 4
     maximize: bool = True
+    img_encoding: str = "int64"  # fastdraw.codecs.img.ENCODINGS
+    compression: str = "none"  # of the shard files: fastdraw.dataset.tfrecord.COMPRESSIONS
     include_unrecognized: bool = False
     notebook_time: bool = False
+    rdp: float = 2.0  # sketchrnn: the Ramer-Douglas-Peucker epsilon (0: every point kept)
+    bitmap_size: int = 28
     workers: int = 1
     overwrite: bool = False
     strict: bool = False
@@ -38,7 +40,8 @@ class BuildOptions:
     def record_options(self) -> dict[str, Any]:
         """The options the codecs read (the names the manifest gives them)."""
         return {"img_size": self.img_size, "line_width": self.line_width,
-                "maximize": self.maximize, "notebook_time": self.notebook_time}
+                "maximize": self.maximize, "notebook_time": self.notebook_time, "rdp": self.rdp,
+                "bitmap_size": self.bitmap_size, "img_encoding": self.img_encoding}
 
     def codec(self, kind: str) -> Codec:
         """The codec of dataset kind ``kind`` with these options."""

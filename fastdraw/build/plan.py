@@ -15,13 +15,14 @@ from __future__ import annotations
 import math
 import random
 import re
+from collections.abc import Hashable, MutableMapping
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Protocol
 
 import numpy as np
 
-from fastdraw.dataset.layout import shard_names
+from fastdraw.dataset.layout import NOTEBOOK, Layout
 
 _SPLIT_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
@@ -32,8 +33,9 @@ class RandInt(Protocol):
     def randint(self, a: int, b: int) -> int: ...
 
 
-def rand_key(counts: dict[str, int], rng: RandInt = random) -> str:
-    """The notebook's ``rand_key``: a key drawn with counts as weights; its count is decremented.
+def rand_key(counts: MutableMapping[Hashable, int], rng: RandInt = random) -> Hashable | None:
+    """The notebook's ``rand_key``: a key drawn with counts as weights; its count is decremented;
+    None, as the notebook returns, when no count is positive.
 
     Same draws and same (slightly uneven) arithmetic as the notebook: ``r`` is
     uniform in ``[0, sum]`` inclusive and the keys are walked in dict order.
@@ -45,7 +47,7 @@ def rand_key(counts: dict[str, int], rng: RandInt = random) -> str:
         else:
             counts[key] -= 1
             return key
-    raise ValueError("rand_key needs at least one positive count")
+    return None
 
 
 def parse_splits(text: str) -> dict[str, int] | dict[str, Fraction]:
@@ -109,6 +111,7 @@ class Plan:
     shards: int  # shard files per split
     seed: int
     shard_id: np.ndarray  # int32 [rounds]: split index * shards + shard index
+    layout: Layout = NOTEBOOK  # names the shard files
 
     @property
     def rounds(self) -> int:
@@ -116,16 +119,24 @@ class Plan:
 
     @property
     def shard_names(self) -> list[str]:
-        """File name of every shard id, splits in order."""
-        return shard_names(self.splits, self.shards)
+        """File name of every shard id, splits in order (a layout of one file per class has
+        none: its shard ids are only the splits' places in the spool)."""
+        return self.layout.shard_names(self.splits, self.shards)
+
+    @property
+    def shard_count(self) -> int:
+        """Shard ids: splits * shards."""
+        return len(self.splits) * self.shards
 
     def rounds_per_shard(self) -> np.ndarray:
         """int64 [splits * shards]: how many rounds each shard file gets."""
-        return np.bincount(self.shard_id, minlength=len(self.splits) * self.shards)
+        return np.bincount(self.shard_id, minlength=self.shard_count)
 
 
-def make_plan(splits: dict[str, int], shards: int, seed: int) -> Plan:
-    """The plan of ``make_sharded_files(..., splits, shards)`` run after ``random.seed(seed)``."""
+def make_plan(splits: dict[str, int], shards: int, seed: int, layout: Layout = NOTEBOOK
+              ) -> Plan:
+    """The plan of ``make_sharded_files(..., splits, shards)`` run after ``random.seed(seed)``,
+    its shard files named in ``layout``."""
     if shards < 1:
         raise ValueError(f"shards must be at least 1, got {shards}")
     if any(n < 0 for n in splits.values()) or sum(splits.values()) == 0:
@@ -151,7 +162,7 @@ def make_plan(splits: dict[str, int], shards: int, seed: int) -> Plan:
                 ids.append(i * shards + count % shards)
                 break
     shard_id = np.array(ids, dtype=np.int32)
-    return Plan(splits=dict(splits), shards=shards, seed=seed, shard_id=shard_id)
+    return Plan(splits=dict(splits), shards=shards, seed=seed, shard_id=shard_id, layout=layout)
 
 
 MIN_RANGE = 2048  # fewest rounds worth a task of its own when classes are split into ranges

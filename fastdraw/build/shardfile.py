@@ -12,17 +12,24 @@ of UNIT in the file (only the last may be shorter): virtual disks are much slowe
 writes that cross a 4 MiB boundary of the file, and the kernel cuts a write into requests
 of at most 4 MiB (``max_sectors_kb``), so a unit of two such stretches puts two aligned
 requests in flight at once (docs/performance.md has the measurements).
+
+A compressed shard (``compression``, one of ``tfrecord.COMPRESSIONS``) is the committed bytes
+deflated as TensorFlow's TFRecordWriter deflates them; ``sha256`` is of the file as written,
+compressed or not.
 """
 
 from __future__ import annotations
 
 import errno
 import fcntl
+import hashlib
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO
 
 import numpy as np
+
+from fastdraw.dataset.tfrecord import compressor
 
 BLOCK = 4096  # alignment of O_DIRECT writes: buffer address, file offset and size
 UNIT = 1 << 23  # O_DIRECT writes go in whole units, at multiples of UNIT in the file
@@ -40,11 +47,12 @@ def write_all(fd: int, data: bytes | memoryview | np.ndarray, offset: int | None
 
 
 class ShardFile:
-    """Writes a new file at ``path`` from bytes placed with ``reserve`` and ``commit``: with
-    ``O_DIRECT``, whole units go to the thread at once, the rest waits for the next commit or
-    ``close``; without it, everything committed goes."""
+    """Writes a new file at ``path`` from bytes placed with ``reserve`` and ``commit``
+    (deflated first, with a ``compression``): with ``O_DIRECT``, whole units go to the
+    thread at once, the rest waits for the next commit or ``close``; without it, everything
+    committed goes.  ``sha256`` is the file's, once closed."""
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, compression: str = "none") -> None:
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
         self.direct = hasattr(os, "O_DIRECT")
         try:
@@ -59,15 +67,42 @@ class ShardFile:
         self._size = 0  # bytes committed in all
         self._thread = ThreadPoolExecutor(1)
         self._writing: Future | None = None
+        self._deflate = compressor(compression)
+        self._staging = np.empty(0, dtype=np.uint8)  # reserved bytes, when they are deflated
+        self._digest = hashlib.sha256()
+        self.sha256 = ""
 
     def reserve(self, n: int) -> np.ndarray:
         """Room for the next ``n`` bytes, uint8 (valid until ``commit``)."""
+        if self._deflate is None:
+            return self._room(n)
+        if self._staging.size < n:
+            self._staging = np.empty(int(n * 1.25), dtype=np.uint8)
+        self._n = n
+        return self._staging[:n]
+
+    def commit(self) -> None:
+        """Hands the reserved bytes (deflated, with a compression) to the file."""
+        if self._deflate is None:
+            self._digest.update(self._bufs[self._cur][self._held:self._held + self._n])
+            self._commit()
+        else:
+            self._append(self._deflate.compress(self._staging[:self._n]))
+
+    def _append(self, data: bytes) -> None:
+        """Bytes of the file as written (deflated ones)."""
+        self._room(len(data))[:] = np.frombuffer(data, dtype=np.uint8)
+        self._digest.update(data)
+        self._commit()
+
+    def _room(self, n: int) -> np.ndarray:
+        """Room for the file's next ``n`` bytes, after those held."""
         self._grow(self._cur, self._held + n)
         self._n = n
         return self._bufs[self._cur][self._held:self._held + n]
 
-    def commit(self) -> None:
-        """Hands the reserved bytes' whole units to the thread (after its last write)."""
+    def _commit(self) -> None:
+        """Hands the room's bytes' whole units to the thread (after its last write)."""
         total = self._held + self._n
         self._size += self._n
         whole = total - total % UNIT if self.direct else total
@@ -86,6 +121,8 @@ class ShardFile:
         """Writes what is held (with O_DIRECT a last block padded, then cut to size) and closes;
         raises the thread's error, if a write failed."""
         try:
+            if self._deflate is not None:
+                self._append(self._deflate.flush())
             self._wait()
             if self._held:
                 pad = -self._held % BLOCK if self.direct else 0
@@ -96,6 +133,7 @@ class ShardFile:
         finally:
             self._thread.shutdown()
             os.close(self._fd)
+        self.sha256 = self._digest.hexdigest()
 
     def _wait(self) -> None:
         if self._writing is not None:

@@ -27,23 +27,26 @@ log = logging.getLogger(__name__)
 COMPILE_NOTE_AFTER = 2.0  # seconds of warmup after which the user is told kernels compile
 
 
-def warmup(codecs: Sequence[Codec], sample: str | os.PathLike | None = None) -> None:
-    """Compiles (or loads) the kernels a build with ``codecs`` runs; the reader's by reading
-    the first drawing of ``sample``, an input file."""
+def warmup(codecs: Sequence[Codec], samples: Sequence[str | os.PathLike] = ()) -> None:
+    """Compiles (or loads) the kernels a build with ``codecs`` runs; the readers' by reading
+    the first drawing of one of the input files ``samples`` of each format."""
     helper = _fork_record_warmup(codecs)  # before the timer thread: fork only single-threaded
     note = threading.Timer(COMPILE_NOTE_AFTER, log.info, args=(
-        "compiling fastdraw's numba kernels for this machine: about half a minute, once "
-        "(later runs load them from numba's cache)",))
+        "compiling fastdraw's numba kernels for this machine, once (`pip install` does it: "
+        "numba's cache was empty, cleared or of another numba version)",))
     note.daemon = True
     t0 = time.monotonic()
     note.start()
     try:
-        _load_kernels(codecs, sample, helper)
+        _load_kernels(codecs, samples, helper)
     finally:
         note.cancel()
         note.join()
-    if time.monotonic() - t0 > COMPILE_NOTE_AFTER:
-        log.info("kernels ready in %.0f s", time.monotonic() - t0)
+    seconds = time.monotonic() - t0
+    if seconds > COMPILE_NOTE_AFTER:
+        log.info("kernels compiled in %.0f s (later runs load them from numba's cache)", seconds)
+    else:
+        log.debug("kernels loaded in %.2f s", seconds)
 
 
 def _fork_record_warmup(codecs: Sequence[Codec]) -> int | None:
@@ -66,16 +69,20 @@ def _fork_record_warmup(codecs: Sequence[Codec]) -> int | None:
     return pid
 
 
-def _load_kernels(codecs: Sequence[Codec], sample: str | os.PathLike | None,
+def _load_kernels(codecs: Sequence[Codec], samples: Sequence[str | os.PathLike],
                   helper: int | None) -> None:
     for codec in codecs:
         codec.warmup_drawing()
     tfrecord.warmup()
     unaligned.warmup()
-    if sample is not None:
+    read: set[type] = set()
+    for sample in samples:
         try:
-            for _ in open_source(Path(sample)).read(limit=1, on_reject=_ignore):
-                pass
+            source = open_source(Path(sample))
+            if type(source) not in read:
+                read.add(type(source))
+                for _ in source.read(limit=1, on_reject=_ignore):
+                    pass
         except (OSError, ValueError):  # the worker reading it reports the problem
             pass
     if helper is not None:

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from fastdraw.sources import CLASS_FILE_SUFFIXES
+from fastdraw.sources.base import BUCKET_FORMATS
 from fastdraw.sources.bucket.listing import DEFAULT_BASE_URL
 from fastdraw.sources.classes import resolve_classes
 
@@ -25,6 +26,14 @@ def add_classes(p: argparse.ArgumentParser, required: bool) -> None:
 def classes_of(args: argparse.Namespace) -> list[str]:
     """The class names of `add_classes`' options (ValueError saying what is wrong)."""
     return resolve_classes(args.group, args.classes, args.classes_file)
+
+
+def add_format(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--format", choices=BUCKET_FORMATS, default="simplified",
+                   help=f"{what}: simplified (the notebook's: coordinates 0..255, strokes "
+                        "simplified), raw (as drawn, with timing) or binary (the simplified "
+                        "drawings packed, <class>.bin: a quarter of the bytes); default: "
+                        "%(default)s")
 
 
 def add_base_url(p: argparse.ArgumentParser) -> None:
@@ -60,6 +69,9 @@ def data_dir_problem(data: str) -> str | None:
         if named_like_class:
             text += f"; to use this class file, give its directory: --data {parent}"
         return text
+    if path.is_symlink():
+        return (f"--data {data} is a symbolic link to {os.readlink(path)}, which does not "
+                f"exist: create that directory, or give another --data")
     existing = next((p for p in path.parents if p.exists()), None)
     if existing is not None and not existing.is_dir():
         return f"--data {data}: {existing} is a file, not a directory: {what}"

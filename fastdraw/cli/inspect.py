@@ -1,21 +1,36 @@
 """`python -m fastdraw inspect CLASS...`: what is in class files, or the notebook's mosaic of
-their drawings (``--mosaic FILE.png``)."""
+their drawings (``--mosaic FILE.png``).
+
+The class files are found as the build finds them: in ``--data`` (default ./data), or in the
+bundled sample with ``--sample``; the classes are named as the build's are (``--group``,
+``--classes``, ``--classes-file``), or as CLASS arguments.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
+from fastdraw.cli.args import add_classes, classes_of
 from fastdraw.cli.errors import FAILED, OK, USAGE, fail
 from fastdraw.sources import class_file
-from fastdraw.sources.classes import all_classes, sample_dir, with_close_matches
+from fastdraw.sources.base import class_file_names
+from fastdraw.sources.classes import LIST_HINT, check_class_name, sample_dir, unknown_categories
+
+DEFAULT_DATA = "data"
 
 
 def add_inspect(p: argparse.ArgumentParser) -> None:
-    p.add_argument("classes", nargs="+", metavar="CLASS", help="class names")
-    p.add_argument("--data", metavar="DIR", help="directory of <class>.ndjson files "
-                   "(default: the bundled sample)")
+    p.add_argument("names", nargs="*", metavar="CLASS",
+                   help="class names (or give --group, --classes or --classes-file)")
+    add_classes(p, required=False)
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--data", metavar="DIR", help="directory of class files, <class>.ndjson or "
+                     f"<class>.bin, as for a build (default: ./{DEFAULT_DATA})")
+    src.add_argument("--sample", action="store_true",
+                     help="inspect the bundled real sample of drawings instead")
     p.add_argument("--json", action="store_true", help="print one JSON object keyed by class")
     p.add_argument("--mosaic", metavar="FILE.png", help="write a mosaic of drawings instead")
     p.add_argument("--rows", type=int, default=10, help="mosaic rows (default: 10)")
@@ -23,32 +38,78 @@ def add_inspect(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the mosaic's shuffle")
 
 
-def run_inspect(args: argparse.Namespace) -> int:
-    """Exit 1 when a class file is missing or unreadable (2: a bad mosaic grid size)."""
-    if args.mosaic:
-        return _mosaic(args)
-    from fastdraw.views.stats import class_stats, format_stats
+def inspect_classes(args: argparse.Namespace) -> list[str]:
+    """The classes to inspect: the CLASS arguments, or those of --group, --classes or
+    --classes-file (exactly one way); ValueError saying what is wrong."""
+    given = [f"--{o.replace('_', '-')}" for o in ("group", "classes", "classes_file")
+             if getattr(args, o)]
+    if args.names and given:
+        raise ValueError(f"give the classes as CLASS arguments or with {given[0]}, not both")
+    if not args.names and not given:
+        raise ValueError("no classes given: name them (CLASS arguments), or use --group, "
+                         "--classes or --classes-file")
+    if not args.names:
+        return classes_of(args)
+    for name in args.names:
+        check_class_name(name, "CLASS")  # (checked before any work by cli.main too)
+    return list(dict.fromkeys(args.names))
 
-    data = Path(args.data if args.data is not None else sample_dir())
-    paths = {name: class_file(data, name) for name in args.classes}
+
+def _data(args: argparse.Namespace) -> tuple[Path, str]:
+    """The directory of class files, and how to name it in a message."""
+    if args.sample:
+        return Path(sample_dir()), "the bundled sample"
+    if args.data is not None:
+        return Path(args.data), f"--data {args.data}"
+    return Path(DEFAULT_DATA), f"{DEFAULT_DATA} (the default --data)"
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    """Exit 2 on bad arguments (a bad mosaic grid size: under 1, or an image over
+    MAX_PIXELS), 1 when a class file is missing or unreadable or the PNG cannot be written."""
+    try:
+        classes = inspect_classes(args)
+    except ValueError as e:
+        fail("inspect", e)
+        return USAGE
+    if args.mosaic:
+        from fastdraw.views.grid import check_grid
+        from fastdraw.views.mosaic import MOSAIC_TILE
+
+        try:
+            check_grid(args.rows, args.cols, MOSAIC_TILE)
+        except ValueError as e:
+            fail("inspect", e)
+            return USAGE
+    data, where = _data(args)
+    paths = {name: class_file(data, name) for name in classes}
     missing = [name for name, path in paths.items() if path is None]
-    where = "the bundled sample" if args.data is None else str(data)
-    categories = all_classes()
-    unknown = [name for name in missing if name not in categories]
+    unknown = unknown_categories(missing)
     if unknown:
-        names = ", ".join(with_close_matches(name, categories) for name in unknown)
-        fail("inspect", f"no file for {names} in {where}, and no Quick, Draw! category has "
-                        "that name to download (`python -m fastdraw list` lists them)")
+        fail("inspect", f"no file for {', '.join(unknown)} in {where}, and no Quick, Draw! "
+                        f"category has {'these names' if len(unknown) > 1 else 'that name'} "
+                        f"to download ({LIST_HINT})")
+        return FAILED
+    if not os.path.isdir(data):
+        fail("inspect", f"{where} does not exist: give --data DIR (the directory of the class "
+                        "files), or --sample to inspect the bundled sample; class files are "
+                        "downloaded with: python -m fastdraw download --classes "
+                        f"{','.join(classes)!r} --data {str(data)!r}")
         return FAILED
     if missing:
         names = ", ".join(repr(m) for m in missing)
-        files = ", ".join(str(data / f"{m}.ndjson") for m in missing)
-        target = "data" if args.data is None else str(data)
-        then = ", then add --data data" if args.data is None else ""
+        files = "; ".join(class_file_names(m, data) for m in missing)
+        if args.sample:
+            fail("inspect", f"no file for class {names} in {where} (looked for {files})")
+            return FAILED
         fail("inspect", f"no file for class {names} in {where} (looked for {files}); download "
                         f"it with: python -m fastdraw download --classes "
-                        f"{','.join(missing)!r} --data {target!r}{then}")
+                        f"{','.join(missing)!r} --data {str(data)!r}")
         return FAILED
+    if args.mosaic:
+        return _mosaic(args, classes, data)
+    from fastdraw.views.stats import class_stats, format_stats
+
     try:
         stats = {name: class_stats(path) for name, path in paths.items()}
     except OSError as e:
@@ -61,22 +122,15 @@ def run_inspect(args: argparse.Namespace) -> int:
     return OK
 
 
-def _mosaic(args: argparse.Namespace) -> int:
-    """Exit 2 on a bad grid size (under 1, or an image over MAX_PIXELS), 1 when the drawings
-    cannot be read or the PNG written."""
-    from fastdraw.views.grid import check_grid
-    from fastdraw.views.mosaic import MOSAIC_TILE, mosaic
+def _mosaic(args: argparse.Namespace, classes: list[str], data: Path) -> int:
+    """Exit 1 when the drawings cannot be read or the PNG written."""
+    from fastdraw.views.mosaic import mosaic
 
     try:
-        check_grid(args.rows, args.cols, MOSAIC_TILE)
-    except ValueError as e:
-        fail("inspect", e)
-        return USAGE
-    try:
-        img = mosaic(args.classes, args.data, args.rows, args.cols, args.seed)
+        img = mosaic(classes, data, args.rows, args.cols, args.seed)
         img.save(args.mosaic, format="PNG")
     except (OSError, ValueError) as e:
         fail("inspect", e)
         return FAILED
-    print(f"wrote {args.mosaic} ({img.width}x{img.height}, {len(args.classes)} classes)")
+    print(f"wrote {args.mosaic} ({img.width}x{img.height}, {len(classes)} classes)")
     return OK

@@ -26,6 +26,10 @@ COMMANDS = {
     "download": ("fastdraw.cli.bucket", "download class files from the public bucket"),
     "preview": ("fastdraw.cli.preview", "draw records of a built dataset into a PNG grid"),
     "verify": ("fastdraw.cli.verify", "check a built dataset's shards, CRCs, counts and labels"),
+    "bitmaps": ("fastdraw.cli.bitmaps", "render the official 28x28 numpy_bitmap .npy files"),
+    "compile": ("fastdraw.cli.compile", "compile fastdraw's kernels for this machine (pip "
+                                        "install does it)"),
+    "convert": ("fastdraw.cli.convert", "convert class files to another format (--to binary)"),
 }
 
 
@@ -46,7 +50,17 @@ def _parser(name: str, module) -> argparse.ArgumentParser:
         p = argparse.ArgumentParser(prog=f"python -m fastdraw {name}", description=text)
     getattr(module, f"add_{name}")(p)
     add_logging(p)
+    p.add_argument("--version", action="version", version=f"fastdraw {_version()}")
     return p
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("fastdraw")
+    except metadata.PackageNotFoundError:
+        return "(not installed: no version)"
 
 
 def command_parser(name: str) -> argparse.ArgumentParser:
@@ -63,7 +77,7 @@ def _argument_problem(name: str, args: argparse.Namespace) -> str | None:
 
     if name == "inspect":
         try:
-            for cls in args.classes:
+            for cls in args.names:
                 check_class_name(cls, "CLASS")
         except ValueError as e:
             return str(e)

@@ -29,6 +29,7 @@ def run_verify(args: argparse.Namespace) -> int:
     splits = ", ".join(f"{s} {n}" for s, n in report.split_records.items())
     verified = ", ".join(report.verified[:-1]) + " and " + report.verified[-1]
     print(f"OK {args.dataset}: {report.kind} dataset, {report.classes} classes, "
-          f"{sum(report.split_records.values())} records ({splits}) in {report.shards} shards; "
+          f"{sum(report.split_records.values())} records ({splits}) in {report.shards} "
+          f"{report.files}; "
           f"{verified} verified")
     return OK

@@ -7,10 +7,14 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from fastdraw.codecs.base import Codec
+from fastdraw.codecs.bitmap import BitmapCodec
 from fastdraw.codecs.img import ImgCodec
+from fastdraw.codecs.ink import InkCodec
+from fastdraw.codecs.sketchrnn import SketchRnnCodec
 from fastdraw.codecs.stroke import StrokeCodec
 
-CODECS: dict[str, type[Codec]] = {c.kind: c for c in (ImgCodec, StrokeCodec)}
+CODECS: dict[str, type[Codec]] = {c.kind: c for c in (ImgCodec, StrokeCodec, BitmapCodec,
+                                                      InkCodec, SketchRnnCodec)}
 KINDS = tuple(CODECS)
 
 
@@ -31,5 +35,5 @@ def codec_of_features(names: Collection[str]) -> Codec | None:
     return None
 
 
-__all__ = ["CODECS", "KINDS", "Codec", "ImgCodec", "StrokeCodec", "codec_for",
-           "codec_of_features"]
+__all__ = ["CODECS", "KINDS", "BitmapCodec", "Codec", "ImgCodec", "InkCodec", "SketchRnnCodec",
+           "StrokeCodec", "codec_for", "codec_of_features"]

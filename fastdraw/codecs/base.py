@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
+from fastdraw.codecs import tfds
 from fastdraw.drawings import Drawings, timestamps
 
 # The notebook's metadata features, the same in every kind, and their types.
@@ -28,6 +29,7 @@ class RecordChecks(Protocol):
     feature table (one row per feature of every record, the columns of
     `fastdraw.codecs.proto.scan_examples`)."""
 
+    buf: np.ndarray  # the window's records' bytes (the table's offsets are into it)
     table: np.ndarray
     columns: dict[str, np.ndarray]  # feature name -> its table row per record, -1: none
 
@@ -48,6 +50,13 @@ class Codec(ABC):
 
     kind: ClassVar[str]
     default_splits: ClassVar[str]  # examples per class of a build that names no --splits
+    sample_splits: ClassVar[str] = "train=0.7,eval=0.15,test=0.15"  # the same with --sample
+    layout: ClassVar[str] = "notebook"  # its files' names: fastdraw.dataset.layout.LAYOUTS
+    label_feature: ClassVar[str] = "label"  # the feature holding a record's label
+    # The build options its manifests record (beside splits, shards, seed and
+    # include_unrecognized), by the names of `BuildOptions.record_options`.
+    recorded_options: ClassVar[tuple[str, ...]] = ("img_size", "line_width", "maximize",
+                                                   "notebook_time")
     notebook_time: bool = False  # timestamps as the notebook's local-time mktime, not UTC
 
     # -------------------------------------------------------------------------- naming
@@ -67,6 +76,16 @@ class Codec(ABC):
     @abstractmethod
     def features(self) -> dict[str, str]:
         """Every feature of a record, by name: "int", "float" or "bytes"."""
+
+    def metadata(self) -> dict[str, str]:
+        """The features of `features` that describe the drawing rather than hold it (verify
+        checks their values: one each, the label in range, the word its class's, key_ids
+        not repeated): the notebook's six, in the notebook's kinds."""
+        return dict(METADATA)
+    def made_with(self) -> dict[str, Any]:
+        """What decides the records' bytes beyond the options and versions a manifest records
+        (an encoder's library and settings), for the manifest's ``made_with``."""
+        return {}
 
     def check_options(self) -> None:  # noqa: B027 (most codecs have no option to check)
         """Raises ValueError, naming the option, when the codec's options cannot work."""
@@ -126,6 +145,20 @@ class Codec(ABC):
     @abstractmethod
     def tf_decoder(self, **options: Any) -> tuple[dict, Callable]:
         """(spec for ``tf.io.parse_example``, decode: parsed batch -> the reader's tuple)."""
+
+    def tfds_features(self, classes: int) -> dict[str, dict[str, Any]]:
+        """Every feature as a TFDS feature connector's JSON (fastdraw.codecs.tfds), for the
+        features.json with which ``tfds.builder_from_directory`` reads the records: the
+        label a ClassLabel of ``classes`` names, the other metadata tensors and texts.  A
+        kind adds its own."""
+        scalar = tfds.tensor((), "int64")
+        return {"label": tfds.class_label(classes), "countrycode": tfds.text(),
+                "recognized": scalar, "word": tfds.text(), "timestamp": scalar,
+                "key_id": scalar}
+
+    def supervised_keys(self) -> tuple[str, str] | None:
+        """(input, target) features of TFDS's ``as_supervised``, or None."""
+        return None
 
     @abstractmethod
     def check(self, records: RecordChecks) -> None:

@@ -31,6 +31,7 @@ import numpy as np
 from numba import njit
 from PIL import Image, ImageDraw
 
+from fastdraw.codecs import tfds
 from fastdraw.codecs.base import METADATA, Codec, RecordChecks
 from fastdraw.codecs.proto import COUNT, FIRST, FLAGS, NONFINITE, NOT_BINARY
 from fastdraw.codecs.wire import (
@@ -402,6 +403,12 @@ class StrokeCodec(Codec):
                     f["label"])
 
         return spec, decode
+
+    def tfds_features(self, classes: int) -> dict[str, dict[str, Any]]:
+        """The deltas as float32 tensors of any length, stroke_len an int64."""
+        rows = {k: tfds.tensor((None,), "float32") for k in _ROWS}
+        return {**super().tfds_features(classes), **rows,
+                "stroke_len": tfds.tensor((), "int64")}
 
     def check(self, records: RecordChecks) -> None:
         table = records.table

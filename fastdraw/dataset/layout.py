@@ -1,9 +1,20 @@
 """A dataset directory's layout, read and written here only.
 
-The notebook's layout: shard files ``<split>-%05d-of-%05d`` (TFRecord files of serialized
-Examples) and ``labels.txt`` (one class name a line, in label order, no newline after the
-last).  fastdraw adds ``counts.json`` (examples per split), ``manifest.json`` (format,
-kind, classes, options, versions, record counts and the sha256 of every shard) and
+Every kind's codec names its layout (``Codec.layout``), and `LAYOUTS` says what files that
+layout has; nothing else spells a dataset file name:
+
+- ``notebook`` (img, stroke): the notebook's shard files ``<split>-%05d-of-%05d`` (TFRecord
+  files of serialized Examples) and ``labels.txt`` (one class name a line, in label order,
+  no newline after the last);
+- ``rnn-tutorial`` (ink): TensorFlow's RNN tutorial's ``training.tfrecord-%05d-of-%05d``
+  (the split ``train``), ``<split>.tfrecord-%05d-of-%05d`` (any other, such as ``eval``)
+  and ``training.tfrecord.classes`` (one class name and a newline a line);
+- ``sketch-rnn`` (sketchrnn): one ``<class>.npz`` per class holding every split (no
+  shards, no class-names file: the classes are the files).
+
+Beside them fastdraw adds, in every layout, ``counts.json`` (examples per split),
+``manifest.json`` (format, kind, classes, options, versions, record counts and the sha256
+of every data file, under ``shards``) and
 ``rejected.ndjson`` (every input item that was not a valid drawing: file, line, reason,
 text).  A dataset without a manifest (the notebook's) is read by its shards alone.
 
@@ -16,6 +27,12 @@ without that field; the file is those canonical bytes.  (Manifests written befor
 Every file is read through `fastdraw.dataset.files`: regular files only, and a whole file
 only up to the bound its kind allows (``*_LIMIT``).
 
+A build also writes the TFDS metadata with which ``tfds.builder_from_directory`` reads the
+dataset (fastdraw.dataset.tfds: ``dataset_info.json``, ``features.json`` and
+``label.labels.txt``), sealed by the manifest's ``files`` too.  The manifest's ``options``
+name the image encoding and the shards' compression (``shard_compression``), its
+``made_with`` the encoder and compressor settings that made their bytes.
+
 A build publishes a dataset as a link to a directory of one build, which never changes and
 goes all at once when a later build replaces it (fastdraw.build.publish): readers read the
 directory `pinned` gives.
@@ -27,20 +44,25 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from fastdraw.codecs import Codec, codec_for, codec_of_features
+from fastdraw.codecs import CODECS, Codec, codec_for, codec_of_features
 from fastdraw.codecs.proto import parse_example
+from fastdraw.dataset import tfds
 from fastdraw.dataset.files import check_regular, read_bounded
-from fastdraw.dataset.tfrecord import read_records
+from fastdraw.dataset.tfrecord import COMPRESSIONS, read_records
 
 FORMAT = "fastdraw-dataset/1"
 LABELS = "labels.txt"
 COUNTS = "counts.json"
 MANIFEST = "manifest.json"
 REJECTED = "rejected.ndjson"
+DATASET_INFO = "dataset_info.json"  # TFDS's
+FEATURES = "features.json"  # TFDS's
+TFDS_LABELS_SUFFIX = ".labels.txt"  # TFDS's <feature>.labels.txt, a ClassLabel's names
 SHARD_RE = re.compile(r"(?P<split>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})")
 
 # The most bytes each metadata file may take, and what it holds (for the message when it
@@ -49,9 +71,131 @@ LABELS_LIMIT, LABELS_HOLDS = 16 << 20, "the class names, one a line"
 COUNTS_LIMIT, COUNTS_HOLDS = 1 << 20, "a count of records per split"
 MANIFEST_LIMIT, MANIFEST_HOLDS = 64 << 20, "a few KiB, and about 150 bytes a shard"
 REJECTED_LINE_LIMIT = 64 << 10  # a line of rejected.ndjson: file, line, reason, 200 characters
+TFDS_LIMIT, TFDS_HOLDS = 64 << 20, "a few KiB, and about 10 bytes a shard"
 
 SEALED = (LABELS, COUNTS, REJECTED)  # the files whose size and sha256 the manifest's files give
 MANIFEST_SHA256 = "manifest_sha256"  # the manifest's field sealing the rest of it
+
+
+class Shard(NamedTuple):
+    """A shard file's name read back."""
+
+    split: str
+    index: int
+    count: int
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The files of a dataset of one layout: its data files (shards of TFRecords per split,
+    or one file per class), its class-names file (or none) and fastdraw's extras."""
+
+    name: str
+    labels: str | None  # the class-names file, one name a line
+    labels_newline: bool  # every name ends with a newline (else: joined by newlines)
+    extension: str | None  # of its one file per class (None: shards of TFRecords)
+    suffix: str = ""  # of a shard's split name, before -%05d-of-%05d
+    renamed: Mapping[str, str] = field(default_factory=dict)  # split -> its files' name
+    required: tuple[str, ...] = ()  # splits its readers need
+    tfds: bool = False  # a build writes the TFDS metadata (fastdraw.dataset.tfds)
+
+    @property
+    def sharded(self) -> bool:
+        """Whether its data files are TFRecord shards of each split (else a file a class)."""
+        return self.extension is None
+
+    @property
+    def sealed(self) -> tuple[str, ...]:
+        """The files beside the data files that the manifest's ``files`` seals."""
+        return (*((self.labels,) if self.labels else ()), COUNTS, REJECTED)
+
+    def stem(self, split: str) -> str:
+        """What a shard of ``split`` is named before its ``-%05d-of-%05d``."""
+        return self.renamed.get(split, split) + self.suffix
+
+    def split_problem(self, splits: Iterable[str]) -> str | None:
+        """Why splits with these names cannot be written in this layout, or None."""
+        splits = list(splits)
+        if missing := [s for s in self.required if s not in splits]:
+            return (f"splits {', '.join(splits)}: the {self.name} layout's readers need the "
+                    f"splits {', '.join(self.required)} (give =0 for one you want empty); "
+                    f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing")
+        stems = [self.stem(s) for s in splits]
+        if len(set(stems)) < len(stems):
+            twice = next(s for s in stems if stems.count(s) > 1)
+            return (f"splits {', '.join(splits)}: two would be written to {twice}-*-of-* "
+                    f"in the {self.name} layout (its train split's files are "
+                    "training.tfrecord-*); rename one")
+        return None
+
+    def shard_name(self, split: str, index: int, shards: int) -> str:
+        """File name of shard ``index`` of ``shards`` of a split."""
+        return f"{self.stem(split)}-{index:05d}-of-{shards:05d}"
+
+    def shard_names(self, splits: Iterable[str], shards: int) -> list[str]:
+        """Every shard's file name, splits in order."""
+        return [self.shard_name(split, i, shards) for split in splits for i in range(shards)]
+
+    def parse_shard(self, name: str) -> Shard | None:
+        """(split, index, count) of a shard file name of this layout, or None."""
+        if not self.sharded or (m := SHARD_RE.fullmatch(name)) is None:
+            return None
+        stem = m["split"]
+        base = stem[:len(stem) - len(self.suffix)]
+        if not base or not stem.endswith(self.suffix):
+            return None
+        split = next((s for s, renamed in self.renamed.items() if renamed == base), base)
+        if self.stem(split) != stem:  # the split's files have another name
+            return None
+        return Shard(split, int(m["index"]), int(m["count"]))
+
+    def class_file(self, name: str) -> str:
+        """The file of class ``name`` (layouts with one file per class)."""
+        assert self.extension is not None, f"the {self.name} layout has no file per class"
+        return f"{name}{self.extension}"
+
+    def labels_bytes(self, classes: Sequence[str]) -> bytes:
+        """The class-names file's bytes."""
+        text = "".join(f"{c}\n" for c in classes) if self.labels_newline else "\n".join(classes)
+        return text.encode("utf-8")
+
+    def parse_labels(self, text: str) -> list[str]:
+        """The class names of the class-names file's text (a missing final newline, where
+        every name ends with one, leaves the last name as it is)."""
+        if self.labels_newline and text.endswith("\n"):
+            text = text[:-1]
+        return text.split("\n")
+
+
+NOTEBOOK = Layout("notebook", LABELS, False, None, tfds=True)
+RNN_TUTORIAL = Layout("rnn-tutorial", "training.tfrecord.classes", True, None, ".tfrecord",
+                      {"train": "training"})
+SKETCH_RNN = Layout("sketch-rnn", None, False, ".npz", required=("train", "valid", "test"))
+LAYOUTS = {layout.name: layout for layout in (NOTEBOOK, RNN_TUTORIAL, SKETCH_RNN)}
+_OWN = {COUNTS, MANIFEST, REJECTED, DATASET_INFO, FEATURES,
+        *(lay.labels for lay in LAYOUTS.values() if lay.labels)}  # every layout's own names
+
+
+def layout_of(codec: Codec | str) -> Layout:
+    """The layout of a kind's datasets (a codec or a kind's name)."""
+    return LAYOUTS[(CODECS[codec] if isinstance(codec, str) else codec).layout]
+
+
+def found_layout(path: str | Path, manifest: dict[str, Any] | None = None) -> Layout:
+    """The layout of the dataset directory ``path``: its manifest's kind's (default: the
+    dataset's manifest), else the one its files are named in (the notebook's when none
+    tells)."""
+    if manifest is None:
+        manifest = read_manifest(path)
+    if manifest is not None and isinstance(kind := manifest.get("kind"), str) and kind in CODECS:
+        return layout_of(kind)
+    names = [p.name for p in Path(path).iterdir()]
+    if RNN_TUTORIAL.labels in names or any(RNN_TUTORIAL.parse_shard(n) for n in names):
+        return RNN_TUTORIAL
+    if not any(NOTEBOOK.parse_shard(n) for n in names) and any(
+            n.endswith(SKETCH_RNN.extension) for n in names):
+        return SKETCH_RNN
+    return NOTEBOOK
 
 
 def pinned(path: str | Path) -> Path:
@@ -62,26 +206,24 @@ def pinned(path: str | Path) -> Path:
 
 
 def is_dataset_file(name: str) -> bool:
-    """Whether a file of this name is one a dataset holds (a shard, labels.txt, counts.json,
-    manifest.json, rejected.ndjson)."""
-    return name in (LABELS, COUNTS, MANIFEST, REJECTED) or SHARD_RE.fullmatch(name) is not None
+    """Whether a file of this name is one a dataset of some layout holds (shards or class
+    files, the class-names file, counts.json, manifest.json, rejected.ndjson, the TFDS
+    metadata)."""
+    return name in _OWN or name.endswith(TFDS_LABELS_SUFFIX) or any(
+        lay.parse_shard(name) or (lay.extension and name.endswith(lay.extension))
+        for lay in LAYOUTS.values())
 
 
 def foreign_entries(path: Path) -> list[str]:
-    """What directory ``path`` holds besides a dataset's files (shards, labels.txt,
-    counts.json, manifest.json, rejected.ndjson), sorted; directories end with '/'."""
+    """What directory ``path`` holds besides a dataset's files (`is_dataset_file`), sorted;
+    directories end with '/'."""
     return sorted(p.name + ("/" if p.is_dir() else "") for p in path.iterdir()
                   if not is_dataset_file(p.name) or p.is_dir())
 
 
 def shard_name(split: str, index: int, shards: int) -> str:
-    """File name of shard ``index`` of ``shards`` of a split."""
-    return f"{split}-{index:05d}-of-{shards:05d}"
-
-
-def shard_names(splits: Iterable[str], shards: int) -> list[str]:
-    """Every shard's file name, splits in order."""
-    return [shard_name(split, i, shards) for split in splits for i in range(shards)]
+    """File name of shard ``index`` of ``shards`` of a split, in the notebook's layout."""
+    return NOTEBOOK.shard_name(split, index, shards)
 
 
 def file_entry(size: int, sha256: str) -> dict[str, Any]:
@@ -94,9 +236,12 @@ def _write(file: Path, data: bytes) -> dict[str, Any]:
     return file_entry(len(data), hashlib.sha256(data).hexdigest())
 
 
-def write_labels(path: Path, classes: Sequence[str]) -> dict[str, Any]:
-    """Writes labels.txt; returns its entry for the manifest's ``files``."""
-    return _write(path / LABELS, "\n".join(classes).encode("utf-8"))
+def write_labels(path: Path, classes: Sequence[str], layout: Layout = NOTEBOOK
+                 ) -> dict[str, Any]:
+    """Writes the layout's class-names file (labels.txt); returns its entry for the
+    manifest's ``files``."""
+    assert layout.labels is not None, f"the {layout.name} layout has no class-names file"
+    return _write(path / layout.labels, layout.labels_bytes(classes))
 
 
 def write_counts(path: Path, counts: dict[str, int]) -> dict[str, Any]:
@@ -129,6 +274,63 @@ def manifest_sha256(manifest: dict[str, Any]) -> str:
         {k: v for k, v in manifest.items() if k != MANIFEST_SHA256})).hexdigest()
 
 
+def tfds_names(codec: Codec, classes: int) -> list[str]:
+    """The TFDS files of a dataset of ``codec`` with ``classes`` classes."""
+    return [DATASET_INFO, FEATURES, *(f"{name}{TFDS_LABELS_SUFFIX}"
+                                      for name in tfds.class_label_features(codec, classes))]
+
+
+def _tfds_shards(manifest: dict[str, Any]) -> dict[str, list[str]]:
+    """Every split's shards that the manifest lists, sorted, the splits sorted."""
+    return {split: sorted(n for n in manifest["shards"]
+                          if (m := SHARD_RE.fullmatch(n)) and m["split"] == split)
+            for split in sorted(manifest["options"]["splits"])}
+
+
+def shard_sizes(path: Path, manifest: dict[str, Any]) -> dict[str, int]:
+    """The sizes on disk of the shards of the dataset at ``path`` that its manifest lists (what
+    `tfds_contents` takes; OSError when one cannot be looked at)."""
+    return {n: os.stat(path / n).st_size for names in _tfds_shards(manifest).values()
+            for n in names}
+
+
+def tfds_contents(manifest: dict[str, Any], codec: Codec, labels: bytes,
+                  sizes: Mapping[str, int]) -> dict[str, bytes]:
+    """The bytes of the TFDS files of a dataset (fastdraw.dataset.tfds), by name: from its
+    manifest (kind, name, classes, options, shards), codec, labels.txt's bytes and the
+    ``sizes`` of its shards as written (by name)."""
+    split_shards = _tfds_shards(manifest)
+    classes = len(manifest["classes"])
+    names = tfds_names(codec, classes)
+    return {names[0]: tfds.dataset_info_json(
+                manifest, codec, split_shards,
+                {n: sizes[n] for names in split_shards.values() for n in names}),
+            names[1]: tfds.features_json(codec, classes),
+            **{name: labels for name in names[2:]}}
+
+
+def write_tfds(path: Path, manifest: dict[str, Any], codec: Codec, labels: bytes,
+               sizes: Mapping[str, int]) -> dict[str, Any]:
+    """Writes the TFDS files of the dataset at ``path`` (``manifest`` without ``files``;
+    ``labels``: labels.txt's bytes; ``sizes``: its shards' sizes as written, by name); returns
+    their entries for the manifest's ``files``.  ``path`` may be another storage's path with
+    ``/`` and ``write_bytes`` (the Beam build's): nothing is read back."""
+    return {name: _write(path / name, data)
+            for name, data in tfds_contents(manifest, codec, labels, sizes).items()}
+
+
+def shard_compression(path: str | Path, manifest: dict[str, Any] | None) -> str:
+    """The compression of the shards of the dataset at ``path`` (none without a manifest, or
+    in one written before compression was an option); ValueError for one this version
+    cannot read."""
+    compression = ((manifest or {}).get("options") or {}).get("compression", "none")
+    if compression not in COMPRESSIONS:
+        raise ValueError(f"{Path(path) / MANIFEST}: the shards' compression is "
+                         f"{compression!r}, which this version of fastdraw cannot read (it "
+                         f"reads {', '.join(COMPRESSIONS)}); a newer fastdraw wrote it?")
+    return compression
+
+
 def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
     """Writes manifest.json, sealed with its MANIFEST_SHA256."""
     (path / MANIFEST).write_bytes(manifest_bytes(
@@ -157,16 +359,24 @@ def read_manifest(path: str | Path) -> dict[str, Any] | None:
     return manifest
 
 
-def read_labels(path: str | Path) -> list[str]:
-    """Class names of labels.txt, in label order."""
-    file = Path(path) / LABELS
+def read_labels(path: str | Path, layout: Layout | None = None) -> list[str]:
+    """Class names of the dataset's class-names file (labels.txt), in label order; of a
+    layout with none, its manifest's classes."""
+    layout = layout or found_layout(path)
+    if layout.labels is None:
+        manifest = read_manifest(path) or {}
+        if not isinstance(manifest.get("classes"), list):
+            raise FileNotFoundError(f"{path}: no manifest.json giving its classes; is it a "
+                                    "built dataset directory?")
+        return list(manifest["classes"])
+    file = Path(path) / layout.labels
     try:
         data = read_bounded(file, LABELS_LIMIT, LABELS_HOLDS)
     except FileNotFoundError:
-        raise FileNotFoundError(f"{file}: no labels.txt; is {path} a built dataset "
+        raise FileNotFoundError(f"{file}: no {layout.labels}; is {path} a built dataset "
                                 "directory?") from None
     try:
-        return data.decode("utf-8").split("\n")
+        return layout.parse_labels(data.decode("utf-8"))
     except UnicodeDecodeError as e:
         raise ValueError(f"{file}: not UTF-8 text ({e}); rebuild the dataset") from None
 
@@ -179,15 +389,19 @@ def shard_paths(path: str | Path, split: str, manifest: dict[str, Any] | None = 
     path = Path(path)
     if manifest is None:
         manifest = read_manifest(path)
-    if manifest is not None and "shards" in manifest:
-        every = [m for n in manifest["shards"] if (m := SHARD_RE.fullmatch(n))]
-    else:
-        every = [m for p in path.iterdir() if (m := SHARD_RE.fullmatch(p.name))]
-    names = [m[0] for m in every if m["split"] == split]
+    layout = found_layout(path, manifest)
+    if not layout.sharded:
+        raise ValueError(f"{path} is a dataset of the {layout.name} layout, one "
+                         f"<class>{layout.extension} file per class, not of TFRecord shards")
+    listed = manifest["shards"] if manifest is not None and "shards" in manifest else \
+        [p.name for p in path.iterdir()]
+    every = [(n, s) for n in listed if (s := layout.parse_shard(n))]
+    names = [n for n, s in every if s.split == split]
     if not names:
-        splits = sorted({m["split"] for m in every})
+        splits = sorted({s.split for _, s in every})
         raise FileNotFoundError(
-            f"{path}: no shards of split {split!r} (expected files {split}-00000-of-NNNNN); "
+            f"{path}: no shards of split {split!r} (expected files "
+            f"{layout.stem(split)}-00000-of-NNNNN); "
             + (f"its splits are {', '.join(splits)}" if splits else "it has no shard files"))
     shards = [path / n for n in sorted(names)]
     for shard in shards:
@@ -205,7 +419,11 @@ def dataset_codec(path: str | Path, manifest: dict[str, Any] | None = None) -> C
     if manifest is None:
         manifest = read_manifest(path)
     if manifest is not None and "kind" in manifest:
-        return codec_for(manifest["kind"], manifest.get("options", {}))
+        try:
+            return codec_for(manifest["kind"], manifest.get("options", {}))
+        except ValueError as e:
+            raise ValueError(f"{Path(path) / MANIFEST}: {e}, so it cannot read the dataset; a "
+                             "newer fastdraw wrote it?") from None
     shard, features = first_record(path)
     codec = codec_of_features(features)
     if codec is None:
@@ -216,7 +434,8 @@ def dataset_codec(path: str | Path, manifest: dict[str, Any] | None = None) -> C
 
 def first_record(path: str | Path) -> tuple[Path, dict]:
     """(shard, features) of the first record of the first shard, in name order, that has one."""
-    names = sorted(p.name for p in Path(path).iterdir() if SHARD_RE.fullmatch(p.name))
+    layout = found_layout(path)
+    names = sorted(p.name for p in Path(path).iterdir() if layout.parse_shard(p.name))
     if not names:
         raise FileNotFoundError(f"{path}: no shard files")
     for name in names:

@@ -1,5 +1,6 @@
 """tf.data pipelines of a built dataset's records: what the later workshop notebooks read
-from the ``<name>_img`` / ``<name>_stroke`` directories.
+from the ``<name>_img`` / ``<name>_stroke`` directories, and the RNN tutorial's ink records
+from ``<name>_ink``.
 
 Each reader parses whole batches with the codec's spec and decoder (one parse op per batch
 is much faster).  TensorFlow is imported inside the functions only.
@@ -10,8 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastdraw.codecs import Codec, ImgCodec, StrokeCodec
-from fastdraw.dataset.layout import dataset_codec, pinned, read_manifest, shard_paths
+from fastdraw.codecs import BitmapCodec, Codec, ImgCodec, InkCodec, StrokeCodec
+from fastdraw.dataset.layout import (
+    dataset_codec,
+    layout_of,
+    pinned,
+    read_manifest,
+    shard_compression,
+    shard_paths,
+)
+from fastdraw.dataset.tfrecord import tf_compression_type
 
 
 def _split_records(manifest: dict[str, Any] | None, shards: list[Path]) -> int | None:
@@ -31,11 +40,13 @@ def _records(path: str | Path, manifest: dict[str, Any] | None, split: str, shuf
     one a shard: reading shard by shard would double the time spent per record."""
     import tensorflow as tf
 
+    compression = tf_compression_type(shard_compression(path, manifest))
     shards = shard_paths(path, split, manifest)
     files = [str(p) for p in shards]
     if shuffle:
         files = tf.data.Dataset.from_tensor_slices(files).shuffle(len(files), seed=seed)
-    records = tf.data.TFRecordDataset(files, num_parallel_reads=parallel_reads)
+    records = tf.data.TFRecordDataset(files, compression_type=compression,
+                                      num_parallel_reads=parallel_reads)
     count = _split_records(manifest, shards)
     if count is None:  # a dataset without a manifest (made by the notebook, say)
         return records
@@ -68,8 +79,10 @@ def _dataset(path: str | Path, split: str, want: type[Codec], decode_options: di
     codec = dataset_codec(path, manifest)
     if not isinstance(codec, want):
         article = "an" if codec.kind[:1] in "aeiou" else "a"
-        raise ValueError(f"{path} is {article} {codec.kind} dataset, not {want.kind}: read it "
-                         f"with fastdraw.data.{codec.kind}_dataset")
+        how = (f"read it with fastdraw.data.{codec.kind}_dataset" if layout_of(codec).sharded
+               else "its class files are read with np.load(path, encoding='latin1', "
+                    "allow_pickle=True)")
+        raise ValueError(f"{path} is {article} {codec.kind} dataset, not {want.kind}: {how}")
     spec, decode = codec.tf_decoder(**decode_options)
     records = _records(path, manifest, split, shuffle, seed, parallel_reads)
     return _pipeline(records, lambda r: decode(tf.io.parse_example(r, spec)), batch_size,
@@ -78,7 +91,8 @@ def _dataset(path: str | Path, split: str, want: type[Codec], decode_options: di
 
 def img_dataset(path: str | Path, split: str, batch_size: int | None = None, shuffle: bool = False,
                 shuffle_buffer: int = 10000, seed: int | None = None, parallel_reads: int = 1):
-    """tf.data.Dataset of `(image uint8 [size, size], label int64)` from an img dataset.
+    """tf.data.Dataset of `(image uint8 [size, size], label int64)` from an img dataset,
+    whatever its image encoding (int64, bytes, png) and its shards' compression.
 
     Records come in file order (shards sorted; interleaved when `parallel_reads` > 1)
     unless `shuffle`, which shuffles the shard order and then a `shuffle_buffer` of records.
@@ -109,3 +123,29 @@ def stroke_dataset(path: str | Path, split: str, max_len: int = 256,
         raise ValueError(f"max_len must be at least 1 (deltas kept per drawing), not {max_len}")
     return _dataset(path, split, StrokeCodec, {"max_len": max_len}, batch_size, shuffle,
                     shuffle_buffer, seed, parallel_reads)
+
+
+def ink_dataset(path: str | Path, split: str, max_len: int = 256,
+                batch_size: int | None = None, shuffle: bool = False,
+                shuffle_buffer: int = 10000, seed: int | None = None, parallel_reads: int = 1):
+    """tf.data.Dataset of `(ink float32 [max_len, 3], length int64, class_index int64)` from an
+    ink dataset (TensorFlow's RNN-tutorial records).
+
+    `ink[i]` is `(dx, dy, end)` of the i-th row (end == 1: the stroke ends at that point),
+    zero-padded past `length = min(rows, max_len)` and truncated beyond `max_len`.  Order,
+    shuffling and batching as in `img_dataset`.  (The tutorial's own input function reads
+    the same files: ``training.tfrecord-?????-of-?????`` for split train.)  Raises
+    ValueError when `path` is not an ink dataset or `max_len` is under 1.
+    """
+    if max_len < 1:
+        raise ValueError(f"max_len must be at least 1 (rows kept per drawing), not {max_len}")
+    return _dataset(path, split, InkCodec, {"max_len": max_len}, batch_size, shuffle,
+                    shuffle_buffer, seed, parallel_reads)
+def bitmap_dataset(path: str | Path, split: str, batch_size: int | None = None,
+                   shuffle: bool = False, shuffle_buffer: int = 10000, seed: int | None = None,
+                   parallel_reads: int = 1):
+    """tf.data.Dataset of `(image uint8 [size, size], label int64)` from a bitmap dataset (the
+    official bitmaps, 0 to 255).  Order, shuffling and batching as in `img_dataset`.  Raises
+    ValueError when `path` is a dataset of another kind."""
+    return _dataset(path, split, BitmapCodec, {}, batch_size, shuffle, shuffle_buffer, seed,
+                    parallel_reads)

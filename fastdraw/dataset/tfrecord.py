@@ -9,13 +9,21 @@ with ``mask(crc) = ((crc >> 15) | (crc << 17)) + 0xa282ead8 (mod 2**32)``.
 CRC32C comes from ``google-crc32c`` (Google's maintained C library, using the
 CPU's CRC instructions); framing many records calls its C function from a numba
 kernel, with no Python work per record.
+
+A file may be compressed whole, as TensorFlow's ``TFRecordOptions(compression_type="GZIP")``
+or ``"ZLIB"`` write it (one deflate stream of the framed records, with the settings of
+TensorFlow's ``ZlibCompressionOptions``; the same zlib gives the same bytes): COMPRESSIONS
+names them, ``compressor`` makes one, and the readers take ``compression``.  The records
+inside are the same bytes either way.
 """
 
 from __future__ import annotations
 
 import ctypes
+import io
 import os
 import struct
+import zlib
 from collections.abc import Callable, Iterator
 
 import google_crc32c
@@ -50,6 +58,46 @@ def _append_framed(parts: list[bytes], record: bytes) -> None:
     parts.append(_FOOTER.pack(masked_crc32c(length)))
     parts.append(record)
     parts.append(_FOOTER.pack(masked_crc32c(record)))
+
+
+COMPRESSIONS = ("none", "gzip", "zlib")  # of a TFRecord file; TensorFlow's "", "GZIP", "ZLIB"
+_WINDOW_BITS = {"gzip": 16 + zlib.MAX_WBITS, "zlib": zlib.MAX_WBITS}
+# TensorFlow's ZlibCompressionOptions: the level zlib's default (Z_DEFAULT_COMPRESSION, 6),
+# mem_level 9 (zlib's own default is 8), the default strategy, and no flush before the end.
+ZLIB_LEVEL, ZLIB_MEM_LEVEL = zlib.Z_DEFAULT_COMPRESSION, 9
+
+
+def check_compression(compression: str) -> str:
+    """``compression`` if it is one of COMPRESSIONS, else ValueError naming them."""
+    if compression not in COMPRESSIONS:
+        raise ValueError(f"compression {compression!r} is none this version of fastdraw knows: "
+                         f"choose one of {', '.join(COMPRESSIONS)}")
+    return compression
+
+
+def tf_compression_type(compression: str) -> str:
+    """The ``compression_type`` of ``tf.data.TFRecordDataset`` and ``tf.io.TFRecordOptions``
+    that reads or writes a file of ``compression``."""
+    return {"none": "", "gzip": "GZIP", "zlib": "ZLIB"}[check_compression(compression)]
+
+
+def compressor(compression: str) -> zlib._Compress | None:
+    """A compressor writing what TensorFlow's TFRecordWriter writes with that compression
+    type (None for "none"): feed it the framed records, in any pieces, then flush it."""
+    if check_compression(compression) == "none":
+        return None
+    return zlib.compressobj(ZLIB_LEVEL, zlib.DEFLATED, _WINDOW_BITS[compression],
+                            ZLIB_MEM_LEVEL, zlib.Z_DEFAULT_STRATEGY)
+
+
+def compression_settings(compression: str) -> dict[str, object]:
+    """What makes a compressed file's bytes, for a dataset's manifest: the zlib that ran and
+    its settings ({} for "none")."""
+    if check_compression(compression) == "none":
+        return {}
+    return {"zlib": zlib.ZLIB_RUNTIME_VERSION, "level": 6, "mem_level": ZLIB_MEM_LEVEL,
+            "window_bits": zlib.MAX_WBITS, "strategy": "default",
+            "as": f"tf.io.TFRecordOptions(compression_type={tf_compression_type(compression)!r})"}
 
 
 MAX_RECORD = (1 << 31) - 1  # bytes: the most a protocol buffer (a tf.train.Example) can take
@@ -204,37 +252,117 @@ class TFRecordWriter:
         self.close()
 
 
-def read_records(path: str | os.PathLike, check_crc: bool = True) -> Iterator[bytes]:
+def read_records(path: str | os.PathLike, check_crc: bool = True,
+                 compression: str = "none") -> Iterator[bytes]:
     """Yields the records of a TFRecord file in order.
 
     With ``check_crc`` every length and data CRC is verified.  A damaged file
     raises CorruptRecordError naming the file, the record's byte offset and the
     problem; a length running past the end of the file is reported as truncated, one over
     MAX_RECORD as such.  A path that is not a regular file raises DatasetFileError.
+    ``compression`` (one of COMPRESSIONS) is the file's; offsets are then in its inflated
+    stream, and a damaged or cut stream raises CorruptRecordError too.
     """
     path = os.fspath(path)
-    with open_regular(path, buffering=1 << 20) as f:
-        size = os.fstat(f.fileno()).st_size
+    check_compression(compression)
+    with open_regular(path, buffering=1 << 20) as raw:
+        size = os.fstat(raw.fileno()).st_size if compression == "none" else None
+        f = raw if size is not None else io.BufferedReader(
+            _Inflating(raw, path, compression), 1 << 20)
         offset = 0
-        while offset < size:
+        while size is None or offset < size:
             header = f.read(_HEADER.size)
+            if size is None and not header:
+                return
             if len(header) < _HEADER.size:
-                _corrupt(path, offset, f"truncated: {len(header)} of 12 header bytes")
+                _corrupt(path, offset, f"truncated: {len(header)} of 12 header bytes",
+                         compression)
             length, length_crc = _HEADER.unpack(header)
             if check_crc and masked_crc32c(header[:8]) != length_crc:
-                _corrupt(path, offset, "bad length CRC")
+                _corrupt(path, offset, "bad length CRC", compression)
             end = offset + _HEADER.size + length + _FOOTER.size
-            if end > size:
+            if size is not None and end > size:
                 _corrupt(path, offset, f"truncated: the record needs {end - size} more bytes "
                                        f"than the file's {size}")
             if length > MAX_RECORD:
-                _too_long(path, offset, length)
-            record = f.read(length)
-            (data_crc,) = _FOOTER.unpack(f.read(_FOOTER.size))
+                _too_long(path, offset, length, compression)
+            record = _read_exact(f, length + _FOOTER.size)
+            if len(record) < length + _FOOTER.size:
+                _corrupt(path, offset, f"truncated: the record needs "
+                                       f"{length + _FOOTER.size - len(record)} more bytes "
+                                       "than the stream holds", compression)
+            (data_crc,) = _FOOTER.unpack(record[length:])
+            record = record[:length]
             if check_crc and masked_crc32c(record) != data_crc:
-                _corrupt(path, offset, "bad data CRC")
+                _corrupt(path, offset, "bad data CRC", compression)
             yield record
             offset = end
+
+
+def _read_exact(f: io.BufferedIOBase, n: int) -> bytes:
+    """Up to ``n`` bytes of ``f``, fewer only at its end: read in pieces, so that a length
+    that lies takes no more memory than the bytes that are there."""
+    if n <= _PIECE:
+        return f.read(n)
+    parts = []
+    while n > 0 and (part := f.read(min(n, _PIECE))):
+        parts.append(part)
+        n -= len(part)
+    return b"".join(parts)
+
+
+_PIECE = 16 << 20
+
+
+class _Inflating(io.RawIOBase):
+    """The inflated content of compressed file ``raw``, read a piece at a time; the file's
+    own bytes go to ``on_bytes`` as they are read.  A damaged stream, one cut short or one
+    followed by more bytes raises CorruptRecordError."""
+
+    def __init__(self, raw: io.BufferedIOBase, path: str, compression: str,
+                 on_bytes: Callable[[memoryview], None] | None = None) -> None:
+        super().__init__()
+        self._raw, self._path, self._compression = raw, path, compression
+        self._on_bytes = on_bytes
+        self._inflate = zlib.decompressobj(_WINDOW_BITS[compression])
+        self._pending = b""  # file bytes read, not yet inflated
+        self._read = 0  # file bytes read
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, view: memoryview) -> int:  # type: ignore[override]
+        if not len(view):  # (a max_length of 0 would mean no limit)
+            return 0
+        while not self._inflate.eof:
+            if not self._pending:
+                self._pending = self._raw.read(1 << 20)
+                if not self._pending:
+                    self._bad(f"the {self._compression} stream ends before its end (the file "
+                              "is cut short)")
+                self._read += len(self._pending)
+                if self._on_bytes is not None:
+                    self._on_bytes(memoryview(self._pending))
+            try:
+                out = self._inflate.decompress(self._pending, len(view))
+            except zlib.error as e:
+                self._bad(f"not a valid {self._compression} stream ({e})")
+            self._pending = self._inflate.unconsumed_tail
+            if out:
+                view[:len(out)] = out
+                return len(out)
+        extra = len(self._inflate.unused_data)  # the last piece's bytes after the end
+        while chunk := self._raw.read(1 << 20):  # read to the end: every byte is hashed
+            extra += len(chunk)
+            if self._on_bytes is not None:
+                self._on_bytes(memoryview(chunk))
+        if extra:
+            self._bad(f"{extra} more bytes after the end of its {self._compression} stream")
+        return 0
+
+    def _bad(self, what: str) -> None:
+        raise CorruptRecordError(f"{self._path}: {what}, within its first {self._read} bytes; "
+                                 "the file is damaged (rebuild or download it again)")
 
 
 WINDOW = 8 << 20  # bytes read_windows reads at a time (a bigger record gets a bigger window)
@@ -242,34 +370,40 @@ _BAD_FRAME = ("", "bad length CRC", "bad data CRC")
 
 
 def read_windows(path: str | os.PathLike, window: int | None = None, check_crc: bool = True,
-                 on_bytes: Callable[[memoryview], None] | None = None
-                 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+                 on_bytes: Callable[[memoryview], None] | None = None,
+                 compression: str = "none") -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """The records of a TFRecord file a window at a time, in order, in memory that does not
     grow with the file: ``(buf, offsets)``, record i of the window being
     ``buf[offsets[i]:offsets[i + 1]]`` (uint8 and int64 views, valid until the next window).
 
     Same checks and errors as ``read_records`` (the good records before a damaged one are
-    yielded first).  ``on_bytes`` gets every byte of the file read so far, once and in
-    order (to hash the file in the same pass; without google-crc32c's C library, or with
-    ``check_crc`` off, the whole file after the records).  ``window``: bytes read at a
-    time, WINDOW by default.
+    yielded first), ``compression`` as there.  ``on_bytes`` gets every byte of the file (as
+    it is on disk, compressed or not) read so far, once and in order (to hash the file in
+    the same pass; without google-crc32c's C library, or with ``check_crc`` off, the whole
+    file after the records).  ``window``: bytes read at a time, WINDOW by default.
     """
     window = window or WINDOW
     if not check_crc or _EXTEND is None:  # no C CRC for the kernel: record by record
-        yield from _windows_of(read_records(path, check_crc), window)
+        yield from _windows_of(read_records(path, check_crc, compression), window)
         if on_bytes is not None:
             with open_regular(path) as f:
                 while chunk := f.read(window):
                     on_bytes(memoryview(chunk))
         return
     path = os.fspath(path)
+    check_compression(compression)
     with open_regular(path, buffering=0) as f:
-        size = os.fstat(f.fileno()).st_size
+        if compression == "none":
+            size: int | None = os.fstat(f.fileno()).st_size
+            source: io.RawIOBase = f
+        else:  # the inflated stream, whose size is known only at its end
+            size, source = None, _Inflating(f, path, compression, on_bytes)
+            on_bytes = None
         block, out, offsets = _window_arrays(max(window, FRAME_HEAD + FRAME_TAIL))
         held = 0  # bytes at the start of block that begin the next frame
         at = 0  # the file offset of block[0]
         while True:
-            got = f.readinto(memoryview(block)[held:]) or 0
+            got = source.readinto(memoryview(block)[held:]) or 0
             if got and on_bytes is not None:
                 on_bytes(memoryview(block)[held:held + got])
             n = held + got
@@ -277,24 +411,32 @@ def read_windows(path: str | os.PathLike, window: int | None = None, check_crc: 
             if records:
                 yield out[:offsets[records]], offsets[:records + 1]
             if bad:
-                _corrupt(path, at + used, _BAD_FRAME[bad])
+                _corrupt(path, at + used, _BAD_FRAME[bad], compression)
             held = n - used
             if got == 0:
+                if held >= FRAME_HEAD:
+                    need = FRAME_HEAD + int(block[used:used + 8].view("<u8")[0]) + FRAME_TAIL
+                    _corrupt(path, at + used, f"truncated: the record needs {need - held} more "
+                                              "bytes than the stream holds", compression)
                 if held:
-                    _corrupt(path, at + used, f"truncated: {held} of 12 header bytes")
+                    _corrupt(path, at + used, f"truncated: {held} of 12 header bytes",
+                             compression)
                 return
             block[:held] = block[used:n]
             at += used
             if held >= FRAME_HEAD:  # a frame whose header is whole did not fit: how big is it?
                 length = int(block[:8].view("<u8")[0])
                 need = FRAME_HEAD + length + FRAME_TAIL
-                if at + need > size:
+                if size is not None and at + need > size:
                     _corrupt(path, at, f"truncated: the record needs {at + need - size} more "
                                        f"bytes than the file's {size}")
                 if length > MAX_RECORD:
-                    _too_long(path, at, length)
+                    _too_long(path, at, length, compression)
                 if need > len(block):
-                    grown, out, offsets = _window_arrays(need)
+                    # An inflated stream's size is unknown: its window grows by doublings as
+                    # the bytes come, so a length that lies costs no more than they are.
+                    grown, out, offsets = _window_arrays(
+                        need if size is not None else min(need, 2 * len(block)))
                     grown[:held] = block[:held]
                     block = grown
 
@@ -363,13 +505,14 @@ def _unframe_kernel(extend, block, n, out, offsets):
     return records, pos, 0
 
 
-def _too_long(path: str, offset: int, length: int) -> None:
+def _too_long(path: str, offset: int, length: int, compression: str = "none") -> None:
     _corrupt(path, offset, f"its length, {length} bytes, is more than the {MAX_RECORD} a "
-                           "tf.train.Example (a protocol buffer) can take")
+                           "tf.train.Example (a protocol buffer) can take", compression)
 
 
-def _corrupt(path: str, offset: int, what: str) -> None:
+def _corrupt(path: str, offset: int, what: str, compression: str = "none") -> None:
+    where = "" if compression == "none" else f" of its inflated {compression} stream"
     raise CorruptRecordError(
-        f"{path}: record at byte offset {offset}: {what}; the file is damaged "
+        f"{path}: record at byte offset {offset}{where}: {what}; the file is damaged "
         "(rebuild or download it again)"
     )

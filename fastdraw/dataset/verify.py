@@ -1,5 +1,9 @@
 """`python -m fastdraw verify DATASET_DIR`: check that a built dataset is whole and consistent.
 
+Shard names, the class-names file and the sealed files are the dataset's layout's
+(fastdraw.dataset.layout: the notebook's, the RNN tutorial's); a layout of one file per class
+(sketch-rnn's ``<class>.npz``) gets `_check_class_files` instead of the shard checks below.
+
 Checks every expected shard exists (the splits of counts.json times options.shards of
 the manifest) and no stray shard lies beside them; reads every record through its TFRecord
 framing and CRCs; parses every record as a tf.train.Example and checks its features (the
@@ -10,11 +14,14 @@ twice, saying whether in two splits (which leaks test data into training), in tw
 of a split or within a shard.  Checks the manifest
 itself: every field and option of the shape a build writes (no unknown or missing key),
 options.splits against counts.json, its bytes canonical and sealed by its manifest_sha256,
-and the size and sha256 of labels.txt, counts.json and rejected.ndjson against its files;
-so a single changed byte anywhere fails.  A directory of the notebook's layout (no
-manifest, no rejected lines) gets the checks its files allow.  TensorFlow-free, every file
-opened as a regular file and read within a bound, each shard read once, a window at a time,
-so memory does not grow with the dataset.
+and the size and sha256 of labels.txt, counts.json, rejected.ndjson and the TFDS metadata
+(dataset_info.json, features.json, label.labels.txt) against its files, and that metadata
+against what the build writes for the manifest; so a single changed byte anywhere fails.
+Shards compressed as the manifest's options.compression says are read inflated (their
+sha256 is of the file as written); a png image is read as a PNG.  A directory of the
+notebook's layout (no manifest, no rejected lines) gets the checks its files allow.
+TensorFlow-free, every file opened as a regular file and read within a bound, each shard
+read once, a window at a time, so memory does not grow with the dataset.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import json
 import multiprocessing as mp
 import os
 import re
+import zipfile
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -34,8 +42,8 @@ from typing import Any
 
 import numpy as np
 
-from fastdraw.codecs import KINDS, Codec, codec_for, codec_of_features, proto
-from fastdraw.codecs.base import METADATA
+from fastdraw.codecs import CODECS, KINDS, Codec, codec_for, codec_of_features, proto
+from fastdraw.codecs.img import ENCODINGS
 from fastdraw.codecs.proto import (
     COUNT,
     FIRST,
@@ -62,8 +70,8 @@ from fastdraw.dataset.layout import (
     COUNTS,
     COUNTS_HOLDS,
     COUNTS_LIMIT,
+    DATASET_INFO,
     FORMAT,
-    LABELS,
     LABELS_HOLDS,
     LABELS_LIMIT,
     MANIFEST,
@@ -72,15 +80,21 @@ from fastdraw.dataset.layout import (
     MANIFEST_SHA256,
     REJECTED,
     REJECTED_LINE_LIMIT,
-    SEALED,
-    SHARD_RE,
+    TFDS_HOLDS,
+    TFDS_LIMIT,
+    Layout,
     file_entry,
+    found_layout,
     manifest_bytes,
     manifest_sha256,
     pinned,
-    shard_name,
+    read_manifest,
+    shard_sizes,
+    tfds_contents,
+    tfds_names,
 )
-from fastdraw.dataset.tfrecord import read_windows
+from fastdraw.dataset.npz import check_member
+from fastdraw.dataset.tfrecord import COMPRESSIONS, read_windows
 from fastdraw.errors import CorruptRecordError, DatasetFileError
 
 _PARALLEL_BYTES = 16 << 20
@@ -97,6 +111,7 @@ class Report:
     split_records: dict[str, int] = field(default_factory=dict)
     shards: int = 0
     verified: list[str] = field(default_factory=list)  # what was checked, for the summary
+    files: str = "shards"  # what its data files are, for the summary
 
 
 def verify_dataset(path: str | Path, workers: int | None = None) -> list[str]:
@@ -121,22 +136,26 @@ def check(path: str | Path, workers: int | None = None) -> Report:
         problems.append("not a directory (give the path of a built dataset, such as data/zoo_img)")
         return report
     seen: dict[str, dict] = {}  # the size and sha256 of every metadata file read
-    labels = _labels(path, problems, seen)
-    # The notebook's layout (its make_sharded_files, or fastdraw's drop-in of it) has
-    # neither manifest.json nor rejected.ndjson, which every build writes.
+    layout = _layout(path)
+    if not layout.sharded:
+        return _check_class_files(path, layout, report, seen)
+    labels = _labels(path, layout, problems, seen)
+    # The notebook's layout (its make_sharded_files, or fastdraw's drop-in of it) and the
+    # RNN tutorial's (its create_dataset.py) have neither manifest.json nor rejected.ndjson,
+    # which every build writes.
     notebook = not any(os.path.lexists(path / name) for name in (MANIFEST, REJECTED))
-    manifest = {} if notebook else _manifest(path, problems, report.notes)
+    manifest = {} if notebook else _manifest(path, layout, problems, report.notes)
     counts = None if notebook and not os.path.lexists(path / COUNTS) else \
         _counts(path, problems, seen)
     if notebook:
-        report.notes.append(_notebook_note(counts is not None))
+        report.notes.append(_notebook_note(layout, counts is not None))
     report.verified = ["framing", "CRCs", *(["sha256"] if "shards" in manifest else []),
                        *(["counts"] if counts is not None else []), "labels", "features"]
     options = manifest.get("options", {})
     if labels is not None and "classes" in manifest and manifest["classes"] != labels:
-        problems.append("manifest.json: classes differ from labels.txt")
-    entries = {p.name: p for p in path.iterdir() if SHARD_RE.fullmatch(p.name)}
-    on_disk_splits = sorted({SHARD_RE.fullmatch(name)["split"] for name in entries})
+        problems.append(f"manifest.json: classes differ from {layout.labels}")
+    entries = {p.name: p for p in path.iterdir() if layout.parse_shard(p.name)}
+    on_disk_splits = sorted({layout.parse_shard(name).split for name in entries})
     if counts is not None:
         splits = list(counts)
     elif "splits" in options:
@@ -152,7 +171,7 @@ def check(path: str | Path, workers: int | None = None) -> Report:
                             f"manifest.json's options.splits "
                             f"({', '.join(sorted(options['splits'])) or 'none'})")
     _check_splits(manifest, counts, problems)
-    expected = _expected_shards(path, splits, options.get("shards"), problems)
+    expected = _expected_shards(path, layout, splits, options.get("shards"), problems)
     listed = manifest.get("shards")
     for name in listed or {}:
         if name not in expected:
@@ -182,7 +201,13 @@ def check(path: str | Path, workers: int | None = None) -> Report:
             if listed is not None and name not in listed:
                 problems.append(f"{name}: no {{records, sha256}} entry in manifest.json's "
                                 f"shards, so its sha256 and record count cannot be checked")
-    job = _ShardJob(labels, _manifest_codec(manifest, problems), options)
+    readable = "unreadable" not in manifest
+    job = _ShardJob(labels, _manifest_codec(manifest, problems) if readable else None, options,
+                    layout.labels, options.get("compression", "none"), readable)
+    if not readable:
+        report.notes.append("the shards' records were not read (this version of fastdraw "
+                            "cannot read them): only their sha256 was checked")
+        report.verified = ["sha256"]
     results = _run(job, [path / name for name in present], workers)
     totals: Counter[str] = Counter()
     kinds = Counter(r.kind for r in results if r.kind)
@@ -195,26 +220,34 @@ def check(path: str | Path, workers: int | None = None) -> Report:
             if r.sha256 is not None and r.sha256 != listed_shard["sha256"]:
                 problems.append(f"{r.name}: sha256 {r.sha256} differs from manifest.json's "
                                 f"{listed_shard['sha256']}")
-            if r.records != listed_shard["records"]:
+            if readable and r.records != listed_shard["records"]:
                 problems.append(f"{r.name}: holds {r.records} records, manifest.json says "
                                 f"{listed_shard['records']}")
-        totals[SHARD_RE.fullmatch(r.name)["split"]] += r.records
+        totals[layout.parse_shard(r.name).split] += r.records
     report.shards = len(results)
     report.kind = manifest.get("kind") or (kinds.most_common(1)[0][0] if kinds else "?")
     report.split_records = {s: totals[s] for s in splits}
-    for split, want in (counts or {}).items():
+    for split, want in (counts or {}).items() if readable else ():
         if not _is_count(want):
             problems.append(f"counts.json: {split} is {_describe(want)}, not a whole number of "
                             f"records; its shards hold {totals[split]}")
         elif totals[split] != want:
             problems.append(f"counts.json: {split} has {want} records, its shards hold "
                             f"{totals[split]}")
-    if "records" in manifest and manifest["records"] != sum(totals.values()):
+    if readable and "records" in manifest and manifest["records"] != sum(totals.values()):
         problems.append(f"manifest.json: records is {manifest['records']}, the shards hold "
                         f"{sum(totals.values())}")
-    problems.extend(_duplicate_problems(results))
+    problems.extend(_duplicate_problems(layout, results))
     if not notebook:
         _check_rejected(path, manifest, problems, seen)
+        # A shard that is not as the manifest has it is a problem said already: the TFDS
+        # metadata then lists a size of the shards that are not there.
+        sound = len(results) == len(listed or ()) and all(
+            r.sha256 is not None and r.sha256 == listed.get(r.name, {}).get("sha256")
+            for r in results)
+        if layout.tfds and _check_tfds(path, manifest, job.codec, labels, sound, problems, seen,
+                                       report.notes):
+            report.verified.insert(-1, "TFDS metadata")
     _check_sealed(manifest, seen, problems)
     if problems and not path.exists():  # what was read is gone: its problems are no news
         report.problems = [f"the dataset was replaced by another build while verify read it "
@@ -222,13 +255,121 @@ def check(path: str | Path, workers: int | None = None) -> Report:
     return report
 
 
-def _notebook_note(counted: bool) -> str:
-    """What verify says of a directory of the notebook's layout: what it checked, what not."""
+_WRITERS = {"notebook": "the notebook's layout (as its make_sharded_files writes)",
+            "rnn-tutorial": "the RNN tutorial's layout (as its create_dataset.py writes)"}
+
+
+def _layout(path: Path) -> Layout:
+    """The dataset's layout: its manifest's kind's, else told by its files."""
+    try:
+        manifest = read_manifest(path)
+    except (OSError, ValueError, DatasetFileError):
+        manifest = None  # said when the manifest is checked
+    return found_layout(path, manifest or {})
+
+
+def _check_class_files(path: Path, layout: Layout, report: Report, seen: dict[str, dict]
+                       ) -> Report:
+    """The checks of a dataset of one file per class (sketch-rnn's ``<class>.npz``): the
+    manifest, counts.json and rejected.ndjson as in every layout; one file per class of the
+    manifest and no other, each of the sha256 and records the manifest gives, holding one
+    array per split of the manifest's splits (every pickle byte of the form a build writes,
+    never unpickled; every drawing stroke-3 with the split's count of drawings)."""
+    problems = report.problems
+    report.files, report.kind = "class files", "?"
+    if not os.path.lexists(path / MANIFEST):
+        problems.append(f"no manifest.json: a directory of <class>{layout.extension} files "
+                        "is checked against the manifest a build writes")
+        return report
+    manifest = _manifest(path, layout, problems, report.notes)
+    counts = _counts(path, problems, seen)
+    report.kind = manifest.get("kind", "?")
+    report.verified = ["zip files", "pickles", "sha256", "counts", "drawings"]
+    classes = manifest.get("classes", [])
+    splits = manifest.get("options", {}).get("splits", {})
+    report.classes = len(classes)
+    _check_splits(manifest, counts, problems, layout)
+    expected = {layout.class_file(c): c for c in classes}
+    on_disk = sorted(p.name for p in path.iterdir() if p.name.endswith(layout.extension))
+    for name in on_disk:
+        if name not in expected:
+            problems.append(f"{name}: unexpected (not a class of manifest.json)")
+    listed = manifest.get("shards", {})
+    for name in listed:
+        if name not in expected:
+            problems.append(f"manifest.json: lists {name}, which is not a class's file")
+    totals: Counter[str] = Counter()
+    for name in expected:
+        file = path / name
+        if not os.path.lexists(file):
+            problems.append(f"{name}: missing class file")
+            continue
+        records, sha256 = _check_class_file(file, splits, totals, problems)
+        report.shards += 1
+        want = listed.get(name)
+        if want is None:
+            problems.append(f"{name}: no {{records, sha256}} entry in manifest.json's shards")
+            continue
+        if sha256 is not None and sha256 != want["sha256"]:
+            problems.append(f"{name}: sha256 {sha256} differs from manifest.json's "
+                            f"{want['sha256']}")
+        if records != want["records"]:
+            problems.append(f"{name}: holds {records} drawings, manifest.json says "
+                            f"{want['records']}")
+    report.split_records = {s: totals[s] for s in splits}
+    for split, want_count in (counts or {}).items():
+        if totals[split] != want_count:
+            problems.append(f"counts.json: {split} has {want_count} records, the class files "
+                            f"hold {totals[split]}")
+    if "records" in manifest and manifest["records"] != sum(totals.values()):
+        problems.append(f"manifest.json: records is {manifest['records']}, the class files "
+                        f"hold {sum(totals.values())}")
+    _check_rejected(path, manifest, problems, seen)
+    _check_sealed(manifest, seen, problems)
+    if problems and not path.exists():
+        report.problems = [f"the dataset was replaced by another build while verify read it "
+                           f"({path} is gone): run verify again"]
+    return report
+
+
+def _check_class_file(file: Path, splits: dict[str, int], totals: Counter[str],
+                      problems: list[str]) -> tuple[int, str | None]:
+    """(drawings, sha256 or None when unreadable) of one class file; its problems added."""
+    try:
+        sha256 = _sha256(file)
+        with zipfile.ZipFile(open_regular(file)) as z:
+            members = z.namelist()
+            want = [f"{split}.npy" for split in splits]
+            if sorted(members) != sorted(want):
+                problems.append(f"{file.name}: holds {', '.join(members) or 'nothing'}, not "
+                                f"{', '.join(want)} (an array a split)")
+            records = 0
+            for split, per_class in splits.items():
+                if f"{split}.npy" not in members:
+                    continue
+                with z.open(f"{split}.npy") as member:
+                    n, problem = check_member(member)
+                records += n
+                totals[split] += n
+                if problem:
+                    problems.append(f"{file.name}: {split}: {problem}")
+                elif n != per_class:
+                    problems.append(f"{file.name}: {split} holds {n} drawings, manifest.json's "
+                                    f"options.splits gives {per_class} a class")
+            return records, sha256
+    except (OSError, DatasetFileError, zipfile.BadZipFile) as e:
+        problems.append(f"{file.name}: cannot be read as a zip file ({e})")
+        return 0, None
+
+
+def _notebook_note(layout: Layout, counted: bool) -> str:
+    """What verify says of a directory of the notebook's (or the RNN tutorial's) layout
+    without fastdraw's extras: what it checked, what not."""
     absent = [MANIFEST, REJECTED] if counted else [MANIFEST, COUNTS, REJECTED]
-    checked = ["its shards (framing, CRCs, every record parsed and checked)", LABELS,
+    checked = ["its shards (framing, CRCs, every record parsed and checked)", layout.labels,
                *([COUNTS] if counted else [])]
-    return (f"no {', '.join(absent)}: a directory of the notebook's layout (as its "
-            f"make_sharded_files writes), of which {', '.join(checked[:-1])} and "
+    return (f"no {', '.join(absent)}: a directory of {_WRITERS[layout.name]}, of which "
+            f"{', '.join(checked[:-1])} and "
             f"{checked[-1]} are verified; fastdraw's extras are absent, so each shard's "
             "sha256 and record count, the build's options and its rejected lines are not")
 
@@ -245,9 +386,9 @@ def _unreadable(file: Path, e: OSError | DatasetFileError, problems: list[str]) 
         problems.append(f"{file.name}: cannot be read ({e.strerror or e})")
 
 
-def _text(file: Path, limit: int, holds: str, problems: list[str],
-          seen: dict[str, dict] | None = None) -> str | None:
-    """The UTF-8 text of a metadata file of at most ``limit`` bytes (``holds`` says what it
+def _bytes(file: Path, limit: int, holds: str, problems: list[str],
+           seen: dict[str, dict] | None = None) -> bytes | None:
+    """The bytes of a metadata file of at most ``limit`` bytes (``holds`` says what it
     holds), or None after saying why it cannot be read.  ``seen`` gets the file's size and
     sha256, as the manifest's ``files`` give them."""
     try:
@@ -257,6 +398,16 @@ def _text(file: Path, limit: int, holds: str, problems: list[str],
         return None
     if seen is not None:
         seen[file.name] = file_entry(len(data), hashlib.sha256(data).hexdigest())
+    return data
+
+
+def _text(file: Path, limit: int, holds: str, problems: list[str],
+          seen: dict[str, dict] | None = None) -> str | None:
+    """The UTF-8 text of a metadata file, as ``_bytes`` reads it, or None after saying why
+    there is none."""
+    data = _bytes(file, limit, holds, problems, seen)
+    if data is None:
+        return None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -264,13 +415,20 @@ def _text(file: Path, limit: int, holds: str, problems: list[str],
     return None
 
 
-def _labels(path: Path, problems: list[str], seen: dict[str, dict]) -> list[str] | None:
-    text = _text(path / LABELS, LABELS_LIMIT, LABELS_HOLDS, problems, seen)
+def _labels(path: Path, layout: Layout, problems: list[str], seen: dict[str, dict]
+            ) -> list[str] | None:
+    """The class names of the layout's class-names file (labels.txt)."""
+    text = _text(path / layout.labels, LABELS_LIMIT, LABELS_HOLDS, problems, seen)
     if text is None:
         return None
-    labels = text.split("\n")
+    labels = layout.parse_labels(text)
     if len(set(labels)) != len(labels) or "" in labels:
-        problems.append("labels.txt: has empty or repeated class names (or a trailing newline)")
+        problems.append(f"{layout.labels}: has empty or repeated class names (or a "
+                        + ("missing or extra newline at its end)" if layout.labels_newline
+                           else "trailing newline)"))
+    elif layout.labels_bytes(labels) != text.encode("utf-8"):
+        problems.append(f"{layout.labels}: its last class name does not end with a newline, "
+                        "as every other does")
     return labels
 
 
@@ -332,12 +490,14 @@ def _counts(path: Path, problems: list[str], seen: dict[str, dict]) -> dict[str,
     return counts
 
 
-_MANIFEST_FIELDS = ("format", "kind", "name", "classes", "options", "versions", "records",
-                    "rejected", "shards", "files", MANIFEST_SHA256)
+_MANIFEST_FIELDS = ("format", "kind", "name", "classes", "options", "versions", "made_with",
+                    "records", "rejected", "shards", "files", MANIFEST_SHA256)
 _SEALING = ("files", MANIFEST_SHA256)  # fields a manifest written before them lacks
+_LATER = ("made_with",)  # a field manifests written before the image encodings lack
 
 
-def _manifest(path: Path, problems: list[str], notes: list[str]) -> dict[str, Any]:
+def _manifest(path: Path, layout: Layout, problems: list[str], notes: list[str]
+              ) -> dict[str, Any]:
     """manifest.json's fields that have the shape the build writes them in ({} when it is
     missing or not an object); says which fields lack or have another shape, and drops them.
     Checks its bytes are its canonical JSON and its manifest_sha256 seals them."""
@@ -356,8 +516,10 @@ def _manifest(path: Path, problems: list[str], notes: list[str]) -> dict[str, An
 
     _check_sealing(manifest, text.encode("utf-8"), problems, notes)
     unsealed = not any(name in manifest for name in _SEALING)
+    later = _written_later(manifest)
     if lacking := [name for name in _MANIFEST_FIELDS
-                   if name not in manifest and not (unsealed and name in _SEALING)]:
+                   if name not in manifest and not (unsealed and name in _SEALING)
+                   and (later or name not in _LATER)]:
         problems.append(f"manifest.json: lacks {', '.join(lacking)} (the build writes "
                         f"{', '.join(_MANIFEST_FIELDS)}); rebuild the dataset")
     if unknown := [name for name in manifest if name not in _MANIFEST_FIELDS]:
@@ -371,8 +533,11 @@ def _manifest(path: Path, problems: list[str], notes: list[str]) -> dict[str, An
             out["kind"] = manifest["kind"]
         else:
             bad("kind", manifest["kind"], " or ".join(f'"{k}"' for k in KINDS))
-    if "name" in manifest and not isinstance(manifest["name"], str):
-        bad("name", manifest["name"], "the dataset's name (a string)")
+    if "name" in manifest:
+        if isinstance(manifest["name"], str):
+            out["name"] = manifest["name"]
+        else:
+            bad("name", manifest["name"], "the dataset's name (a string)")
     if "classes" in manifest:
         classes = manifest["classes"]
         if isinstance(classes, list) and all(isinstance(c, str) for c in classes):
@@ -381,8 +546,9 @@ def _manifest(path: Path, problems: list[str], notes: list[str]) -> dict[str, An
             bad("classes", classes, "an array of class names")
     if "versions" in manifest:
         versions = manifest["versions"]
-        if not (isinstance(versions, dict) and all(isinstance(v, str)
-                                                   for v in versions.values())):
+        if isinstance(versions, dict) and all(isinstance(v, str) for v in versions.values()):
+            out["versions"] = versions
+        else:
             bad("versions", versions, 'an object of versions by package, such as '
                                       '{"fastdraw": "1.0"}')
     for name in ("records", "rejected"):
@@ -392,7 +558,18 @@ def _manifest(path: Path, problems: list[str], notes: list[str]) -> dict[str, An
             else:
                 bad(name, manifest[name], "a whole number")
     if "options" in manifest:
-        out["options"] = _manifest_options(manifest["options"], bad, problems)
+        out["options"] = _manifest_options(manifest["options"], out.get("kind"), layout, later,
+                                           bad, problems)
+        if isinstance(options := manifest["options"], dict) and (
+                options.get("img_encoding", ENCODINGS[0]) not in ENCODINGS
+                or options.get("compression", COMPRESSIONS[0]) not in COMPRESSIONS):
+            out["unreadable"] = True
+    if "made_with" in manifest:
+        made_with = manifest["made_with"]
+        if not (isinstance(made_with, dict) and all(isinstance(v, dict)
+                                                    for v in made_with.values())):
+            bad("made_with", made_with, 'an object of settings by encoder, such as '
+                                        '{"png": {"zlib": "1.3.1", "level": 6}}')
     if "shards" in manifest:
         shards = manifest["shards"]
         if not isinstance(shards, dict):
@@ -406,8 +583,26 @@ def _manifest(path: Path, problems: list[str], notes: list[str]) -> dict[str, An
                 else:
                     bad(f"shards[{name!r}]", entry, 'an object {"records": N, "sha256": "..."}')
     if "files" in manifest:
-        out["files"] = _manifest_files(manifest["files"], bad, problems)
+        out["files"] = _manifest_files(
+            manifest["files"], [*layout.sealed, *(_tfds_files(out) if later and layout.tfds
+                                                  else [])], bad, problems)
     return out
+
+
+def _written_later(manifest: dict[str, Any]) -> bool:
+    """Whether a manifest was written by a fastdraw that writes made_with, the image encoding
+    and compression options and the TFDS metadata (all of which older ones lack)."""
+    options, files = manifest.get("options"), manifest.get("files")
+    return ("made_with" in manifest
+            or (isinstance(options, dict) and any(o in options for o in _LATER_OPTIONS))
+            or (isinstance(files, dict) and DATASET_INFO in files))
+
+
+def _tfds_files(manifest: dict[str, Any]) -> list[str]:
+    """The TFDS files of a dataset of the manifest's kind (the first kind's, if it names
+    none) and classes."""
+    return tfds_names(codec_for(manifest.get("kind", KINDS[0]), {}),
+                      len(manifest.get("classes", ())))
 
 
 def _check_sealing(manifest: dict[str, Any], data: bytes, problems: list[str],
@@ -450,27 +645,45 @@ _OPTIONS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "line_width": (lambda v: _is_count(v) and v >= 1, "a whole number of at least 1"),
     "maximize": (lambda v: isinstance(v, bool), "true or false"),
     "notebook_time": (lambda v: isinstance(v, bool), "true or false"),
+    "rdp": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0,
+            "a number of at least 0"),
     "include_unrecognized": (lambda v: isinstance(v, bool), "true or false"),
+    "bitmap_size": (lambda v: _is_count(v) and v >= 1, "a whole number of at least 1"),
+    "img_encoding": (lambda v: v in ENCODINGS,
+                     f"one this version of fastdraw reads ({', '.join(ENCODINGS)}): a newer "
+                     "fastdraw wrote the dataset?"),
+    "compression": (lambda v: v in COMPRESSIONS,
+                    f"one this version of fastdraw reads ({', '.join(COMPRESSIONS)}): a newer "
+                    "fastdraw wrote the dataset?"),
 }
+_EVERY_KIND = ("splits", "shards", "seed", "include_unrecognized")  # the options of every kind
+_LATER_OPTIONS = ("img_encoding", "compression")  # options manifests written before them lack
 
 
-def _manifest_options(options: Any, bad: Callable[[str, Any, str], None],
+def _manifest_options(options: Any, kind: str | None, layout: Layout, later: bool,
+                      bad: Callable[[str, Any, str], None],
                       problems: list[str]) -> dict[str, Any]:
-    """The options a build writes that are of the type it writes them in; says which lack,
-    which are unknown (a renamed key would otherwise be taken as absent) and which have
-    another type."""
+    """The options a build of ``kind`` writes (every kind's, and those its codec records)
+    that are of the type it writes them in; says which lack, which are unknown (a renamed key
+    would otherwise be taken as absent) and which have another type."""
     if not isinstance(options, dict):
         bad("options", options, "an object of the build's options")
         return {}
-    if lacking := [name for name in _OPTIONS if name not in options]:
+    recorded = (*CODECS[kind].recorded_options, *(("compression",) if layout.sharded else ())) \
+        if kind else ()
+    names = [name for name in _OPTIONS
+             if name in _EVERY_KIND or name in recorded or (kind is None and name in options)]
+    if lacking := [name for name in names
+                   if name not in options and (later or name not in _LATER_OPTIONS)]:
         problems.append(f"manifest.json: options lacks {', '.join(lacking)} (the build writes "
-                        f"{', '.join(_OPTIONS)})")
-    if unknown := [name for name in options if name not in _OPTIONS]:
+                        f"{', '.join(names)})")
+    if unknown := [name for name in options if name not in names]:
         problems.append(f"manifest.json: options has unknown key(s) "
                         f"{', '.join(map(repr, unknown))} (the build writes "
-                        f"{', '.join(_OPTIONS)})")
+                        f"{', '.join(names)})")
     out = {}
-    for name, (test, want) in _OPTIONS.items():
+    for name in names:
+        test, want = _OPTIONS[name]
         if name in options:
             if test(options[name]):
                 out[name] = options[name]
@@ -479,15 +692,16 @@ def _manifest_options(options: Any, bad: Callable[[str, Any, str], None],
     return out
 
 
-def _manifest_files(files: Any, bad: Callable[[str, Any, str], None],
+def _manifest_files(files: Any, sealed: list[str], bad: Callable[[str, Any, str], None],
                     problems: list[str]) -> dict[str, Any]:
-    """The manifest's entries {bytes, sha256} of the files it seals, those of that shape."""
+    """The manifest's entries {bytes, sha256} of the files it seals (the layout's, and the
+    TFDS metadata of a manifest written after it was), those of that shape."""
     if not isinstance(files, dict):
         bad("files", files, "an object of {bytes, sha256} by file name")
         return {}
-    if files.keys() != set(SEALED):
+    if files.keys() != set(sealed):
         problems.append(f"manifest.json: files names {', '.join(map(repr, files)) or 'none'}, "
-                        f"not {', '.join(SEALED)}")
+                        f"not {', '.join(sealed)}")
     out = {}
     for name, entry in files.items():
         if (isinstance(entry, dict) and entry.keys() == {"bytes", "sha256"}
@@ -496,6 +710,64 @@ def _manifest_files(files: Any, bad: Callable[[str, Any, str], None],
         else:
             bad(f"files[{name!r}]", entry, 'an object {"bytes": N, "sha256": "..."}')
     return out
+
+
+def _check_tfds(path: Path, manifest: dict[str, Any], codec: Codec | None,
+                labels: list[str] | None, shards_sound: bool, problems: list[str],
+                seen: dict[str, dict], notes: list[str]) -> bool:
+    """Reads the TFDS metadata (``seen`` gets each file's size and sha256, for the seal) and
+    compares it with what the build writes for the manifest, its labels and its shards
+    (dataset_info.json only when they are ``shards_sound``, as the manifest has them); a
+    dataset built before that metadata gets a note.  Returns whether it was checked."""
+    names = _tfds_files(manifest)
+    if not any(os.path.lexists(path / n) or n in manifest.get("files", {}) for n in names):
+        notes.append(f"no TFDS metadata ({', '.join(names)}): built by a fastdraw that did not "
+                     "write it, so tfds.builder_from_directory cannot read the dataset; "
+                     "rebuild it to add that")
+        return False
+    found = {n: _bytes(path / n, TFDS_LIMIT, TFDS_HOLDS, problems, seen) for n in names}
+    if (codec is None or labels is None
+            or not {"name", "classes", "versions", "shards"} <= manifest.keys()
+            or "splits" not in manifest.get("options", {})):
+        return True  # the problems that leave nothing to compare with are said already
+    try:
+        want = tfds_contents(manifest, codec, "\n".join(labels).encode("utf-8"),
+                             shard_sizes(path, manifest))
+    except OSError:  # a shard that is missing or cannot be read: said already
+        return True
+    sealed = manifest.get("files", {})
+    for name, data in found.items():
+        if (data is None or data == want[name] or (name in sealed and seen[name] != sealed[name])
+                or (name == DATASET_INFO and not shards_sound)):
+            continue  # unread, right, or changed since the build (which the seal says)
+        problems.append(f"{name}: not the TFDS metadata the build writes for this dataset's "
+                        f"manifest, labels and shards ({_difference(data, want[name])}), so "
+                        "TFDS would read the dataset wrong; rebuild the dataset")
+    return True
+
+
+def _difference(data: bytes, want: bytes) -> str:
+    """Where a file differs from the bytes it should have: the first JSON value that
+    differs (such as 'splits[0].shardLengths[1] is "9", not "8"'), else the first byte."""
+    try:
+        got, expected = json.loads(data), json.loads(want)
+    except ValueError:
+        got = expected = None
+    at = ""
+    while got != expected and type(got) is type(expected) and isinstance(got, (dict, list)):
+        if isinstance(got, list) and len(got) != len(expected):
+            return f"{at or 'it'} has {len(got)} items, not {len(expected)}"
+        keys = range(len(got)) if isinstance(got, list) else sorted({*got, *expected})
+        key = next(k for k in keys if (got.get(k) if isinstance(got, dict) else got[k])
+                   != (expected.get(k) if isinstance(expected, dict) else expected[k]))
+        at += f"[{key}]" if isinstance(got, list) else f".{key}" if at else str(key)
+        got = got.get(key) if isinstance(got, dict) else got[key]
+        expected = expected.get(key) if isinstance(expected, dict) else expected[key]
+    if got != expected and at:
+        return f"{at} is {_describe(got)}, not {_describe(expected)}"
+    n = min(len(data), len(want))
+    differ = np.flatnonzero(np.frombuffer(data, np.uint8, n) != np.frombuffer(want, np.uint8, n))
+    return f"it differs at byte {int(differ[0]) if len(differ) else n}"
 
 
 def _check_sealed(manifest: dict[str, Any], seen: dict[str, dict], problems: list[str]) -> None:
@@ -509,7 +781,7 @@ def _check_sealed(manifest: dict[str, Any], seen: dict[str, dict], problems: lis
 
 
 def _check_splits(manifest: dict[str, Any], counts: dict[str, Any] | None,
-                  problems: list[str]) -> None:
+                  problems: list[str], layout: Layout | None = None) -> None:
     """options.splits, examples per class, against counts.json, records and every listed
     shard (a round writes one record of every class)."""
     splits = manifest.get("options", {}).get("splits")
@@ -526,6 +798,8 @@ def _check_splits(manifest: dict[str, Any], counts: dict[str, Any] | None,
         problems.append(f"manifest.json: records is {manifest['records']}, options.splits "
                         f"gives {total} a class, {total * n} for its {n} classes")
     for name, entry in manifest.get("shards", {}).items():
+        if layout is not None and not layout.sharded:
+            break  # a class's file holds its own drawings, not rounds
         if n and entry["records"] % n:
             problems.append(f"manifest.json: shards[{name!r}] holds {entry['records']} records, "
                             f"not a whole number of rounds (a record of each of the {n} "
@@ -537,20 +811,21 @@ _MISSING_NAMED = 10  # missing shard files named one a line; more are said in on
 
 @dataclass
 class _Expected:
-    """The shard names `<split>-%05d-of-%05d` that must exist, never all listed (a damaged
-    manifest may claim millions of shards)."""
+    """The shard names (`<split>-%05d-of-%05d` in the notebook's layout) that must exist,
+    never all listed (a damaged manifest may claim millions of shards)."""
 
+    layout: Layout
     splits: list[str]
     shards: int  # 0: none expected
 
     def __contains__(self, name: str) -> bool:
-        m = SHARD_RE.fullmatch(name)
-        return (m is not None and m["split"] in self.splits and int(m["index"]) < self.shards
-                and name == self._name(m["split"], int(m["index"])))
+        m = self.layout.parse_shard(name)
+        return (m is not None and m.split in self.splits and m.index < self.shards
+                and name == self._name(m.split, m.index))
 
     def of_split(self, split: str, names: Any) -> list[str]:
         """The expected names among `names`, of `split`, in index order."""
-        return sorted(n for n in names if n in self and SHARD_RE.fullmatch(n)["split"] == split)
+        return sorted(n for n in names if n in self and self.layout.parse_shard(n).split == split)
 
     def first_missing(self, split: str, present: list[str]) -> list[str]:
         """The first _MISSING_NAMED + 1 of the split's expected names not in `present`."""
@@ -559,26 +834,26 @@ class _Expected:
         return list(itertools.islice((n for n in names if n not in have), _MISSING_NAMED + 1))
 
     def _name(self, split: str, index: int) -> str:
-        return shard_name(split, index, self.shards)
+        return self.layout.shard_name(split, index, self.shards)
 
 
-def _expected_shards(path: Path, splits: list[str], shards: Any,
+def _expected_shards(path: Path, layout: Layout, splits: list[str], shards: Any,
                      problems: list[str]) -> _Expected:
     """The shards that must exist; their count read off disk if options.shards is unknown."""
     if not isinstance(shards, int) or shards < 1:
-        found = {int(m["count"]) for p in path.iterdir() if (m := SHARD_RE.fullmatch(p.name))}
+        found = {m.count for p in path.iterdir() if (m := layout.parse_shard(p.name))}
         if not found:
-            problems.append("no shard files (<split>-00000-of-NNNNN), and no options.shards in "
-                            "manifest.json to say how many there should be")
-            return _Expected(splits, 0)
+            problems.append(f"no shard files ({layout.stem('<split>')}-00000-of-NNNNN), and no "
+                            "options.shards in manifest.json to say how many there should be")
+            return _Expected(layout, splits, 0)
         if len(found) != 1:
             problems.append("manifest.json: no options.shards, and the shard files on disk "
                             f"disagree on the shard count ({sorted(found)})")
-            return _Expected(splits, 0)
+            return _Expected(layout, splits, 0)
         shards = found.pop()
     if not splits:
         problems.append("no shard files, and no splits in counts.json / manifest.json")
-    return _Expected(splits, shards)
+    return _Expected(layout, splits, shards)
 
 
 @dataclass
@@ -611,10 +886,21 @@ class _ShardJob:
     labels: list[str] | None
     codec: Codec | None  # the manifest's; None: told by each shard's first window
     options: dict
+    labels_file: str = "labels.txt"  # the layout's class-names file, for messages
+    compression: str = "none"  # of the shard files
+    readable: bool = True  # False: records this version cannot read, whose sha256 is checked
 
     def __call__(self, file: Path) -> _ShardResult:
         """Checks one shard's framing, CRCs and records a window at a time (memory does not
         grow with the shard), hashing it in the same read."""
+        if not self.readable:
+            try:
+                sha256 = _sha256(file)
+            except (OSError, DatasetFileError) as e:
+                return _ShardResult(file.name, 0, None, "", [f"{file.name}: cannot be read ({e})"],
+                                    np.zeros(0, np.int64), np.zeros(0, np.int64))
+            return _ShardResult(file.name, 0, sha256, "", [], np.zeros(0, np.int64),
+                                np.zeros(0, np.int64))
         issues = _Issues()
         digest = hashlib.sha256()
         records = 0
@@ -624,7 +910,8 @@ class _ShardJob:
         problems = []
         sha256: str | None = None
         try:
-            for buf, offsets in read_windows(file, on_bytes=digest.update):
+            for buf, offsets in read_windows(file, on_bytes=digest.update,
+                                             compression=self.compression):
                 issues.base = records
                 window = RecordChecks(buf, offsets, self, issues, codec)
                 codec = window.codec
@@ -682,7 +969,7 @@ _REPEATS = (
 )
 
 
-def _duplicate_problems(results: list[_ShardResult]) -> list[str]:
+def _duplicate_problems(layout: Layout, results: list[_ShardResult]) -> list[str]:
     """key_ids that occur more than once, over all shards: one problem for repeats across
     splits, one within a split, one within a shard, each naming its first repeat and the
     record its key_id was first seen in."""
@@ -691,7 +978,7 @@ def _duplicate_problems(results: list[_ShardResult]) -> list[str]:
     keys = np.concatenate([r.key_ids for r in results])
     shard = np.repeat(np.arange(len(results)), [len(r.key_ids) for r in results])
     record = np.concatenate([r.key_records for r in results])
-    splits = [SHARD_RE.fullmatch(r.name)["split"] for r in results]
+    splits = [layout.parse_shard(r.name).split for r in results]
     split = np.array([splits.index(s) for s in splits])[shard]
     order = np.argsort(keys, kind="stable")  # shards in order, records in order
     repeats = np.sort(order[1:][keys[order][1:] == keys[order][:-1]])
@@ -812,28 +1099,33 @@ class RecordChecks:
 
     def _check_meta(self, job: _ShardJob) -> None:
         table, issues = self.table, self.issues
-        for name in METADATA:
+        metadata = self.codec.metadata()
+        for name in metadata:
             records, count = self.column(name, COUNT)
             issues.add(f"{name} has several or no values, not 1", records[count != 1],
                        lambda r, name=name: f"{table[self.columns[name][r], COUNT]} values")
             self.columns[name][records[count != 1]] = -1  # no further checks of that value
-        records, label = self.column("label", FIRST)
+        label_name = self.codec.label_feature
+        records, label = self.column(label_name, FIRST)
         if job.labels is not None:
             out = (label < 0) | (label >= len(job.labels))
-            issues.add(f"label outside 0..{len(job.labels) - 1} of labels.txt",
-                       records[out], lambda r: f"label {table[self.columns['label'][r], FIRST]}")
+            issues.add(f"{label_name} outside 0..{len(job.labels) - 1} of {job.labels_file}",
+                       records[out],
+                       lambda r: f"{label_name} {table[self.columns[label_name][r], FIRST]}")
+        if job.labels is not None and "word" in metadata:
             label_hash = np.array([name_hash(s.encode("utf-8")) for s in job.labels] or [0])
             word_rows = self.columns["word"]
             ok = records[~out & (word_rows[records] >= 0)]
             words = table[word_rows[ok], ITEM_HASH]
             labels = table[self.columns["label"][ok], FIRST]
-            issues.add("word differs from its label's class in labels.txt",
+            issues.add(f"word differs from its label's class in {job.labels_file}",
                        ok[words != label_hash[labels]], lambda r: self._word_detail(r, job))
-        if job.options.get("include_unrecognized") is False:
+        if job.options.get("include_unrecognized") is False and "recognized" in metadata:
             records, recognized = self.column("recognized", FIRST)
             issues.add("unrecognized drawing though include_unrecognized is false",
                        records[recognized != 1], lambda r: "")
-        self.key_records, self.key_ids = self.column("key_id", FIRST)
+        if "key_id" in metadata:
+            self.key_records, self.key_ids = self.column("key_id", FIRST)
 
     def _word_detail(self, record: int, job: _ShardJob) -> str:
         label = int(self.table[self.columns["label"][record], FIRST])

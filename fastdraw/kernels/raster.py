@@ -815,6 +815,8 @@ def refusals(drawings: Drawings, img_sz: int, maximize: bool) -> dict[int, str]:
     """The drawings of the batch that `rasterize` would refuse, by index: why each cannot be
     drawn exactly (no segment with ``maximize``; a point that is NaN or scales beyond what
     Pillow's C int arithmetic takes)."""
+    if _surely_drawable(drawings, img_sz, maximize):
+        return {}
     n = len(drawings)
     what = np.zeros(n, dtype=np.int64)
     point = np.zeros(n, dtype=np.int64)
@@ -827,6 +829,23 @@ def refusals(drawings: Drawings, img_sz: int, maximize: bool) -> dict[int, str]:
     return {d: "the drawing" + _refusal(x, y, offsets, starts, d, max(0, int(what[d])),
                                         int(point[d]), float(value[d]))
             for d in np.flatnonzero(what).tolist()}
+
+
+def _surely_drawable(d: Drawings, img_sz: int, maximize: bool) -> bool:
+    """Whether every drawing of the batch can be drawn, told at a glance (the common case):
+    each has a segment, and no coordinate is big enough to scale beyond _COORD_LIMIT
+    (maximizing, a point scales to at most (|v| + 0.95 |min|) / 1 * img_sz; else v / 1024 *
+    img_sz)."""
+    if not len(d):
+        return True
+    lengths = np.diff(d.stroke_offsets)
+    starts = d.drawing_offsets[:-1]
+    if (np.diff(d.drawing_offsets) == 0).any() or (
+            maximize and (np.maximum.reduceat(lengths, starts) < 2).any()):
+        return False
+    largest = d.magnitude
+    reach = 2 * largest if maximize else largest / 1024
+    return bool(reach * img_sz < _COORD_LIMIT / 2)  # False for NaN
 
 
 def _offsets_memo(lw: int) -> np.ndarray:

@@ -21,6 +21,8 @@ from numba import njit
 from fastdraw.drawings import Drawings
 from fastdraw.kernels.jit import helper
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
 
 @helper
 def xy_deltas(x, y, p0, p1, dx, dy, c, negative_zero_min):
@@ -97,6 +99,8 @@ def negative_zero_minima(x: np.ndarray, y: np.ndarray, stroke_offsets: np.ndarra
     row then y row) is -0.0; asked of numpy for the drawings that hold a -0.0 coordinate."""
     n = len(drawing_offsets) - 1
     out = np.zeros(n, dtype=np.bool_)
+    if not ((x.view(np.int64) < 0).any() or (y.view(np.int64) < 0).any()):
+        return out  # no sign bit set anywhere: no -0.0 (the common case, at a glance)
     x32 = x.astype(np.float32)
     y32 = y.astype(np.float32)
     negative_zero = ((x32 == 0) & np.signbit(x32)) | ((y32 == 0) & np.signbit(y32))
@@ -113,6 +117,8 @@ def unencodable(drawings: Drawings) -> dict[int, str]:
     """The drawings of the batch whose deltas would not be finite numbers, by index, and why:
     a coordinate that overflows float32 (the notebook's arithmetic), or a span of coordinates
     that does."""
+    if drawings.magnitude < _FLOAT32_MAX / 4:  # (False for NaN) no span, no delta overflows
+        return {}
     x32 = drawings.x.astype(np.float32)
     y32 = drawings.y.astype(np.float32)
     points = drawings.stroke_offsets[drawings.drawing_offsets]

@@ -2,18 +2,26 @@
 
 `convert`, `loaditer` and `loadn` give the notebook's dicts (from orjson, strokes as
 ``np.array(stroke)``) with every line checked: `loaditer` logs and skips a bad line instead
-of dying on it, `convert` raises BadLineError saying what is wrong.  `json_to_img` draws
+of dying on it, `convert` raises BadLineError saying what is wrong.  `loaditer` and `loadn`
+read a class's `.bin` file too where it has no ndjson one.  `json_to_img` draws
 with the numba rasterizer (Pillow's exact pixels), `json_to_stroke` encodes with the stroke
 kernel (the same bits), `make_example_img` / `make_example_stroke` write the Example bytes
-with the codecs.  TensorFlow is imported only by the functions that return TensorFlow
-objects.
+with the codecs.  `showimg` shows an image as the notebook does (in a notebook) or writes a
+PNG (elsewhere); `rand_key` draws as the notebook's.  TensorFlow is imported only by the
+functions that return TensorFlow objects.  The bucket functions are in
+fastdraw.notebook.bucket.
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import itertools
 import numbers
-from collections.abc import Iterator, Sequence
+import random
+import sys
+import tempfile
+from collections.abc import Hashable, Iterator, MutableMapping, Sequence
 from itertools import accumulate
 from pathlib import Path
 
@@ -21,14 +29,15 @@ import numpy as np
 import orjson
 from PIL import Image
 
+from fastdraw.build import plan
 from fastdraw.codecs.img import ImgCodec
 from fastdraw.codecs.stroke import encode_stroke_examples
-from fastdraw.drawings import Drawings, timestamps
+from fastdraw.drawings import Drawings, timestamps, utc_text
 from fastdraw.errors import BadLineError
 from fastdraw.kernels.raster import rasterize_arrays
 from fastdraw.kernels.strokes import encode_arrays
 from fastdraw.notebook import reference
-from fastdraw.sources.base import Rejection, warn
+from fastdraw.sources.base import Rejection, class_file, open_source, warn
 from fastdraw.sources.ndjson.blocks import blocks, judge_last
 from fastdraw.sources.ndjson.check import line_text, parse_line
 from fastdraw.sources.ndjson.scan import scan
@@ -37,10 +46,10 @@ from fastdraw.sources.ndjson.scan import scan
 
 
 def class_path(data_path: str | Path, name: str) -> Path:
-    """``<data_path>/<name>.ndjson``, or ``<name>.ndjson.gz`` if only that one exists."""
+    """``<data_path>/<name>.ndjson``, or if it does not exist the first class file of
+    another suffix that does (``<name>.ndjson.gz``, ``<name>.bin``, ...)."""
     plain = Path(data_path) / f"{name}.ndjson"
-    packed = Path(data_path) / f"{name}.ndjson.gz"
-    return packed if not plain.exists() and packed.exists() else plain
+    return plain if plain.exists() else class_file(data_path, name) or plain
 
 
 def _arrays(obj: dict) -> dict:
@@ -61,13 +70,19 @@ def convert(line: str | bytes) -> dict:
 
 def loaditer(name: str, unrecognized: bool = False,
              data_path: str | Path = reference.DATA_PATH) -> Iterator[dict]:
-    """The notebook's loaditer: the drawings of ``<data_path>/<name>.ndjson`` (or .ndjson.gz)
-    as `convert` dicts, in file order, recognized ones only unless ``unrecognized``.
+    """The notebook's loaditer: the drawings of ``<data_path>/<name>.ndjson`` (or .ndjson.gz,
+    or the class's .bin file) as `convert` dicts, in file order, recognized ones only unless
+    ``unrecognized``.
 
     A bad line is logged as a warning (file, line, reason) and skipped.  The kernel checks
     each block of lines first, so only the lines it does not take go through `line_problem`.
+    A .bin file's drawings have the dicts an ndjson line of them would give, their timestamp
+    to the second.
     """
     path = class_path(data_path, name)
+    if path.exists() and not path.name.endswith((".ndjson", ".ndjson.gz")):
+        yield from _dicts(path, unrecognized)
+        return
     number = 0
     for block, nbytes, end in blocks(path):
         if end is not None:
@@ -88,6 +103,23 @@ def loaditer(name: str, unrecognized: bool = False,
                 warn(Rejection(str(path), number, reason, line_text(raw)))
             elif obj["recognized"] or unrecognized:
                 yield _arrays(obj)
+
+
+def _dicts(path: Path, unrecognized: bool) -> Iterator[dict]:
+    """`loaditer` of a class file that its `Source` reads (a .bin file)."""
+    for d in open_source(path).read(unrecognized=unrecognized, on_reject=warn):
+        for i in range(len(d)):
+            yield {"word": d.word[i], "countrycode": d.countrycode[i],
+                   "timestamp": utc_text(int(d.timestamp[i])),
+                   "recognized": bool(d.recognized[i]), "key_id": str(int(d.key_id[i])),
+                   "drawing": [_numbers(s) for s in d.strokes(i)]}
+
+
+def _numbers(stroke: np.ndarray) -> np.ndarray:
+    """A stroke as ``np.array`` makes it of the numbers a line would hold: int64 when they
+    are all whole numbers."""
+    whole = np.array_equal(stroke, np.trunc(stroke)) and not np.signbit(stroke[stroke == 0]).any()
+    return stroke.astype(np.int64) if whole else stroke
 
 
 def loadn(name: str, n: int, unrecognized: bool = False,
@@ -133,6 +165,63 @@ def json_to_img(
                            img_sz, lw, maximize)
     # What Image.fromarray does for a 2-D uint8 array, without its checks.
     return Image.frombuffer("L", (img_sz, img_sz), img[0], "raw", "L", 0, 1)
+
+
+# --------------------------------------------------------------------------------- showing
+
+
+def _png(img: Image.Image | np.ndarray) -> bytes:
+    """The notebook's PNG of an image: a numpy array read as an 'L' image, saved as RGB."""
+    if isinstance(img, np.ndarray):
+        img = Image.fromarray(img, "L")
+    buf = io.BytesIO()
+    img.convert("RGB").save(buf, format="png")
+    return buf.getvalue()
+
+
+def _in_notebook() -> bool:
+    """Whether this runs in a Jupyter kernel (IPython's shell there has a ``kernel``); a
+    terminal IPython or plain Python cannot show HTML."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return getattr(shell, "kernel", None) is not None
+
+
+def showimg(img: Image.Image | np.ndarray) -> Path | None:
+    """Drop-in for the notebook's ``showimg``: in a notebook (a Jupyter kernel), displays
+    the image the notebook's way, an IPython HTML ``<img>`` holding its PNG (the same
+    bytes), and returns None.
+
+    Outside a notebook there is nothing to display HTML in: the PNG is written to a new
+    temporary file (``showimg-*.png`` in the system's temporary directory), its path is
+    printed to stderr and returned, for any image viewer.  A numpy array is read as an 'L'
+    image, as the notebook does.
+    """
+    data = _png(img)
+    if _in_notebook():
+        from IPython import display
+
+        enc = base64.b64encode(data).decode("utf-8")
+        display.display(display.HTML(f'<img src="data:image/png;base64,{enc}">'))
+        return None
+    with tempfile.NamedTemporaryFile(prefix="showimg-", suffix=".png", delete=False) as f:
+        f.write(data)
+    print(f"showimg: wrote {f.name} (not in a notebook, where it would be shown)",
+          file=sys.stderr)
+    return Path(f.name)
+
+
+def rand_key(counts: MutableMapping[Hashable, int]) -> Hashable | None:
+    """Drop-in for the notebook's ``rand_key``: a key of ``counts`` drawn with the counts as
+    weights from the global ``random`` (the same draw), its count decremented; None, as the
+    notebook returns, when no count is positive.
+
+    Its arithmetic is the notebook's, slightly uneven: ``r`` is uniform in ``[0, sum]``
+    inclusive and the keys are walked in dict order, so the first key with a positive
+    count gets one chance more than its count.  fastdraw.build.plan replays these draws
+    from a seed without touching ``random``.
+    """
+    return plan.rand_key(counts, random)
 
 
 # --------------------------------------------------------------------------------- strokes

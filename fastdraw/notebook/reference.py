@@ -11,7 +11,10 @@ only changes are the ones Python 3 / TensorFlow 2 force:
 - ``recognized`` is written as ``int(...)``: current protobuf refuses a bool
   in an int64 list;
 - the module-level ``data_path`` global became a keyword argument of
-  ``loaditer`` / ``loadn`` (default: the notebook's ``'../data'``).
+  ``loaditer`` / ``loadn`` (default: the notebook's ``'../data'``);
+- ``six.moves.urllib.request`` is ``urllib.request``, and the storage endpoint
+  of ``list_bucket`` / ``retrieve`` is the module's ``STORAGE`` (the notebook's
+  ``'https://storage.googleapis.com'``), so that tests can point it at a local server.
 
 Its float math is the notebook's under NumPy >= 2 (NEP 50): the ``min * 0.95``
 and ``max * 1.05`` margins are computed in float32.  Its timestamps keep the
@@ -20,16 +23,40 @@ run it with ``TZ=UTC``.  ``make_sharded_files`` draws its splits from the
 global ``random`` module, as the notebook does: seed it to reproduce a run.
 """
 
+import base64
+import io
 import itertools
 import json
 import os
 import random
+import re
 import time
+from urllib import request
+from xml.dom import minidom
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 DATA_PATH = "../data"
+STORAGE = "https://storage.googleapis.com"
+
+
+def list_bucket(bucket, regexp=".*"):
+    """Returns a (filtered) list of Keys in specified GCE bucket."""
+    keys = []
+    fh = request.urlopen("%s/%s" % (STORAGE, bucket))
+    content = minidom.parseString(fh.read())
+    for e in content.getElementsByTagName("Contents"):
+        key = e.getElementsByTagName("Key")[0].firstChild.data
+        if re.match(regexp, key):
+            keys.append(key)
+    return keys
+
+
+def retrieve(bucket, key, filename):
+    """Returns a file specified by its Key from a GCE bucket."""
+    url = "%s/%s/%s" % (STORAGE, bucket, key)
+    request.urlretrieve(url=url, filename=filename)
 
 
 def convert(line):
@@ -85,6 +112,18 @@ def json_to_img(drawing, img_sz=64, lw=3, maximize=True):
     for line in lines:
         draw.line(tuple(line.T.reshape((-1,)) * img_sz), fill="white", width=lw)
     return img
+
+
+def showimg(img):
+    from IPython import display
+
+    if isinstance(img, np.ndarray):
+        img = Image.fromarray(img, "L")
+    b = io.BytesIO()
+    img.convert("RGB").save(b, format="png")
+    enc = base64.b64encode(b.getvalue()).decode("utf-8")
+    display.display(display.HTML(
+        '<img src="data:image/png;base64,%s">' % enc))
 
 
 def json_to_stroke(d):

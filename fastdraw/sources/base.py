@@ -60,6 +60,12 @@ class Source(ABC):
         """The file in batches, in file order: each batch's good drawings (only recognized
         ones unless ``unrecognized``) and its bad items."""
 
+    def sized_batches(self, unrecognized: bool, size: int
+                      ) -> Iterator[tuple[Drawings, list[Rejection]]]:
+        """`batches`, of ``size`` good drawings each where the source can choose (a batch of
+        a reader's chunk size reaches it without a copy); by default `batches`."""
+        return self.batches(unrecognized)
+
     def read(self, *, chunk_size: int = 1024, unrecognized: bool = False,
              limit: int | None = None, on_reject: Callable[[Rejection], None] | None = None,
              strict: bool = False, screen: Screen | None = None) -> Iterator[Drawings]:
@@ -77,7 +83,8 @@ class Source(ABC):
         pending: list[Drawings] = []
         have = 0
         left = limit
-        for found, rejections in self.batches(unrecognized):
+        for found, rejections in self.sized_batches(unrecognized, min(chunk_size,
+                                                                      limit or chunk_size)):
             if screen is not None and len(found):
                 found, screened = screen(found)
                 if screened:
@@ -89,15 +96,18 @@ class Source(ABC):
                 if strict:
                     raise BadLineError(rejection, STRICT_HINT)
                 report(rejection)
-            pending.append(found)
-            have += len(found)
-            if have >= chunk_size:
-                batch = Drawings.concat(pending)
-                full = have - have % chunk_size
-                for i in range(0, full, chunk_size):
-                    yield batch.slice(i, i + chunk_size)
-                pending = [batch.slice(full, have)]
-                have -= full
+            if have + len(found) < chunk_size:
+                pending.append(found)
+                have += len(found)
+            else:
+                # Only the first chunk is copied together; the others are slices of the batch.
+                start = chunk_size - have
+                yield Drawings.concat([*pending, found.slice(0, start)])
+                while len(found) - start >= chunk_size:
+                    yield found.slice(start, start + chunk_size)
+                    start += chunk_size
+                have = len(found) - start
+                pending = [found.slice(start, len(found))] if have else []
             if left is not None:
                 left -= len(found)
                 if left == 0:
@@ -117,11 +127,14 @@ class Source(ABC):
 
 @dataclass(frozen=True)
 class Format:
-    """An input format: the suffixes of its class files and the Source that reads them."""
+    """An input format: the suffixes of its class files, the Source that reads them, and the
+    directories of the public bucket (``full/<directory>/<class><suffixes[0]>``) that serve
+    such files."""
 
     name: str
     suffixes: tuple[str, ...]
     source: str  # "module:Class", imported when a file of this format is opened
+    bucket: tuple[str, ...] = ()
 
     def open(self, path: str | Path) -> Source:
         module, name = self.source.split(":")
@@ -129,9 +142,27 @@ class Format:
 
 
 FORMATS = (
-    Format("ndjson", (".ndjson", ".ndjson.gz"), "fastdraw.sources.ndjson.reader:NdjsonSource"),
+    Format("ndjson", (".ndjson", ".ndjson.gz"), "fastdraw.sources.ndjson.reader:NdjsonSource",
+           ("simplified", "raw")),
+    Format("binary", (".bin", ".bin.gz"), "fastdraw.sources.binary.reader:BinarySource",
+           ("binary",)),
 )
 CLASS_FILE_SUFFIXES = tuple(s for f in FORMATS for s in f.suffixes)
+BUCKET_FORMATS = tuple(d for f in FORMATS for d in f.bucket)  # what --format names
+
+
+def format_named(name: str) -> Format:
+    """The input format called ``name`` (ndjson, binary)."""
+    return next(fmt for fmt in FORMATS if fmt.name == name)
+
+
+def bucket_format(directory: str) -> Format:
+    """The format of the files the bucket serves under ``full/<directory>/`` (a --format
+    value: simplified, raw or binary)."""
+    for fmt in FORMATS:
+        if directory in fmt.bucket:
+            return fmt
+    raise ValueError(f"unknown format {directory!r}: choose one of {', '.join(BUCKET_FORMATS)}")
 
 
 def open_source(path: str | Path) -> Source:
@@ -149,14 +180,27 @@ def read_drawings(path: str | Path, **options) -> Iterator[Drawings]:
     return open_source(path).read(**options)
 
 
-def class_file(data: str | Path, name: str) -> Path | None:
-    """Class ``name``'s file in directory ``data``: the first suffix of `FORMATS` that names
-    a regular file there, or None."""
-    for suffix in CLASS_FILE_SUFFIXES:
+def class_file(data: str | Path, name: str, fmt: Format | None = None) -> Path | None:
+    """Class ``name``'s file in directory ``data``: the first suffix of ``fmt`` (default: of
+    `FORMATS`, in order) that names a regular file there, or None."""
+    for suffix in fmt.suffixes if fmt is not None else CLASS_FILE_SUFFIXES:
         path = Path(data) / f"{name}{suffix}"
         if path.is_file():
             return path
     return None
+
+
+def class_file_names(name: str, data: str | Path | None = None) -> str:
+    """The names class ``name``'s file may have (paths in ``data`` if given), for messages:
+    ``cat.ndjson or cat.bin (plain or .gz)``."""
+    where = Path(data) if data is not None else Path()
+    return " or ".join(str(where / f"{name}{fmt.suffixes[0]}") for fmt in FORMATS) + \
+        " (plain or .gz)"
+
+
+def formats_found(data: str | Path, name: str) -> list[Format]:
+    """The formats of which class ``name`` has a file in directory ``data``."""
+    return [fmt for fmt in FORMATS if class_file(data, name, fmt) is not None]
 
 
 def not_files(data: str | Path, name: str) -> list[Path]:

@@ -9,6 +9,11 @@ from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 
+from fastdraw.errors import UnknownClassError
+
+# Where a user finds the names: the bundled list, so that it works without the network.
+LIST_HINT = "`python -m fastdraw list --offline` lists the 345 Quick, Draw! categories"
+
 PETS = ["cat", "dog"]
 
 ZOO = ["elephant", "giraffe", "kangaroo", "lion", "monkey", "panda",
@@ -127,7 +132,7 @@ def check_class_name(name: str, source: str) -> None:
     if bad:
         raise ValueError(f"{source}: class name {name!r} {bad}: a class name is the name of "
                          "its file <class>.ndjson in the data directory, such as 'cat' or "
-                         "'sea turtle' (`python -m fastdraw list` lists them)")
+                         f"'sea turtle' ({LIST_HINT})")
 
 
 def with_close_matches(name: str, known: Iterable[str]) -> str:
@@ -136,3 +141,22 @@ def with_close_matches(name: str, known: Iterable[str]) -> str:
     by_lower = {k.lower(): k for k in known}
     close = [by_lower[c] for c in difflib.get_close_matches(name.lower(), by_lower, n=3)]
     return f"{name!r}" + (f" (did you mean {', '.join(map(repr, close))}?)" if close else "")
+
+
+def unknown_categories(names: Iterable[str]) -> list[str]:
+    """The names that are not Quick, Draw! categories, each with its close matches (see
+    `with_close_matches`)."""
+    known = all_classes()
+    known_set = set(known)
+    return [with_close_matches(name, known) for name in names if name not in known_set]
+
+
+def check_categories(names: Iterable[str]) -> None:
+    """Raises UnknownClassError naming every name that is not a Quick, Draw! category (with
+    close matches): checked against the bundled list, before any network request."""
+    unknown = unknown_categories(names)
+    if unknown:
+        raise UnknownClassError(
+            f"unknown class{'es' if len(unknown) > 1 else ''} {'; '.join(unknown)}: no Quick, "
+            f"Draw! category has {'these names' if len(unknown) > 1 else 'this name'} "
+            f"({LIST_HINT})")

@@ -11,6 +11,7 @@ from PIL import Image
 
 from fastdraw.kernels.raster import rasterize
 from fastdraw.sources import class_file, open_source
+from fastdraw.sources.base import class_file_names
 from fastdraw.sources.classes import sample_dir
 from fastdraw.views.grid import check_grid, grid
 
@@ -24,7 +25,7 @@ def _class_file(data_dir: Path, name: str) -> Path:
     path = class_file(data_dir, name)
     if path is not None:
         return path
-    raise FileNotFoundError(f"{data_dir}: no {name}.ndjson (or .ndjson.gz) for class {name!r}; "
+    raise FileNotFoundError(f"{data_dir}: no {class_file_names(name)} for class {name!r}; "
                             f"download it first (python -m fastdraw download --classes {name!r})")
 
 

@@ -16,6 +16,7 @@ from fastdraw.dataset.layout import (
     pinned,
     read_labels,
     read_manifest,
+    shard_compression,
     shard_paths,
 )
 from fastdraw.dataset.tfrecord import read_records
@@ -38,9 +39,10 @@ def dataset_tiles(path: str | Path, split: str, n: int,
     labels = read_labels(path)
     manifest = read_manifest(path)
     codec = dataset_codec(path, manifest)
+    compression = shard_compression(path, manifest)
     tiles, names = [], []
     records = ((shard, i, r) for shard in shard_paths(path, split, manifest)
-               for i, r in enumerate(read_records(shard)))
+               for i, r in enumerate(read_records(shard, compression=compression)))
     for shard, i, record in itertools.islice(records, n):
         try:
             features = parse_example(record)
@@ -48,7 +50,8 @@ def dataset_tiles(path: str | Path, split: str, n: int,
         except ValueError as e:
             raise ValueError(f"{shard}: record {i}: {e}; `python -m fastdraw verify {path}` "
                              f"checks every record") from e
-        label = int(features["label"][0]) if len(features.get("label", [])) else -1
+        found = features.get(codec.label_feature, [])
+        label = int(found[0]) if len(found) else -1
         names.append(labels[label] if 0 <= label < len(labels) else f"label {label}?")
         if on_tile_size is not None and len(tiles) == 1:
             on_tile_size(tiles[0].shape[0])
@@ -58,9 +61,13 @@ def dataset_tiles(path: str | Path, split: str, n: int,
 
 
 def preview(path: str | Path, split: str = "train", rows: int = 8, cols: int = 8) -> Image.Image:
-    """A labelled grid of the first rows * cols records of a built dataset's split."""
+    """A labelled grid of the first rows * cols records of a built dataset's split; a split of
+    fewer records gets a grid just big enough for them (as few rows, then columns, as hold
+    them)."""
     check_grid(rows, cols, PREVIEW_TILE, caption=True, gutter=GUTTER)  # before reading any
     tiles, names = dataset_tiles(  # images over 64 px are bigger tiles: checked again
         path, split, rows * cols,
         lambda size: check_grid(rows, cols, size, caption=True, gutter=GUTTER))
+    rows = min(rows, -(-len(tiles) // cols))
+    cols = min(cols, -(-len(tiles) // rows))
     return grid(tiles, rows, cols, names, caption=True, gutter=GUTTER)

@@ -28,7 +28,7 @@ def _summary(values: np.ndarray) -> dict:
 
 
 def class_stats(path: str | Path) -> dict:
-    """Statistics of one ndjson(.gz) file (see the module docstring); JSON-ready."""
+    """Statistics of one class file (see the module docstring); JSON-ready."""
     rejections: list[Rejection] = []
     recognized = unrecognized = 0
     countries: Counter[str] = Counter()

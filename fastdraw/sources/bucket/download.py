@@ -3,10 +3,11 @@
 The notebook lists the `quickdraw_dataset` bucket with one XML request, so it sees only the
 first 1000 keys, and fetches files with `urlretrieve`: no check, no resume, and a file cut
 short looks complete.  Here the listing follows the XML API's paging (`marker`,
-`IsTruncated`, `NextMarker`).  Each file goes to `<class>.ndjson.part`, continued with an
-HTTP Range request after a dropped connection or an interrupted run, retried with backoff on
-5xx answers, checked (the listed size, and the md5 / crc32c of the `x-goog-hash` header) and
-only then renamed to `<class>.ndjson`.  A sidecar `.fastdraw/<class>.ndjson.json` records
+`IsTruncated`, `NextMarker`).  Each file (`<class>.ndjson`, or `<class>.bin` of the binary
+format) goes to `<class>.ndjson.part` (`.bin.part`), continued with an HTTP Range request
+after a dropped connection or an interrupted run, retried with backoff on 5xx answers,
+checked (the listed size, and the md5 / crc32c of the `x-goog-hash` header) and only then
+renamed to `<class>.ndjson`.  A sidecar `.fastdraw/<class>.ndjson.json` records
 what was verified, so a re-run costs one listing and no download.
 """
 
@@ -23,6 +24,7 @@ import logging
 import os
 import re
 import socket
+import stat
 import threading
 from collections.abc import Iterator
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -32,14 +34,27 @@ from urllib.parse import quote
 
 import google_crc32c
 
-from fastdraw.errors import BucketError, ChecksumError
+from fastdraw.errors import BucketError, ChecksumError, UnknownClassError, UnsafePathError
 from fastdraw.progress import Progress
 from fastdraw.sources.bucket import transport
+from fastdraw.sources.bucket.datadir import (
+    SidecarUnwritable,
+    check_part,
+    link_target,
+    lstat,
+    open_part,
+    read_sidecar,
+    same_file,
+    what_is,
+    write_sidecar,
+)
 from fastdraw.sources.bucket.listing import (
+    BUCKET,
     DEFAULT_BASE_URL,
     RemoteObject,
     bucket_url,
     check_known,
+    list_keys,
     list_objects,
 )
 from fastdraw.sources.bucket.transport import (
@@ -50,10 +65,10 @@ from fastdraw.sources.bucket.transport import (
     describe,
     open_url,
 )
+from fastdraw.sources.classes import check_categories
 
 log = logging.getLogger(__name__)
 
-SIDECAR_DIR = ".fastdraw"
 SIDECAR_FORMAT = "fastdraw-download/1"
 CHUNK = 1 << 20
 
@@ -62,115 +77,153 @@ def _part_path(dest: Path) -> Path:
     return dest.with_name(dest.name + ".part")
 
 
-def _sidecar_path(dest: Path) -> Path:
-    return dest.parent / SIDECAR_DIR / f"{dest.name}.json"
-
-
 def _file_md5(path: Path) -> str:
+    """The md5 of a regular file (checked on the open descriptor: never a pipe's wait)."""
     md5 = hashlib.md5()
-    with open(path, "rb") as f:
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with open(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UnsafePathError(f"{path}: not a file any more: run again")
         while chunk := f.read(CHUNK):
             md5.update(chunk)
     return md5.hexdigest()
 
 
 def _read_sidecar(dest: Path) -> dict | None:
+    data = read_sidecar(dest.parent, f"{dest.name}.json")
     try:
-        record = json.loads(_sidecar_path(dest).read_text("utf-8"))
-    except (OSError, ValueError):
+        record = json.loads(data) if data is not None else None
+    except ValueError:
         return None
     return record if isinstance(record, dict) and record.get("format") == SIDECAR_FORMAT else None
 
 
-def _write_sidecar(obj: RemoteObject, dest: Path, md5_hex: str) -> None:
+def _write_sidecar(obj: RemoteObject, dest: Path, md5_hex: str, mtime_ns: int) -> None:
     """Records that `dest` (as it is now: size, mtime) holds `obj` with this md5.
 
     Only a cache of the check: where it cannot be written (a read-only data directory, a full
-    disk), `dest` is still verified, and is hashed again on the next run.
+    disk, a `.fastdraw` that is a link), `dest` is still verified, and is hashed again on the
+    next run.
     """
-    path = _sidecar_path(dest)
     record = {"format": SIDECAR_FORMAT, "key": obj.key, "etag": obj.etag, "size": obj.size,
-              "md5": md5_hex, "mtime_ns": dest.stat().st_mtime_ns}
-    tmp = path.with_name(path.name + ".tmp")
+              "md5": md5_hex, "mtime_ns": mtime_ns}
+    text = json.dumps(record, indent=1, sort_keys=True) + "\n"
     try:
-        path.parent.mkdir(exist_ok=True)
-        tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", "utf-8")
-        os.replace(tmp, path)
-    except OSError as e:
-        log.warning("%s is verified, but %s cannot be written (%s): it will be hashed again "
-                    "next time", dest, path, e.strerror or e)
+        write_sidecar(dest.parent, f"{dest.name}.json", text.encode("utf-8"))
+    except SidecarUnwritable as e:
+        log.warning("%s is verified, but %s: it will be hashed again next time", dest, e)
 
 
-def _is_complete(obj: RemoteObject, dest: Path) -> bool:
-    """Whether `dest` holds `obj`, checked without downloading.
+def _holds(obj: RemoteObject, dest: Path, st: os.stat_result) -> tuple[bool, str, bool]:
+    """Whether `dest` (a regular file, `st` its stat) holds `obj`, checked without
+    downloading: (holds, why not, whether the file can be continued).
 
     A sidecar matching the listing (key, ETag, size) and the file (size, mtime) settles it;
     a touched file is re-hashed against the sidecar's md5.  Without a sidecar, a file of the
     listed size is hashed against the listing's md5 (the ETag).  A file cut short (by an
     interrupted download outside fastdraw, say), or one of the listed size whose md5 the
-    listing does not give, becomes the partial file: it is continued with a Range request and
-    verified whole (a mismatch then downloads it whole once more).
+    listing does not give, can be continued with a Range request and verified whole (a
+    mismatch then downloads it whole once more).
     """
-    if not dest.exists():
-        return False
-    size = dest.stat().st_size
+    size = st.st_size
     record = _read_sidecar(dest)
     same = record is not None and (record.get("key"), record.get("etag"), record.get("size")) == (
         obj.key, obj.etag, obj.size)
     if same and size == obj.size:
-        if record.get("mtime_ns") == dest.stat().st_mtime_ns:
-            return True
+        if record.get("mtime_ns") == st.st_mtime_ns:
+            return True, "", False
         if _file_md5(dest) == record.get("md5"):
-            _write_sidecar(obj, dest, record["md5"])
-            return True
-        log.warning("%s changed since it was downloaded (md5 differs): downloading it again",
-                    dest)
-        return False
+            _write_sidecar(obj, dest, record["md5"], st.st_mtime_ns)
+            return True, "", False
+        return False, "changed since it was downloaded (its md5 differs)", False
     if record is None and size == obj.size and obj.md5_hex is not None:
         if _file_md5(dest) == obj.md5_hex:
             log.info("%s: already complete (md5 matches the listing)", dest)
-            _write_sidecar(obj, dest, obj.md5_hex)
-            return True
-        log.warning("%s has the listed size but not the listed md5: downloading it again", dest)
-        return False
+            _write_sidecar(obj, dest, obj.md5_hex, st.st_mtime_ns)
+            return True, "", False
+        return False, "has the listed size but not the listed md5", False
     if (size < obj.size and (record is None or same)) or (size == obj.size and record is None):
-        part = _part_path(dest)
-        if not part.exists() or part.stat().st_size < size:
-            log.info("%s: %d of %d bytes, not verified: continuing it", dest, size, obj.size)
-            os.replace(dest, part)
+        return False, f"holds {size} of {obj.size} bytes, not verified", True
+    return False, f"is not the bucket's {obj.key} ({size} bytes; the listing says {obj.size})", \
+        False
+
+
+def _is_complete(obj: RemoteObject, dest: Path) -> bool:
+    """Whether `dest` holds `obj`, checked without downloading; when it does not, it is
+    left to be replaced by the download, or moved to the partial file to be continued.
+
+    Nothing is written through a link (see `datadir`): a link at the partial file, a class
+    file that is a link not leading to a copy of `obj`, or a pipe or directory in the way
+    raises UnsafePathError.  A file with other hard links is downloaded anew, not continued.
+    """
+    part = _part_path(dest)
+    part_st = check_part(part, dest.name)
+    st = lstat(dest)
+    if st is None:
         return False
-    log.warning("%s (%d bytes) is not the bucket's %s (%d bytes): downloading it again",
-                dest, size, obj.key, obj.size)
+    linked = stat.S_ISLNK(st.st_mode)
+    if linked:
+        try:
+            st = dest.stat()
+        except OSError as e:
+            why = ("which does not exist" if isinstance(e, FileNotFoundError)
+                   else f"which cannot be read ({e.strerror or e})")
+            raise UnsafePathError(_link_refused(dest, why)) from None
+    if not stat.S_ISREG(st.st_mode):
+        if linked:
+            raise UnsafePathError(_link_refused(dest, f"which is {what_is(st.st_mode)}, not a "
+                                                      "file"))
+        raise UnsafePathError(f"{dest}: {what_is(st.st_mode)}, not a file, where the class file "
+                              "goes: move it away (or give another --data) and run again")
+    holds, why, continuable = _holds(obj, dest, st)
+    if holds:
+        return True
+    if linked:
+        raise UnsafePathError(_link_refused(dest, f"which {why}"))
+    if not continuable:
+        log.warning("%s %s: downloading it again", dest, why)
+    elif st.st_nlink > 1:
+        log.info("%s %s, and has other names (hard links): downloading it anew, they keep "
+                 "their bytes", dest, why)
+    elif part_st is None or part_st.st_size < st.st_size:
+        log.info("%s %s: continuing it", dest, why)
+        os.replace(dest, part)
     return False
+
+
+def _link_refused(dest: Path, why: str) -> str:
+    return (f"{dest}: a symbolic link to {link_target(dest)}, {why}: fastdraw never writes "
+            f"through a link. Remove the link (rm {str(dest)!r}) to download the file here, or "
+            "make it point to a complete copy")
 
 
 class _Part:
     """The partial file, with the md5 and crc32c of what it holds.
 
-    Unbuffered, so that the size and hashes describe the file even after a write failed
-    halfway (a full disk): a retry or the next run continues from what is really there.
+    Written straight to its descriptor (no buffer), so that the size and hashes describe the
+    file even after a write failed halfway (a full disk): a retry or the next run continues
+    from what is really there.  Opened by `datadir.open_part`: never through a link.
     """
 
-    def __init__(self, path: Path, limit: int) -> None:
+    def __init__(self, path: Path, class_file: str, limit: int) -> None:
         self.path = path
-        self.file = open(path, "ab", buffering=0)
-        if self.file.tell() > limit:
-            self.file.truncate(limit)
+        self.fd = open_part(path, class_file)
+        if os.fstat(self.fd).st_size > limit:
+            os.ftruncate(self.fd, limit)
         self._rehash()
 
     def _rehash(self) -> None:
         self.md5 = hashlib.md5()
         self.crc32c = google_crc32c.Checksum()
-        self.file.flush()
-        with open(self.path, "rb") as f:
-            while chunk := f.read(CHUNK):
-                self.md5.update(chunk)
-                self.crc32c.update(chunk)
-        self.size = os.path.getsize(self.path)
+        self.size = 0
+        while chunk := os.pread(self.fd, CHUNK, self.size):
+            self.md5.update(chunk)
+            self.crc32c.update(chunk)
+            self.size += len(chunk)
 
     def write(self, data: bytes) -> None:
         while data:
-            n = self.file.write(data)
+            n = os.write(self.fd, data)
             written, data = data[:n], data[n:]
             self.md5.update(written)
             self.crc32c.update(written)
@@ -179,12 +232,25 @@ class _Part:
     def reset(self) -> int:
         """Empties the file; returns how many bytes were dropped."""
         dropped = self.size
-        self.file.truncate(0)
+        os.ftruncate(self.fd, 0)
         self._rehash()
         return dropped
 
+    def move_to(self, dest: Path) -> int:
+        """Syncs the part and renames it to `dest`; returns its mtime (ns).  The part's name
+        must still be this file: one swapped meanwhile (for a link) is not moved."""
+        os.fsync(self.fd)
+        st = os.fstat(self.fd)
+        if not same_file(st, lstat(self.path)):
+            raise UnsafePathError(f"{self.path} was replaced during the download: it was not "
+                                  f"moved to {dest}; run again")
+        os.replace(self.path, dest)
+        return st.st_mtime_ns
+
     def close(self) -> None:
-        self.file.close()
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 def _goog_hashes(values: list[str]) -> dict[str, bytes]:
@@ -207,10 +273,10 @@ class _Download:
     """Fetches one object into its partial file, verifies it and moves it into place."""
 
     def __init__(self, obj: RemoteObject, dest: Path, base_url: str, progress: Progress,
-                 stop: threading.Event) -> None:
+                 stop: threading.Event, bucket: str = BUCKET) -> None:
         self.obj = obj
         self.dest = dest
-        self.url = f"{bucket_url(base_url)}/{quote(obj.key)}"
+        self.url = f"{bucket_url(base_url, bucket)}/{quote(obj.key)}"
         self.progress = progress
         self.stop = stop
         self.hashes: dict[str, bytes] = {}
@@ -265,7 +331,7 @@ class _Download:
         part_path = _part_path(self.dest)
         # The part is kept one byte short, so that even a complete one gets a GET whose
         # answer carries the x-goog-hash to verify it with.
-        part = _Part(part_path, max(self.obj.size - 1, 0))
+        part = _Part(part_path, self.dest.name, max(self.obj.size - 1, 0))
         try:
             whole_retry_left = True
             resumed = part.size > 0
@@ -291,12 +357,10 @@ class _Download:
                 part_path.unlink()
                 raise ChecksumError(f"{self.url}: {mismatch}: the object or the transfer is "
                                     f"corrupt; the bytes were not kept ({self.dest} untouched)")
-            part.file.flush()
-            os.fsync(part.file.fileno())
+            mtime_ns = part.move_to(self.dest)
         finally:
             part.close()
-        os.replace(part_path, self.dest)
-        _write_sidecar(self.obj, self.dest, part.md5.hexdigest())
+        _write_sidecar(self.obj, self.dest, part.md5.hexdigest(), mtime_ns)
         log.debug("%s: %d bytes, verified", self.dest, self.obj.size)
 
     def _fetch(self, part: _Part, attempts: Attempts) -> None:
@@ -386,12 +450,12 @@ def _download_all(objects: list[RemoteObject], data_dir: Path, base_url: str, jo
     downloads finish (verified files stay), and raises it."""
     done = 0
     for obj in objects:
-        part = _part_path(data_dir / f"{obj.name}.ndjson")
-        if part.exists():
-            done += min(part.stat().st_size, max(obj.size - 1, 0))
+        part = lstat(_part_path(data_dir / obj.file))
+        if part is not None and stat.S_ISREG(part.st_mode):
+            done += min(part.st_size, max(obj.size - 1, 0))
     meter = Progress("download", sum(obj.size for obj in objects), "B", progress, initial=done)
     stop = threading.Event()
-    downloads = [_Download(obj, data_dir / f"{obj.name}.ndjson", base_url, meter, stop)
+    downloads = [_Download(obj, data_dir / obj.file, base_url, meter, stop)
                  for obj in objects]
     pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="download")
     try:
@@ -448,27 +512,66 @@ def _directory_lock(data_dir: Path) -> Iterator[None]:
 def ensure_downloaded(classes: list[str], data_dir: str | os.PathLike, *,
                       fmt: str = "simplified", base_url: str = DEFAULT_BASE_URL, jobs: int = 4,
                       progress: bool = True) -> list[Path]:
-    """Makes `data_dir/<class>.ndjson` a verified copy of the bucket's `full/<fmt>/<class>.ndjson`
-    for every class, downloading only what is missing, partial, or not the bucket's object.
+    """Makes `data_dir/<class>.ndjson` (`.bin` for binary) a verified copy of the bucket's
+    `full/<fmt>/` object of every class, downloading only what is missing, partial, or not
+    the bucket's object.
 
-    Lists the bucket first: an unknown class raises UnknownClassError before anything is
-    downloaded.  Another run downloading into `data_dir` is waited for.  Returns the paths, in
+    An unknown class raises UnknownClassError before anything is downloaded: one that is
+    not a Quick, Draw! category before any network request, one the bucket does not list
+    after listing it.  Another run downloading into `data_dir` is waited for.  Returns the paths, in
     the order of `classes`.  Raises BucketError (or its ChecksumError) when a download fails;
     the files verified so far stay.
     """
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, not {jobs}")
     data_dir = Path(data_dir)
-    objects = list_objects(base_url, fmt)
     wanted = list(dict.fromkeys(classes))
-    check_known(wanted, objects, f"{bucket_url(base_url)}/full/{fmt}/")
+    try:
+        check_categories(wanted)
+    except UnknownClassError as e:
+        raise UnknownClassError(f"{e}; nothing downloaded") from None
+    objects = list_objects(base_url, fmt)
+    check_known(wanted, objects, fmt, f"{bucket_url(base_url)}/full/{fmt}/")
     data_dir.mkdir(parents=True, exist_ok=True)
     with _directory_lock(data_dir):
-        todo = [objects[name] for name in wanted
-                if not _is_complete(objects[name], data_dir / f"{name}.ndjson")]
+        todo, refused = [], []
+        for name in wanted:
+            try:
+                if not _is_complete(objects[name], data_dir / objects[name].file):
+                    todo.append(objects[name])
+            except UnsafePathError as e:
+                refused.append(str(e))
+        if refused:
+            raise UnsafePathError("; ".join(refused) + "; nothing downloaded")
         log.info("%d of %d class files already complete in %s%s", len(wanted) - len(todo),
                  len(wanted), data_dir,
                  f"; downloading {len(todo)} ({_mib(sum(o.size for o in todo))})" if todo else "")
         if todo:
             _download_all(todo, data_dir, base_url, jobs, progress)
-    return [data_dir / f"{name}.ndjson" for name in classes]
+    return [data_dir / objects[name].file for name in classes]
+
+
+def retrieve_object(bucket: str, key: str, dest: str | os.PathLike, *,
+                    base_url: str = DEFAULT_BASE_URL, progress: bool = False) -> Path:
+    """Makes ``dest`` a verified copy of object ``key`` of ``bucket``, as `ensure_downloaded`
+    does for class files: listed first (its size and md5), fetched into ``<dest>.part``,
+    continued after an interruption, checked, then moved into place; a ``dest`` already
+    complete is not fetched again.  Raises BucketError when the bucket has no such key."""
+    dest = Path(dest)
+    listed = [obj for obj in list_keys(base_url, bucket, key) if obj.key == key]
+    if not listed:
+        raise BucketError(f"no object {key!r} in {bucket_url(base_url, bucket)} (the listing "
+                          f"of prefix {key!r} does not have it); nothing downloaded")
+    obj = listed[0]
+    with _directory_lock(dest.parent):
+        if _is_complete(obj, dest):
+            return dest
+        part = _part_path(dest)
+        done = min(part.stat().st_size, max(obj.size - 1, 0)) if part.exists() else 0
+        meter = Progress("download", obj.size, "B", progress, initial=done)
+        try:
+            with meter.logging_redirected():
+                _Download(obj, dest, base_url, meter, threading.Event(), bucket).run()
+        finally:
+            meter.close()
+    return dest

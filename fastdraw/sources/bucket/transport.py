@@ -132,13 +132,18 @@ class Attempts:
         self.failures = 0
 
 
-def get_bytes(url: str) -> bytes:
-    """The whole body of `url`, retrying transient failures."""
+def get_bytes(url: str, limit: int) -> bytes:
+    """The whole body of `url`, retrying transient failures; BucketError when it is longer
+    than `limit` bytes (read no further)."""
     attempts = Attempts(f"GET {url}")
     while True:
         try:
             with open_url(url, {}, RETRY.timeout) as response:
-                return response.read()
+                body = response.read(limit + 1)
+            if len(body) > limit:
+                raise BucketError(f"GET {url}: the answer is longer than {limit} bytes, more "
+                                  "than any answer of the bucket: is --base-url right?")
+            return body
         except HTTPError as e:
             raise BucketError(f"GET {url}: HTTP {e.code} {e.reason}") from None
         except Transient as e:

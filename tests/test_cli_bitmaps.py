@@ -1,0 +1,172 @@
+"""`python -m fastdraw bitmaps`: the official numpy_bitmap files, rendered from class files."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+
+import numpy as np
+import pytest
+from realdata import OFFICIAL, SIMPLIFIED
+
+from fastdraw.build.bitmaps import npy_header
+from fastdraw.cli.main import main
+from fastdraw.drawings import Drawings
+from fastdraw.kernels.bitmap import official_bitmaps
+from fastdraw.sources import read_drawings
+
+CLASSES = ("cat", "eye", "fish")
+
+
+@pytest.fixture()
+def official_data(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in CLASSES:
+        shutil.copy(OFFICIAL / f"{name}.ndjson", data / f"{name}.ndjson")
+    return data
+
+
+def run(*argv: str) -> int:
+    return main(["bitmaps", *argv])
+
+
+def test_writes_the_official_files_byte_for_byte(official_data, tmp_path):
+    out = tmp_path / "out"
+    assert run("--classes", ",".join(CLASSES), "--data", str(official_data),
+               "--out", str(out), "--workers", "2") == 0
+    for name in CLASSES:
+        rows = np.load(out / f"{name}.npy")
+        official = OFFICIAL / f"{name}_numpy_bitmap_rows0-24.npy"
+        assert (out / f"{name}.npy").read_bytes() == official.read_bytes()
+        assert rows.shape == (25, 784) and rows.dtype == np.uint8
+        assert np.array_equal(np.load(out / f"{name}.lines.npy"), np.arange(1, 26))
+        assert not (out / f"{name}.rejected.ndjson").exists()
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        f"{n}{s}" for n in CLASSES for s in (".npy", ".lines.npy"))
+
+
+def test_binary_class_files_give_the_same_files(official_data, tmp_path):
+    binary = tmp_path / "binary"
+    assert main(["convert", "--to", "binary", "--classes", ",".join(CLASSES),
+                 "--data", str(official_data), "--out", str(binary)]) == 0
+    out = tmp_path / "out"
+    assert run("--classes", ",".join(CLASSES), "--data", str(binary), "--out", str(out)) == 0
+    for name in CLASSES:
+        official = OFFICIAL / f"{name}_numpy_bitmap_rows0-24.npy"
+        assert (out / f"{name}.npy").read_bytes() == official.read_bytes()
+
+
+def test_a_bad_line_has_no_row_and_is_listed(official_data, tmp_path, caplog):
+    lines = (official_data / "cat.ndjson").read_text().splitlines()
+    beyond = json.loads(lines[0])
+    beyond["drawing"] = [[[0, 4e6], [0, 10]]]
+    lines[3:3] = ['{"word": "cat", "broken', json.dumps(beyond)]
+    (official_data / "cat.ndjson").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    assert run("--classes", "cat", "--data", str(official_data), "--out", str(out)) == 0
+    kept = np.load(out / "cat.lines.npy")
+    assert kept.tolist() == [1, 2, 3] + list(range(6, 28))
+    official = np.load(OFFICIAL / "cat_numpy_bitmap_rows0-24.npy")
+    assert np.array_equal(np.load(out / "cat.npy"), official)
+    rejected = [json.loads(line) for line in (out / "cat.rejected.ndjson").open()]
+    assert [r["line"] for r in rejected] == [4, 5]
+    assert "not valid JSON" in rejected[0]["reason"]
+    assert "is not a finite coordinate within +-2**20" in rejected[1]["reason"]
+    assert "cat: 2 lines rejected, with no row" in caplog.text
+
+
+def test_strict_stops_at_a_bad_line_and_writes_nothing(official_data, tmp_path):
+    with open(official_data / "eye.ndjson", "a") as f:
+        f.write("not json\n")
+    out = tmp_path / "out"
+    assert run("--classes", "cat,eye", "--data", str(official_data), "--out", str(out),
+               "--strict") == 2
+    assert list(out.iterdir()) == []
+
+
+def test_recognized_only_leaves_out_the_unrecognized(tmp_path):
+    out = tmp_path / "out"
+    assert run("--classes", "eye", "--data", str(SIMPLIFIED), "--out", str(out),
+               "--recognized-only", "--size", "32") == 0
+    d = next(read_drawings(SIMPLIFIED / "eye.ndjson", chunk_size=1 << 20))
+    every = next(read_drawings(SIMPLIFIED / "eye.ndjson", chunk_size=1 << 20,
+                               unrecognized=True))
+    assert d.recognized.all() and 0 < len(d) < len(every)
+    assert np.array_equal(np.load(out / "eye.lines.npy"), d.line)
+    assert np.array_equal(np.load(out / "eye.npy"),
+                          official_bitmaps(d, 32).reshape(len(d), 32 * 32))
+
+
+def test_unrecognized_drawings_are_in_by_default(tmp_path):
+    out = tmp_path / "out"
+    assert run("--classes", "eye", "--data", str(SIMPLIFIED), "--out", str(out)) == 0
+    every = next(read_drawings(SIMPLIFIED / "eye.ndjson", chunk_size=1 << 20,
+                               unrecognized=True))
+    assert not every.recognized.all()
+    assert np.array_equal(np.load(out / "eye.lines.npy"), every.line)
+
+
+def test_a_gzip_class_file_and_a_big_class_in_chunks(tmp_path, monkeypatch):
+    import fastdraw.build.bitmaps as job
+
+    monkeypatch.setattr(job, "CHUNK", 7)  # many chunks: the header is fixed at the end
+    data = tmp_path / "data"
+    data.mkdir()
+    text = (OFFICIAL / "fish.ndjson").read_bytes() * 4
+    (data / "fish.ndjson.gz").write_bytes(gzip.compress(text))
+    out = tmp_path / "out"
+    assert run("--classes", "fish", "--data", str(data), "--out", str(out),
+               "--workers", "1") == 0
+    rows = np.load(out / "fish.npy")
+    official = np.load(OFFICIAL / "fish_numpy_bitmap_rows0-24.npy")
+    assert np.array_equal(rows, np.concatenate([official] * 4))
+
+
+def test_existing_files_need_overwrite(official_data, tmp_path, caplog):
+    out = tmp_path / "out"
+    args = ("--classes", "fish", "--data", str(official_data), "--out", str(out))
+    assert run(*args) == 0
+    (out / "fish.rejected.ndjson").write_text("stale\n")
+    assert run(*args) == 1
+    assert "already exist" in caplog.text and "--overwrite" in caplog.text
+    assert run(*args, "--overwrite") == 0
+    assert not (out / "fish.rejected.ndjson").exists()  # no bad line this time
+
+
+def test_a_missing_class_file_is_named_with_how_to_get_it(official_data, tmp_path, caplog):
+    assert run("--classes", "cat,dog", "--data", str(official_data),
+               "--out", str(tmp_path / "out")) == 1
+    assert "no class file" in caplog.text and "dog" in caplog.text
+    assert "python -m fastdraw download --classes dog" in caplog.text
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_failed_run_leaves_no_file(official_data, tmp_path, monkeypatch):
+    import fastdraw.build.bitmaps as job
+
+    def broken(d, size):
+        raise RuntimeError("renderer broke")
+
+    monkeypatch.setattr(job.bitmap, "official_bitmaps", broken)
+    out = tmp_path / "out"
+    assert run("--classes", "cat", "--data", str(official_data), "--out", str(out),
+               "--workers", "1") == 1
+    assert list(out.iterdir()) == []
+
+
+def test_npy_header_reads_back_for_any_row_count(tmp_path):
+    for rows in (0, 1, 10**15):
+        path = tmp_path / "a.npy"
+        path.write_bytes(npy_header((rows, 784), "|u1") + bytes(784 * min(rows, 1)))
+        if rows <= 1:
+            assert np.load(path).shape == (rows, 784)
+        assert len(npy_header((rows, 784), "|u1")) == 128
+
+
+def test_a_drawing_without_points_renders_black():
+    d = Drawings.from_dicts([{"drawing": [], "word": "cat", "countrycode": "US",
+                              "recognized": True, "key_id": "1",
+                              "timestamp": "2017-03-02 23:25:10 UTC"}])
+    assert not official_bitmaps(d).any()
