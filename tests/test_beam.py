@@ -336,8 +336,17 @@ def test_an_object_store_dataset_is_replaced_only_with_overwrite(store, tmp_path
     assert [k for k in store.OBJECTS if ".g.tmp-" in k] == []
 
 
-def test_an_object_store_publish_moves_the_manifest_first_and_the_shards_last(
-        store, tmp_path, monkeypatch):
+@pytest.mark.parametrize("kind, metadata, data", [
+    ("stroke", ["counts.json", "dataset_info.json", "features.json", "label.labels.txt",
+                "labels.txt", "rejected.ndjson"],
+     ["eval-00000-of-00002", "eval-00001-of-00002", "train-00000-of-00002",
+      "train-00001-of-00002"]),
+    ("ink", ["counts.json", "rejected.ndjson", "training.tfrecord.classes"],
+     ["eval.tfrecord-00000-of-00002", "eval.tfrecord-00001-of-00002",
+      "training.tfrecord-00000-of-00002", "training.tfrecord-00001-of-00002"]),
+])
+def test_an_object_store_publish_moves_the_manifest_first_and_the_data_files_last(
+        store, tmp_path, monkeypatch, kind, metadata, data):
     moved: list[list[str]] = []
     real = objects_mod.move
 
@@ -347,11 +356,9 @@ def test_an_object_store_publish_moves_the_manifest_first_and_the_shards_last(
 
     monkeypatch.setattr(objects_mod, "move", spy)
     _into_store("memfs://bucket/data", [SAMPLE / "cat.ndjson"])
-    assert _cli("memfs://bucket/data", "memfs://bucket/out", ["cat"], "--kind", "stroke",
+    assert _cli("memfs://bucket/data", "memfs://bucket/out", ["cat"], "--kind", kind,
                 "--splits", "train=4,eval=2", "--shards", "2", beam=IN_MEMORY) == 0
-    assert moved == [["manifest.json"], ["counts.json", "labels.txt", "rejected.ndjson"],
-                     ["eval-00000-of-00002", "eval-00001-of-00002", "train-00000-of-00002",
-                      "train-00001-of-00002"]]
+    assert moved == [["manifest.json"], metadata, data]
 
 
 def test_leftovers_of_an_object_store_build_are_named_not_removed(store, tmp_path, caplog):

@@ -63,10 +63,12 @@ def name_leftovers(out: BeamPath, name: str) -> None:
 
 def _in_turn(objects: list[BeamPath]) -> list[list[BeamPath]]:
     """The objects of a dataset in the groups a publish handles one after the other: the
-    manifest, the other metadata files, the shards (a group's requests may go together)."""
+    manifest, the other metadata files (the class-names file, counts, rejected lines, the
+    TFDS metadata), the data files (shards, or a file per class); a group's requests may go
+    together."""
     manifest = [p for p in objects if p.name == layout.MANIFEST]
-    metadata = [p for p in objects if p.name in (layout.LABELS, layout.COUNTS, layout.REJECTED)]
-    return [manifest, metadata, [p for p in objects if p not in manifest + metadata]]
+    data = [p for p in objects if layout.is_data_file(p.name)]
+    return [manifest, [p for p in objects if p not in manifest + data], data]
 
 
 def publish_objects(work: BeamPath, targets: dict[str, BeamPath], overwrite: bool) -> None:

@@ -52,6 +52,7 @@ from fastdraw.beam.storage import StoragePath
 from fastdraw.build.assemble import unpack_framed
 from fastdraw.build.checks import (
     check_enough_drawings,
+    make_plans,
     needs_counts,
     repeat_error,
     resolved_splits,
@@ -67,7 +68,7 @@ from fastdraw.build.encode import (
 )
 from fastdraw.build.finish import Built, Written, finish
 from fastdraw.build.options import BuildOptions
-from fastdraw.build.plan import Plan, make_plan
+from fastdraw.build.plan import Plan
 from fastdraw.build.shardfile import ShardFile, StreamShard
 from fastdraw.codecs import Codec
 from fastdraw.errors import BadInputError, BadLineError, BuildError, io_error
@@ -180,7 +181,7 @@ def _plans(counts: list[tuple[int, int]], job: Job) -> dict[str, KindPlan]:
         splits = resolved_splits(job.opts, [n for _, n in sorted(counts)])
     except BuildError as e:
         fail(job, e)
-    plans = {kind: make_plan(s, job.opts.shards, job.opts.seed) for kind, s in splits.items()}
+    plans = make_plans(job.opts, job.codecs, splits)
     warn_small_splits(job.opts, plans)
     return {kind: kind_plan(plan, job.window_rounds(kind)) for kind, plan in plans.items()}
 

@@ -205,13 +205,17 @@ def pinned(path: str | Path) -> Path:
     return Path(os.path.realpath(path))
 
 
+def is_data_file(name: str) -> bool:
+    """Whether a file of this name is a data file of some layout (a shard, a class's file)."""
+    return any(lay.parse_shard(name) or (lay.extension and name.endswith(lay.extension))
+               for lay in LAYOUTS.values())
+
+
 def is_dataset_file(name: str) -> bool:
     """Whether a file of this name is one a dataset of some layout holds (shards or class
     files, the class-names file, counts.json, manifest.json, rejected.ndjson, the TFDS
     metadata)."""
-    return name in _OWN or name.endswith(TFDS_LABELS_SUFFIX) or any(
-        lay.parse_shard(name) or (lay.extension and name.endswith(lay.extension))
-        for lay in LAYOUTS.values())
+    return name in _OWN or name.endswith(TFDS_LABELS_SUFFIX) or is_data_file(name)
 
 
 def foreign_entries(path: Path) -> list[str]:
