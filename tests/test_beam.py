@@ -1,8 +1,9 @@
 """The build on Apache Beam (fastdraw.beam, --runner beam): on Beam's local runner, in its
 in-memory and multi-processing (2 workers) modes, it gives the local build's datasets byte
-for byte (shards, labels.txt, counts.json, rejected.ndjson, manifest.json); a short class, a
-drawing in two classes and --strict stop it as they stop the local build, before any shard
-is written; URLs are read and written through Beam's file systems."""
+for byte (shards or class files, the class-names file, counts.json, rejected.ndjson, the TFDS
+metadata, manifest.json) for every kind, image encoding, compression and input format; a
+short class, a drawing in two classes and --strict stop it as they stop the local build,
+before any shard is written; URLs are read and written through Beam's file systems."""
 
 from __future__ import annotations
 
@@ -22,9 +23,10 @@ import fastdraw.beam
 from fastdraw.beam import objects as objects_mod
 from fastdraw.beam import pipeline as pipeline_mod
 from fastdraw.beam.pipeline import kind_plan
-from fastdraw.build import build
+from fastdraw.build import build, classfiles
 from fastdraw.build.plan import make_plan
 from fastdraw.cli import main
+from fastdraw.dataset import npz as npz_mod
 from fastdraw.errors import BadInputError, BuildError
 
 IN_MEMORY = ["--direct_running_mode=in_memory"]
@@ -50,10 +52,10 @@ def writes(monkeypatch) -> list[str]:
     opened: list[str] = []
 
     class Spy(pipeline_mod.NewFile):
-        def __init__(self, path, scratch, shard=True):
+        def __init__(self, path, scratch, shard=True, compression="none"):
             if shard:
                 opened.append(str(path))
-            super().__init__(path, scratch, shard)
+            super().__init__(path, scratch, shard, compression)
 
     monkeypatch.setattr(pipeline_mod, "NewFile", Spy)
     return opened
@@ -118,19 +120,103 @@ def test_multi_processing_with_2_workers_gives_the_raw_golden_case_s_bytes(tmp_p
     assert _datasets(tmp_path / "beam") == _datasets(tmp_path / "local")
 
 
-def test_shards_of_many_windows_give_the_same_bytes(volume, tmp_path, caplog):
+# Builds of what the golden cases (img and stroke records, int64 images, uncompressed, from
+# ndjson) leave out: every other kind and its options, image encoding, compression and input
+# format; (classes, source, args) as golden_builds.input_dir makes the source.
+FORMATS: dict[str, tuple[list[str], str, list[str]]] = {
+    "every-kind-png": (["eye", "mouth", "table"], "simplified", [
+        "--kind", "img,stroke,bitmap,ink,sketchrnn", "--img-encoding", "png",
+        "--bitmap-size", "32", "--rdp", "1.5", "--splits", "train=30,valid=10,test=10",
+        "--shards", "2"]),
+    "bytes-zlib-fractions": (["eye", "mouth", "sea turtle", "table"], "simplified", [
+        "--kind", "img,ink,bitmap", "--img-encoding", "bytes", "--compression", "zlib",
+        "--splits", "train=0.7,eval=0.2,test=0.1", "--shards", "3", "--include-unrecognized"]),
+    "binary-int64-gzip": (["eye", "mouth", "table"], "binary", [
+        "--kind", "img,stroke,ink", "--compression", "gzip", "--splits", "train=20,eval=5",
+        "--shards", "2", "--seed", "5"]),
+    "binary-gz-sketchrnn-bitmap": (["eye", "mouth"], "binary-gz", [
+        "--kind", "sketchrnn,bitmap", "--splits", "train=50,valid=20,test=10"]),
+}
+MAGIC = {"gzip": b"\x1f\x8b", "zlib": b"\x78"}  # the first bytes of a compressed shard
+
+
+@pytest.mark.parametrize("name", sorted(FORMATS))
+def test_in_memory_gives_the_local_bytes_of_every_kind_and_format(name, tmp_path):
+    classes, source, args = FORMATS[name]
+    data = input_dir(source, classes, tmp_path)
+    assert _cli(data, tmp_path / "local", classes, *args) == 0
+    assert _cli(data, tmp_path / "beam", classes, *args, beam=IN_MEMORY) == 0
+    local, beam = _datasets(tmp_path / "local"), _datasets(tmp_path / "beam")
+    assert beam == local
+    kinds = args[args.index("--kind") + 1].split(",")
+    assert sorted(local) == sorted(f"g_{k}" for k in kinds)
+    compression = args[args.index("--compression") + 1] if "--compression" in args else "none"
+    encoding = args[args.index("--img-encoding") + 1] if "--img-encoding" in args else "int64"
+    for kind in kinds:
+        files = local[f"g_{kind}"]
+        manifest = json.loads(files["manifest.json"])
+        assert ("compression" in manifest["made_with"]) == (compression != "none")
+        if kind == "img":
+            assert manifest["options"]["img_encoding"] == encoding
+            assert ("png" in json.dumps(manifest["made_with"])) == (encoding == "png")
+        if kind == "sketchrnn":
+            assert sorted(n for n in files if n.endswith(".npz")) == [f"{c}.npz" for c in classes]
+            continue
+        assert manifest["options"]["compression"] == compression
+        assert ("dataset_info.json" in files) == (kind != "ink")
+        shards = [files[n] for n in manifest["shards"] if files[n]]
+        assert shards and all(s.startswith(MAGIC.get(compression, b"")) for s in shards)
+
+
+def test_multi_processing_with_2_workers_gives_the_local_bytes_of_every_kind(tmp_path):
+    classes, source, args = FORMATS["every-kind-png"]
+    assert _cli(SAMPLE, tmp_path / "local", classes, *args) == 0
+    assert _cli(SAMPLE, tmp_path / "beam", classes, *args, beam=MULTI) == 0
+    local, beam = _datasets(tmp_path / "local"), _datasets(tmp_path / "beam")
+    assert beam == local and len(local) == 5
+
+
+@pytest.mark.parametrize("compression", ["none", "gzip"])
+def test_shards_of_many_windows_give_the_same_bytes(volume, tmp_path, caplog, compression):
     """Windows of one round of img records: every shard is assembled from its parts."""
     classes, files = volume
     splits = {"img": {"train": 300, "eval": 40}, "stroke": {"train": 450, "eval": 50}}
-    build(options(classes, files, tmp_path / "local", splits, shards=3))
+    build(options(classes, files, tmp_path / "local", splits, shards=3,
+                  compression=compression))
     with caplog.at_level("INFO", logger="fastdraw.beam"):
-        fastdraw.beam.build(options(classes, files, tmp_path / "beam", splits, shards=3),
-                            IN_MEMORY, window_bytes=20_000)
+        fastdraw.beam.build(options(classes, files, tmp_path / "beam", splits, shards=3,
+                                    compression=compression), IN_MEMORY, window_bytes=20_000)
     for kind in splits:
         assert tree(tmp_path / f"beam/t_{kind}") == tree(tmp_path / f"local/t_{kind}")
-    counters = re.search(r"Beam counters: .*?(\d+) windows written.*?(\d+) shards written",
+    counters = re.search(r"Beam counters: .*?(\d+) windows written.*?(\d+) files written",
                          caplog.text)
     assert counters and int(counters[1]) > 10 * int(counters[2]) == 10 * 12
+
+
+def test_class_files_of_many_windows_and_batches_give_the_same_bytes(volume, tmp_path,
+                                                                     monkeypatch, caplog):
+    """sketch-rnn's files: each split of a class is assembled from many windows' parts, and
+    written in the local build's batches (a batch is a run of the array's pickle), several a
+    split here."""
+    monkeypatch.setattr(classfiles, "WINDOW", 6_000)
+    classes, files = volume
+    splits = {"sketchrnn": {"train": 300, "valid": 60, "test": 40}}
+    build(options(classes, files, tmp_path / "local", splits))
+    batches: list[int] = []
+    real = npz_mod._Items.add
+
+    def add(items, pickled, count):
+        batches.append(count)
+        real(items, pickled, count)
+
+    monkeypatch.setattr(npz_mod._Items, "add", add)
+    with caplog.at_level("INFO", logger="fastdraw.beam"):
+        fastdraw.beam.build(options(classes, files, tmp_path / "beam", splits), IN_MEMORY,
+                            window_bytes=9_000)
+    assert tree(tmp_path / "beam/t_sketchrnn") == tree(tmp_path / "local/t_sketchrnn")
+    assert sum(batches) == 400 * 3 and len(batches) > 3 * 3
+    windows = re.search(r"Beam counters: .*?(\d+) windows written", caplog.text)
+    assert windows and int(windows[1]) > 3 * 3 and int(windows[1]) != len(batches)
 
 
 def test_the_driver_logs_the_local_summary(tmp_path, caplog):
@@ -148,7 +234,7 @@ def test_the_driver_logs_the_local_summary(tmp_path, caplog):
     assert [m for m in beam if "built" not in m] == [m for m in local if "built" not in m]
     assert len(beam) == 3 and re.match(r"built 32 examples in [\d.]+ s", beam[-1])
     assert re.search(r"Beam counters: 32 examples encoded, 16 drawings used, 0 bad lines, "
-                     r"\d+ windows written, 32 examples written, 40 shards written", caplog.text)
+                     r"\d+ windows written, 32 examples written, 40 files written", caplog.text)
     assert re.search(r"a worker held \d+-\d+ MiB while it wrote a window", caplog.text)
 
 

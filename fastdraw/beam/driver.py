@@ -215,7 +215,7 @@ def _cause(exc: BaseException) -> str:
 def _record_bytes(opts: BuildOptions, codecs: dict[str, Codec]) -> dict[str, int]:
     """Framed bytes of a record of each kind, about (a quarter more than the mean of the first
     usable drawings of the first class file), to size the windows."""
-    warmup(list(codecs.values()))
+    warmup(list(codecs.values()), [f for f in opts.files if isinstance(f, Path)])
     sample = None
     path = str(opts.files[0])
     try:

@@ -72,6 +72,11 @@ class ShardFile:
         self._digest = hashlib.sha256()
         self.sha256 = ""
 
+    @property
+    def size(self) -> int:
+        """Bytes of the file as written so far (deflated, with a compression)."""
+        return self._size
+
     def reserve(self, n: int) -> np.ndarray:
         """Room for the next ``n`` bytes, uint8 (valid until ``commit``)."""
         if self._deflate is None:
@@ -166,12 +171,18 @@ class ShardFile:
 
 class StreamShard:
     """Writes a shard to ``stream`` (which it closes) from bytes placed with ``reserve`` and
-    ``commit``, as `ShardFile` does to a local file: each commit writes what was reserved."""
+    ``commit``, as `ShardFile` does to a local file, deflated first by the same compressor
+    with a ``compression``: each commit writes what was reserved.  ``sha256`` and ``size``
+    are of the bytes written, ``sha256`` once closed."""
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: BinaryIO, compression: str = "none") -> None:
         self._stream = stream
+        self._deflate = compressor(compression)
         self._buf = np.empty(0, dtype=np.uint8)
         self._n = 0
+        self._digest = hashlib.sha256()
+        self.size = 0
+        self.sha256 = ""
 
     def reserve(self, n: int) -> np.ndarray:
         """Room for the next ``n`` bytes, uint8 (valid until ``commit``)."""
@@ -181,13 +192,23 @@ class StreamShard:
         return self._buf[:n]
 
     def commit(self) -> None:
-        """Writes the reserved bytes."""
-        write_stream(self._stream, self._buf[:self._n])
+        """Writes the reserved bytes (deflated, with a compression)."""
+        data = self._buf[:self._n]
+        self._write(data if self._deflate is None else self._deflate.compress(data))
         self._n = 0
 
+    def _write(self, data: bytes | np.ndarray) -> None:
+        self._digest.update(data)
+        self.size += len(data)
+        write_stream(self._stream, data)
+
     def close(self) -> None:
-        """Closes the stream (which may be when an object store makes the object)."""
+        """Writes what the compressor holds and closes the stream (which may be when an object
+        store makes the object)."""
+        if self._deflate is not None:
+            self._write(self._deflate.flush())
         self._stream.close()
+        self.sha256 = self._digest.hexdigest()
 
 
 def write_stream(stream: BinaryIO, data: bytes | memoryview | np.ndarray) -> None:
