@@ -23,7 +23,7 @@ import fastdraw.beam
 from fastdraw.beam import objects as objects_mod
 from fastdraw.beam import pipeline as pipeline_mod
 from fastdraw.beam.pipeline import kind_plan
-from fastdraw.build import build, classfiles
+from fastdraw.build import BuildOptions, build, classfiles
 from fastdraw.build.plan import make_plan
 from fastdraw.cli import main
 from fastdraw.dataset import npz as npz_mod
@@ -381,6 +381,90 @@ def test_urls_are_read_and_written_through_beam_s_file_systems(store, tmp_path):
     assert sorted({key.split("/")[3] for key in store.OBJECTS}) == ["data", "out"]
     assert sorted({key.split("/")[4] for key in store.OBJECTS if "/out/" in key}) == [
         "g_img", "g_stroke"]
+
+
+URL_FORMATS = {
+    "binary-png-gzip": (["eye", "mouth", "table"], "binary", [
+        "--kind", "img,ink", "--img-encoding", "png", "--compression", "gzip",
+        "--splits", "train=20,eval=5", "--shards", "2"]),
+    "binary-gz-class-files": (["eye", "mouth"], "binary-gz", [
+        "--kind", "sketchrnn,bitmap,stroke", "--splits", "train=30,valid=10,test=5"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(URL_FORMATS))
+def test_binary_files_of_urls_give_an_object_store_the_local_bytes(name, store, tmp_path):
+    classes, source, args = URL_FORMATS[name]
+    data = input_dir(source, classes, tmp_path)
+    _into_store("memfs://bucket/data", sorted(data.iterdir()))
+    assert _cli(data, tmp_path / "local", classes, *args) == 0
+    assert _cli("memfs://bucket/data", "memfs://bucket/out", classes, *args,
+                beam=IN_MEMORY) == 0
+    kinds = args[args.index("--kind") + 1].split(",")
+    for kind in kinds:
+        assert store.under(f"memfs://bucket/out/g_{kind}") == tree(tmp_path / f"local/g_{kind}")
+    assert sorted({key.split("/")[4] for key in store.OBJECTS if "/out/" in key}) == sorted(
+        f"g_{k}" for k in kinds)
+
+
+def test_compressed_shards_of_many_windows_on_an_object_store_give_the_local_bytes(
+        volume, store, tmp_path):
+    """The shards' writer on an object store (StreamShard) deflates the parts as the local
+    build's ShardFile deflates its windows."""
+    classes, files = volume
+    _into_store("memfs://bucket/data", files)
+    splits = {"img": {"train": 300, "eval": 40}, "stroke": {"train": 450, "eval": 50}}
+    build(options(classes, files, tmp_path / "local", splits, shards=3, compression="zlib"))
+    fastdraw.beam.build(BuildOptions(
+        classes=classes, files=[f"memfs://bucket/data/{f.name}" for f in files], name="t",
+        out="memfs://bucket/out", splits=splits, shards=3, compression="zlib", workers=2,
+        progress=False), IN_MEMORY, window_bytes=20_000)
+    for kind in splits:
+        assert store.under(f"memfs://bucket/out/t_{kind}") == tree(tmp_path / f"local/t_{kind}")
+
+
+def test_a_bad_record_of_a_binary_file_of_a_url_is_rejected_as_locally(store, tmp_path):
+    data = input_dir("binary", ["eye"], tmp_path)
+    eye = data / "eye.bin"
+    raw = bytearray(eye.read_bytes())
+    at = 0
+    for _ in range(2):  # to the third record: header, strokes, each its points' x and y
+        strokes, at = int.from_bytes(raw[at + 15:at + 17], "little"), at + 17
+        for _ in range(strokes):
+            at += 2 + 2 * int.from_bytes(raw[at:at + 2], "little")
+    raw[at + 10] = 7  # its recognized flag: neither 0 nor 1
+    eye.write_bytes(bytes(raw))
+    _into_store("memfs://bucket/data", [eye])
+    args = ["--kind", "stroke", "--splits", "train=8", "--include-unrecognized"]
+    assert _cli(data, tmp_path / "local", ["eye"], *args) == 0
+    assert _cli("memfs://bucket/data", "memfs://bucket/out", ["eye"], *args,
+                beam=IN_MEMORY) == 0
+    local = (tmp_path / "local/g_stroke/rejected.ndjson").read_text("utf-8")
+    beam = store.OBJECTS["memfs://bucket/out/g_stroke/rejected.ndjson"].decode("utf-8")
+    assert beam == local.replace(str(eye), "memfs://bucket/data/eye.bin") != local
+    assert [json.loads(line)["line"] for line in beam.splitlines()] == [3]
+    assert store.OBJECTS["memfs://bucket/out/g_stroke/train-00000-of-00010"] == (
+        tmp_path / "local/g_stroke/train-00000-of-00010").read_bytes()
+
+
+def test_class_files_of_urls_are_found_as_locally_by_format(store, caplog):
+    from fastdraw.beam.storage import BeamPath
+
+    for name in ["cat.ndjson", "cat.bin", "dog.bin.gz", "eye.ndjson.gz"]:
+        store.OBJECTS[f"memfs://bucket/data/{name}"] = b""
+    data = BeamPath("memfs://bucket/data")
+    with caplog.at_level("INFO", logger="fastdraw.beam"):
+        assert fastdraw.beam.class_files(["cat", "dog", "eye"], data) == [
+            "memfs://bucket/data/cat.ndjson", "memfs://bucket/data/dog.bin.gz",
+            "memfs://bucket/data/eye.ndjson.gz"]
+    assert "cat: both kinds of class file in memfs://bucket/data; reading the ndjson" in (
+        caplog.text)
+    assert fastdraw.beam.class_files(["cat", "dog"], data, "binary") == [
+        "memfs://bucket/data/cat.bin", "memfs://bucket/data/dog.bin.gz"]
+    with pytest.raises(BuildError, match=r"1 class file is missing: memfs://bucket/data/eye\.bin "
+                                         r"\(the public bucket holds gs://quickdraw_dataset/full/"
+                                         r"binary/<class>\.bin\)"):
+        fastdraw.beam.class_files(["cat", "eye"], data, "binary")
 
 
 def test_rejected_lines_of_a_url_name_the_url(store, tmp_path):

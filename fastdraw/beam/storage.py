@@ -9,6 +9,7 @@ the driver and in every worker that unpickles the build's steps.
 from __future__ import annotations
 
 import io
+import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,7 +19,10 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from fastdraw.errors import BuildError
-from fastdraw.sources import CLASS_FILE_SUFFIXES, remote
+from fastdraw.sources import FORMATS, remote
+from fastdraw.sources.base import bucket_format
+
+log = logging.getLogger(__name__)
 
 RAW = CompressionTypes.UNCOMPRESSED  # objects are read and written as they are stored
 
@@ -108,23 +112,36 @@ def move(sources: list[BeamPath], targets: list[BeamPath]) -> None:
         FileSystems.rename([p.url for p in sources], [p.url for p in targets])
 
 
-def class_files(classes: list[str], data: BeamPath) -> list[str]:
-    """Every class's file in ``data`` (``<class>.ndjson``, or another suffix of the input
-    formats), found with one listing: their URLs."""
+def class_files(classes: list[str], data: BeamPath, fmt: str | None = None) -> list[str]:
+    """Every class's file in ``data``, found with one listing, as the local build finds them
+    (fastdraw.cli.build): of bucket format ``fmt`` (``<class>.bin`` for binary,
+    ``<class>.ndjson`` else; plain or .gz), or with None of any format, the first of
+    `FORMATS` where a class has several (said once): their URLs."""
+    wanted = bucket_format(fmt) if fmt else None
     names = {p.name for p in data.objects() if p.parent == data}
-    found, missing = [], []
+    found, missing, both = [], [], []
     for name in classes:
-        suffix = next((s for s in CLASS_FILE_SUFFIXES if f"{name}{s}" in names), None)
-        if suffix is None:
-            missing.append(str(data / f"{name}.ndjson"))
-        else:
-            found.append(str(data / f"{name}{suffix}"))
+        have = [f for f in ([wanted] if wanted else FORMATS)
+                if any(f"{name}{s}" in names for s in f.suffixes)]
+        if not have:
+            missing.append(str(data / f"{name}{(wanted or FORMATS[0]).suffixes[0]}"))
+            continue
+        if len(have) > 1:
+            both.append(name)
+        found.append(str(data / next(f"{name}{s}" for s in have[0].suffixes
+                                     if f"{name}{s}" in names)))
     if missing:
+        example = f"full/{fmt or 'simplified'}/<class>{(wanted or FORMATS[0]).suffixes[0]}"
         raise BuildError(f"{len(missing)} class file{'s are' if len(missing) > 1 else ' is'} "
                          f"missing: {', '.join(missing[:5])}"
                          + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-                         + " (the public bucket holds gs://quickdraw_dataset/full/simplified/"
-                         "<class>.ndjson): check --data and --classes")
+                         + f" (the public bucket holds gs://quickdraw_dataset/{example}): "
+                         "check --data, --classes and --format")
+    if both:
+        log.info("%s: both kinds of class file in %s; reading the %s ones (--format binary "
+                 "reads the others)", ", ".join(both[:5]) + (
+                     f" and {len(both) - 5} more" if len(both) > 5 else ""), data,
+                 FORMATS[0].name)
     return found
 
 

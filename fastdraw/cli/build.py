@@ -258,7 +258,7 @@ def _run_beam(args: argparse.Namespace) -> None:
     def input_files(classes: list[str], data: Any, **kw: Any) -> list:
         if isinstance(data, Path):
             return _input_files(classes, data, **kw)
-        return on_beam.class_files(classes, data)
+        return on_beam.class_files(classes, data, kw["fmt"])
 
     on_beam.build(options_from_args(args, on_beam.storage_path, input_files),
                   args.pipeline_args)
