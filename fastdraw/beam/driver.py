@@ -51,7 +51,7 @@ from fastdraw.sources import open_source, remote
 
 log = logging.getLogger(__name__)
 
-WINDOW_BYTES = 32 << 20  # framed bytes of a shard's window: what a worker holds per element
+WINDOW_BYTES = 32 << 20  # record bytes of a unit's window: what a worker holds per element
 SAMPLE = 256  # drawings of the first class file whose records size the windows
 UNSAMPLED = 16 << 10  # record bytes assumed when the first class file has no usable drawing
 

@@ -6,9 +6,10 @@ What the move costs: an object store moves an object by copying it on its side a
 the original (GCS: a rewrite, S3: CopyObject), so two billed requests per object and no
 byte through the driver; S3 copies at a speed in proportion to the object's size.  What it
 cannot give is one atomic step: for each dataset, its old objects go (manifest.json first),
-then the new ones come, manifest.json first and the shards last.  A reader that starts
-meanwhile finds a manifest whose shards are not all there yet, and fails, naming the
-missing one (so does `verify`); once the last shard has moved, the dataset is whole.  A
+then the new ones come, manifest.json first and the data files (shards, or class files)
+last.  A reader that starts meanwhile finds a manifest whose data files are not all there
+yet, and fails, naming the missing one (so does `verify`); once the last one has moved, the
+dataset is whole.  A
 build interrupted during the move leaves it so: run the build again.  Builds on an object
 store do not take turns (there is no lock), so two builds of one name into one ``--out`` at
 once must be avoided; the temporaries a killed build left are named, not removed.
