@@ -4,9 +4,9 @@ with Beam's shuffle where the local build has its spool.
 The steps, in order (each a named step of the pipeline):
 
 1. ``Count`` (splits given as fractions only): every class file's usable drawings
-   (`fastdraw.build.encode.count_task`), and ``Plan``: the seeded plan of every kind
-   (`fastdraw.build.plan.make_plan`), computed once, as locally, and seen by every later
-   step as a side input.
+   (`fastdraw.build.encode.count_task`), and ``Plan``: the seeded plan of every kind, in
+   its layout (`fastdraw.build.checks.make_plans`), computed once, as locally, and seen by
+   every later step as a side input.
 2. ``Encode``, one element per class: its file read and encoded with the kinds' codecs
    (`fastdraw.build.encode.EncodedRange`); every packed record keyed by its place: (kind,
    unit, window of the unit's rounds), with its round's place in the unit and its class,
@@ -19,7 +19,7 @@ The steps, in order (each a named step of the pipeline):
    unpacked and framed (`fastdraw.build.assemble.unpack_framed`); a shard of one window is
    written here, whole (compressed as the local build's shard writer compresses); a window
    of a longer shard, or of a class's split, goes to a part file.
-5. ``WriteShards``, one element per data file: its one writer, which writes its windows'
+5. ``WriteFiles``, one element per data file: its one writer, which writes its windows'
    parts in order (or finds it written by ``Assemble``), hashing it: a shard through the
    local build's shard writer (`fastdraw.build.shardfile`), a class's file through its
    (`fastdraw.dataset.npz`, in the local build's batches: `fastdraw.build.classfiles`).
@@ -30,8 +30,9 @@ A worker holds one window of records per element it processes: about ``Job.windo
 of framed records, the window's rounds sized from the record sizes measured before the
 pipeline.  Runners process several elements at once in threads of one process, so the
 steps share no buffer.  Every file a step writes is its attempt's own until whole
-(`NewFile`).  A step that stops the build writes why in the scratch directory before it
-raises, so that the driver can say it as the local build does (`read_failure`).
+(`NewFile`, `NewLocalFile`).  A step that stops the build writes why in the scratch
+directory before it raises, so that the driver can say it as the local build does
+(`read_failure`).
 """
 
 from __future__ import annotations
