@@ -57,7 +57,7 @@ def test_counting_for_fractions_reports_every_file_s_bad_lines(tmp_path, caplog)
 
 
 def test_a_split_count_no_file_can_hold_stops_before_the_plan(tmp_path, monkeypatch):
-    monkeypatch.setattr(builder, "make_plan", None)  # never reached
+    monkeypatch.setattr(builder, "make_plans", None)  # never reached
     files = [SAMPLE / "cat.ndjson", cut_off_gzip(tmp_path, "eye", 600)]
     most = [files[0].stat().st_size // 72, files[1].stat().st_size * 1032 // 72]
     with pytest.raises(BuildError) as e:

@@ -106,9 +106,9 @@ def test_chunks_hold_at_most_chunk_pixels_of_images(kinds, img_size, chunk):
     jobs = tuple(encode_mod.KindJob(
         codec_for(kind, {"img_size": img_size, "line_width": 4, "maximize": True,
                          "notebook_time": False}),
-        "", 10, np.zeros(10, dtype=np.int32), 1) for kind in kinds)
-    task = encode_mod.EncodeTask(0, "cat", "", 0, 0, 10, True, False, False, jobs, "", "")
-    assert encode_mod.chunk_size(task) == chunk
+        10, np.zeros(10, dtype=np.int32), 1) for kind in kinds)
+    r = encode_mod.ClassRange(0, "cat", "", 0, 10, True, False, False, jobs)
+    assert encode_mod.chunk_size(r) == chunk
 
 
 def test_phase_1_counts_every_shard_s_spool_and_final_bytes(volume, tmp_path, monkeypatch):

@@ -1,25 +1,29 @@
-"""ShardFile writes exactly the bytes committed, with O_DIRECT or without, and fails loudly."""
+"""ShardFile writes exactly the bytes committed, with O_DIRECT or without, and fails loudly;
+StreamShard writes the same to a stream, deflated as ShardFile deflates them."""
 
 from __future__ import annotations
 
 import errno
 import fcntl
+import hashlib
+import io
 import os
 
 import numpy as np
 import pytest
 
 from fastdraw.build import shardfile
-from fastdraw.build.shardfile import BLOCK, UNIT, ShardFile
+from fastdraw.build.shardfile import BLOCK, UNIT, ShardFile, StreamShard
 
 # Piece sizes around the block and unit sizes, ones spanning several, and empty ones.
 PIECES = [0, 1, BLOCK - 1, BLOCK, BLOCK + 1, 3 * BLOCK + 17, 0, (3 << 20) + 5, 7, BLOCK - 7,
           UNIT - 1, UNIT, UNIT + BLOCK, 2 * UNIT + 3, 0, UNIT - BLOCK]
 
 
-def _write(path, pieces: list[int], seed: int = 0) -> bytes:
+def _write(path, pieces: list[int], seed: int = 0, writer=ShardFile, compression: str = "none"
+           ) -> bytes:
     rng = np.random.default_rng(seed)
-    f = ShardFile(path)
+    f = writer(path, compression)
     sent = []
     for n in pieces:
         data = rng.integers(0, 256, n, dtype=np.uint8)
@@ -37,6 +41,53 @@ def test_the_file_holds_exactly_the_committed_bytes(tmp_path, pieces):
     want = _write(path, pieces)
     assert path.read_bytes() == want
     assert len(want) == sum(pieces)
+
+
+class _Stingy(io.RawIOBase):
+    """A stream that takes at most 1000 bytes a write, and says when it is closed."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b) -> int:
+        piece = bytes(memoryview(b)[:1000])
+        self.data += piece
+        return len(piece)
+
+
+@pytest.mark.parametrize("pieces", [PIECES[:8], [5], [], [0]])
+def test_a_stream_shard_writes_exactly_the_committed_bytes(pieces):
+    stream = _Stingy()
+    want = _write(stream, pieces, writer=StreamShard)
+    assert bytes(stream.data) == want and stream.closed
+
+
+@pytest.mark.parametrize("compression", ["none", "gzip", "zlib"])
+@pytest.mark.parametrize("pieces", [PIECES[:8], [3, 70000, 0, 12], [], [0]])
+def test_a_stream_shard_writes_the_shard_file_s_bytes(tmp_path, pieces, compression):
+    """Fed the same pieces (a build's windows), the stream gets the local file's bytes, deflated
+    with the compression, and fed them in one piece (as a Beam shard's writer feeds its parts,
+    in other pieces than the local build's windows) the same again; both say the sha256 and
+    size of what they wrote."""
+    local = ShardFile(tmp_path / "shard", compression)
+    data = _write(tmp_path / "shard", pieces, seed=3, writer=lambda *_: local)
+    stream = _Stingy()
+    shard = StreamShard(stream, compression)
+    _write(stream, pieces, seed=3, writer=lambda *_: shard)
+    whole = (tmp_path / "shard").read_bytes()
+    assert bytes(stream.data) == whole and stream.closed
+    assert (shard.sha256, shard.size) == (local.sha256, local.size) == (
+        hashlib.sha256(whole).hexdigest(), len(whole))
+    assert (whole != data) == (compression != "none")
+    one = _Stingy()
+    shard = StreamShard(one, compression)
+    shard.reserve(len(data))[:] = np.frombuffer(data, dtype=np.uint8)
+    shard.commit()
+    shard.close()
+    assert bytes(one.data) == whole
 
 
 def test_o_direct_is_used_where_the_file_system_takes_it(tmp_path):

@@ -2,8 +2,9 @@
 
 A write task streams its shard's records of every class back from the spool
 (fastdraw.build.spool), one window of rounds at a time, puts them round by round in class
-order, unpacks them to the Example's bytes (the kind's codec), frames them and writes the
-shard (fastdraw.build.shardfile, which compresses it if asked), hashing it on the way.
+order, unpacks them to the Example's bytes (the kind's codec), frames them (`unpack_framed`,
+which the Beam build's windows share) and writes the shard (fastdraw.build.shardfile, which
+compresses it if asked), hashing it on the way.
 """
 
 from __future__ import annotations
@@ -31,6 +32,16 @@ class WriteTask:
     sources: tuple[tuple[SpoolSource, ...], ...]  # per class: its ranges' records, in order
     codec: Codec  # the records' kind
     compression: str = "none"  # of the shard file (fastdraw.dataset.tfrecord.COMPRESSIONS)
+
+
+def unpack_framed(codec: Codec, src: np.ndarray, starts: np.ndarray, sizes: np.ndarray,
+                  framed: np.ndarray, out: np.ndarray) -> None:
+    """Packed records ``src[starts[i]:starts[i] + sizes[i]]``, in order, unpacked by ``codec``
+    and framed into ``out`` (uint8, ``framed.sum()`` bytes: record i takes ``framed[i]``), which
+    then holds them as a piece of a TFRecord file."""
+    at = np.concatenate(([0], np.cumsum(framed)[:-1]))
+    codec.unpack(src, starts, sizes, out, at)
+    frame_in_place(out, np.append(at, len(out)))
 
 
 def write_task(t: WriteTask, report: Report) -> str:
@@ -70,9 +81,7 @@ def _write_shard(t: WriteTask, reader: ShardReader, report: Report) -> str:
             w = sizes.shape[1]
             sizes, framed = sizes.T.ravel(), framed.T.ravel()
             out = shard.reserve(int(framed.sum()))
-            at = np.concatenate(([0], np.cumsum(framed)[:-1]))
-            t.codec.unpack(src, starts, sizes, out, at)
-            frame_in_place(out, np.append(at, len(out)))
+            unpack_framed(t.codec, src, starts, sizes, framed, out)
             shard.commit()
             done += w
             written += len(out)

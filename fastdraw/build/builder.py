@@ -33,38 +33,46 @@ bounded and records wait on disk, whatever the input size.
 
 from __future__ import annotations
 
-import json
 import logging
 import multiprocessing as mp
+import os
 import shutil
 import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from fractions import Fraction
-from importlib import metadata
 from pathlib import Path
 
-import numba
 import numpy as np
 
 from fastdraw.build.assemble import WriteTask, write_task
+from fastdraw.build.checks import (
+    check_enough_drawings,
+    check_files_can_hold,
+    checked_codecs,
+    make_plans,
+    needs_counts,
+    repeat_error,
+    resolved_splits,
+    warn_small_splits,
+)
 from fastdraw.build.classfiles import ClassFileTask, write_class_file
 from fastdraw.build.encode import (
+    ClassRange,
     CountTask,
     EncodeResult,
     EncodeTask,
     KindJob,
-    count_lines,
     count_task,
     encode_task,
     plural,
 )
 from fastdraw.build.executor import Executor, Report, worker_pool
+from fastdraw.build.finish import Built, Written, finish, summary
+from fastdraw.build.finish import versions as manifest_versions
 from fastdraw.build.keys import find_repeat, keys_path
 from fastdraw.build.options import BuildOptions
-from fastdraw.build.plan import Plan, class_ranges, make_plan, resolve_splits
+from fastdraw.build.plan import Plan, class_ranges
 from fastdraw.build.publish import (
     current_link_problem,
     interrupt_on_sigterm,
@@ -78,31 +86,20 @@ from fastdraw.build.spool import rejections_path, remove_spool, spool_sources
 from fastdraw.build.warmup import warmup
 from fastdraw.codecs import Codec
 from fastdraw.cpus import usable_cpus
-from fastdraw.dataset import layout
-from fastdraw.dataset.tfrecord import check_compression, compression_settings
 from fastdraw.errors import BuildError
 from fastdraw.progress import Progress, size_text
-from fastdraw.sources import open_source
 
 log = logging.getLogger(__name__)
 
 SPACE_SLACK = 1 << 20  # bytes a build keeps free beyond its shards: files' last blocks, manifests
 
 
-@dataclass
-class Built:
-    """What a build wrote for one kind."""
-
-    kind: str
-    path: Path
-    counts: dict[str, int]  # examples per split, all classes
-    rejected: int
-
-
 # ------------------------------------------------------------------------------- the build
 
 
-def _check_targets(opts: BuildOptions) -> None:
+def check_targets(opts: BuildOptions) -> None:
+    """Stops a build whose datasets cannot be published where they go (see
+    fastdraw.build.publish.target_problem)."""
     if problem := current_link_problem(opts.out, opts.name):
         raise BuildError(problem)
     for kind in opts.splits:
@@ -110,31 +107,11 @@ def _check_targets(opts: BuildOptions) -> None:
             raise BuildError(problem)
 
 
-def _check_files_can_hold(opts: BuildOptions) -> None:
-    """Stops a build whose split counts ask for more drawings per class than some file's size
-    allows (such as a typo in --splits) before the plan takes its time and memory."""
-    counted = {kind: s for kind, s in opts.splits.items()
-               if not any(isinstance(v, Fraction) for v in s.values())}
-    if not counted:
-        return
-    kind, splits = max(counted.items(), key=lambda item: sum(item[1].values()))
-    needed = sum(splits.values())
-    small = [(path, most) for path in opts.files
-             if (most := open_source(path).most_drawings()) < needed]
-    if small:
-        split_text = "+".join(f"{s}={n}" for s, n in splits.items())
-        raise BuildError(
-            f"{kind} asks for {needed} drawings per class ({split_text}), more than "
-            + ", ".join(f"{path} can hold (at most {most}, from its size)" for path, most in small)
-            + ". Nothing was written: ask for fewer examples per class with --splits (counts, "
-            "or fractions such as train=0.7,eval=0.15,test=0.15)")
-
-
 def _fraction_splits(opts: BuildOptions, codecs: dict[str, Codec], pool: Executor
                      ) -> dict[str, dict[str, int]]:
     """Resolves splits given as fractions by counting every class's usable drawings."""
-    if not any(isinstance(v, Fraction) for s in opts.splits.values() for v in s.values()):
-        return {kind: resolve_splits(s, 0) for kind, s in opts.splits.items()}
+    if not needs_counts(opts):
+        return resolved_splits(opts, [])
     tasks = [CountTask(name, str(p), opts.include_unrecognized, opts.strict,
                        tuple(codecs.values())) for name, p in zip(opts.classes, opts.files)]
     counts = [0] * len(tasks)
@@ -148,96 +125,52 @@ def _fraction_splits(opts: BuildOptions, codecs: dict[str, Codec], pool: Executo
                 log.warning("%s: %s; %d %s counted", tasks[i].path, rejected, n, opts.usable())
     finally:
         progress.close()
-    smallest = min(counts)
-    j = counts.index(smallest)
-    log.info("smallest class: %r with %d %s", opts.classes[j], smallest, opts.usable())
-    out = {}
-    for kind, spec in opts.splits.items():
-        out[kind] = resolve_splits(spec, smallest)
-        if sum(out[kind].values()) == 0:
-            raise BuildError(f"the smallest class, {opts.classes[j]!r}, has {smallest} "
-                             f"{opts.usable()}: the split fractions give no example; "
-                             "give the splits as counts, or add drawings")
-        empty = [f"{name}={float(spec[name]):g}" for name, n in out[kind].items()
-                 if n == 0 and spec[name] > 0]
-        if empty:
-            raise BuildError(
-                f"{kind}: {' and '.join(empty)} of the smallest class's {smallest} "
-                f"{opts.usable()} ({opts.classes[j]!r}) rounds down to no example, so "
-                f"{'those splits' if len(empty) > 1 else 'that split'} would be empty. Nothing "
-                "was written: add drawings (the bundled sample is for trying the pipeline: "
-                "leave out --sample and the class files are downloaded), give the splits as "
-                "counts, or ask for =0 to mean an empty split")
-    return out
+    return resolved_splits(opts, counts)
 
 
-BATCH = 100  # the workshop notebooks' batch size: a split with fewer examples gets a warning
-
-
-def _warn_small_splits(opts: BuildOptions, plans: dict[str, Plan]) -> None:
-    """Says which splits hold fewer examples than a batch: a training loop that takes
-    ``steps_per_epoch = examples // batch_size`` takes no step at all on them."""
-    for kind, plan in plans.items():
-        small = [f"{name} {n * len(opts.classes)}" for name, n in plan.splits.items()
-                 if 0 < n * len(opts.classes) < BATCH]
-        if small:
-            log.warning("%s: %s: fewer examples than a batch of %d (steps_per_epoch = "
-                        "examples // batch_size would be 0); for real volume leave out "
-                        "--sample, or ask for more examples with --splits", opts.target(kind),
-                        ", ".join(small), BATCH)
-
-
-def build(opts: BuildOptions) -> list[Built]:
-    """Builds ``<out>/<name>_<kind>/`` for every kind of ``opts.splits``; see the module doc."""
-    if len(opts.files) != len(opts.classes):
-        raise ValueError("one input file per class")
-    if opts.workers < 1:
-        raise BuildError(f"--workers must be at least 1, not {opts.workers}")
-    if opts.shards < 1:
-        raise BuildError(f"--shards must be at least 1, not {opts.shards}")
-    try:
-        check_compression(opts.compression)
-        codecs = {kind: opts.codec(kind) for kind in opts.splits}
-        for codec in codecs.values():
-            codec.check_options()
-    except ValueError as e:
-        raise BuildError(str(e)) from None
-    for kind, codec in codecs.items():
-        lay = layout.layout_of(codec)
-        if problem := lay.split_problem(opts.splits[kind]):
-            raise BuildError(f"--kind {kind}: {problem}")
-        if opts.compression != "none" and not lay.sharded:
-            raise BuildError(f"--kind {kind}: --compression {opts.compression}: the "
-                             f"{lay.name} layout's files are not TFRecord shards; build "
-                             f"{kind} without --compression")
-    if opts.workers > (cpus := usable_cpus()):
-        log.warning("%d workers, and this process may use %d CPU%s: the workers will take "
-                    "turns, which makes the build slower, not faster (--workers %d is the "
-                    "default)", opts.workers, cpus, "" if cpus == 1 else "s", cpus)
-    _check_targets(opts)
+def check_out(opts: BuildOptions) -> None:
+    """Stops a build whose --out is a file, or whose datasets cannot go there."""
+    check_targets(opts)
     if opts.out.exists() and not opts.out.is_dir():
         raise BuildError(f"--out {opts.out} is a file: give a directory (one that does not "
                          "exist yet is created)")
-    _check_files_can_hold(opts)
+
+
+def make_out(opts: BuildOptions) -> None:
+    """Creates the --out directory, if it does not exist."""
     try:
         opts.out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise BuildError(f"cannot create --out {opts.out}: {e.strerror}"
                          + (f" ({e.filename})" if e.filename and str(e.filename) != str(opts.out)
                             else "") + ": give a directory you can write to") from None
-    versions = _versions()
+
+
+def build(opts: BuildOptions) -> list[Built]:
+    """Builds ``<out>/<name>_<kind>/`` for every kind of ``opts.splits``; see the module doc."""
+    if opts.workers < 1:
+        raise BuildError(f"--workers must be at least 1, not {opts.workers}")
+    codecs = checked_codecs(opts)
+    if opts.workers > (cpus := usable_cpus()):
+        log.warning("%d workers, and this process may use %d CPU%s: the workers will take "
+                    "turns, which makes the build slower, not faster (--workers %d is the "
+                    "default)", opts.workers, cpus, "" if cpus == 1 else "s", cpus)
+    check_out(opts)
+    check_files_can_hold(opts)
+    make_out(opts)
+    versions = manifest_versions()
     previous = interrupt_on_sigterm()
     try:
         with taking_turns(opts.out, opts.name) as locked:
             warmup(list(codecs.values()), opts.files)
             t0 = time.monotonic()  # the build's own time, the kernels' apart (logged there)
             remove_leftovers(opts.out, opts.name, locked)
-            _check_targets(opts)  # again: the build that held the lock may have made them
+            check_targets(opts)  # again: the build that held the lock may have made them
             built = _build_in(opts, codecs, versions)
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-    _summary(opts, built, time.monotonic() - t0)
+    summary(opts, built, time.monotonic() - t0)
     return built
 
 
@@ -257,8 +190,8 @@ def _build_in(opts: BuildOptions, codecs: dict[str, Codec], versions: dict[str, 
             tmp[kind].mkdir()
         with _mp_logging(), worker_pool(opts.workers) as pool:
             splits = _fraction_splits(opts, codecs, pool)
-            plans = {kind: _plan(opts, codecs[kind], s) for kind, s in splits.items()}
-            _warn_small_splits(opts, plans)
+            plans = make_plans(opts, codecs, splits)
+            warn_small_splits(opts, plans)
             # Phase 1 spools every class range's records in files that phase 2 reads back.
             ranges = class_ranges(max(plan.rounds for plan in plans.values()),
                                   len(opts.classes), opts.workers)
@@ -268,8 +201,8 @@ def _build_in(opts: BuildOptions, codecs: dict[str, Codec], versions: dict[str, 
             written = _write(opts, codecs, plans, ranges, tmp, pool,
                              sum(int(n[1].sum()) for n in nbytes.values()))
         rejections = _rejection_files(opts, tmp)
-        built = [_finish(opts, codecs[kind], plans[kind], tmp[kind], written[kind], rejections,
-                         cutoffs[kind], versions) for kind in plans]
+        built = [finish(opts, codecs[kind], plans[kind], tmp[kind], written[kind], rejections,
+                        cutoffs[kind], versions) for kind in plans]
         for path in tmp.values():
             remove_spool(path)
         publish(work, opts.name, {kind: opts.target(kind) for kind in tmp}, opts.overwrite)
@@ -277,13 +210,6 @@ def _build_in(opts: BuildOptions, codecs: dict[str, Codec], versions: dict[str, 
         shutil.rmtree(work, ignore_errors=True)
         raise
     return built
-
-
-def _plan(opts: BuildOptions, codec: Codec, splits: dict[str, int]) -> Plan:
-    """A kind's seeded plan, its shards named in the kind's layout (a layout of one file per
-    class has no shards: a split is one place in the spool)."""
-    kind_layout = layout.layout_of(codec)
-    return make_plan(splits, opts.shards if kind_layout.sharded else 1, opts.seed, kind_layout)
 
 
 def _spool(tmp: dict[str, Path]) -> Path:
@@ -304,11 +230,7 @@ def _check_repeats(opts: BuildOptions, ranges: list[list[tuple[int, int]]],
              for part in range(len(ranges[j]))]
     repeat = find_repeat(files)
     if repeat is not None:
-        key, a, line_a, b, line_b = repeat
-        raise BuildError(f"key_id {key} is in {opts.files[a]} line {line_a} and in "
-                         f"{opts.files[b]} line {line_b}: one drawing in two classes would be "
-                         "in two places of the dataset, maybe in two splits. Nothing was "
-                         "written: delete it from one of the files")
+        raise repeat_error(opts, repeat)
 
 
 def _encode(opts: BuildOptions, codecs: dict[str, Codec], plans: dict[str, Plan],
@@ -320,15 +242,13 @@ def _encode(opts: BuildOptions, codecs: dict[str, Codec], plans: dict[str, Plan]
     tasks = []
     for j, path in enumerate(opts.files):
         for part, (a, b) in enumerate(ranges[j]):
-            jobs = tuple(
-                KindJob(codecs[kind], str(tmp[kind]), plan.rounds,
-                        plan.shard_id[a:min(b, plan.rounds)], plan.shard_count)
-                for kind, plan in plans.items())
-            tasks.append(EncodeTask(j, opts.classes[j], str(path), part, a, b,
-                                    part == len(ranges[j]) - 1, opts.include_unrecognized,
-                                    opts.strict, jobs, str(rejections[j]),
-                                    str(keys_path(_spool(tmp), j, part))))
-    tasks.sort(key=lambda t: -t.end)  # the longest reads first
+            jobs = tuple(KindJob(codecs[kind], plan.rounds, plan.shard_id[a:min(b, plan.rounds)],
+                                 plan.shard_count) for kind, plan in plans.items())
+            r = ClassRange(j, opts.classes[j], str(path), a, b, part == len(ranges[j]) - 1,
+                           opts.include_unrecognized, opts.strict, jobs)
+            tasks.append(EncodeTask(r, part, tuple(str(tmp[kind]) for kind in plans),
+                                    str(rejections[j]), str(keys_path(_spool(tmp), j, part))))
+    tasks.sort(key=lambda t: -t.range.end)  # the longest reads first
     total = sum(plan.rounds for plan in plans.values()) * len(opts.classes)
     log.info("encoding %d examples of %s (%s) with %d workers", total,
              plural(len(opts.classes), "class"), ", ".join(plans), opts.workers)
@@ -339,28 +259,13 @@ def _encode(opts: BuildOptions, codecs: dict[str, Codec], plans: dict[str, Plan]
               for kind, plan in plans.items()}
     try:
         for i, result in pool.run(encode_task, tasks, progress.update):
-            if tasks[i].last:
-                results[tasks[i].label] = result
+            if tasks[i].range.last:
+                results[tasks[i].range.label] = result
             for kind, n in result.nbytes.items():
                 nbytes[kind] += n
     finally:
         progress.close()
-    short = []
-    for kind, plan in plans.items():
-        few = [(opts.classes[j], r) for j, r in sorted(results.items())
-               if r.usable < plan.rounds]
-        if few:
-            split_text = "+".join(f"{s}={n}" for s, n in plan.splits.items())
-            short.append(f"{kind} needs {plan.rounds} {opts.usable()} per class ({split_text}); "
-                         "too few in " + ", ".join(
-                             f"{c!r} ({r.usable}" + (f"; {r.rejected}" if r.rejected.count
-                                                     else "") + ")" for c, r in few))
-    if short:
-        raise BuildError("not enough drawings: " + "; ".join(short) + ". Nothing was written: "
-                         "ask for fewer examples per class with --splits (counts, or fractions "
-                         "such as train=0.7,eval=0.15,test=0.15)"
-                         + ("" if opts.include_unrecognized else
-                            ", or add --include-unrecognized"))
+    check_enough_drawings(opts, plans, results)
     log.info("encoded in %.2f s; the shards will take %s%s", time.monotonic() - t0,
              ", ".join(f"{size_text(int(n[1].sum()))} ({kind})" for kind, n in nbytes.items()),
              f" before {opts.compression} compression" if opts.compression != "none" else "")
@@ -393,11 +298,11 @@ def _check_space(opts: BuildOptions, nbytes: dict[str, np.ndarray]) -> None:
 
 def _write(opts: BuildOptions, codecs: dict[str, Codec], plans: dict[str, Plan],
            ranges: list[list[tuple[int, int]]], tmp: dict[str, Path], pool: Executor,
-           nbytes: int) -> dict[str, dict[str, tuple[int, str]]]:
+           nbytes: int) -> dict[str, dict[str, Written]]:
     """Phase 2, a task per data file (a shard, or a class's file in a layout of one file per
     class), reading the spool of phase 1's class ``ranges`` (``nbytes``: what phase 1
-    counted the files would take); returns every kind's data files, each with its records
-    and sha256."""
+    counted the files would take); returns every kind's data files, each with its records,
+    sha256 and size."""
     tasks: list[WriteTask | ClassFileTask] = []
     names: list[tuple[str, str, int]] = []  # kind, file, records
     classes = len(opts.classes)
@@ -424,11 +329,12 @@ def _write(opts: BuildOptions, codecs: dict[str, Codec], plans: dict[str, Plan],
     total = sum(records for _, _, records in names)
     t0 = time.monotonic()
     progress = Progress("write", total, "ex", opts.progress)
-    written: dict[str, dict[str, tuple[int, str]]] = {kind: {} for kind in plans}
+    written: dict[str, dict[str, Written]] = {kind: {} for kind in plans}
     try:
         for i, digest in pool.run(_write_task, [tasks[i] for i in order], progress.update):
             kind, file, records = names[order[i]]
-            written[kind][file] = (records, digest)
+            written[kind][file] = Written(records, digest,
+                                          os.path.getsize(tmp[kind] / file))
     finally:
         progress.close()
     seconds = time.monotonic() - t0
@@ -446,81 +352,6 @@ def _write_task(t: WriteTask | ClassFileTask, report: Report) -> str:
     if isinstance(t, ClassFileTask):
         return write_class_file(t, report)
     return write_task(t, report)
-
-
-def _versions() -> dict[str, str]:
-    """The versions a manifest records, read before any work (a fastdraw that is not
-    installed, and so has no version, fails here rather than after the build)."""
-    try:
-        fastdraw = metadata.version("fastdraw")
-    except metadata.PackageNotFoundError:
-        raise BuildError("fastdraw is not installed, so its version (which every manifest "
-                         "records) is unknown: install it (pip install -e . in the clone) and "
-                         "run it from a directory that does not hold the clone") from None
-    return {"fastdraw": fastdraw, "numpy": np.__version__, "numba": numba.__version__}
-
-
-def _finish(opts: BuildOptions, codec: Codec, plan: Plan, tmp: Path,
-            written: dict[str, tuple[int, str]], rejections: list[Path], cutoff: list[int],
-            versions: dict[str, str]) -> Built:
-    """Writes the class-names file (labels.txt), counts.json, rejected.ndjson, the TFDS
-    metadata (of a layout TFDS reads) and manifest.json of one kind (the manifest sealing the
-    others and the data files ``written``, each with its records and sha256: see
-    fastdraw.dataset.layout)."""
-    def used_rejections() -> Iterator[str]:  # every class's, up to its last used line
-        for src, cut in zip(rejections, cutoff):
-            with open(src, encoding="utf-8") as f:
-                yield from (line for line in f if json.loads(line)["line"] < cut)
-
-    kind, classes = codec.kind, len(opts.classes)
-    counts = {split: n * classes for split, n in plan.splits.items()}
-    files = {}
-    if plan.layout.labels is not None:
-        files[plan.layout.labels] = layout.write_labels(tmp, opts.classes, plan.layout)
-    files[layout.COUNTS] = layout.write_counts(tmp, counts)
-    rejected, files[layout.REJECTED] = layout.write_rejected(tmp, used_rejections())
-    record_options = opts.record_options()
-    options = {"splits": plan.splits, "shards": plan.shards, "seed": opts.seed,
-               **{name: record_options[name] for name in codec.recorded_options},
-               "include_unrecognized": opts.include_unrecognized}
-    made_with = codec.made_with()
-    if plan.layout.sharded:
-        options["compression"] = opts.compression
-        if opts.compression != "none":
-            made_with["compression"] = compression_settings(opts.compression)
-    manifest = {
-        "format": layout.FORMAT,
-        "kind": kind,
-        "name": opts.name,
-        "classes": list(opts.classes),
-        "options": options,
-        "versions": versions,
-        "made_with": made_with,
-        "records": plan.rounds * classes,
-        "rejected": rejected,
-        "shards": {name: {"records": records, "sha256": sha256}
-                   for name, (records, sha256) in written.items()},
-    }
-    if plan.layout.tfds:
-        files.update(layout.write_tfds(tmp, manifest, codec))
-    layout.write_manifest(tmp, {**manifest, "files": files})
-    return Built(kind, opts.target(kind), counts, rejected)
-
-
-def _summary(opts: BuildOptions, built: list[Built], seconds: float) -> None:
-    total = 0
-    for b in built:
-        n = sum(b.counts.values())
-        total += n
-        log.info("%s: %s (%s, %d examples), %s", b.path,
-                 ", ".join(f"{s} {c}" for s, c in b.counts.items()),
-                 plural(len(opts.classes), "class"), n,
-                 count_lines(b.rejected, "rejected"))
-        if b.rejected:
-            log.warning("%s skipped: see %s", count_lines(b.rejected, "bad input"),
-                        b.path / "rejected.ndjson")
-    log.info("built %d examples in %.1f s (%.0f examples/s)", total, seconds,
-             total / max(seconds, 1e-9))
 
 
 @contextmanager

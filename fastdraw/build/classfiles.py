@@ -1,10 +1,11 @@
 """Phase 2 of a build for layouts of one file per class (sketch-rnn's ``<class>.npz``).
 
 A class-file task streams one class's records back from the spool, split by split in the
-plan's round order, one window at a time, unpacks them with the kind's codec (a drawing's
-pickle) and writes them as that split's array of the class's file (fastdraw.dataset.npz),
-then hashes the file.  The plan of such a kind has one shard id per split, so the spool
-holds each split's records of a class in one place.
+plan's round order, one window at a time (`batch_drawings`, which the Beam build's writer
+takes too: a window is one batch of the array's pickle, so it shapes the file's bytes),
+unpacks them with the kind's codec (a drawing's pickle) and writes them as that split's array
+of the class's file (fastdraw.dataset.npz), then hashes the file.  The plan of such a kind
+has one shard id per split, so the spool holds each split's records of a class in one place.
 """
 
 from __future__ import annotations
@@ -36,6 +37,12 @@ class ClassFileTask:
         return sum(n for _, n in self.splits)
 
 
+def batch_drawings(nbytes: int, count: int) -> int:
+    """Drawings of a class's split written at a time (one batch of its array's pickle): a
+    WINDOW of their ``nbytes`` as packed, ``count`` drawings in all."""
+    return max(1, int(WINDOW // max(1.0, nbytes / max(1, count))))
+
+
 def write_class_file(t: ClassFileTask, report: Report) -> str:
     """Writes the class's file, every split's drawings in round order; returns its sha256."""
     try:
@@ -45,10 +52,9 @@ def write_class_file(t: ClassFileTask, report: Report) -> str:
                 try:
                     with npz.array(name, count) as items:
                         done = 0
-                        per = max(1.0, reader.nbytes / max(1, count))
+                        batch = batch_drawings(reader.nbytes, count)
                         while done < count:
-                            sizes, unpacked = reader.take(min(max(1, int(WINDOW // per)),
-                                                              count - done))
+                            sizes, unpacked = reader.take(min(batch, count - done))
                             src = scratch("spooled", int(sizes.sum()))
                             reader.read_into(src, [0])
                             out = scratch("unpacked", int(unpacked.sum()))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
@@ -89,29 +90,37 @@ def count_task(t: CountTask, report: Report) -> tuple[int, Rejected]:
 
 @dataclass(frozen=True)
 class KindJob:
-    """One kind's share of an encode task."""
+    """One kind's share of a class range."""
 
     codec: Codec
-    spool: str  # where this kind's spool goes: its dataset's temporary directory
     rounds: int  # examples per class of this kind
-    shard_id: np.ndarray  # int32, shard of rounds [task.start, min(task.end, rounds))
+    shard_id: np.ndarray  # int32, shard of rounds [range.start, min(range.end, rounds))
     shards: int  # shard files of this kind
 
 
 @dataclass(frozen=True)
-class EncodeTask:
-    """Encode one class's rounds ``start``-``end`` (one range of them) into the spool."""
+class ClassRange:
+    """Rounds ``start``-``end`` of one class (one range of them): what to read, and which
+    records of every kind to make of it."""
 
     label: int
     name: str  # the class
     path: str
-    part: int  # range index within the class
     start: int  # first round (= usable drawing index) encoded
     end: int  # one past the last; drawings are read up to here
     last: bool  # the class's last range: reports rejections and cut-off lines
     unrecognized: bool
     strict: bool
     jobs: tuple[KindJob, ...]
+
+
+@dataclass(frozen=True)
+class EncodeTask:
+    """Encode one class range into the spool."""
+
+    range: ClassRange
+    part: int  # range index within the class
+    spools: tuple[str, ...]  # per job, where its kind's spool goes: its dataset's temporary dir
     rejections: str  # where the last range writes the class's rejected lines (JSON lines)
     keys: str  # where it writes the key_ids of the drawings it uses (fastdraw.build.keys)
 
@@ -120,7 +129,7 @@ class EncodeTask:
 class EncodeResult:
     """What an encode task read and spooled."""
 
-    usable: int  # usable drawings read (at most task.end)
+    usable: int  # usable drawings read (at most range.end)
     rejected: Rejected = field(default_factory=Rejected)  # the last range's bad lines
     cutoff: dict[str, int] = field(default_factory=dict)  # kind -> line of its last drawing
     # kind -> int64 (2, shards): per shard, bytes in its spool record files and bytes its
@@ -129,70 +138,93 @@ class EncodeResult:
 
 
 def encode_task(t: EncodeTask, report: Report) -> EncodeResult:
-    """Phase 1 for one class (range): read, encode and spool its records."""
-    writers = {job.codec.kind: SpoolWriter(job.spool, t.label, t.part, job.shard_id, job.shards)
-               for job in t.jobs}
-    result = EncodeResult(usable=0)
+    """Phase 1 for one class range: read, encode and spool its records."""
+    r = t.range
+    writers = {job.codec.kind: SpoolWriter(spool, r.label, t.part, job.shard_id, job.shards)
+               for job, spool in zip(r.jobs, t.spools)}
     t0 = time.monotonic()
     try:
         try:
-            _encode_into(t, writers, result, report)
+            with open(t.rejections, "w", encoding="utf-8") if r.last else nullcontext() as out:
+                encoded = EncodedRange(
+                    r, lambda rejection: out.write(json.dumps(rejection.to_dict()) + "\n"),
+                    report)
+                for job, first, buf, offsets, framed in encoded:
+                    shard_id = job.shard_id[first - r.start:first - r.start + len(framed)]
+                    writers[job.codec.kind].add(buf, offsets, framed, shard_id)
+            write_keys(t.keys, encoded.key_ids, encoded.lines)
         finally:
             for w in writers.values():
                 w.close()
     except BadLineError:
         raise
     except OSError as e:  # reading the class file, or writing the spool
-        raise io_error(e, f"encoding {t.path} into the spool in {t.jobs[0].spool}") from e
+        raise io_error(e, f"encoding {r.path} into the spool in {t.spools[0]}") from e
     except Exception as e:
-        raise TaskError(f"{t.path}: {type(e).__name__}: {e}") from e
+        raise TaskError(f"{r.path}: {type(e).__name__}: {e}") from e
+    result = encoded.result
     result.nbytes = {kind: np.stack([w.spooled, w.framed]) for kind, w in writers.items()}
-    log.debug("%s: rounds %d-%d encoded (%d drawings read) in %.2f s", t.path, t.start,
-              min(t.end, result.usable), result.usable, time.monotonic() - t0)
+    log.debug("%s: rounds %d-%d encoded (%d drawings read) in %.2f s", r.path, r.start,
+              min(r.end, result.usable), result.usable, time.monotonic() - t0)
     return result
 
 
-def chunk_size(t: EncodeTask) -> int:
+def chunk_size(r: ClassRange) -> int:
     """Drawings per chunk: CHUNK, or fewer when a codec's working memory for the chunk would
     pass CHUNK_BYTES (a worker's working set stays bounded for large --img-size)."""
-    per_drawing = [job.codec.working_bytes for job in t.jobs if job.codec.working_bytes]
+    per_drawing = [job.codec.working_bytes for job in r.jobs if job.codec.working_bytes]
     return max(1, min([CHUNK, *(CHUNK_BYTES // n for n in per_drawing)]))
 
 
-def _encode_into(t: EncodeTask, writers: dict[str, SpoolWriter], result: EncodeResult,
+# A kind's packed records of rounds first, first + 1, ...: (job, first, buf, offsets, framed),
+# as Codec.packed gives them (with room for the TFRecord framing).
+Packed = tuple[KindJob, int, np.ndarray, np.ndarray, np.ndarray]
+
+
+class EncodedRange:
+    """A class range's records: iterating it streams the class file and gives every kind's
+    packed records of the range's rounds, chunk by chunk in round order (each valid until
+    the next is taken).  The last range's bad lines go to ``on_reject``.  Once iterated,
+    ``result`` says what was read, and ``key_ids`` and ``lines`` (int64) name the drawings of
+    its rounds."""
+
+    def __init__(self, r: ClassRange, on_reject: Callable[[Rejection], None],
                  report: Report) -> None:
-    """Streams the class file; encodes the task's rounds of every kind into ``writers``."""
-    with open(t.rejections, "w", encoding="utf-8") if t.last else nullcontext() as rejected:
+        self.range = r
+        self.result = EncodeResult(usable=0)
+        self.key_ids = self.lines = np.zeros(0, np.int64)
+        self._on_reject = on_reject
+        self._report = report
 
-        def on_reject(r: Rejection) -> None:
-            if rejected is not None:
-                rejected.write(json.dumps(r.to_dict()) + "\n")
-                result.rejected.add(r)
+    def _rejected(self, rejection: Rejection) -> None:
+        if self.range.last:
+            self._on_reject(rejection)
+            self.result.rejected.add(rejection)
 
-        screen = Screen(t.name, t.path, [job.codec for job in t.jobs])
+    def __iter__(self) -> Iterator[Packed]:
+        r, result = self.range, self.result
+        screen = Screen(r.name, r.path, [job.codec for job in r.jobs])
         key_ids, lines = [], []
-        for d in open_source(t.path).read(chunk_size=chunk_size(t), unrecognized=t.unrecognized,
-                                          limit=t.end, on_reject=on_reject, strict=t.strict,
-                                          screen=screen):
+        for d in open_source(r.path).read(chunk_size=chunk_size(r), unrecognized=r.unrecognized,
+                                          limit=r.end, on_reject=self._rejected,
+                                          strict=r.strict, screen=screen):
             g0 = result.usable
             result.usable += len(d)
-            a, b = max(t.start, g0) - g0, min(t.end, result.usable) - g0
+            a, b = max(r.start, g0) - g0, min(r.end, result.usable) - g0
             key_ids.append(d.key_id[a:b])
             lines.append(d.line[a:b])
             done = 0
-            for job in t.jobs:
+            for job in r.jobs:
                 kind = job.codec.kind
                 if g0 < job.rounds <= result.usable:
                     result.cutoff[kind] = int(d.line[job.rounds - 1 - g0])
-                lo, hi = max(t.start, g0), min(t.end, job.rounds, result.usable)
+                lo, hi = max(r.start, g0), min(r.end, job.rounds, result.usable)
                 if lo >= hi:
                     continue
-                buf, offsets, framed = job.codec.packed(t.label, d.slice(lo - g0, hi - g0),
+                buf, offsets, framed = job.codec.packed(r.label, d.slice(lo - g0, hi - g0),
                                                         (FRAME_HEAD, FRAME_TAIL))
-                writers[kind].add(buf, offsets, framed, job.shard_id[lo - t.start:hi - t.start])
+                yield job, lo, buf, offsets, framed
                 done += hi - lo
-            report(done)
-        write_keys(t.keys, np.concatenate(key_ids or [np.zeros(0, np.int64)]),
-                   np.concatenate(lines or [np.zeros(0, np.int64)]))
-
-
+            self._report(done)
+        if key_ids:
+            self.key_ids, self.lines = np.concatenate(key_ids), np.concatenate(lines)

@@ -25,6 +25,7 @@ import fcntl
 import hashlib
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import BinaryIO
 
 import numpy as np
 
@@ -70,6 +71,11 @@ class ShardFile:
         self._staging = np.empty(0, dtype=np.uint8)  # reserved bytes, when they are deflated
         self._digest = hashlib.sha256()
         self.sha256 = ""
+
+    @property
+    def size(self) -> int:
+        """Bytes of the file as written so far (deflated, with a compression)."""
+        return self._size
 
     def reserve(self, n: int) -> np.ndarray:
         """Room for the next ``n`` bytes, uint8 (valid until ``commit``)."""
@@ -161,3 +167,53 @@ class ShardFile:
             fcntl.fcntl(self._fd, fcntl.F_SETFL,
                         fcntl.fcntl(self._fd, fcntl.F_GETFL) & ~os.O_DIRECT)
             write_all(self._fd, data)
+
+
+class StreamShard:
+    """Writes a shard to ``stream`` (which it closes) from bytes placed with ``reserve`` and
+    ``commit``, as `ShardFile` does to a local file, deflated first by the same compressor
+    with a ``compression``: each commit writes what was reserved.  ``sha256`` and ``size``
+    are of the bytes written, ``sha256`` once closed."""
+
+    def __init__(self, stream: BinaryIO, compression: str = "none") -> None:
+        self._stream = stream
+        self._deflate = compressor(compression)
+        self._buf = np.empty(0, dtype=np.uint8)
+        self._n = 0
+        self._digest = hashlib.sha256()
+        self.size = 0
+        self.sha256 = ""
+
+    def reserve(self, n: int) -> np.ndarray:
+        """Room for the next ``n`` bytes, uint8 (valid until ``commit``)."""
+        if self._buf.size < n:
+            self._buf = np.empty(int(n * 1.25), dtype=np.uint8)
+        self._n = n
+        return self._buf[:n]
+
+    def commit(self) -> None:
+        """Writes the reserved bytes (deflated, with a compression)."""
+        data = self._buf[:self._n]
+        self._write(data if self._deflate is None else self._deflate.compress(data))
+        self._n = 0
+
+    def _write(self, data: bytes | np.ndarray) -> None:
+        self._digest.update(data)
+        self.size += len(data)
+        write_stream(self._stream, data)
+
+    def close(self) -> None:
+        """Writes what the compressor holds and closes the stream (which may be when an object
+        store makes the object)."""
+        if self._deflate is not None:
+            self._write(self._deflate.flush())
+        self._stream.close()
+        self.sha256 = self._digest.hexdigest()
+
+
+def write_stream(stream: BinaryIO, data: bytes | memoryview | np.ndarray) -> None:
+    """Writes all of ``data`` to ``stream`` (whose write may take less than it is given)."""
+    view = memoryview(data).cast("B")
+    while view:
+        n = stream.write(view)
+        view = view[len(view) if n is None else n:]

@@ -7,8 +7,9 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastdraw.cli.args import add_base_url, add_classes, classes_of
 from fastdraw.cli.errors import FAILED, INTERRUPTED, OK, USAGE
@@ -95,6 +96,16 @@ def add_build(p: argparse.ArgumentParser) -> None:
                         "default: a class's file of either kind (the ndjson one where it has "
                         "both), missing ones downloaded as simplified")
     add_base_url(p)
+    p.add_argument("--runner", choices=["local", "beam"], default="local",
+                   help="where the build runs: this machine's worker processes (local, the "
+                        "default), or Apache Beam (beam: pip install \"fastdraw[beam]\"; "
+                        "--data and --out may then be URLs such as gs://bucket/dir; see "
+                        "docs/beam.md)")
+    p.add_argument("pipeline_args", nargs="*", metavar="-- PIPELINE_OPTIONS",
+                   help="with --runner beam, Beam's pipeline options after --, such as -- "
+                        "--runner=DataflowRunner --project=P --region=R "
+                        "--temp_location=gs://B/tmp (default: this machine, --workers "
+                        "processes)")
 
 
 def _input_files(classes: list[str], data: Path, *, sample: bool, offline: bool,
@@ -189,9 +200,11 @@ def _kinds(text: str) -> list[str]:
     return [k for k in KINDS if k in kinds]
 
 
-def options_from_args(args: argparse.Namespace) -> BuildOptions:
+def options_from_args(args: argparse.Namespace, path: Callable[[str], Any] = Path,
+                      input_files: Callable[..., list] = _input_files) -> BuildOptions:
     """BuildOptions from the build command line (resolving classes, files and splits;
-    downloading missing class files unless --offline)."""
+    downloading missing class files unless --offline).  ``path`` makes --data and --out
+    paths, ``input_files`` finds the class files (the Beam build's take URLs too)."""
     from fastdraw.build import BuildOptions
     from fastdraw.build.plan import parse_splits
     from fastdraw.codecs import CODECS
@@ -212,13 +225,13 @@ def options_from_args(args: argparse.Namespace) -> BuildOptions:
     if not name or "/" in name or name.startswith(".") or os.sep in name:
         raise BuildError(f"--name {name!r}: give a plain name (no '/', not starting with '.')")
     if args.sample:
-        data, out = Path(sample_dir()), Path(args.out or "data")
+        data, out = Path(sample_dir()), path(args.out or "data")
     else:
-        data = Path(args.data or "data")
-        out = Path(args.out) if args.out else data
-    files = _input_files(classes, data, sample=args.sample, offline=args.offline,
-                         fmt=args.format, base_url=args.base_url,
-                         data_given=args.data is not None)
+        data = path(args.data or "data")
+        out = path(args.out) if args.out else data
+    files = input_files(classes, data, sample=args.sample, offline=args.offline,
+                        fmt=args.format, base_url=args.base_url,
+                        data_given=args.data is not None)
     return BuildOptions(
         classes=classes, files=files, name=name, out=out, splits=splits, shards=args.shards,
         seed=args.seed, img_size=args.img_size, line_width=args.line_width,
@@ -230,12 +243,39 @@ def options_from_args(args: argparse.Namespace) -> BuildOptions:
     )
 
 
+def _run_beam(args: argparse.Namespace) -> None:
+    """The build on Apache Beam (fastdraw.beam), with the pipeline options after --."""
+    try:
+        import fastdraw.beam as on_beam
+    except ImportError as e:
+        if (e.name or "").split(".")[0] != "apache_beam":
+            raise
+        raise BuildError('--runner beam needs Apache Beam, which is not installed: pip '
+                         'install "fastdraw[beam]"') from None
+    if not args.verbose:
+        logging.getLogger("apache_beam").setLevel(logging.WARNING)
+
+    def input_files(classes: list[str], data: Any, **kw: Any) -> list:
+        if isinstance(data, Path):
+            return _input_files(classes, data, **kw)
+        return on_beam.class_files(classes, data, kw["fmt"])
+
+    on_beam.build(options_from_args(args, on_beam.storage_path, input_files),
+                  args.pipeline_args)
+
+
 def run_build(args: argparse.Namespace) -> int:
     """0 when built, 1 on an error, 2 on a bad line under --strict, 130 when interrupted."""
     from fastdraw.build import build
 
     try:
-        build(options_from_args(args))
+        if args.runner == "beam":
+            _run_beam(args)
+        elif args.pipeline_args:
+            raise BuildError(f"{' '.join(args.pipeline_args)}: pipeline options are for "
+                             "--runner beam (after --); the local build takes none")
+        else:
+            build(options_from_args(args))
     except BadInputError as e:
         log.error("%s", e)
         return USAGE

@@ -172,6 +172,8 @@ RNN_TUTORIAL = Layout("rnn-tutorial", "training.tfrecord.classes", True, None, "
                       {"train": "training"})
 SKETCH_RNN = Layout("sketch-rnn", None, False, ".npz", required=("train", "valid", "test"))
 LAYOUTS = {layout.name: layout for layout in (NOTEBOOK, RNN_TUTORIAL, SKETCH_RNN)}
+_OWN = {COUNTS, MANIFEST, REJECTED, DATASET_INFO, FEATURES,
+        *(lay.labels for lay in LAYOUTS.values() if lay.labels)}  # every layout's own names
 
 
 def layout_of(codec: Codec | str) -> Layout:
@@ -203,20 +205,24 @@ def pinned(path: str | Path) -> Path:
     return Path(os.path.realpath(path))
 
 
+def is_data_file(name: str) -> bool:
+    """Whether a file of this name is a data file of some layout (a shard, a class's file)."""
+    return any(lay.parse_shard(name) or (lay.extension and name.endswith(lay.extension))
+               for lay in LAYOUTS.values())
+
+
+def is_dataset_file(name: str) -> bool:
+    """Whether a file of this name is one a dataset of some layout holds (shards or class
+    files, the class-names file, counts.json, manifest.json, rejected.ndjson, the TFDS
+    metadata)."""
+    return name in _OWN or name.endswith(TFDS_LABELS_SUFFIX) or is_data_file(name)
+
+
 def foreign_entries(path: Path) -> list[str]:
-    """What directory ``path`` holds besides a dataset's files (shards or class files, the
-    class-names file, counts.json, manifest.json, rejected.ndjson, the TFDS metadata of any
-    layout), sorted; directories end with '/'."""
-    own = {COUNTS, MANIFEST, REJECTED, DATASET_INFO, FEATURES,
-           *(lay.labels for lay in LAYOUTS.values() if lay.labels)}
-
-    def owned(name: str) -> bool:
-        return name in own or name.endswith(TFDS_LABELS_SUFFIX) or any(
-            lay.parse_shard(name) or (lay.extension and name.endswith(lay.extension))
-            for lay in LAYOUTS.values())
-
+    """What directory ``path`` holds besides a dataset's files (`is_dataset_file`), sorted;
+    directories end with '/'."""
     return sorted(p.name + ("/" if p.is_dir() else "") for p in path.iterdir()
-                  if not owned(p.name) or p.is_dir())
+                  if not is_dataset_file(p.name) or p.is_dir())
 
 
 def shard_name(split: str, index: int, shards: int) -> str:
@@ -251,7 +257,7 @@ def write_rejected(path: Path, lines: Iterable[str]) -> tuple[int, dict[str, Any
     """Writes rejected.ndjson, one JSON object a line (each ending in a newline), streamed;
     returns the count of lines and the file's ``files`` entry."""
     digest, size, count = hashlib.sha256(), 0, 0
-    with open(path / REJECTED, "wb") as out:
+    with (path / REJECTED).open("wb") as out:
         for line in lines:
             data = line.encode("utf-8")
             out.write(data)
@@ -278,28 +284,43 @@ def tfds_names(codec: Codec, classes: int) -> list[str]:
                                       for name in tfds.class_label_features(codec, classes))]
 
 
-def tfds_contents(path: Path, manifest: dict[str, Any], codec: Codec, labels: bytes
-                  ) -> dict[str, bytes]:
-    """The bytes of the TFDS files of the dataset at ``path`` (fastdraw.dataset.tfds), by
-    name: from its manifest (kind, name, classes, options, shards), codec, labels.txt's
-    bytes and the sizes of its shards on disk."""
-    split_shards = {split: sorted(n for n in manifest["shards"]
-                                  if (m := SHARD_RE.fullmatch(n)) and m["split"] == split)
-                    for split in sorted(manifest["options"]["splits"])}
-    sizes = {n: os.stat(path / n).st_size for names in split_shards.values() for n in names}
+def _tfds_shards(manifest: dict[str, Any]) -> dict[str, list[str]]:
+    """Every split's shards that the manifest lists, sorted, the splits sorted."""
+    return {split: sorted(n for n in manifest["shards"]
+                          if (m := SHARD_RE.fullmatch(n)) and m["split"] == split)
+            for split in sorted(manifest["options"]["splits"])}
+
+
+def shard_sizes(path: Path, manifest: dict[str, Any]) -> dict[str, int]:
+    """The sizes on disk of the shards of the dataset at ``path`` that its manifest lists (what
+    `tfds_contents` takes; OSError when one cannot be looked at)."""
+    return {n: os.stat(path / n).st_size for names in _tfds_shards(manifest).values()
+            for n in names}
+
+
+def tfds_contents(manifest: dict[str, Any], codec: Codec, labels: bytes,
+                  sizes: Mapping[str, int]) -> dict[str, bytes]:
+    """The bytes of the TFDS files of a dataset (fastdraw.dataset.tfds), by name: from its
+    manifest (kind, name, classes, options, shards), codec, labels.txt's bytes and the
+    ``sizes`` of its shards as written (by name)."""
+    split_shards = _tfds_shards(manifest)
     classes = len(manifest["classes"])
     names = tfds_names(codec, classes)
-    return {names[0]: tfds.dataset_info_json(manifest, codec, split_shards, sizes),
+    return {names[0]: tfds.dataset_info_json(
+                manifest, codec, split_shards,
+                {n: sizes[n] for names in split_shards.values() for n in names}),
             names[1]: tfds.features_json(codec, classes),
             **{name: labels for name in names[2:]}}
 
 
-def write_tfds(path: Path, manifest: dict[str, Any], codec: Codec) -> dict[str, Any]:
-    """Writes the TFDS files of the dataset at ``path`` (its shards and labels.txt written,
-    ``manifest`` without ``files``); returns their entries for the manifest's ``files``."""
-    labels = read_bounded(path / LABELS, LABELS_LIMIT, LABELS_HOLDS)
+def write_tfds(path: Path, manifest: dict[str, Any], codec: Codec, labels: bytes,
+               sizes: Mapping[str, int]) -> dict[str, Any]:
+    """Writes the TFDS files of the dataset at ``path`` (``manifest`` without ``files``;
+    ``labels``: labels.txt's bytes; ``sizes``: its shards' sizes as written, by name); returns
+    their entries for the manifest's ``files``.  ``path`` may be another storage's path with
+    ``/`` and ``write_bytes`` (the Beam build's): nothing is read back."""
     return {name: _write(path / name, data)
-            for name, data in tfds_contents(path, manifest, codec, labels).items()}
+            for name, data in tfds_contents(manifest, codec, labels, sizes).items()}
 
 
 def shard_compression(path: str | Path, manifest: dict[str, Any] | None) -> str:

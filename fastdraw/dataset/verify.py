@@ -89,6 +89,7 @@ from fastdraw.dataset.layout import (
     manifest_sha256,
     pinned,
     read_manifest,
+    shard_sizes,
     tfds_contents,
     tfds_names,
 )
@@ -730,7 +731,8 @@ def _check_tfds(path: Path, manifest: dict[str, Any], codec: Codec | None,
             or "splits" not in manifest.get("options", {})):
         return True  # the problems that leave nothing to compare with are said already
     try:
-        want = tfds_contents(path, manifest, codec, "\n".join(labels).encode("utf-8"))
+        want = tfds_contents(manifest, codec, "\n".join(labels).encode("utf-8"),
+                             shard_sizes(path, manifest))
     except OSError:  # a shard that is missing or cannot be read: said already
         return True
     sealed = manifest.get("files", {})

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from fastdraw.drawings import Drawings
 from fastdraw.errors import BadLineError, Rejection
+from fastdraw.sources.remote import input_path
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +35,11 @@ Screen = Callable[[Drawings], tuple[Drawings, list[Rejection]]]
 
 
 class Source(ABC):
-    """One class file of drawings, read in file order."""
+    """One class file of drawings, read in file order: a local path, or a URL whose bytes come
+    from `fastdraw.sources.remote` (open it with ``remote.open_input(self.path)``)."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
+        self.path = input_path(path)
 
     @abstractmethod
     def batches(self, unrecognized: bool) -> Iterator[tuple[Drawings, list[Rejection]]]:

@@ -25,6 +25,9 @@ whose ``text`` is the record's first bytes in hex.
 - A record longer than MAX_RECORD bytes (a real one is about 120) is not held: it is
   skipped, its counts followed to its end, and rejected, so memory stays bounded whatever
   the file holds.
+
+A URL's object is read the same way, through the file system behind it
+(fastdraw.sources.remote).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from fastdraw.drawings import Drawings
 from fastdraw.errors import Rejection
 from fastdraw.sources.base import Source
 from fastdraw.sources.binary import scan as bs
+from fastdraw.sources.remote import input_size, is_url, open_input
 
 SUFFIXES = (".bin", ".bin.gz")
 FIRST_BLOCK = 1 << 12  # the fewest bytes read at a time
@@ -91,7 +95,7 @@ def _check_regular(path: str | Path) -> None:
 
 
 def _is_gzip(path: str | Path) -> bool:
-    with open(path, "rb") as f:
+    with open_input(path) as f:
         return f.read(2) == b"\x1f\x8b"
 
 
@@ -101,9 +105,15 @@ class _Bytes:
     offset in the (uncompressed) file of the first byte held."""
 
     def __init__(self, path: str | Path) -> None:
-        _check_regular(path)
-        self.gzip = _is_gzip(path)
-        self.file = gzip.open(path, "rb") if self.gzip else open(path, "rb", buffering=0)
+        self._object = None  # a URL's object, which self.file reads
+        if is_url(path):
+            self.gzip = _is_gzip(path)
+            self._object = open_input(path)
+            self.file = gzip.GzipFile(fileobj=self._object) if self.gzip else self._object
+        else:
+            _check_regular(path)
+            self.gzip = _is_gzip(path)
+            self.file = gzip.open(path, "rb") if self.gzip else open(path, "rb", buffering=0)
         self.buf = bytearray(FIRST_BLOCK)
         self.head = self.tail = 0
         self.offset = 0
@@ -161,6 +171,8 @@ class _Bytes:
 
     def close(self) -> None:
         self.file.close()
+        if self._object is not None:
+            self._object.close()
 
 
 @dataclass(frozen=True)
@@ -346,8 +358,9 @@ class BinarySource(Source):
                 yield _read_block(piece, file, word)
 
     def most_drawings(self) -> int:
-        _check_regular(self.path)
-        size = os.path.getsize(self.path)
+        if not is_url(self.path):
+            _check_regular(self.path)
+        size = input_size(self.path)
         return size * (_GZIP_MAX_RATIO if _is_gzip(self.path) else 1) // bs.SHORTEST
 
     def fields(self, line: int) -> dict:

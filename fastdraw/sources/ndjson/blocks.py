@@ -4,7 +4,8 @@ A file is read in blocks that end at a newline, so that a kernel can parse whole
 its last line may lack its newline, and a gzip stream that breaks off is said where it
 breaks.  A line longer than MAX_LINE bytes is not held: it is skipped and said as such
 (real lines are a few KB), so memory stays bounded whatever the file holds.  Only regular
-files are read: blocks are read at offsets.
+files are read: blocks are read at offsets.  A URL's object is read the same way, through the
+file system behind it (fastdraw.sources.remote).
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import gzip
 import os
 import stat
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from fastdraw.sources.ndjson.check import TEXT_LIMIT, parse_line
+from fastdraw.sources.remote import input_size, is_url, open_input
 
 _FIRST_BLOCK = 1 << 16
 _MAX_BLOCK = 1 << 20
@@ -51,7 +54,7 @@ def _check_regular(path: str | Path) -> None:
 
 
 def _is_gzip(path: str | Path) -> bool:
-    with open(path, "rb") as f:
+    with open_input(path) as f:
         return f.read(2) == b"\x1f\x8b"
 
 
@@ -64,7 +67,7 @@ _GZIP_MAX_RATIO = 1032  # the most deflate expands data
 def most_drawings(path: str | Path) -> int:
     """The most good lines file ``path`` can hold, from its size alone (a quick bound that
     catches a request for far more drawings than a file has before any is read)."""
-    size = os.path.getsize(path)
+    size = input_size(path)
     return size * (_GZIP_MAX_RATIO if _is_gzip(path) else 1) // _SHORTEST_LINE
 
 
@@ -74,43 +77,63 @@ def blocks(path: str | Path) -> Iterator[tuple[bytes, int, End]]:
     first TEXT_LIMIT bytes (end: a LongLine, n its length); then its last line if the file
     does not end with a newline (end "", n = len(data)), or what is left of the last line
     if the gzip data breaks off (end: the gzip error; the data may be empty)."""
-    _check_regular(path)
+    if not is_url(path):
+        _check_regular(path)
     return _gzip_blocks(path) if _is_gzip(path) else _plain_blocks(path)
 
 
 def _plain_blocks(path: str | Path) -> Iterator[tuple[bytes, int, End]]:
-    """`blocks` of a plain file: each block is read once, at the end of the previous one's
-    whole lines, so no byte is copied twice (the partial line at a block's end is read
-    again, with the next block)."""
-    size = _FIRST_BLOCK
-    pos = 0
+    """`blocks` of a plain file (local: read with pread; a URL's object: with seek and read)."""
+    if is_url(path):
+        with open_input(path) as f:
+            yield from _blocks_at(lambda size, pos: _read_at(f, size, pos))
+        return
     fd = os.open(path, os.O_RDONLY)
     try:
-        while True:
-            data = os.pread(fd, size, pos)
-            end = data.rfind(b"\n") + 1
-            if end:
-                yield data, end, None
-                pos += end
-                size = min(size * 2, _MAX_BLOCK)
-            elif len(data) > MAX_LINE:  # too long a line: skipped up to its newline
-                length = len(data)
-                while (chunk := os.pread(fd, _SKIP, pos + length)) and b"\n" not in chunk:
-                    length += len(chunk)
-                length += chunk.find(b"\n") if chunk else 0
-                yield data[:TEXT_LIMIT], length, LongLine(length)
-                if not chunk:
-                    return
-                pos += length + 1
-                size = _FIRST_BLOCK
-            elif len(data) == size:  # a line longer than the block
-                size = min(size * 2, MAX_LINE + 1)
-            else:
-                if data:
-                    yield data, len(data), ""
-                return
+        yield from _blocks_at(lambda size, pos: os.pread(fd, size, pos))
     finally:
         os.close(fd)
+
+
+def _read_at(f: BinaryIO, size: int, pos: int) -> bytes:
+    """Up to ``size`` bytes of ``f`` from ``pos`` (fewer only at its end)."""
+    f.seek(pos)
+    parts, left = [], size
+    while left and (part := f.read(left)):
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
+
+
+def _blocks_at(read_at: Callable[[int, int], bytes]) -> Iterator[tuple[bytes, int, End]]:
+    """`blocks` of plain bytes that ``read_at(size, pos)`` reads: each block is read once, at
+    the end of the previous one's whole lines, so no byte is copied twice (the partial line at
+    a block's end is read again, with the next block)."""
+    size = _FIRST_BLOCK
+    pos = 0
+    while True:
+        data = read_at(size, pos)
+        end = data.rfind(b"\n") + 1
+        if end:
+            yield data, end, None
+            pos += end
+            size = min(size * 2, _MAX_BLOCK)
+        elif len(data) > MAX_LINE:  # too long a line: skipped up to its newline
+            length = len(data)
+            while (chunk := read_at(_SKIP, pos + length)) and b"\n" not in chunk:
+                length += len(chunk)
+            length += chunk.find(b"\n") if chunk else 0
+            yield data[:TEXT_LIMIT], length, LongLine(length)
+            if not chunk:
+                return
+            pos += length + 1
+            size = _FIRST_BLOCK
+        elif len(data) == size:  # a line longer than the block
+            size = min(size * 2, MAX_LINE + 1)
+        else:
+            if data:
+                yield data, len(data), ""
+            return
 
 
 def _gzip_blocks(path: str | Path) -> Iterator[tuple[bytes, int, End]]:
@@ -121,7 +144,7 @@ def _gzip_blocks(path: str | Path) -> Iterator[tuple[bytes, int, End]]:
     held = 0
     line = 0  # bytes of the line in progress, at the end of pieces (no newline yet)
     broken = None
-    with gzip.open(path, "rb") as f:
+    with open_input(path) as raw, gzip.GzipFile(fileobj=raw, mode="rb") as f:
         while True:
             try:
                 data = f.read1(size)
