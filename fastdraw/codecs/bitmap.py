@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numba import njit
 
 from fastdraw.codecs import tfds
 from fastdraw.codecs.base import METADATA, Codec, RecordChecks
@@ -38,6 +37,7 @@ from fastdraw.codecs.wire import (
 )
 from fastdraw.drawings import Drawings
 from fastdraw.kernels import bitmap
+from fastdraw.kernels.jit import kernel
 from fastdraw.kernels.unaligned import copy_bytes
 
 _FEATURE = re.compile(r"bitmap_(\d+)")
@@ -49,7 +49,7 @@ def _table(size: int) -> tuple[np.ndarray, np.ndarray]:
     return key_table([k.format(bitmap=f"bitmap_{size}") for k in _KEYS])
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _bitmap_kernel(labels, pixels, key_id, recognized, timestamps, word_buf, word_off,
                    cc_buf, cc_off, keys, key_offsets, before, after):
     """Bitmap-schema Examples, each in a slot with ``before`` and ``after`` bytes around it
@@ -94,7 +94,7 @@ def encode_bitmap_examples(labels: np.ndarray, images: np.ndarray, drawings: Dra
                           *_table(images.shape[1]), *check_gaps(gaps))
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _unpack(src, starts, sizes, out, at):
     for i in range(len(starts)):
         copy_bytes(src, starts[i], out, at[i], sizes[i])

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numba import njit
 from PIL import Image
 
 from fastdraw.codecs import png, tfds
@@ -52,7 +51,7 @@ from fastdraw.codecs.wire import (
 )
 from fastdraw.drawings import Drawings
 from fastdraw.kernels import raster
-from fastdraw.kernels.jit import helper
+from fastdraw.kernels.jit import helper, kernel
 from fastdraw.kernels.raster import rasterize
 from fastdraw.kernels.unaligned import (
     copy_bytes,
@@ -148,7 +147,7 @@ def _put_pixel_bytes(buf, pos, pixels, a, b):
     return pos
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _img_kernel(labels, pixels, key_id, recognized, timestamps, word_buf, word_off,
                 cc_buf, cc_off, keys, key_offsets, runs, run_sizes, before, after, bits, raw):
     """Img-schema Examples; keys: countrycode img key_id label recognized timestamp word.
@@ -204,7 +203,7 @@ def _img_kernel(labels, pixels, key_id, recognized, timestamps, word_buf, word_o
     return buf[:offsets[n]], offsets, sizes, -1
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _blob_kernel(labels, blob, blob_off, key_id, recognized, timestamps, word_buf, word_off,
                  cc_buf, cc_off, keys, key_offsets, before, after):
     """Img-schema Examples whose image is one bytes value, ``blob[blob_off[i]:blob_off[i +
@@ -351,7 +350,7 @@ def unpack(src: np.ndarray, starts: np.ndarray, sizes: np.ndarray, n_pixels: int
         _unpack(src, starts, sizes, n_pixels, *PIXEL_RUNS, 2, out, at)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _unpack(src, starts, sizes, n_pixels, runs, run_sizes, white_size, out, at):
     """``unpack`` of int64 (``white_size`` 2: a white pixel is the varint FF 01) or bytes
     (1) records; ``runs`` / ``run_sizes`` give the bytes of 8 pixels."""

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numba import njit
 
 from fastdraw.codecs.base import Codec, RecordChecks
 from fastdraw.codecs.proto import COUNT, FIRST, FLAGS, MAX, MIN, NONFINITE
@@ -48,7 +47,7 @@ from fastdraw.codecs.wire import (
     vsize,
 )
 from fastdraw.drawings import Drawings
-from fastdraw.kernels.jit import helper
+from fastdraw.kernels.jit import helper, kernel
 from fastdraw.kernels.unaligned import gather
 
 _INK_KEYS = ("class_index", "ink", "shape")
@@ -97,7 +96,7 @@ def ink_rows(x, y, p0, p1, last, flags, out, c):
         prev_y = cur_y
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def shape_feature(m):
     """Feature size of the Int64List [m, 3]."""
     return field_size(field_size(vsize(np.uint64(m)) + 1))
@@ -115,7 +114,7 @@ def _put_shape(buf, pos, keys, key_offsets, k, m):
     return pos + 1
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _ink_kernel(labels, x, y, stroke_offsets, drawing_offsets, flags, keys, key_offsets,
                 before, after):
     """Ink-schema Examples (keys: class_index ink shape) with ``before`` / ``after`` gaps:

@@ -11,10 +11,9 @@ protobuf spec requires of a parser; packed runs are decoded with numpy.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from fastdraw.errors import ProtoError
-from fastdraw.kernels.jit import helper
+from fastdraw.kernels.jit import helper, kernel
 from fastdraw.kernels.unaligned import load_u64
 
 FeatureValue = list[bytes] | np.ndarray
@@ -125,7 +124,7 @@ def decode_varints(buf: np.ndarray, offset: int = 0) -> np.ndarray:
     return out[:n].view(np.int64)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _decode_varints_kernel(buf, out):
     """Decodes buf into out; returns the count, -1 if the last varint is cut, -2 if overlong."""
     n = 0
@@ -242,7 +241,7 @@ def name_hash(name: bytes) -> int:
     return int(_fnv(np.frombuffer(name, dtype=np.uint8), 0, len(name)))
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _fnv(buf, start, n):
     h = np.uint64(0xCBF29CE484222325)
     for i in range(start, start + n):
@@ -250,7 +249,7 @@ def _fnv(buf, start, n):
     return np.int64(h)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _read_varint(buf, pos, end):
     """(value, next position), or (0, -code) for a truncated or overlong varint."""
     result = np.uint64(0)
@@ -268,7 +267,7 @@ def _read_varint(buf, pos, end):
             return np.uint64(0), -2
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _next_field(buf, pos, end):
     """(field, wire, value start, value end, next position); next position -code on errors,
     with the error's byte position as value start."""
@@ -301,7 +300,7 @@ def _next_field(buf, pos, end):
     return field, wire, start, pos, pos
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _reset_values(row, kind):
     row[KIND] = kind
     row[COUNT] = 0
@@ -314,7 +313,7 @@ def _reset_values(row, kind):
     row[ITEM_HASH] = 0
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _add_int(row, v):
     if row[COUNT] == 0:
         row[FIRST] = v
@@ -341,7 +340,7 @@ def _marked(marks):
     return np.int64(((marks >> np.uint64(7)) * _BYTE_ONES) >> np.uint64(56))
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _add_packed_ints(buf, start, end, row):
     """Adds a packed run of varints to row (locals in the loop: images have thousands).
 
@@ -390,7 +389,7 @@ def _add_packed_ints(buf, start, end, row):
     return 0
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _add_floats(row, values):
     for v in values:
         if not np.isfinite(v):
@@ -400,7 +399,7 @@ def _add_floats(row, values):
     row[COUNT] += len(values)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _scan_list(buf, start, end, row):
     """Adds the values of a BytesList / FloatList / Int64List to row; returns 0 or -code, at."""
     kind = row[KIND]
@@ -433,7 +432,7 @@ def _scan_list(buf, start, end, row):
     return 0, 0
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _scan_entry(buf, start, end, row):
     """Fills row from a map<string, Feature> entry; returns 0 or -code, at."""
     row[NAME_START] = start
@@ -465,7 +464,7 @@ def _scan_entry(buf, start, end, row):
     return 0, 0
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _scan_kernel(buf, offsets):
     n = len(offsets) - 1
     table = np.empty((max(16, 16 * n), _COLUMNS), dtype=np.int64)

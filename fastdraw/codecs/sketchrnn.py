@@ -21,12 +21,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numba import njit
 
 from fastdraw.codecs.base import Codec, RecordChecks
 from fastdraw.codecs.stroke import draw_strokes
 from fastdraw.drawings import Drawings
-from fastdraw.kernels.jit import helper
+from fastdraw.kernels.jit import helper, kernel
 from fastdraw.kernels.rdp import rdp_mask
 from fastdraw.kernels.unaligned import copy_bytes
 
@@ -91,7 +90,7 @@ def _put_item(buf, pos, src, a, rows):
     return pos + 2
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _stroke3_kernel(x, y, keep, stroke_offsets, drawing_offsets):
     """Every drawing's stroke-3 rows of its kept points: (int16 rows (total, 3), offsets in
     rows (N + 1,), -1 or the first drawing with a value beyond int16)."""
@@ -134,7 +133,7 @@ def _stroke3_kernel(x, y, keep, stroke_offsets, drawing_offsets):
     return rows, offsets, bad
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _unpack_kernel(src, starts, sizes, out, at):
     for i in range(len(starts)):
         _put_item(out, at[i], src, starts[i], sizes[i] // ROW_BYTES)

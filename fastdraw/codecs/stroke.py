@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numba import njit
 from PIL import Image, ImageDraw
 
 from fastdraw.codecs import tfds
@@ -52,7 +51,7 @@ from fastdraw.codecs.wire import (
     put_int,
 )
 from fastdraw.drawings import Drawings
-from fastdraw.kernels.jit import helper
+from fastdraw.kernels.jit import helper, kernel
 from fastdraw.kernels.strokes import (
     encode_strokes,
     negative_zero_minima,
@@ -104,7 +103,7 @@ def _put_stroke_tail(buf, pos, i, timestamps, word_buf, word_off, keys, key_offs
     return put_bytes(buf, pos, keys, key_offsets, KEY[9], word_buf, word_off[i], word_off[i + 1])
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _stroke_kernel(labels, delta_bytes, delta_offsets, key_id, recognized, timestamps,
                    word_buf, word_off, cc_buf, cc_off, keys, key_offsets, before, after):
     """Stroke-schema Examples; keys: countrycode key_id label recognized stroke_len stroke_x
@@ -157,7 +156,7 @@ def _put_coordinates(buf, pos, row, p0, p1, width, value, value_bits):
     return pos + width * (p1 - p0)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _stroke_packed_kernel(labels, x, y, stroke_offsets, drawing_offsets, negative_zero_min,
                           key_id, recognized, timestamps, word_buf, word_off, cc_buf, cc_off,
                           keys, key_offsets, before, after):
@@ -271,7 +270,7 @@ def unpack_strokes(src: np.ndarray, starts: np.ndarray, sizes: np.ndarray, out: 
     _unpack_strokes(src, starts, sizes, out, at)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _unpack_strokes(src, starts, sizes, out, at):
     most = 1
     for i in range(len(starts)):

@@ -21,11 +21,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from numba import njit
 
 from fastdraw.drawings import Drawings
 from fastdraw.kernels.buffers import joined, offsets_of
-from fastdraw.kernels.jit import helper
+from fastdraw.kernels.jit import helper, kernel
 
 # Feature key indices for the kernels: KEY[k] is a plain int64, where a literal int argument
 # would compile a helper once for every value it takes.
@@ -39,7 +38,7 @@ def key_table(keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     return joined([k.encode() for k in keys])
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def vsize(v):
     """Bytes in the varint of uint64 ``v``."""
     n = 1
@@ -59,7 +58,7 @@ def put_varint(buf, pos, v):
     return pos + 1
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def field_size(payload):
     """Size of a length-delimited field (one-byte tag) holding ``payload`` bytes."""
     return 1 + vsize(np.uint64(payload)) + payload
@@ -85,7 +84,7 @@ def key_len(key_offsets, k):
     return key_offsets[k + 1] - key_offsets[k]
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def entry_size(klen, feature):
     """Bytes of a map entry (key of klen bytes, Feature of ``feature`` bytes) in Features."""
     return field_size(field_size(klen) + field_size(feature))
@@ -102,7 +101,7 @@ def put_entry(buf, pos, keys, key_offsets, k, feature):
     return put_field_header(buf, pos, 0x12, feature)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def int_feature(v):
     """Feature size of a one-value Int64List."""
     return field_size(field_size(vsize(np.uint64(v))))
@@ -118,7 +117,7 @@ def put_int(buf, pos, keys, key_offsets, k, v):
     return put_varint(buf, pos, u)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def bytes_feature(n):
     """Feature size of a one-value BytesList of n bytes."""
     return field_size(field_size(n))
@@ -132,7 +131,7 @@ def put_bytes(buf, pos, keys, key_offsets, k, src, a, b):
     return put_span(buf, pos, src, a, b)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def float_feature(n):
     """Feature size of a FloatList of n values (an empty list is an empty message)."""
     return field_size(field_size(4 * n) if n > 0 else 0)

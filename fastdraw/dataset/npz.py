@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-from numba import njit
 
 from fastdraw.codecs.sketchrnn import MEMO_ARGS, MEMO_INT16, MEMO_RECONSTRUCT
+from fastdraw.kernels.jit import kernel
 
 # zlib level 1: the stroke-3 pickles deflate 7x faster than at np.savez_compressed's level 6
 # (zlib's default), into files 9% larger (docs/performance.md).
@@ -137,7 +137,7 @@ _ITEM_HEAD = np.frombuffer(bytes([0x68, MEMO_RECONSTRUCT, 0x68, MEMO_ARGS, 0x52,
 _ITEM_MID = np.frombuffer(bytes([0x4B, 3, 0x86, 0x68, MEMO_INT16, 0x89]), dtype=np.uint8)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _scan(buf, pos, end, in_batch, head, mid):
     """Walks the drawings of a member's pickle from ``pos``: (where it stopped, drawings
     walked, in a batch, one of _NEED_MORE / _END (at its tail) / _BAD / _BAD_PEN / _EMPTY)."""

@@ -28,12 +28,11 @@ from collections.abc import Callable, Iterator
 
 import google_crc32c
 import numpy as np
-from numba import njit
 
 from fastdraw.dataset.files import open_regular
 from fastdraw.errors import CorruptRecordError
 from fastdraw.kernels.buffers import joined
-from fastdraw.kernels.jit import helper
+from fastdraw.kernels.jit import helper, kernel
 from fastdraw.kernels.unaligned import copy_bytes, gather, load_u32, load_u64, store_u32, store_u64
 
 _MASK_DELTA = 0xA282EAD8
@@ -160,7 +159,7 @@ def _crc32c_extend() -> ctypes._CFuncPtr | None:
 _EXTEND = _crc32c_extend()
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _frame_kernel(extend, buf, slots):
     """``frame_in_place`` with ``extend`` (crc32c_extend) called on the records in place."""
     base = np.uint64(buf.ctypes.data)
@@ -478,7 +477,7 @@ def _windows_of(records: Iterator[bytes], window: int
         yield joined(batch)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _unframe_kernel(extend, block, n, out, offsets):
     """Copies the records of the whole frames at the start of ``block[:n]`` into ``out``,
     checking both CRCs with ``extend`` (crc32c_extend); ``offsets[:records + 1]`` delimit

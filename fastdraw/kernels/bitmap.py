@@ -24,7 +24,6 @@ to 255) never are.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from fastdraw.drawings import Drawings
 from fastdraw.kernels.cairo_stroke import (
@@ -44,7 +43,7 @@ from fastdraw.kernels.cairo_stroke import (
     stroke_polygon,
 )
 from fastdraw.kernels.cairo_tor import EDGE_ROWS, GRID_Y, fill_polygon
-from fastdraw.kernels.jit import helper
+from fastdraw.kernels.jit import helper, kernel
 
 __all__ = ["official_bitmap", "official_bitmaps", "official_bitmaps_arrays", "refusals",
            "warmup"]
@@ -181,7 +180,7 @@ def _origin(x, y, p0, p1, scale, shift):
     return ((CANVAS - mx) / 2.0) * scale + shift, ((CANVAS - my) / 2.0) * scale + shift
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _bitmap_kernel(x, y, stroke_offsets, drawing_offsets, pen, scale, inverse, shift, out):
     """Renders every drawing into ``out`` (n, size, size), zeroed; returns (-1, 0, 0), or the
     first drawing refused with its reason and point (nothing is then drawn)."""
@@ -301,7 +300,7 @@ def refusals(drawings: Drawings, size: int = 28) -> dict[int, str]:
             for d in np.flatnonzero(what[:, 0]).tolist()}
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _refusal_kernel(x, y, stroke_offsets, drawing_offsets, scale, shift, pen_size, what):
     for d in range(len(drawing_offsets) - 1):
         why, p = _refusal(x, y, stroke_offsets, drawing_offsets[d], drawing_offsets[d + 1],

@@ -36,10 +36,9 @@ import math
 import sys
 
 import numpy as np
-from numba import njit
 
 from fastdraw.drawings import Drawings
-from fastdraw.kernels.jit import helper
+from fastdraw.kernels.jit import helper, kernel
 
 __all__ = ["rasterize", "rasterize_arrays", "warmup"]
 
@@ -73,14 +72,14 @@ _LITTLE = sys.byteorder == "little"
 _FALSE, _TRUE = np.array([False, True])
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _roundf(v):
     """C ``roundf`` of a float32: half away from zero (exact in float64)."""
     a = math.floor(abs(np.float64(v)) + 0.5)
     return _F32(a if v >= 0 else -a)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _round_up32(f):
     """Pillow's ROUND_UP of a float32 (its positive branch adds 0.5F in float32)."""
     if f >= 0:
@@ -88,7 +87,7 @@ def _round_up32(f):
     return -int(math.floor(abs(np.float64(f)) + 0.5))
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _round_down32(f):
     """Pillow's ROUND_DOWN of a float32 (its positive branch subtracts 0.5F in float32)."""
     if f >= 0:
@@ -96,7 +95,7 @@ def _round_down32(f):
     return -int(math.ceil(abs(np.float64(f)) - 0.5))
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _round_up64(f):
     """Pillow's ROUND_UP of a double."""
     if f >= 0:
@@ -104,7 +103,7 @@ def _round_up64(f):
     return -int(math.floor(abs(f) + 0.5))
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _round_down64(f):
     """Pillow's ROUND_DOWN of a double."""
     if f >= 0:
@@ -112,13 +111,13 @@ def _round_down64(f):
     return -int(math.ceil(abs(f) - 0.5))
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _edge_x(y, ex0, ey0, edx):
     """polygon_generic's float32 crossing ``(y - y0) * dx + x0`` of row ``y`` with an edge."""
     return _F32(y - ey0) * edx + _F32(ex0)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _wide_offsets(dx, dy, ru, rd):
     """ImagingDrawWideLine's (dxmin, dxmax, dymin, dymax) for a segment of (dx, dy) != (0, 0),
     given ``ru`` = ROUND_UP and ``rd`` = ROUND_DOWN of ``(width - 1) / 2``."""
@@ -133,7 +132,7 @@ def _wide_offsets(dx, dy, ru, rd):
     )
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _span_words(lo, hi):
     """Pixels lo..hi (0 <= lo <= hi) of a row stored as uint64 words of 8 pixels: the first
     and last word and their masks (the masks share a word when lo and hi do)."""
@@ -150,14 +149,14 @@ def _span_words(lo, hi):
     return w0, m0, w1, m1
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _scaled(v, mn, r, fsz):
     """The notebook's ``(v - min_) / range * img_sz`` in float32 (as a float64: exact), which
     Pillow truncates to a C int once it is within ``_COORD_LIMIT``."""
     return np.float64((_F32(v) - mn) / r * fsz)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _make_stamp(pool, dx, dy, dxmin, dxmax, dymin, dymax):
     """Adds the rows of the wide segment (dx, dy) (offsets from ImagingDrawWideLine) drawn
     from (_STAMP_X, 0) to ``pool``; returns where (header: top row, rows, least and greatest
@@ -234,7 +233,7 @@ def _make_stamp(pool, dx, dy, dxmin, dxmax, dymin, dymax):
     return at
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _fill(canvas64, base, lo, hi):
     """Sets pixels lo..hi (0 <= lo <= hi) of the row of ``canvas64`` (uint64 words of 8 pixels)
     that starts at word ``base``."""
@@ -258,7 +257,7 @@ def _sort_few(xx, j):
         xx[b + 1] = v
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _generic_rows(canvas64, words, sz, vx, vy, edx, pymax, first, last):
     """polygon_generic for rows ``first..last`` of a 4-edge polygon (edge i from vertex i to
     i + 1, slopes ``edx``), as Pillow writes it: horizontal edges drawn as lines, the others
@@ -315,14 +314,14 @@ def _generic_rows(canvas64, words, sz, vx, vy, edx, pymax, first, last):
                 _fill(canvas64, yr * words, lo, hi)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _coarse(product):
     """A multiple of 2**-10: added to a whole coordinate below 2**13 it stays exact."""
     scaled = np.float64(product) * 1024.0
     return scaled == math.floor(scaled)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _corner_rows(vx, vy, ylo, yhi, edx, first, last, pymax, exact_only):
     """Bit k set: polygon_generic's corner rule moves a crossing on vertex k's row.
 
@@ -458,7 +457,7 @@ def _refused_point(x, y, stroke_offsets, s0, s1, mnx, mny, rx, ry, fsz):
     return 0, 0, 0.0
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _refusal_kernel(x, y, stroke_offsets, drawing_offsets, img_sz, maximize, what, point, value):
     """For every drawing d, what `_rasterize_kernel` would refuse in it: ``what[d]`` 0 (it
     can be drawn), else as the kernel's ``what``, with ``point[d]`` and ``value[d]``."""
@@ -474,7 +473,7 @@ def _refusal_kernel(x, y, stroke_offsets, drawing_offsets, img_sz, maximize, wha
                                                      rx, ry, fsz)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _rasterize_kernel(
     x, y, stroke_offsets, drawing_offsets, img_sz, lw, maximize, memo, stamps, pool, out, out64,
     pad, pad64,

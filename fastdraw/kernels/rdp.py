@@ -13,9 +13,8 @@ package's whatever the order of the additions.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
-from fastdraw.kernels.jit import helper
+from fastdraw.kernels.jit import helper, kernel
 
 
 @helper
@@ -31,7 +30,7 @@ def _distance(x, y, p, s, e):
     return abs(cross) / np.sqrt(ex * ex + ey * ey)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def rdp_mask(x, y, stroke_offsets, epsilon):
     """bool per point: whether RDP with ``epsilon`` keeps it (within its stroke)."""
     keep = np.ones(len(x), dtype=np.bool_)

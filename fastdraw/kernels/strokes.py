@@ -16,10 +16,9 @@ those rare drawings.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from fastdraw.drawings import Drawings
-from fastdraw.kernels.jit import helper
+from fastdraw.kernels.jit import helper, kernel
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -54,7 +53,7 @@ def xy_deltas(x, y, p0, p1, dx, dy, c, negative_zero_min):
         prev_y = cur_y
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _encode_kernel(x, y, stroke_offsets, drawing_offsets, negative_zero_min):
     """Deltas float32 (3, total) and offsets (N + 1,); offsets[0] = -1 - i if drawing i is empty."""
     n_drawings = len(drawing_offsets) - 1

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import types
 from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
-from fastdraw.kernels.jit import helper
+from fastdraw.kernels.jit import helper, kernel
 
 
 def _check(arr: types.Type) -> None:
@@ -86,7 +86,7 @@ def copy_bytes(src, a, dst, d, n):
         dst[d + m] = src[a + m]
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def gather(src, starts, sizes, dst, at):
     """``dst[at[i]:at[i] + sizes[i]] = src[starts[i]:starts[i] + sizes[i]]`` for every i:
     many records put in another order with one call (uint8 arrays, int64 indices)."""

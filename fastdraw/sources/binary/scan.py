@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 
+from fastdraw.kernels.jit import kernel
 from fastdraw.kernels.unaligned import copy_bytes, load_u64, store_u64
 
 HEADER = 17  # bytes before a record's first stroke
@@ -25,7 +25,7 @@ GOOD, BAD_COUNTRY, BAD_RECOGNIZED, BIG_KEY, NO_STROKES, EMPTY_STROKE, NO_SEGMENT
 WHOLE, IN_HEADER, IN_STROKES = range(3)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _scan(b, unrecognized, first, limit):
     """Reads the whole records at the start of ``b``, numbered from ``first``, up to the
     one that makes ``limit`` kept.

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import orjson
-from numba import njit
 
 from fastdraw.drawings import Drawings
 from fastdraw.errors import Rejection
+from fastdraw.kernels.jit import kernel
 from fastdraw.sources.base import Source, open_source
 from fastdraw.sources.binary.scan import HEADER
 from fastdraw.sources.ndjson.check import TEXT_LIMIT
@@ -28,7 +28,7 @@ UINT16 = 0xFFFF
 UINT32 = 0xFFFFFFFF
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _encode(x, y, stroke_offsets, drawing_offsets, key_id, country, recognized, timestamp):
     """The records of every drawing, back to back (uint8)."""
     n = len(key_id)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 
+from fastdraw.kernels.jit import helper, kernel
 from fastdraw.sources.ndjson.check import FIELDS
 
 _NAMES = np.frombuffer("".join(FIELDS).encode(), dtype=np.uint8)
@@ -28,21 +28,14 @@ _MAX_EXACT = 2**53
 _ZERO, _X, _Y, _SKIP = np.array([0, 0, 1, -1], dtype=np.int64)
 
 
-# The kernel's helpers take arrays but never allocate one, so they are compiled without
-# numba's reference counting: with it, every call increments and decrements each array
-# argument atomically, which cost more than parsing the numbers of a short row (a stroke's
-# row holds ~8; measured 26 -> 13 ns a number).
-_helper = njit(cache=True, nogil=True, _nrt=False)
-
-
-@_helper
+@helper
 def _skip_ws(b, p, e):
     while p < e and (b[p] == 32 or b[p] == 9 or b[p] == 13):
         p += 1
     return p
 
 
-@_helper
+@helper
 def _string_end(b, p, e):
     """Index of the closing quote of the string starting after b[p - 1]; -1 unless it is
     plain printable ASCII without escapes."""
@@ -56,7 +49,7 @@ def _string_end(b, p, e):
     return -1
 
 
-@_helper
+@helper
 def _field(b, a, z):
     """Index in FIELDS of the key b[a:z], or -1."""
     n = z - a
@@ -72,7 +65,7 @@ def _field(b, a, z):
     return f
 
 
-@_helper
+@helper
 def _digits(b, a, z):
     """Value of the ASCII digits b[a:z] (z - a <= 18), or -1 if any byte is not a digit."""
     v = 0
@@ -84,7 +77,7 @@ def _digits(b, a, z):
     return v
 
 
-@_helper
+@helper
 def _timestamp(b, a, z):
     """UTC epoch seconds of 'YYYY-MM-DD HH:MM:SS[.fff] UTC' in b[a:z]; -2**63 if not one."""
     bad = -(2**63)
@@ -116,7 +109,7 @@ def _timestamp(b, a, z):
     return days * 86400 + hour * 3600 + minute * 60 + second
 
 
-@_helper
+@helper
 def _key_id(b, a, z):
     """Value of the 1 to 19 ASCII digits b[a:z] if it fits in int64, else -1."""
     n = z - a
@@ -131,7 +124,7 @@ def _key_id(b, a, z):
     return v * 10 + d
 
 
-@_helper
+@helper
 def _intern(b, a, z, table, ustart, uend, nu):
     """(id, distinct strings so far) of the string b[a:z] among the distinct strings
     ``b[ustart[i]:uend[i]]`` of the block, found through ``table`` (open addressing on an
@@ -159,7 +152,7 @@ def _intern(b, a, z, table, ustart, uend, nu):
         j = (j + 1) & mask
 
 
-@_helper
+@helper
 def _number(b, p, e):
     """Parse the JSON number at b[p]: (end, value, kind), kind 0: exact value, 1: value needs
     Python's float() (too many digits), -1: not a number the kernel takes (bad, or with an
@@ -212,7 +205,7 @@ def _number(b, p, e):
     return p, v, 0
 
 
-@_helper
+@helper
 def _row(b, p, e, out, o, which, ha, hb, hp, nh):
     """Parse the list of numbers at b[p] == '[' into out[o:] (which: 0 x, 1 y, -1 not kept):
     (end, count, hard numbers so far), count -1 if the kernel does not take it."""
@@ -261,7 +254,7 @@ def _row(b, p, e, out, o, which, ha, hb, hp, nh):
         p = _skip_ws(b, p + 1, e)
 
 
-@_helper
+@helper
 def _drawing(b, p, e, x, y, slen, ns, npt, ha, hb, hp, nh):
     """Parse a good drawing at b[p] == '[': (end, strokes, points, hard numbers so far), or
     end -1 if the kernel does not take it."""
@@ -311,7 +304,7 @@ def _drawing(b, p, e, x, y, slen, ns, npt, ha, hb, hp, nh):
             return -1, ns, npt, nh
 
 
-@_helper
+@helper
 def _bounds(b):
     """Upper bounds of the lines, strokes and numbers in b: newlines + 1, '[' / 3 + 1 (a stroke
     opens 3 lists) and ',' + ']' + 1 (a number is followed by one of them, but the last one
@@ -324,7 +317,7 @@ def _bounds(b):
     return lines + 1, strokes // 3 + 1, numbers + 1
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _scan(b, unrecognized):
     """Parse every line of b (lines end with a newline, the last one may not).
 
