@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 PREFIX = ".spool-keys-"
-PIECE = 1 << 21  # keys compared at a time (32 MiB of key and line pairs)
+PIECE = 1 << 17  # keys compared at a time (2 MiB of key and line pairs)
 
 
 def keys_path(spool: str | Path, label: int, part: int) -> Path:
@@ -55,11 +55,15 @@ def _repeat_in(arrays: list[tuple[int, np.ndarray]], lo: int, hi: int
     if not pieces:
         return None
     keys = np.concatenate([p[:, 0] for _, p in pieces])
-    lines = np.concatenate([p[:, 1] for _, p in pieces])
-    labels = np.concatenate([np.full(len(p), label) for label, p in pieces])
     order = np.argsort(keys, kind="stable")
-    same = np.flatnonzero(keys[order][1:] == keys[order][:-1])
+    ordered = keys[order]
+    same = np.flatnonzero(ordered[1:] == ordered[:-1])
     if not len(same):
         return None
-    a, b = order[same[0]], order[same[0] + 1]
-    return int(keys[a]), int(labels[a]), int(lines[a]), int(labels[b]), int(lines[b])
+    starts = np.cumsum([0] + [len(p) for _, p in pieces])
+    found: list[int] = []
+    for i in order[same[0]:same[0] + 2].tolist():
+        k = int(np.searchsorted(starts, i, "right")) - 1
+        label, piece = pieces[k]
+        found += [label, int(piece[i - starts[k], 1])]
+    return (int(ordered[same[0]]), *found)
