@@ -226,3 +226,61 @@ def test_the_tfrecord_readers_say_how_to_read_it(built):
         img_dataset(path, "train")
     with pytest.raises(ValueError, match="one <class>.npz file per class, not of TFRecord"):
         dataset_tiles(path, "train", 4)
+
+
+def _copy(path, to):
+    to.mkdir()
+    for p in path.iterdir():
+        (to / p.name).write_bytes(p.read_bytes())
+    return to
+
+
+def test_verify_names_a_damaged_deflate_stream_as_a_problem(built, tmp_path):
+    path, _ = built
+    copy = _copy(path, tmp_path / "copy")
+    data = bytearray((copy / "cat.npz").read_bytes())
+    with zipfile.ZipFile(copy / "cat.npz") as z:
+        first = z.infolist()[0]
+    at = first.header_offset
+    names, extra = (int.from_bytes(data[at + k:at + k + 2], "little") for k in (26, 28))
+    data[at + 30 + names + extra] |= 0x06  # the first block's type: 3, which deflate reserves
+    (copy / "cat.npz").write_bytes(bytes(data))
+    problems = check(copy).problems
+    assert any(p.startswith(f"cat.npz: {first.filename[:-4]}: cannot be read (Error -3 while "
+                            "decompressing data: invalid block type)") for p in problems), problems
+
+
+def test_a_drawing_of_many_rows_is_checked_in_bounded_memory():
+    import io
+    import tracemalloc
+
+    from fastdraw.dataset.npz import ARRAY_TAIL, BATCH, array_head, npy_header
+
+    rows = 40 * BATCH // 6  # 40 batches of stroke-3 rows, all (0, 0, 0) but the last
+    data = bytearray(6 * rows)
+    data[-2] = 1  # the last row's pen is lifted
+    item = (b"h\x00h\x04R(K\x01J" + rows.to_bytes(4, "little") + b"K\x03\x86h\x06\x89B"
+            + len(data).to_bytes(4, "little") + bytes(data) + b"tb")
+    member = io.BytesIO(npy_header(1) + array_head(1) + b"(" + item + b"e" + ARRAY_TAIL)
+    del data, item
+    tracemalloc.start()
+    try:
+        assert check_member(member) == (1, None)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * BATCH
+
+
+@pytest.mark.parametrize("field, value", [(10, 99), (10, 14), (8, 1)],
+                         ids=["unknown-method", "lzma", "encrypted"])
+def test_verify_refuses_a_member_not_deflated_as_a_build_writes(built, tmp_path, field, value):
+    path, _ = built
+    copy = _copy(path, tmp_path / "copy")
+    data = bytearray((copy / "cat.npz").read_bytes())
+    at = data.rindex(b"PK\x01\x02")  # the central directory's entry of the last member
+    data[at + field] |= value  # its compression method, or its flags' encryption bit
+    (copy / "cat.npz").write_bytes(bytes(data))
+    problems = check(copy).problems
+    assert "cat.npz: test: not deflated as a build writes it (a zip member compressed with " \
+           "deflate, not encrypted)" in problems, problems

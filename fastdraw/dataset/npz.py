@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import io
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,7 +29,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from fastdraw.codecs.sketchrnn import MEMO_ARGS, MEMO_INT16, MEMO_RECONSTRUCT
+from fastdraw.codecs.sketchrnn import MEMO_ARGS, MEMO_INT16, MEMO_RECONSTRUCT, ROW_BYTES
 from fastdraw.kernels.jit import kernel
 
 # zlib level 1: the stroke-3 pickles deflate 7x faster than at np.savez_compressed's level 6
@@ -138,34 +139,53 @@ _ITEM_MID = np.frombuffer(bytes([0x4B, 3, 0x86, 0x68, MEMO_INT16, 0x89]), dtype=
 
 
 @kernel
-def _scan(buf, pos, end, in_batch, head, mid):
-    """Walks the drawings of a member's pickle from ``pos``: (where it stopped, drawings
-    walked, in a batch, one of _NEED_MORE / _END (at its tail) / _BAD / _BAD_PEN / _EMPTY)."""
+def _scan(buf, pos, end, in_batch, left, head, mid):
+    """Walks the drawings of a member's pickle from ``pos``, where the drawing an earlier
+    window stopped in has ``left`` rows to come and then its tail (``left`` counts the tail
+    as one; 0: between drawings): (where it stopped, drawings walked, in a batch, ``left``
+    there, one of _NEED_MORE / _END (at its tail) / _BAD / _BAD_PEN / _EMPTY).  A drawing's
+    rows are walked as they come, so a window holds at most a row or a head of the drawing
+    before it, however many rows that drawing has."""
     items = 0
     while pos < end:
+        if left > 0:
+            while left > 1 and pos + ROW_BYTES <= end:
+                pen = buf[pos + 4] | (np.int64(buf[pos + 5]) << 8)
+                if pen > 1 or (left == 2 and pen != 1):
+                    return pos, items, in_batch, left, _BAD_PEN
+                pos += ROW_BYTES
+                left -= 1
+            if left > 1 or pos + 2 > end:
+                return pos, items, in_batch, left, _NEED_MORE
+            if buf[pos] != 0x74 or buf[pos + 1] != 0x62:
+                return pos, items, in_batch, left, _BAD
+            pos += 2
+            left = 0
+            items += 1
+            continue
         c = buf[pos]
         if c == 0x28:  # ( : a batch starts
             if in_batch:
-                return pos, items, in_batch, _BAD
+                return pos, items, in_batch, left, _BAD
             in_batch = True
             pos += 1
             continue
         if c == 0x65:  # e : it ends
             if not in_batch:
-                return pos, items, in_batch, _BAD
+                return pos, items, in_batch, left, _BAD
             in_batch = False
             pos += 1
             continue
         if c == 0x74:  # t : the array's tail
-            return pos, items, in_batch, _END if not in_batch else _BAD
+            return pos, items, in_batch, left, _END if not in_batch else _BAD
         if not in_batch or c != 0x68:
-            return pos, items, in_batch, _BAD
+            return pos, items, in_batch, left, _BAD
         p = pos
         if p + 8 + 5 > end:
-            return pos, items, in_batch, _NEED_MORE
+            return pos, items, in_batch, left, _NEED_MORE
         for k in range(8):
             if buf[p + k] != head[k]:
-                return pos, items, in_batch, _BAD
+                return pos, items, in_batch, left, _BAD
         p += 8
         op = buf[p]
         if op == 0x4B:
@@ -180,14 +200,14 @@ def _scan(buf, pos, end, in_batch, head, mid):
                 rows |= np.int64(buf[p + 1 + k]) << (8 * k)
             p += 5
         else:
-            return pos, items, in_batch, _BAD
+            return pos, items, in_batch, left, _BAD
         if p + 6 + 5 > end:
-            return pos, items, in_batch, _NEED_MORE
+            return pos, items, in_batch, left, _NEED_MORE
         for k in range(6):
             if buf[p + k] != mid[k]:
-                return pos, items, in_batch, _BAD
+                return pos, items, in_batch, left, _BAD
         p += 6
-        data = 6 * rows
+        data = ROW_BYTES * rows
         if buf[p] == 0x43 and data < 256 and buf[p + 1] == data:
             p += 2
         elif buf[p] == 0x42 and data >= 256:
@@ -195,24 +215,15 @@ def _scan(buf, pos, end, in_batch, head, mid):
             for k in range(4):
                 n |= np.int64(buf[p + 1 + k]) << (8 * k)
             if n != data:
-                return pos, items, in_batch, _BAD
+                return pos, items, in_batch, left, _BAD
             p += 5
         else:
-            return pos, items, in_batch, _BAD
-        if p + data + 2 > end:
-            return pos, items, in_batch, _NEED_MORE
+            return pos, items, in_batch, left, _BAD
         if rows == 0:
-            return pos, items, in_batch, _EMPTY
-        for r in range(rows):
-            pen = buf[p + 6 * r + 4] | (np.int64(buf[p + 6 * r + 5]) << 8)
-            if pen > 1 or (r == rows - 1 and pen != 1):
-                return pos, items, in_batch, _BAD_PEN
-        p += data
-        if buf[p] != 0x74 or buf[p + 1] != 0x62:
-            return pos, items, in_batch, _BAD
-        pos = p + 2
-        items += 1
-    return pos, items, in_batch, _NEED_MORE
+            return pos, items, in_batch, left, _EMPTY
+        pos = p
+        left = rows + 1
+    return pos, items, in_batch, left, _NEED_MORE
 
 
 def _read(f: BinaryIO, n: int) -> bytes:
@@ -220,6 +231,15 @@ def _read(f: BinaryIO, n: int) -> bytes:
     if len(data) != n:
         raise ValueError(f"ends {n - len(data)} bytes short")
     return data
+
+
+def member_problem(info: zipfile.ZipInfo) -> str | None:
+    """Why a zip member is not stored as `NpzWriter` stores it (deflated, not encrypted), or
+    None: a member to check is opened only then, so no other decompressor runs on it."""
+    if info.compress_type != zipfile.ZIP_DEFLATED or info.flag_bits & 1:
+        return "not deflated as a build writes it (a zip member compressed with deflate, " \
+               "not encrypted)"
+    return None
 
 
 def check_member(f: BinaryIO) -> tuple[int, str | None]:
@@ -244,11 +264,12 @@ def check_member(f: BinaryIO) -> tuple[int, str | None]:
             return 0, "its pickle does not start as a build writes it (an array of int16 " \
                       "stroke-3 drawings)"
         buf = np.empty(0, dtype=np.uint8)
-        items, in_batch = 0, False
+        items, in_batch, left = 0, False, 0
         while True:
             chunk = f.read(BATCH)
             buf = np.concatenate([buf, np.frombuffer(chunk, dtype=np.uint8)])
-            pos, n, in_batch, code = _scan(buf, 0, len(buf), in_batch, _ITEM_HEAD, _ITEM_MID)
+            pos, n, in_batch, left, code = _scan(buf, 0, len(buf), in_batch, left, _ITEM_HEAD,
+                                                 _ITEM_MID)
             items += n
             if code == _BAD_PEN:
                 return items, (f"drawing {items}: pen values other than 0 and 1, or a last "
@@ -268,10 +289,10 @@ def check_member(f: BinaryIO) -> tuple[int, str | None]:
             if not chunk:
                 return items, "ends in the middle of its pickle (cut short?)"
             buf = buf[pos:]
-    except (ValueError, SyntaxError, EOFError, zipfile.BadZipFile, OSError) as e:
+    except (ValueError, SyntaxError, EOFError, zipfile.BadZipFile, OSError, zlib.error) as e:
         return 0, f"cannot be read ({e})"
 
 
 def warmup() -> None:
     """Compiles (or loads) the checking kernel."""
-    _scan(np.zeros(1, dtype=np.uint8), 0, 1, False, _ITEM_HEAD, _ITEM_MID)
+    _scan(np.zeros(1, dtype=np.uint8), 0, 1, False, 0, _ITEM_HEAD, _ITEM_MID)

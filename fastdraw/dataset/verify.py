@@ -93,7 +93,7 @@ from fastdraw.dataset.layout import (
     tfds_contents,
     tfds_names,
 )
-from fastdraw.dataset.npz import check_member
+from fastdraw.dataset.npz import check_member, member_problem
 from fastdraw.dataset.tfrecord import COMPRESSIONS, read_windows
 from fastdraw.errors import CorruptRecordError, DatasetFileError
 
@@ -347,8 +347,11 @@ def _check_class_file(file: Path, splits: dict[str, int], totals: Counter[str],
             for split, per_class in splits.items():
                 if f"{split}.npy" not in members:
                     continue
-                with z.open(f"{split}.npy") as member:
-                    n, problem = check_member(member)
+                info = z.getinfo(f"{split}.npy")
+                n, problem = 0, member_problem(info)
+                if problem is None:
+                    with z.open(info) as member:
+                        n, problem = check_member(member)
                 records += n
                 totals[split] += n
                 if problem:
