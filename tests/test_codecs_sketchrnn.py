@@ -158,7 +158,7 @@ def test_verify_catches_a_changed_file_and_a_bad_drawing(built, tmp_path):
     with zipfile.ZipFile(copy / "eye.npz", "w", zipfile.ZIP_DEFLATED) as z:
         for n, data in members.items():
             z.writestr(zipfile.ZipInfo(n, (1980, 1, 1, 0, 0, 0)),
-                       bytes(train) if n == "train.npy" else data)
+                       bytes(train) if n == "train.npy" else data, zipfile.ZIP_DEFLATED)
     problems = check(copy).problems
     assert any(p.startswith("eye.npz: train: drawing 5: pen values") for p in problems)
     assert any(p.startswith("eye.npz: sha256") for p in problems)
