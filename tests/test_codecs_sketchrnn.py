@@ -272,8 +272,9 @@ def test_a_drawing_of_many_rows_is_checked_in_bounded_memory():
     assert peak < 4 * BATCH
 
 
-@pytest.mark.parametrize("field, value", [(10, 99), (10, 14), (8, 1)],
-                         ids=["unknown-method", "lzma", "encrypted"])
+@pytest.mark.parametrize("field, value", [(10, 99), (10, 14), (8, 1), (8, 0x20), (8, 0x40)],
+                         ids=["unknown-method", "lzma", "encrypted", "patched",
+                              "strongly-encrypted"])
 def test_verify_refuses_a_member_not_deflated_as_a_build_writes(built, tmp_path, field, value):
     path, _ = built
     copy = _copy(path, tmp_path / "copy")
@@ -284,3 +285,13 @@ def test_verify_refuses_a_member_not_deflated_as_a_build_writes(built, tmp_path,
     problems = check(copy).problems
     assert "cat.npz: test: not deflated as a build writes it (a zip member compressed with " \
            "deflate, not encrypted)" in problems, problems
+
+
+def test_verify_names_a_zip_of_a_version_zipfile_cannot_read(built, tmp_path):
+    path, _ = built
+    copy = _copy(path, tmp_path / "copy")
+    data = bytearray((copy / "cat.npz").read_bytes())
+    data[data.rindex(b"PK\x01\x02") + 6] = 255  # the version needed to extract: 25.5
+    (copy / "cat.npz").write_bytes(bytes(data))
+    assert "cat.npz: cannot be read as a zip file (zip file version 25.5)" in \
+        check(copy).problems

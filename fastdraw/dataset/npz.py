@@ -233,10 +233,13 @@ def _read(f: BinaryIO, n: int) -> bytes:
     return data
 
 
+_FOREIGN_FLAGS = 0x61  # zip flags: encrypted (bit 0), patched (5), strongly encrypted (6)
+
+
 def member_problem(info: zipfile.ZipInfo) -> str | None:
     """Why a zip member is not stored as `NpzWriter` stores it (deflated, not encrypted), or
     None: a member to check is opened only then, so no other decompressor runs on it."""
-    if info.compress_type != zipfile.ZIP_DEFLATED or info.flag_bits & 1:
+    if info.compress_type != zipfile.ZIP_DEFLATED or info.flag_bits & _FOREIGN_FLAGS:
         return "not deflated as a build writes it (a zip member compressed with deflate, " \
                "not encrypted)"
     return None

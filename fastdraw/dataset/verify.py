@@ -360,7 +360,7 @@ def _check_class_file(file: Path, splits: dict[str, int], totals: Counter[str],
                     problems.append(f"{file.name}: {split} holds {n} drawings, manifest.json's "
                                     f"options.splits gives {per_class} a class")
             return records, sha256
-    except (OSError, DatasetFileError, zipfile.BadZipFile) as e:
+    except (OSError, DatasetFileError, zipfile.BadZipFile, NotImplementedError) as e:
         problems.append(f"{file.name}: cannot be read as a zip file ({e})")
         return 0, None
 
