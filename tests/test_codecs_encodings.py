@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import zlib
 
 import numpy as np
@@ -220,6 +221,19 @@ def test_the_tf_decoder_refuses_a_png_not_of_the_layout_a_build_writes(make):
                              "python -m fastdraw verify"):
         _tf_decoded(ImgCodec(size=8, encoding="png"), [_with_png(make())])
     assert _tf_decoded(ImgCodec(size=8, encoding="png"), [_with_png(_png())]).shape == (1, 8, 8)
+
+
+@pytest.mark.parametrize("rows", [16, 4], ids=["twice-the-rows", "half-the-rows"])
+def test_the_tf_decoder_refuses_a_png_whose_data_is_not_its_rows(rows):
+    import tensorflow as tf
+
+    data = zlib.compress(bytes(rows * 2))  # rows of 8 pixels: a filter byte and one of bits
+    other = png.header(8, 8) + struct.pack(">I", len(data)) + b"IDAT" + data + \
+        struct.pack(">I", zlib.crc32(b"IDAT" + data)) + png.IEND
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match="not the 8x8 1-bit PNG a build writes: check the dataset with "
+                             "python -m fastdraw verify"):
+        _tf_decoded(ImgCodec(size=8, encoding="png"), [_with_png(other)] * 2)
 
 
 @pytest.mark.parametrize("encoding, value, message", [

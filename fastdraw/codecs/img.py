@@ -387,7 +387,8 @@ def _tf_png_pixels(size: int) -> Callable:
     and IHDR, one IDAT chunk, IEND; filter 0 on every row) at once: the zlib streams
     inflated by one op, the bits spread to 0/255 bytes by a table.  tf.io.decode_png gives
     the same pixels (the tests check every drawing) one image at a time, at about twice
-    the CPU (docs/performance.md).  A PNG not of that layout raises InvalidArgumentError."""
+    the CPU (docs/performance.md).  A PNG not of that layout, or whose data inflates to other
+    than its rows, raises InvalidArgumentError."""
     import tensorflow as tf
 
     head, stride = png.header(size, size), 1 + (size + 7) // 8
@@ -408,7 +409,11 @@ def _tf_png_pixels(size: int) -> Callable:
                                   == png.IEND) & (length == n - idat - tail))
         zlib_data = tf.strings.substr(data, tf.fill(tf.shape(n), idat), n - idat - tail)
         with tf.control_dependencies([tf.debugging.assert_equal(layout, True, message=fault)]):
-            raw = tf.io.decode_raw(tf.io.decode_compressed(zlib_data, "ZLIB"), tf.uint8)
+            inflated = tf.io.decode_compressed(zlib_data, "ZLIB")
+        # Each image's rows, no more and no fewer: others would shift the batch's images.
+        with tf.control_dependencies([tf.debugging.assert_equal(
+                tf.strings.length(inflated), size * stride, message=fault)]):
+            raw = tf.io.decode_raw(inflated, tf.uint8)
         rows = tf.reshape(raw, [-1, size, stride])
         with tf.control_dependencies([tf.debugging.assert_equal(
                 tf.reduce_max(rows[:, :, 0], axis=None), tf.constant(0, tf.uint8),
