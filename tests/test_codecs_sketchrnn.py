@@ -295,3 +295,14 @@ def test_verify_names_a_zip_of_a_version_zipfile_cannot_read(built, tmp_path):
     (copy / "cat.npz").write_bytes(bytes(data))
     assert "cat.npz: cannot be read as a zip file (zip file version 25.5)" in \
         check(copy).problems
+
+
+def test_a_long_npy_header_is_named_by_its_start():
+    import io
+
+    text = "{" + ", ".join(f"{i}: {i}" for i in range(5000)) + "}"
+    member = io.BytesIO(b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text.encode())
+    count, problem = check_member(member)
+    assert count == 0 and problem.startswith("its .npy header '{0: 0, 1: 1, ") \
+        and problem.endswith(f"... ({len(text)} characters) is not an object array's")
+    assert len(problem) < 200

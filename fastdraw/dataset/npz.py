@@ -37,6 +37,7 @@ from fastdraw.kernels.jit import kernel
 COMPRESSLEVEL = 1
 DATE = (1980, 1, 1, 0, 0, 0)  # every member's (zip's earliest): the same bytes every build
 BATCH = 1 << 20  # bytes of a member read at a time by check_npz
+_SHOWN = 80  # characters of a .npy header a problem shows
 
 
 def _int(v: int) -> bytes:
@@ -258,7 +259,12 @@ def check_member(f: BinaryIO) -> tuple[int, str | None]:
         if not (isinstance(d, dict) and d.get("descr") == "|O" and d.get("fortran_order") is False
                 and isinstance(d.get("shape"), tuple) and len(d["shape"]) == 1
                 and isinstance(d["shape"][0], int) and 0 <= d["shape"][0] < 2**31):
-            return 0, f"its .npy header {header.strip()!r} is not an object array's"
+            shown = header.strip()
+            if len(shown) > _SHOWN:
+                shown = f"{shown[:_SHOWN]!r}... ({len(shown)} characters)"
+            else:
+                shown = repr(shown)
+            return 0, f"its .npy header {shown} is not an object array's"
         count = d["shape"][0]
         if npy_header(count) != head + length.to_bytes(2, "little") + header.encode("latin1"):
             return 0, "its .npy header is not the one a build writes"
