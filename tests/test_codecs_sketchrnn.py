@@ -306,3 +306,22 @@ def test_a_long_npy_header_is_named_by_its_start():
     assert count == 0 and problem.startswith("its .npy header '{0: 0, 1: 1, ") \
         and problem.endswith(f"... ({len(text)} characters) is not an object array's")
     assert len(problem) < 200
+
+
+@pytest.mark.parametrize("name", ["../outside/cat", "/tmp/cat", ".."])
+def test_verify_never_reads_a_class_file_outside_the_dataset(built, tmp_path, monkeypatch,
+                                                              name):
+    import fastdraw.dataset.verify as verify
+
+    path, _ = built
+    copy = _copy(path, tmp_path / "copy")
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["classes"][0] = name
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    opened = []
+    checked = verify._check_class_file
+    monkeypatch.setattr(verify, "_check_class_file",
+                        lambda file, *a: opened.append(file) or checked(file, *a))
+    problems = check(copy).problems
+    assert all(f.parent == copy for f in opened), opened
+    assert any(p.startswith(f"manifest.json: class name {name!r}") for p in problems), problems

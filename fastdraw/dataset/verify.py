@@ -96,6 +96,7 @@ from fastdraw.dataset.layout import (
 from fastdraw.dataset.npz import check_member, member_problem
 from fastdraw.dataset.tfrecord import COMPRESSIONS, read_windows
 from fastdraw.errors import CorruptRecordError, DatasetFileError
+from fastdraw.sources.classes import class_name_problem
 
 _PARALLEL_BYTES = 16 << 20
 
@@ -289,7 +290,14 @@ def _check_class_files(path: Path, layout: Layout, report: Report, seen: dict[st
     splits = manifest.get("options", {}).get("splits", {})
     report.classes = len(classes)
     _check_splits(manifest, counts, problems, layout)
-    expected = {layout.class_file(c): c for c in classes}
+    expected = {}
+    for c in classes:
+        bad = class_name_problem(c) if isinstance(c, str) else "is not a string"
+        if bad:  # its file would be outside the dataset, or not a file name at all
+            problems.append(f"manifest.json: class name {c!r} {bad}, so it names no class "
+                            "file of the dataset; rebuild the dataset")
+        else:
+            expected[layout.class_file(c)] = c
     on_disk = sorted(p.name for p in path.iterdir() if p.name.endswith(layout.extension))
     for name in on_disk:
         if name not in expected:

@@ -117,18 +117,23 @@ def _read_classes_file(path: str) -> list[str]:
                          "convert it as UTF-8)") from None
 
 
-def check_class_name(name: str, source: str) -> None:
-    """Raises ValueError when ``name`` cannot be a class name: it names the file
+def class_name_problem(name: str) -> str | None:
+    """What makes ``name`` unfit to be a class name, or None: it names the file
     ``<data>/<name>.ndjson`` and a line of labels.txt, so it must not hold a path separator
     ('/' or '\\'), be '.' or '..', or hold a NUL or other control character.  Names that
     are not Quick, Draw! categories are allowed here (a build may use its own files)."""
-    bad = None
     if "/" in name or "\\" in name:
-        bad = "holds a path separator ('/' or '\\')"
-    elif name in (".", ".."):
-        bad = "is a path, not a name"
-    elif any(ord(c) < 32 or ord(c) == 127 for c in name):
-        bad = "holds a control character"
+        return "holds a path separator ('/' or '\\')"
+    if name in (".", ".."):
+        return "is a path, not a name"
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return "holds a control character"
+    return None
+
+
+def check_class_name(name: str, source: str) -> None:
+    """Raises ValueError when ``name`` cannot be a class name (`class_name_problem`)."""
+    bad = class_name_problem(name)
     if bad:
         raise ValueError(f"{source}: class name {name!r} {bad}: a class name is the name of "
                          "its file <class>.ndjson in the data directory, such as 'cat' or "
