@@ -170,3 +170,53 @@ def test_a_drawing_without_points_renders_black():
                               "recognized": True, "key_id": "1",
                               "timestamp": "2017-03-02 23:25:10 UTC"}])
     assert not official_bitmaps(d).any()
+
+
+def _binary(official_data, tmp_path, name: str = "cat"):
+    binary = tmp_path / "binary"
+    assert main(["convert", "--to", "binary", "--classes", name, "--data", str(official_data),
+                 "--out", str(binary)]) == 0
+    return binary
+
+
+@pytest.mark.parametrize("suffix", [".bin.gz", ".ndjson.gz"])
+def test_a_gzip_class_file_cut_short_gives_its_rows_and_lists_the_cut(official_data, tmp_path,
+                                                                     suffix):
+    source = (_binary(official_data, tmp_path) / "cat.bin" if suffix == ".bin.gz"
+              else official_data / "cat.ndjson")
+    packed = gzip.compress(source.read_bytes(), mtime=0)
+    data = tmp_path / "cut"
+    data.mkdir()
+    (data / f"cat{suffix}").write_bytes(packed[:len(packed) * 2 // 3])
+    out = tmp_path / "out"
+    assert run("--classes", "cat", "--data", str(data), "--out", str(out)) == 0
+    lines = np.load(out / "cat.lines.npy")
+    assert 0 < len(lines) < 25 and np.array_equal(lines, np.arange(1, len(lines) + 1))
+    official = np.load(OFFICIAL / "cat_numpy_bitmap_rows0-24.npy")
+    assert np.array_equal(np.load(out / "cat.npy"), official[:len(lines)])
+    [cut] = [json.loads(line) for line in (out / "cat.rejected.ndjson").open()]
+    assert cut["line"] == len(lines) + 1 and "gzip data breaks off" in cut["reason"]
+
+
+@pytest.mark.parametrize("suffix", [".ndjson", ".bin", ".bin.gz"])
+def test_the_progress_counts_the_items_of_the_class_file(official_data, tmp_path, monkeypatch,
+                                                         suffix):
+    import fastdraw.build.bitmaps as job
+
+    if suffix == ".ndjson":
+        data = official_data
+    else:
+        data = _binary(official_data, tmp_path)
+        if suffix == ".bin.gz":
+            (data / "cat.bin.gz").write_bytes(gzip.compress((data / "cat.bin").read_bytes()))
+            (data / "cat.bin").unlink()
+    steps: list[int] = []
+
+    class Recorded(job.Progress):
+        def update(self, n: int) -> None:
+            steps.append(n)
+            super().update(n)
+
+    monkeypatch.setattr(job, "Progress", Recorded)
+    assert run("--classes", "cat", "--data", str(data), "--out", str(tmp_path / "out")) == 0
+    assert min(steps) >= 0 and sum(steps) == 25  # the file's 25 drawings, no more, no less

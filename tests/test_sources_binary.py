@@ -256,6 +256,14 @@ def test_the_rest_of_a_file_cut_inside_a_record_is_one_rejected_item(tmp_path, n
     assert expected(data)[1] == [(2, len(GOOD), "cut")]
 
 
+@pytest.mark.parametrize("cut", [0, 5, 17, len(CAT) // 2, len(CAT) - 1, len(CAT)])
+def test_items_is_the_number_of_the_last_item_read(tmp_path, cut):
+    data = CAT[:cut]
+    kept, bad = expected(data)
+    numbers = [k[0] for k in kept] + [b[0] for b in bad]
+    assert BinarySource(_write(tmp_path, data)).items() == max(numbers, default=0)
+
+
 def test_a_gzip_stream_that_breaks_off_rejects_what_follows(tmp_path):
     data = gzip.compress(CAT * 200, mtime=0)
     path = tmp_path / "cat.bin.gz"

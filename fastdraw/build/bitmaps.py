@@ -77,7 +77,7 @@ class BitmapTask:
     size: int
     unrecognized: bool
     strict: bool
-    lines: int  # in the file: the task's progress is in lines
+    lines: int  # items (lines, records) in the file: the task's progress is in them
 
 
 @dataclass
@@ -192,21 +192,6 @@ def _leftovers(out: Path, classes: list[str]) -> list[Path]:
     return [p for p in out.iterdir() if p.name.startswith(prefixes)]
 
 
-def _count_lines(path: Path) -> int:
-    """Lines in a class file (plain or gzip), for the progress's total."""
-    import gzip
-
-    with open(path, "rb") as f:
-        packed = f.read(2) == b"\x1f\x8b"
-    n = 0
-    last = b"\n"
-    with (gzip.open(path, "rb") if packed else open(path, "rb")) as f:
-        while block := f.read(1 << 22):
-            n += block.count(b"\n")
-            last = block[-1:]
-    return n + (last != b"\n")
-
-
 def write_bitmaps(opts: BitmapOptions) -> list[Rendered]:
     """Renders every class file into ``opts.out`` (see the module doc); returns what each
     class got."""
@@ -238,7 +223,7 @@ def write_bitmaps(opts: BitmapOptions) -> list[Rendered]:
     t0 = time.monotonic()
     warmup([BitmapCodec(size=opts.size)], opts.files)
     suffix = secrets.token_hex(4)
-    counts = [_count_lines(p) for p in opts.files]
+    counts = [open_source(p).items() for p in opts.files]
     tasks = [BitmapTask(name, str(path), str(opts.out), suffix, opts.size,
                         not opts.recognized_only, opts.strict, n)
              for name, path, n in zip(opts.classes, opts.files, counts)]

@@ -110,6 +110,12 @@ class Source(ABC):
     def fields(self, line: int) -> dict:
         """The fields of item ``line`` (1-based) as the file holds them."""
 
+    @abstractmethod
+    def items(self) -> int:
+        """The number of the file's last item (line or record, good or bad) as `batches`
+        numbers them: the total of a progress counted in ``Drawings.line``.  Reads the whole
+        file."""
+
 
 @dataclass(frozen=True)
 class Format:
