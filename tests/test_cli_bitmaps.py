@@ -220,3 +220,12 @@ def test_the_progress_counts_the_items_of_the_class_file(official_data, tmp_path
     monkeypatch.setattr(job, "Progress", Recorded)
     assert run("--classes", "cat", "--data", str(data), "--out", str(tmp_path / "out")) == 0
     assert min(steps) >= 0 and sum(steps) == 25  # the file's 25 drawings, no more, no less
+
+
+def test_classes_whose_files_share_a_name_are_refused(official_data, tmp_path, caplog):
+    shutil.copy(official_data / "eye.ndjson", official_data / "cat.lines.ndjson")
+    out = tmp_path / "out"
+    assert run("--classes", "cat,cat.lines", "--data", str(official_data),
+               "--out", str(out)) == 1
+    assert "cat.lines.npy" in caplog.text and "separate" in caplog.text
+    assert not out.exists()

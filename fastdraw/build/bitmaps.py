@@ -204,6 +204,13 @@ def write_bitmaps(opts: BitmapOptions) -> list[Rendered]:
     if opts.out.exists() and not opts.out.is_dir():
         raise BuildError(f"--out {opts.out} is a file: give a directory (one that does not "
                          "exist yet is created)")
+    owner: dict[str, str] = {}
+    for name in opts.classes:
+        for path in outputs(opts.out, name):
+            if (other := owner.setdefault(path.name, name)) != name:
+                raise BuildError(f"{path.name} would be the file of class {other!r} and of "
+                                 f"class {name!r}: render the two into separate --out "
+                                 "directories")
     existing = [p for name in opts.classes for p in outputs(opts.out, name) if p.exists()]
     if existing and not opts.overwrite:
         shown = ", ".join(map(str, existing[:3])) + (", ..." if len(existing) > 3 else "")
