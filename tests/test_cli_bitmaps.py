@@ -229,3 +229,21 @@ def test_classes_whose_files_share_a_name_are_refused(official_data, tmp_path, c
                "--out", str(out)) == 1
     assert "cat.lines.npy" in caplog.text and "separate" in caplog.text
     assert not out.exists()
+
+
+def test_a_file_of_many_bad_records_logs_a_few_and_lists_all(tmp_path, caplog):
+    import fastdraw.build.bitmaps as job
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "cat.bin").write_bytes(bytes(17 * 500))  # 500 records, none of a country
+    out = tmp_path / "out"
+    out.mkdir()
+    task = job.BitmapTask("cat", str(data / "cat.bin"), str(out), "x", 28, True, False, 500)
+    with caplog.at_level("WARNING"):
+        rendered = job.bitmap_task(task, lambda n: None)
+    assert (rendered.rows, rendered.rejected) == (0, 500)
+    rejected = out / ".cat.rejected.ndjson.tmp-x"
+    assert len(rejected.read_text().splitlines()) == 500
+    said = [r for r in caplog.records if "no row for this line" in r.getMessage()]
+    assert len(said) == job.SHOWN

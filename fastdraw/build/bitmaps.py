@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 CHUNK = 4096  # drawings rendered at a time
 CHUNK_BYTES = 16 << 20  # at most this much image memory a chunk
 _HEADER = 128  # bytes of every .npy header written here (room for any row count)
+SHOWN = 20  # rejected lines logged per class; its rejected.ndjson lists them all
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,8 @@ def bitmap_task(t: BitmapTask, report: Report) -> Rendered:
         rendered.rejected += 1
         if rendered.first is None:
             rendered.first = r
-        log.warning("%s:%d: no row for this line: %s", r.file, r.line, r.reason)
+        if rendered.rejected <= SHOWN:
+            log.warning("%s:%d: no row for this line: %s", r.file, r.line, r.reason)
 
     try:
         rows = _NpyAppender(rows_path, (t.size * t.size,), "|u1")
