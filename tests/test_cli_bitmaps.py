@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
+import signal
 
 import numpy as np
 import pytest
@@ -247,3 +249,31 @@ def test_a_file_of_many_bad_records_logs_a_few_and_lists_all(tmp_path, caplog):
     assert len(rejected.read_text().splitlines()) == 500
     said = [r for r in caplog.records if "no row for this line" in r.getMessage()]
     assert len(said) == job.SHOWN
+
+
+def test_ctrl_c_while_the_files_are_put_in_place_waits_for_every_file(official_data, tmp_path,
+                                                                      monkeypatch, caplog):
+    import fastdraw.build.bitmaps as job
+
+    out = tmp_path / "out"
+    args = ("--classes", ",".join(CLASSES), "--data", str(official_data), "--out", str(out),
+            "--workers", "1")
+    assert run(*args) == 0
+    for name in CLASSES:  # the next run's files differ from these: 10 rows a class
+        lines = (official_data / f"{name}.ndjson").read_text().splitlines(keepends=True)
+        (official_data / f"{name}.ndjson").write_text("".join(lines[:10]))
+    real_replace = job.os.replace
+    replaced = []
+
+    def interrupted_replace(src, dst):
+        real_replace(src, dst)
+        if not replaced:  # Ctrl-C once the first file is in place
+            os.kill(os.getpid(), signal.SIGINT)
+        replaced.append(dst)
+
+    monkeypatch.setattr(job.os, "replace", interrupted_replace)
+    assert run(*args, "--overwrite") == 130
+    assert "nothing was written" not in caplog.text
+    for name in CLASSES:
+        assert len(np.load(out / f"{name}.npy")) == len(np.load(out / f"{name}.lines.npy")) == 10
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]

@@ -14,9 +14,10 @@ One task per class runs in the forked workers (fastdraw.build.executor.ForkPool)
 streams its class file in chunks, renders each chunk and appends its rows to a hidden
 temporary ``.npy`` whose header, written first for a row count of 0, is rewritten for the
 final count at the end: memory stays bounded whatever the class size.  When every class is
-done the files are renamed into place; a failed or interrupted run removes its temporary
-files and leaves no file that looks complete (a run killed outright leaves hidden
-``.<class>.*.tmp-*`` files, which the next run into the same directory removes).
+done the files are renamed into place (Ctrl-C and SIGTERM wait until they all are); a
+failed or interrupted run removes its temporary files and leaves no file that looks
+complete (a run killed outright leaves hidden ``.<class>.*.tmp-*`` files, which the next
+run into the same directory removes).
 """
 
 from __future__ import annotations
@@ -34,12 +35,13 @@ import numpy as np
 
 from fastdraw.build.encode import plural
 from fastdraw.build.executor import Report, worker_pool
+from fastdraw.build.publish import signals_deferred
 from fastdraw.build.screen import drawing_text
 from fastdraw.build.warmup import warmup
 from fastdraw.codecs.bitmap import BitmapCodec
 from fastdraw.cpus import usable_cpus
 from fastdraw.drawings import Drawings
-from fastdraw.errors import BuildError, io_error
+from fastdraw.errors import BuildError, InterruptedAfterPublish, io_error
 from fastdraw.kernels import bitmap
 from fastdraw.progress import Progress
 from fastdraw.sources import Rejection, open_source
@@ -241,19 +243,21 @@ def write_bitmaps(opts: BitmapOptions) -> list[Rendered]:
                    for p in _hidden(opts.out, name)]
     results: list[Rendered | None] = [None] * len(tasks)
     progress = Progress("bitmaps", total, "lines", opts.progress)
+    placed = False
     try:
         with progress.logging_redirected(), worker_pool(min(opts.workers, len(tasks))) as pool:
             order = sorted(range(len(tasks)), key=lambda j: -opts.files[j].stat().st_size)
             for k, result in pool.run(bitmap_task, [tasks[j] for j in order], progress.update):
                 results[order[k]] = result
-        for name in opts.classes:
-            for tmp, final in zip(_hidden(opts.out, name), outputs(opts.out, name)):
-                tmp = Path(str(tmp) + suffix)
-                if tmp.exists():
-                    os.replace(tmp, final)
-                elif final.exists():  # no rejected line this time: an old list would lie
-                    final.unlink()
-    except BaseException:
+        with signals_deferred():
+            _put_in_place(opts, suffix)
+            placed = True
+    except BaseException as e:
+        if placed and isinstance(e, KeyboardInterrupt):
+            raise InterruptedAfterPublish(
+                f"interrupted once every file was written: the files of "
+                f"{plural(len(opts.classes), 'class')} are in place in {opts.out}, "
+                "whole") from None
         for path in temporaries:
             path.unlink(missing_ok=True)
         raise
@@ -262,6 +266,17 @@ def write_bitmaps(opts: BitmapOptions) -> list[Rendered]:
     done = [r for r in results if r is not None]
     _summary(opts, done, time.monotonic() - t0)
     return done
+
+
+def _put_in_place(opts: BitmapOptions, suffix: str) -> None:
+    """Renames every class's temporary files over its files."""
+    for name in opts.classes:
+        for tmp, final in zip(_hidden(opts.out, name), outputs(opts.out, name)):
+            tmp = Path(str(tmp) + suffix)
+            if tmp.exists():
+                os.replace(tmp, final)
+            elif final.exists():  # no rejected line this time: an old list would lie
+                final.unlink()
 
 
 def _summary(opts: BitmapOptions, results: list[Rendered], seconds: float) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from fastdraw.cli.args import add_classes, classes_of
 from fastdraw.cli.errors import FAILED, INTERRUPTED, OK, USAGE
 from fastdraw.cpus import usable_cpus
-from fastdraw.errors import BadInputError, BuildError, io_error
+from fastdraw.errors import BadInputError, BuildError, InterruptedAfterPublish, io_error
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,9 @@ def run_bitmaps(args: argparse.Namespace) -> int:
     except OSError as e:
         log.error("%s", io_error(e, f"writing bitmaps into {args.out}"))
         return FAILED
+    except InterruptedAfterPublish as e:
+        log.error("%s", e)
+        return INTERRUPTED
     except KeyboardInterrupt:
         log.error("interrupted: nothing was written (temporary files removed)")
         return INTERRUPTED
