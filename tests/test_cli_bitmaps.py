@@ -7,6 +7,9 @@ import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -277,3 +280,35 @@ def test_ctrl_c_while_the_files_are_put_in_place_waits_for_every_file(official_d
     for name in CLASSES:
         assert len(np.load(out / f"{name}.npy")) == len(np.load(out / f"{name}.lines.npy")) == 10
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_two_runs_into_one_directory_take_turns(official_data, tmp_path):
+    big = tmp_path / "big"
+    big.mkdir()
+    (big / "cat.ndjson").write_bytes((official_data / "cat.ndjson").read_bytes() * 2000)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "fastdraw", "bitmaps", "--classes", "cat", "--out",
+               str(out), "--workers", "1", "--overwrite", "--data"]
+    first = subprocess.Popen([*command, str(big)], stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+    try:
+        while not list(out.glob(".cat.npy.tmp-*")):  # the first is rendering
+            assert first.poll() is None
+            time.sleep(0.01)
+        os.killpg(first.pid, signal.SIGSTOP)
+        assert not (out / "cat.npy").exists()
+        second = subprocess.Popen([*command, str(official_data)], stderr=subprocess.PIPE,
+                                  text=True)
+        said = []
+        for line in second.stderr:  # to its end, or until it waits for the first
+            said.append(line)
+            if "waiting" in line:
+                break
+    finally:
+        os.killpg(first.pid, signal.SIGCONT)
+    assert first.wait() == 0
+    rest = second.communicate()[1]
+    assert second.returncode == 0, "".join(said) + rest
+    # The second ran after the first: its 25 rows are the files, whole.
+    assert len(np.load(out / "cat.npy")) == len(np.load(out / "cat.lines.npy")) == 25
+    assert "waiting" in "".join(said)

@@ -22,12 +22,15 @@ run into the same directory removes).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
 import secrets
 import struct
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -215,19 +218,60 @@ def write_bitmaps(opts: BitmapOptions) -> list[Rendered]:
                 raise BuildError(f"{path.name} would be the file of class {other!r} and of "
                                  f"class {name!r}: render the two into separate --out "
                                  "directories")
-    existing = [p for name in opts.classes for p in outputs(opts.out, name) if p.exists()]
-    if existing and not opts.overwrite:
-        shown = ", ".join(map(str, existing[:3])) + (", ..." if len(existing) > 3 else "")
-        raise BuildError(f"{shown} already exist{'s' if len(existing) == 1 else ''}: pass "
-                         "--overwrite to replace them, or choose another --out")
+    _refuse_existing(opts)
     try:
         opts.out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise BuildError(f"cannot create --out {opts.out}: {e.strerror}: give a directory "
                          "you can write to") from None
+    with _taking_turns(opts.out) as locked:
+        _refuse_existing(opts)  # the run this one waited for may have written them
+        return _render(opts, locked)
+
+
+def _refuse_existing(opts: BitmapOptions) -> None:
+    """BuildError if a class's file exists and ``opts.overwrite`` is not set."""
+    existing = [p for name in opts.classes for p in outputs(opts.out, name) if p.exists()]
+    if existing and not opts.overwrite:
+        shown = ", ".join(map(str, existing[:3])) + (", ..." if len(existing) > 3 else "")
+        raise BuildError(f"{shown} already exist{'s' if len(existing) == 1 else ''}: pass "
+                         "--overwrite to replace them, or choose another --out")
+
+
+@contextmanager
+def _taking_turns(out: Path) -> Iterator[bool]:
+    """Holds a lock on directory ``out`` for the block, waiting for a run that holds it: runs
+    into one directory take turns, so that none removes the temporary files of another as
+    a killed run's.  Yields False (after a warning) where the file system cannot lock."""
+    fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            locked = True
+        except BlockingIOError:
+            log.info("another bitmaps run into %s is running: waiting for it to end", out)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            locked = True
+        except OSError as e:
+            log.warning("cannot lock %s (%s): do not run two bitmaps runs into it at once; "
+                        "the temporary files of killed runs are named, not removed", out,
+                        e.strerror)
+            locked = False
+        yield locked
+    finally:
+        os.close(fd)
+
+
+def _render(opts: BitmapOptions, locked: bool) -> list[Rendered]:
+    """`write_bitmaps` once its checks are made, holding its turn in ``opts.out`` (if
+    ``locked``: then the temporary files of the classes there are killed runs')."""
     for path in _leftovers(opts.out, opts.classes):
-        log.info("removing %s, left by an earlier run that was killed", path)
-        path.unlink(missing_ok=True)
+        if locked:
+            log.info("removing %s, left by an earlier run that was killed", path)
+            path.unlink(missing_ok=True)
+        else:
+            log.info("%s may be left by an earlier run that was killed: remove it if no "
+                     "other run is writing it", path)
     if opts.workers > (cpus := usable_cpus()):
         log.warning("%d workers, and this process may use %d CPU%s: the workers will take "
                     "turns", opts.workers, cpus, "" if cpus == 1 else "s")
