@@ -83,7 +83,8 @@ class Source(ABC):
                     raise BadLineError(rejection, STRICT_HINT)
                 report(rejection)
             if have + len(found) < chunk_size:
-                pending.append(found)
+                if len(found):  # an empty batch's arrays may be views of a whole block's
+                    pending.append(found)
                 have += len(found)
             else:
                 # Only the first chunk is copied together; the others are slices of the batch.
