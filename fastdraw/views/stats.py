@@ -29,13 +29,21 @@ def _summary(values: np.ndarray) -> dict:
 
 def class_stats(path: str | Path) -> dict:
     """Statistics of one class file (see the module docstring); JSON-ready."""
-    rejections: list[Rejection] = []
+    rejections: list[Rejection] = []  # the first FIRST_REJECTIONS
+    rejected = 0
     recognized = unrecognized = 0
     countries: Counter[str] = Counter()
     strokes, points = [], []
     first_line = 0
     source = open_source(path)
-    for d in source.read(chunk_size=8192, unrecognized=True, on_reject=rejections.append):
+
+    def on_reject(r: Rejection) -> None:
+        nonlocal rejected
+        rejected += 1
+        if len(rejections) < FIRST_REJECTIONS:
+            rejections.append(r)
+
+    for d in source.read(chunk_size=8192, unrecognized=True, on_reject=on_reject):
         r = int(d.recognized.sum())
         recognized += r
         unrecognized += len(d) - r
@@ -48,12 +56,11 @@ def class_stats(path: str | Path) -> dict:
         example = {"line": first_line, "fields": source.fields(first_line)}
     return {
         "file": str(path),
-        "lines": recognized + unrecognized + len(rejections),
+        "lines": recognized + unrecognized + rejected,
         "recognized": recognized,
         "unrecognized": unrecognized,
-        "rejected": len(rejections),
-        "first_rejections": [{"line": r.line, "reason": r.reason}
-                             for r in rejections[:FIRST_REJECTIONS]],
+        "rejected": rejected,
+        "first_rejections": [{"line": r.line, "reason": r.reason} for r in rejections],
         "countries": dict(countries.most_common(TOP_COUNTRIES)),
         "distinct_countries": len(countries),
         "strokes_per_drawing": _summary(np.concatenate(strokes) if strokes else np.zeros(0)),
