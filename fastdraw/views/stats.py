@@ -20,11 +20,27 @@ FIRST_REJECTIONS = 3
 TOP_COUNTRIES = 5
 
 
-def _summary(values: np.ndarray) -> dict:
-    if not len(values):
+def _count(histogram: Counter[int], values: np.ndarray) -> None:
+    """Adds ``values`` to ``histogram`` (value -> how many times): what `_summary` needs,
+    in memory that grows with the distinct values, not with the drawings."""
+    distinct, counts = np.unique(values, return_counts=True)
+    histogram.update(dict(zip(distinct.tolist(), counts.tolist())))
+
+
+def _summary(histogram: Counter[int]) -> dict:
+    """The mean, median and max of the values a histogram counts (numpy's, of the values)."""
+    n = sum(histogram.values())
+    if not n:
         return {"mean": None, "median": None, "max": None}
-    return {"mean": round(float(values.mean()), 3), "median": float(np.median(values)),
-            "max": int(values.max())}
+    values = sorted(histogram)
+    ends = np.cumsum([histogram[v] for v in values])  # the rank after each value's run
+
+    def at(rank: int) -> int:
+        return values[int(np.searchsorted(ends, rank, side="right"))]
+
+    median = float(at(n // 2)) if n % 2 else (at(n // 2 - 1) + at(n // 2)) / 2
+    mean = sum(v * c for v, c in histogram.items()) / n
+    return {"mean": round(mean, 3), "median": median, "max": values[-1]}
 
 
 def class_stats(path: str | Path) -> dict:
@@ -33,7 +49,8 @@ def class_stats(path: str | Path) -> dict:
     rejected = 0
     recognized = unrecognized = 0
     countries: Counter[str] = Counter()
-    strokes, points = [], []
+    strokes: Counter[int] = Counter()
+    points: Counter[int] = Counter()
     first_line = 0
     source = open_source(path)
 
@@ -48,8 +65,8 @@ def class_stats(path: str | Path) -> dict:
         recognized += r
         unrecognized += len(d) - r
         countries.update(d.countrycode)
-        strokes.append(np.diff(d.drawing_offsets))
-        points.append(np.diff(d.stroke_offsets[d.drawing_offsets]))
+        _count(strokes, np.diff(d.drawing_offsets))
+        _count(points, np.diff(d.stroke_offsets[d.drawing_offsets]))
         first_line = first_line or int(d.line[0])
     example = None
     if first_line:
@@ -63,8 +80,8 @@ def class_stats(path: str | Path) -> dict:
         "first_rejections": [{"line": r.line, "reason": r.reason} for r in rejections],
         "countries": dict(countries.most_common(TOP_COUNTRIES)),
         "distinct_countries": len(countries),
-        "strokes_per_drawing": _summary(np.concatenate(strokes) if strokes else np.zeros(0)),
-        "points_per_drawing": _summary(np.concatenate(points) if points else np.zeros(0)),
+        "strokes_per_drawing": _summary(strokes),
+        "points_per_drawing": _summary(points),
         "example": example,
     }
 
