@@ -312,3 +312,13 @@ def test_two_runs_into_one_directory_take_turns(official_data, tmp_path):
     # The second ran after the first: its 25 rows are the files, whole.
     assert len(np.load(out / "cat.npy")) == len(np.load(out / "cat.lines.npy")) == 25
     assert "waiting" in "".join(said)
+
+
+def test_a_class_with_both_kinds_of_file_says_which_it_read(official_data, tmp_path, caplog):
+    binary = _binary(official_data, tmp_path)
+    shutil.copy(official_data / "eye.ndjson", binary / "cat.ndjson")  # other drawings
+    out = tmp_path / "out"
+    with caplog.at_level("INFO"):
+        assert run("--classes", "cat", "--data", str(binary), "--out", str(out)) == 0
+    assert f"cat: both {binary / 'cat.ndjson'} and {binary / 'cat.bin'}" in caplog.text
+    assert f"reading {binary / 'cat.ndjson'}" in caplog.text

@@ -43,9 +43,14 @@ def add_bitmaps(p: argparse.ArgumentParser) -> None:
 
 def _class_files(classes: list[str], data: Path) -> list[Path]:
     """Every class's file in ``data``; BuildError naming the missing ones and how to get them."""
-    from fastdraw.sources.base import class_file, class_file_names
+    from fastdraw.sources.base import class_file, class_file_names, formats_found
 
     found = [class_file(data, name) for name in classes]
+    for name, path in zip(classes, found):
+        if path is not None and len(kinds := formats_found(data, name)) > 1:
+            log.info("%s: both %s are its class files; reading %s (%s.lines.npy gives the "
+                     "rows' lines in it)", name,
+                     " and ".join(str(class_file(data, name, f)) for f in kinds), path, name)
     missing = [name for name, path in zip(classes, found) if path is None]
     if missing:
         raise BuildError(
