@@ -256,6 +256,14 @@ def test_the_rest_of_a_file_cut_inside_a_record_is_one_rejected_item(tmp_path, n
     assert expected(data)[1] == [(2, len(GOOD), "cut")]
 
 
+@pytest.mark.parametrize("cut", [0, 5, 17, len(CAT) // 2, len(CAT) - 1, len(CAT)])
+def test_items_is_the_number_of_the_last_item_read(tmp_path, cut):
+    data = CAT[:cut]
+    kept, bad = expected(data)
+    numbers = [k[0] for k in kept] + [b[0] for b in bad]
+    assert BinarySource(_write(tmp_path, data)).items() == max(numbers, default=0)
+
+
 def test_a_gzip_stream_that_breaks_off_rejects_what_follows(tmp_path):
     data = gzip.compress(CAT * 200, mtime=0)
     path = tmp_path / "cat.bin.gz"
@@ -313,6 +321,23 @@ def test_a_record_longer_than_the_reader_holds_is_skipped_in_bounded_memory(tmp_
             "item") in rejections[0].reason
     assert "the points of its stroke 2 run past the end" in rejections[0].reason
     assert max(held) <= 4096
+
+
+def test_batches_that_keep_nothing_are_not_held_in_memory(tmp_path, monkeypatch):
+    import tracemalloc
+
+    monkeypatch.setattr(bin_reader, "MAX_BLOCK", 1 << 12)  # a few hundred records a batch
+    unrecognized = pack(1, b"US", 0, 5, [([0, 1], [0, 1])])
+    path = _write(tmp_path, unrecognized * 100_000 + GOOD)
+    list(read_drawings(_write(tmp_path, GOOD, "warm.bin")))  # the kernel loaded untraced
+    tracemalloc.start()
+    try:
+        chunks = list(read_drawings(path, chunk_size=8192))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [int(c.line[0]) for c in chunks] == [100_001]
+    assert peak < 8 << 20, peak  # whatever the number of batches before the drawing
 
 
 def test_strict_mode_stops_at_the_first_bad_record(tmp_path):

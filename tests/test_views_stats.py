@@ -223,3 +223,48 @@ def test_mosaic_is_drawn_by_preview(tmp_path, capsys):
                             "--rows", "2", "--cols", "3")
     assert code == 0 and str(png) in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_rejected_items_are_counted_in_bounded_memory(tmp_path, monkeypatch):
+    import tracemalloc
+
+    from fastdraw.sources.binary import reader as bin_reader
+
+    (tmp_path / "warm.bin").write_bytes(bytes(17))
+    monkeypatch.setattr(bin_reader, "MAX_BLOCK", 1 << 12)  # a few hundred items a block
+    path = tmp_path / "cat.bin"
+    path.write_bytes(bytes(17 * 100_000))  # 100,000 records, none of a country
+    class_stats(path.with_name("warm.bin"))  # the kernel loaded untraced
+    tracemalloc.start()
+    try:
+        stats = class_stats(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert stats["rejected"] == stats["lines"] == 100_000
+    assert [r["line"] for r in stats["first_rejections"]] == [1, 2, 3]
+    assert peak < 8 << 20, peak  # whatever the number of rejected items
+
+
+def test_strokes_and_points_are_summed_up_in_bounded_memory(tmp_path, monkeypatch):
+    import tracemalloc
+
+    from binary_reference import pack
+
+    from fastdraw.sources.binary import reader as bin_reader
+
+    (tmp_path / "warm.bin").write_bytes(pack(1, b"US", 1, 5, [([0, 1], [0, 1])]))
+    class_stats(tmp_path / "warm.bin")  # the kernel loaded untraced
+    monkeypatch.setattr(bin_reader, "MAX_BLOCK", 1 << 14)
+    records = [pack(1, b"US", 1, 5, [([0, 1], [0, 1])] * (1 + k % 3)) for k in range(4)]
+    path = tmp_path / "cat.bin"
+    path.write_bytes(b"".join(records) * 250_000)  # a million drawings of 1, 2, 3, 1 strokes
+    tracemalloc.start()
+    try:
+        stats = class_stats(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert stats["strokes_per_drawing"] == {"mean": 1.75, "median": 1.5, "max": 3}
+    assert stats["points_per_drawing"] == {"mean": 3.5, "median": 3.0, "max": 6}
+    assert peak < 8 << 20, peak  # whatever the number of drawings

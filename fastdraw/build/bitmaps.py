@@ -14,19 +14,23 @@ One task per class runs in the forked workers (fastdraw.build.executor.ForkPool)
 streams its class file in chunks, renders each chunk and appends its rows to a hidden
 temporary ``.npy`` whose header, written first for a row count of 0, is rewritten for the
 final count at the end: memory stays bounded whatever the class size.  When every class is
-done the files are renamed into place; a failed or interrupted run removes its temporary
-files and leaves no file that looks complete (a run killed outright leaves hidden
-``.<class>.*.tmp-*`` files, which the next run into the same directory removes).
+done the files are renamed into place (Ctrl-C and SIGTERM wait until they all are); a
+failed or interrupted run removes its temporary files and leaves no file that looks
+complete (a run killed outright leaves hidden ``.<class>.*.tmp-*`` files, which the next
+run into the same directory removes).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
 import secrets
 import struct
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,12 +38,13 @@ import numpy as np
 
 from fastdraw.build.encode import plural
 from fastdraw.build.executor import Report, worker_pool
+from fastdraw.build.publish import signals_deferred
 from fastdraw.build.screen import drawing_text
 from fastdraw.build.warmup import warmup
 from fastdraw.codecs.bitmap import BitmapCodec
 from fastdraw.cpus import usable_cpus
 from fastdraw.drawings import Drawings
-from fastdraw.errors import BuildError, io_error
+from fastdraw.errors import BuildError, InterruptedAfterPublish, io_error
 from fastdraw.kernels import bitmap
 from fastdraw.progress import Progress
 from fastdraw.sources import Rejection, open_source
@@ -49,6 +54,7 @@ log = logging.getLogger(__name__)
 CHUNK = 4096  # drawings rendered at a time
 CHUNK_BYTES = 16 << 20  # at most this much image memory a chunk
 _HEADER = 128  # bytes of every .npy header written here (room for any row count)
+SHOWN = 20  # rejected lines logged per class; its rejected.ndjson lists them all
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,7 @@ class BitmapTask:
     size: int
     unrecognized: bool
     strict: bool
-    lines: int  # in the file: the task's progress is in lines
+    lines: int  # items (lines, records) in the file: the task's progress is in them
 
 
 @dataclass
@@ -153,7 +159,8 @@ def bitmap_task(t: BitmapTask, report: Report) -> Rendered:
         rendered.rejected += 1
         if rendered.first is None:
             rendered.first = r
-        log.warning("%s:%d: no row for this line: %s", r.file, r.line, r.reason)
+        if rendered.rejected <= SHOWN:
+            log.warning("%s:%d: no row for this line: %s", r.file, r.line, r.reason)
 
     try:
         rows = _NpyAppender(rows_path, (t.size * t.size,), "|u1")
@@ -192,21 +199,6 @@ def _leftovers(out: Path, classes: list[str]) -> list[Path]:
     return [p for p in out.iterdir() if p.name.startswith(prefixes)]
 
 
-def _count_lines(path: Path) -> int:
-    """Lines in a class file (plain or gzip), for the progress's total."""
-    import gzip
-
-    with open(path, "rb") as f:
-        packed = f.read(2) == b"\x1f\x8b"
-    n = 0
-    last = b"\n"
-    with (gzip.open(path, "rb") if packed else open(path, "rb")) as f:
-        while block := f.read(1 << 22):
-            n += block.count(b"\n")
-            last = block[-1:]
-    return n + (last != b"\n")
-
-
 def write_bitmaps(opts: BitmapOptions) -> list[Rendered]:
     """Renders every class file into ``opts.out`` (see the module doc); returns what each
     class got."""
@@ -219,26 +211,74 @@ def write_bitmaps(opts: BitmapOptions) -> list[Rendered]:
     if opts.out.exists() and not opts.out.is_dir():
         raise BuildError(f"--out {opts.out} is a file: give a directory (one that does not "
                          "exist yet is created)")
-    existing = [p for name in opts.classes for p in outputs(opts.out, name) if p.exists()]
-    if existing and not opts.overwrite:
-        shown = ", ".join(map(str, existing[:3])) + (", ..." if len(existing) > 3 else "")
-        raise BuildError(f"{shown} already exist{'s' if len(existing) == 1 else ''}: pass "
-                         "--overwrite to replace them, or choose another --out")
+    owner: dict[str, str] = {}
+    for name in opts.classes:
+        for path in outputs(opts.out, name):
+            if (other := owner.setdefault(path.name, name)) != name:
+                raise BuildError(f"{path.name} would be the file of class {other!r} and of "
+                                 f"class {name!r}: render the two into separate --out "
+                                 "directories")
+    _refuse_existing(opts)
     try:
         opts.out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise BuildError(f"cannot create --out {opts.out}: {e.strerror}: give a directory "
                          "you can write to") from None
+    with _taking_turns(opts.out) as locked:
+        _refuse_existing(opts)  # the run this one waited for may have written them
+        return _render(opts, locked)
+
+
+def _refuse_existing(opts: BitmapOptions) -> None:
+    """BuildError if a class's file exists and ``opts.overwrite`` is not set."""
+    existing = [p for name in opts.classes for p in outputs(opts.out, name) if p.exists()]
+    if existing and not opts.overwrite:
+        shown = ", ".join(map(str, existing[:3])) + (", ..." if len(existing) > 3 else "")
+        raise BuildError(f"{shown} already exist{'s' if len(existing) == 1 else ''}: pass "
+                         "--overwrite to replace them, or choose another --out")
+
+
+@contextmanager
+def _taking_turns(out: Path) -> Iterator[bool]:
+    """Holds a lock on directory ``out`` for the block, waiting for a run that holds it: runs
+    into one directory take turns, so that none removes the temporary files of another as
+    a killed run's.  Yields False (after a warning) where the file system cannot lock."""
+    fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            locked = True
+        except BlockingIOError:
+            log.info("another bitmaps run into %s is running: waiting for it to end", out)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            locked = True
+        except OSError as e:
+            log.warning("cannot lock %s (%s): do not run two bitmaps runs into it at once; "
+                        "the temporary files of killed runs are named, not removed", out,
+                        e.strerror)
+            locked = False
+        yield locked
+    finally:
+        os.close(fd)
+
+
+def _render(opts: BitmapOptions, locked: bool) -> list[Rendered]:
+    """`write_bitmaps` once its checks are made, holding its turn in ``opts.out`` (if
+    ``locked``: then the temporary files of the classes there are killed runs')."""
     for path in _leftovers(opts.out, opts.classes):
-        log.info("removing %s, left by an earlier run that was killed", path)
-        path.unlink(missing_ok=True)
+        if locked:
+            log.info("removing %s, left by an earlier run that was killed", path)
+            path.unlink(missing_ok=True)
+        else:
+            log.info("%s may be left by an earlier run that was killed: remove it if no "
+                     "other run is writing it", path)
     if opts.workers > (cpus := usable_cpus()):
         log.warning("%d workers, and this process may use %d CPU%s: the workers will take "
                     "turns", opts.workers, cpus, "" if cpus == 1 else "s")
     t0 = time.monotonic()
     warmup([BitmapCodec(size=opts.size)], opts.files)
     suffix = secrets.token_hex(4)
-    counts = [_count_lines(p) for p in opts.files]
+    counts = [open_source(p).items() for p in opts.files]
     tasks = [BitmapTask(name, str(path), str(opts.out), suffix, opts.size,
                         not opts.recognized_only, opts.strict, n)
              for name, path, n in zip(opts.classes, opts.files, counts)]
@@ -247,19 +287,21 @@ def write_bitmaps(opts: BitmapOptions) -> list[Rendered]:
                    for p in _hidden(opts.out, name)]
     results: list[Rendered | None] = [None] * len(tasks)
     progress = Progress("bitmaps", total, "lines", opts.progress)
+    placed = False
     try:
         with progress.logging_redirected(), worker_pool(min(opts.workers, len(tasks))) as pool:
             order = sorted(range(len(tasks)), key=lambda j: -opts.files[j].stat().st_size)
             for k, result in pool.run(bitmap_task, [tasks[j] for j in order], progress.update):
                 results[order[k]] = result
-        for name in opts.classes:
-            for tmp, final in zip(_hidden(opts.out, name), outputs(opts.out, name)):
-                tmp = Path(str(tmp) + suffix)
-                if tmp.exists():
-                    os.replace(tmp, final)
-                elif final.exists():  # no rejected line this time: an old list would lie
-                    final.unlink()
-    except BaseException:
+        with signals_deferred():
+            _put_in_place(opts, suffix)
+            placed = True
+    except BaseException as e:
+        if placed and isinstance(e, KeyboardInterrupt):
+            raise InterruptedAfterPublish(
+                f"interrupted once every file was written: the files of "
+                f"{plural(len(opts.classes), 'class')} are in place in {opts.out}, "
+                "whole") from None
         for path in temporaries:
             path.unlink(missing_ok=True)
         raise
@@ -268,6 +310,17 @@ def write_bitmaps(opts: BitmapOptions) -> list[Rendered]:
     done = [r for r in results if r is not None]
     _summary(opts, done, time.monotonic() - t0)
     return done
+
+
+def _put_in_place(opts: BitmapOptions, suffix: str) -> None:
+    """Renames every class's temporary files over its files."""
+    for name in opts.classes:
+        for tmp, final in zip(_hidden(opts.out, name), outputs(opts.out, name)):
+            tmp = Path(str(tmp) + suffix)
+            if tmp.exists():
+                os.replace(tmp, final)
+            elif final.exists():  # no rejected line this time: an old list would lie
+                final.unlink()
 
 
 def _summary(opts: BitmapOptions, results: list[Rendered], seconds: float) -> None:

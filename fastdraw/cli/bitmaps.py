@@ -10,7 +10,7 @@ from pathlib import Path
 from fastdraw.cli.args import add_classes, classes_of
 from fastdraw.cli.errors import FAILED, INTERRUPTED, OK, USAGE
 from fastdraw.cpus import usable_cpus
-from fastdraw.errors import BadInputError, BuildError, io_error
+from fastdraw.errors import BadInputError, BuildError, InterruptedAfterPublish, io_error
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +43,14 @@ def add_bitmaps(p: argparse.ArgumentParser) -> None:
 
 def _class_files(classes: list[str], data: Path) -> list[Path]:
     """Every class's file in ``data``; BuildError naming the missing ones and how to get them."""
-    from fastdraw.sources.base import class_file, class_file_names
+    from fastdraw.sources.base import class_file, class_file_names, formats_found
 
     found = [class_file(data, name) for name in classes]
+    for name, path in zip(classes, found):
+        if path is not None and len(kinds := formats_found(data, name)) > 1:
+            log.info("%s: both %s are its class files; reading %s (%s.lines.npy gives the "
+                     "rows' lines in it)", name,
+                     " and ".join(str(class_file(data, name, f)) for f in kinds), path, name)
     missing = [name for name, path in zip(classes, found) if path is None]
     if missing:
         raise BuildError(
@@ -80,6 +85,9 @@ def run_bitmaps(args: argparse.Namespace) -> int:
     except OSError as e:
         log.error("%s", io_error(e, f"writing bitmaps into {args.out}"))
         return FAILED
+    except InterruptedAfterPublish as e:
+        log.error("%s", e)
+        return INTERRUPTED
     except KeyboardInterrupt:
         log.error("interrupted: nothing was written (temporary files removed)")
         return INTERRUPTED

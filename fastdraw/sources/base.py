@@ -83,7 +83,8 @@ class Source(ABC):
                     raise BadLineError(rejection, STRICT_HINT)
                 report(rejection)
             if have + len(found) < chunk_size:
-                pending.append(found)
+                if len(found):  # an empty batch's arrays may be views of a whole block's
+                    pending.append(found)
                 have += len(found)
             else:
                 # Only the first chunk is copied together; the others are slices of the batch.
@@ -109,6 +110,12 @@ class Source(ABC):
     @abstractmethod
     def fields(self, line: int) -> dict:
         """The fields of item ``line`` (1-based) as the file holds them."""
+
+    @abstractmethod
+    def items(self) -> int:
+        """The number of the file's last item (line or record, good or bad) as `batches`
+        numbers them: the total of a progress counted in ``Drawings.line``.  Reads the whole
+        file."""
 
 
 @dataclass(frozen=True)

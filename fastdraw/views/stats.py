@@ -20,44 +20,68 @@ FIRST_REJECTIONS = 3
 TOP_COUNTRIES = 5
 
 
-def _summary(values: np.ndarray) -> dict:
-    if not len(values):
+def _count(histogram: Counter[int], values: np.ndarray) -> None:
+    """Adds ``values`` to ``histogram`` (value -> how many times): what `_summary` needs,
+    in memory that grows with the distinct values, not with the drawings."""
+    distinct, counts = np.unique(values, return_counts=True)
+    histogram.update(dict(zip(distinct.tolist(), counts.tolist())))
+
+
+def _summary(histogram: Counter[int]) -> dict:
+    """The mean, median and max of the values a histogram counts (numpy's, of the values)."""
+    n = sum(histogram.values())
+    if not n:
         return {"mean": None, "median": None, "max": None}
-    return {"mean": round(float(values.mean()), 3), "median": float(np.median(values)),
-            "max": int(values.max())}
+    values = sorted(histogram)
+    ends = np.cumsum([histogram[v] for v in values])  # the rank after each value's run
+
+    def at(rank: int) -> int:
+        return values[int(np.searchsorted(ends, rank, side="right"))]
+
+    median = float(at(n // 2)) if n % 2 else (at(n // 2 - 1) + at(n // 2)) / 2
+    mean = sum(v * c for v, c in histogram.items()) / n
+    return {"mean": round(mean, 3), "median": median, "max": values[-1]}
 
 
 def class_stats(path: str | Path) -> dict:
     """Statistics of one class file (see the module docstring); JSON-ready."""
-    rejections: list[Rejection] = []
+    rejections: list[Rejection] = []  # the first FIRST_REJECTIONS
+    rejected = 0
     recognized = unrecognized = 0
     countries: Counter[str] = Counter()
-    strokes, points = [], []
+    strokes: Counter[int] = Counter()
+    points: Counter[int] = Counter()
     first_line = 0
     source = open_source(path)
-    for d in source.read(chunk_size=8192, unrecognized=True, on_reject=rejections.append):
+
+    def on_reject(r: Rejection) -> None:
+        nonlocal rejected
+        rejected += 1
+        if len(rejections) < FIRST_REJECTIONS:
+            rejections.append(r)
+
+    for d in source.read(chunk_size=8192, unrecognized=True, on_reject=on_reject):
         r = int(d.recognized.sum())
         recognized += r
         unrecognized += len(d) - r
         countries.update(d.countrycode)
-        strokes.append(np.diff(d.drawing_offsets))
-        points.append(np.diff(d.stroke_offsets[d.drawing_offsets]))
+        _count(strokes, np.diff(d.drawing_offsets))
+        _count(points, np.diff(d.stroke_offsets[d.drawing_offsets]))
         first_line = first_line or int(d.line[0])
     example = None
     if first_line:
         example = {"line": first_line, "fields": source.fields(first_line)}
     return {
         "file": str(path),
-        "lines": recognized + unrecognized + len(rejections),
+        "lines": recognized + unrecognized + rejected,
         "recognized": recognized,
         "unrecognized": unrecognized,
-        "rejected": len(rejections),
-        "first_rejections": [{"line": r.line, "reason": r.reason}
-                             for r in rejections[:FIRST_REJECTIONS]],
+        "rejected": rejected,
+        "first_rejections": [{"line": r.line, "reason": r.reason} for r in rejections],
         "countries": dict(countries.most_common(TOP_COUNTRIES)),
         "distinct_countries": len(countries),
-        "strokes_per_drawing": _summary(np.concatenate(strokes) if strokes else np.zeros(0)),
-        "points_per_drawing": _summary(np.concatenate(points) if points else np.zeros(0)),
+        "strokes_per_drawing": _summary(strokes),
+        "points_per_drawing": _summary(points),
         "example": example,
     }
 

@@ -370,6 +370,13 @@ class BinarySource(Source):
                 return record_fields(piece.view[piece.scan.start[i]:piece.scan.start[i + 1]])
         raise ValueError(f"{self.path}: no whole record {line}")
 
+    def items(self) -> int:
+        last = 0
+        for piece in _pieces(self.path, False, BATCH):
+            last = (piece.line if isinstance(piece, Rejection)
+                    else piece.first + piece.scan.records - 1)
+        return last
+
 
 def warmup() -> None:
     """Compile (or load from numba's cache) the reader's kernel, e.g. before forking workers."""

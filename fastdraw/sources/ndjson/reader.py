@@ -114,6 +114,12 @@ class NdjsonSource(Source):
         raw = next(raw for number, raw, _ in iter_lines(self.path) if number == line)
         return orjson.loads(raw)
 
+    def items(self) -> int:
+        n = 0
+        for block, nbytes, end in blocks(self.path):
+            n += block.count(b"\n", 0, nbytes) if end is None else 1
+        return n
+
 
 def warmup() -> None:
     """Compile (or load from numba's cache) the reader's kernel, e.g. before forking workers."""
