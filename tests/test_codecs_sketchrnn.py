@@ -325,3 +325,18 @@ def test_verify_never_reads_a_class_file_outside_the_dataset(built, tmp_path, mo
     problems = check(copy).problems
     assert all(f.parent == copy for f in opened), opened
     assert any(p.startswith(f"manifest.json: class name {name!r}") for p in problems), problems
+
+
+@pytest.mark.parametrize("far, kept", [(32767, True), (-32768, True), (32768, False),
+                                       (-32769, False)])
+def test_offsets_int16_holds_are_kept_and_others_rejected(far, kept):
+    from fastdraw.codecs.sketchrnn import stroke3, unencodable_stroke3
+    from fastdraw.drawings import Drawings
+
+    line = json.loads((SAMPLE / "cat.ndjson").read_text().splitlines()[0])
+    line["drawing"] = [[[0, far], [5, 5]]]
+    drawings = Drawings.from_dicts([line])
+    assert (unencodable_stroke3(drawings, 0.0) == {}) is kept
+    if kept:
+        rows, _ = stroke3(drawings, 0.0)
+        assert rows.tolist() == [[0, 5, 0], [far, 0, 1]]

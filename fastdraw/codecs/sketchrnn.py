@@ -30,7 +30,7 @@ from fastdraw.kernels.rdp import rdp_mask
 from fastdraw.kernels.unaligned import copy_bytes
 
 MEMO_RECONSTRUCT, MEMO_ARGS, MEMO_INT16 = 0, 4, 6  # pickle memo slots the items refer to
-INT16_MAX = 32767
+INT16_MIN, INT16_MAX = -32768, 32767
 COORDINATE_LIMIT = 1 << 24  # whole numbers below this: exact in RDP's float64 arithmetic
 ROW_BYTES = 6
 
@@ -119,7 +119,7 @@ def _stroke3_kernel(x, y, keep, stroke_offsets, drawing_offsets):
                     continue
                 dx = x[p] - px
                 dy = y[p] - py
-                if abs(dx) > INT16_MAX or abs(dy) > INT16_MAX:
+                if not (INT16_MIN <= dx <= INT16_MAX and INT16_MIN <= dy <= INT16_MAX):
                     if bad < 0:
                         bad = i
                     dx = 0.0
@@ -181,7 +181,7 @@ def unencodable_stroke3(drawings: Drawings, epsilon: float) -> dict[int, str]:
             if bad < 0:
                 break
             out[int(rest[bad])] = ("an offset between two of the drawing's points is beyond "
-                                   "int16 (-32767..32767), which stroke-3 holds")
+                                   "int16 (-32768..32767), which stroke-3 holds")
             a, b = part.stroke_offsets[part.drawing_offsets[bad:bad + 2]]
             keep[a:b] = False  # the drawing gives no more rows: look past it
     return dict(sorted(out.items()))
