@@ -305,3 +305,15 @@ def test_fuzzed_real_lines_build_and_verify_and_lose_nothing(tmp_path, seed):
                 assert number in rejected, (number, problem)
             elif obj["recognized"]:
                 assert int(obj["key_id"]) in used, number
+
+
+def test_a_coordinate_that_overflows_float32_is_found_without_a_numpy_warning():
+    import warnings
+
+    from fastdraw.kernels.strokes import unencodable
+
+    drawing = json.loads(_first_x(_lines("cat")[0], "1e39"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the build's log showed numpy's overflow warning
+        found = unencodable(Drawings.from_dicts([drawing]))
+    assert list(found) == [0] and "overflows float32" in found[0]

@@ -118,8 +118,9 @@ def unencodable(drawings: Drawings) -> dict[int, str]:
     that does."""
     if drawings.magnitude < _FLOAT32_MAX / 4:  # (False for NaN) no span, no delta overflows
         return {}
-    x32 = drawings.x.astype(np.float32)
-    y32 = drawings.y.astype(np.float32)
+    with np.errstate(over="ignore"):  # an overflow to infinity is what this looks for
+        x32 = drawings.x.astype(np.float32)
+        y32 = drawings.y.astype(np.float32)
     points = drawings.stroke_offsets[drawings.drawing_offsets]
     out = {}
     for name, row, row32 in (("x", drawings.x, x32), ("y", drawings.y, y32)):
