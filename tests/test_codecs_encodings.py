@@ -245,3 +245,16 @@ def test_the_tf_decoder_refuses_a_png_whose_data_is_not_its_rows(rows):
 def test_a_picture_of_a_bad_image_is_a_clear_error(encoding, value, message):
     with pytest.raises(ValueError, match=message):
         ImgCodec(size=28, encoding=encoding).picture({"img_28": value}, 64)
+
+
+def test_a_picture_of_a_huge_png_is_refused_before_its_pixels_are_decoded(monkeypatch):
+    from PIL import PngImagePlugin
+
+    huge = io.BytesIO()
+    Image.new("1", (9000, 9000)).save(huge, "PNG")  # 10 KB for 81 MB of decoded pixels
+    decoded = []
+    monkeypatch.setattr(PngImagePlugin.PngImageFile, "load",
+                        lambda self: decoded.append(self.size))
+    with pytest.raises(ValueError, match="a 9000x9000 image, not 28x28"):
+        ImgCodec(size=28, encoding="png").picture({"img_28": [huge.getvalue()]}, 64)
+    assert decoded == []

@@ -595,10 +595,10 @@ class ImgCodec(Codec):
                 raise ValueError(f"feature {name} has {len(values[0])} bytes, not {sz * sz}")
             return np.frombuffer(values[0], dtype=np.uint8).reshape(sz, sz)
         try:
-            with Image.open(io.BytesIO(values[0])) as img:
-                img.load()
+            with Image.open(io.BytesIO(values[0])) as img:  # its header only, not its pixels
                 if img.size != (sz, sz):
                     raise ValueError(f"a {img.size[0]}x{img.size[1]} image, not {sz}x{sz}")
+                img.load()
                 return np.asarray(img.convert("L"))
         except Exception as e:  # Pillow's errors for a bad file are of many classes
             raise ValueError(f"feature {name} is not a PNG Pillow reads ({e})") from None
