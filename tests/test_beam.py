@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import beam_memfs
@@ -573,6 +577,68 @@ def test_without_a_runner_the_build_runs_here_on_the_workers_processes():
     options = fastdraw.beam.pipeline_options(["--runner=DataflowRunner", "--project=p"], 3)
     assert options.view_as(StandardOptions).runner == "DataflowRunner"
     assert fastdraw.beam.driver.local_runner(options) is None
+
+
+def _beam_workers(driver: int) -> list[int]:
+    """The processes of Beam's SDK workers among ``driver``'s children and grandchildren."""
+    parents = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except (OSError, ValueError):
+            continue
+        parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found = [p for p, parent in parents.items()
+             if parent == driver or parents.get(parent) == driver]
+    workers = []
+    for pid in found:
+        try:
+            if b"sdk_worker_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                workers.append(pid)
+        except OSError:
+            continue
+    return workers
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_an_interrupt_while_the_workers_start_ends_them_and_the_build(sig, tmp_path):
+    """Ctrl-C or SIGTERM sent to the driver alone (not to its worker processes) while Beam's
+    local runner starts its workers: the build ends with exit code 130, leaving no temporary
+    directory and no worker (the runner, left alone, waits for ever for workers that wait for
+    it)."""
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "fastdraw", "--classes", "cat,dog",
+                             "--sample", "--out", str(out), "--name", "g", "--splits", "train=3",
+                             "--workers", "2", "--runner", "beam"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (workers := _beam_workers(proc.pid)):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        proc.send_signal(sig)
+        try:
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the interrupted driver did not end")
+        assert proc.returncode == 130, err
+        assert "interrupted" in err
+        assert leftovers(out) == []
+        assert [w for w in workers if _alive(w)] == []
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
 
 
 # ------------------------------------------------------------------------- a step's files

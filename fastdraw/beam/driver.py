@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import secrets
 import shutil
@@ -35,7 +36,6 @@ from fastdraw.build.finish import Built, summary
 from fastdraw.build.finish import versions as manifest_versions
 from fastdraw.build.options import BuildOptions
 from fastdraw.build.publish import (
-    interrupt_on_sigterm,
     new_workdir,
     publish,
     remove_leftovers,
@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 WINDOW_BYTES = 32 << 20  # record bytes of a unit's window: what a worker holds per element
 SAMPLE = 256  # drawings of the first class file whose records size the windows
 UNSAMPLED = 16 << 10  # record bytes assumed when the first class file has no usable drawing
+SDK_WORKER = b"apache_beam.runners.worker.sdk_worker_main"  # the local runner's worker processes
+WORKERS_GONE = 10.0  # seconds an interrupt waits for the killed worker processes to go
 
 
 def storage_options(opts: BuildOptions) -> BuildOptions:
@@ -116,12 +118,28 @@ class BeamBuild:
         check_files_can_hold(opts)
         record_bytes = _record_bytes(opts, self.codecs)
         try:
+            self._interrupt_ends_workers()
             work = self._workdir()
         except BaseException:
             self._stack.close()
             raise
         self._job = Job(opts, self.codecs, work, versions, self.window_bytes, record_bytes)
         return self
+
+    def _interrupt_ends_workers(self) -> None:
+        """Until the build ends, Ctrl-C and SIGTERM interrupt it (so that it cleans up) once the
+        worker processes of Beam's local runner are killed: sent to this process alone, neither
+        reaches them, and the runner, interrupted, waits for them for ever."""
+        def interrupt(signum: int, frame: object) -> None:
+            _end_local_workers()
+            raise KeyboardInterrupt
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                previous = signal.signal(sig, interrupt)
+            except ValueError:  # not the main thread: leave signals alone
+                return
+            self._stack.callback(signal.signal, sig, previous)
 
     def _workdir(self) -> StoragePath:
         """The build's temporary directory, its turn taken (a local --out)."""
@@ -130,9 +148,6 @@ class BeamBuild:
             name_leftovers(opts.out, opts.name)
             return opts.out / f".{opts.name}.tmp-{secrets.token_hex(4)}"
         make_out(opts)
-        previous = interrupt_on_sigterm()
-        if previous is not None:
-            self._stack.callback(signal.signal, signal.SIGTERM, previous)
         locked = self._stack.enter_context(taking_turns(opts.out, opts.name))
         remove_leftovers(opts.out, opts.name, locked)
         check_targets(opts)  # again: the build that held the lock may have made them
@@ -201,6 +216,44 @@ class BeamBuild:
             delete(self.job.work.objects())
         else:
             shutil.rmtree(self.job.work, ignore_errors=True)
+
+
+def _end_local_workers() -> None:
+    """Kills the worker processes Beam's local runner started for this process (its children
+    and grandchildren that run Beam's SDK worker) and waits, a while, until they are gone."""
+    parents: dict[int, int] = {}
+    for entry in filter(str.isdigit, os.listdir("/proc") if os.path.isdir("/proc") else []):
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                parents[int(entry)] = int(f.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    me = os.getpid()
+    workers = []
+    for pid, parent in parents.items():
+        if parent != me and parents.get(parent) != me:
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if SDK_WORKER not in f.read():
+                    continue
+            os.kill(pid, signal.SIGKILL)
+        except OSError:  # gone already
+            continue
+        workers.append(pid)
+    deadline = time.monotonic() + WORKERS_GONE
+    while workers and time.monotonic() < deadline:
+        workers = [pid for pid in workers if _running(pid)]
+        time.sleep(0.01)
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists and has not ended (a zombie has)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return False
 
 
 def _cause(exc: BaseException) -> str:
