@@ -7,11 +7,11 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from importlib import resources
-from pathlib import Path
 
 from fastdraw.errors import UnknownClassError
 
 # Where a user finds the names: the bundled list, so that it works without the network.
+MAX_CLASSES_FILE = 1 << 20  # bytes of a --classes-file: 345 names take 4 KB
 LIST_HINT = "`python -m fastdraw list --offline` lists the 345 Quick, Draw! categories"
 
 PETS = ["cat", "dog"]
@@ -99,10 +99,14 @@ def _read_classes_file(path: str) -> list[str]:
     """The lines of a --classes-file (UTF-8, with or without a byte order mark)."""
     advice = "give a UTF-8 text file with one class name per line"
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as f:
+            data = f.read(MAX_CLASSES_FILE + 1)
     except OSError as e:
         raise ValueError(f"cannot read the classes file {path}: {e.strerror or e}: "
                          f"{advice}") from None
+    if len(data) > MAX_CLASSES_FILE:
+        raise ValueError(f"--classes-file {path} is larger than {MAX_CLASSES_FILE >> 20} MiB: "
+                         f"not a list of class names (the 345 categories take 4 KB): {advice}")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ValueError(f"--classes-file {path} is UTF-16 text, not UTF-8: {advice} "
                          f"(convert it, e.g. iconv -f UTF-16 -t UTF-8 {path} > classes.txt)")
