@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -639,6 +640,32 @@ def test_an_interrupt_while_the_workers_start_ends_them_and_the_build(sig, tmp_p
         except ProcessLookupError:
             pass
         proc.wait()
+
+
+def test_an_interrupt_while_steps_still_write_leaves_no_temporary_directory(tmp_path,
+                                                                            monkeypatch):
+    """Ctrl-C while the in-memory runner's threads still write in the scratch directory (an
+    interrupt does not stop them): the temporary directory is removed all the same, as the
+    message says."""
+    real = pipeline_mod._Encode.process
+
+    def writing_on(self, label, plans):
+        if label == 0:
+            for i in range(50_000):
+                if i == 5_000:  # the driver's removal meets a directory that keeps filling
+                    signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+                try:
+                    (self.job.scratch / f"late-{i}").write_bytes(b"a step still at work")
+                except OSError:
+                    break
+        yield from real(self, label, plans)
+
+    monkeypatch.setattr(pipeline_mod._Encode, "process", writing_on)
+    files = [SAMPLE / f"{c}.ndjson" for c in ["cat", "dog"]]
+    with pytest.raises(KeyboardInterrupt):
+        fastdraw.beam.build(options(["cat", "dog"], files, tmp_path / "beam",
+                                    {"img": {"train": 3}}), IN_MEMORY)
+    assert leftovers(tmp_path / "beam") == []
 
 
 # ------------------------------------------------------------------------- a step's files

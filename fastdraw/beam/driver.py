@@ -56,6 +56,7 @@ SAMPLE = 256  # drawings of the first class file whose records size the windows
 UNSAMPLED = 16 << 10  # record bytes assumed when the first class file has no usable drawing
 SDK_WORKER = b"apache_beam.runners.worker.sdk_worker_main"  # the local runner's worker processes
 WORKERS_GONE = 10.0  # seconds an interrupt waits for the killed worker processes to go
+REMOVE_PASSES = 5  # tries at removing the temporary directory that steps may still write in
 
 
 def storage_options(opts: BuildOptions) -> BuildOptions:
@@ -212,10 +213,23 @@ class BeamBuild:
     def _remove_work(self) -> None:
         if self._job is None:
             return
-        if isinstance(self.job.work, BeamPath):
-            delete(self.job.work.objects())
-        else:
-            shutil.rmtree(self.job.work, ignore_errors=True)
+        work = self.job.work
+        if isinstance(work, BeamPath):
+            delete(work.objects())
+            return
+        # Steps may still be writing in it (an interrupt stops the driver, not the threads of
+        # the in-memory runner): renamed, it is out of their paths' reach, and what a write
+        # under way still made there goes on a later pass.
+        gone = work.with_name(f".{self.opts.name}.old-{secrets.token_hex(4)}")
+        try:
+            work.rename(gone)
+        except OSError:
+            gone = work
+        for _ in range(REMOVE_PASSES):
+            shutil.rmtree(gone, ignore_errors=True)
+            if not gone.exists():
+                return
+            time.sleep(0.1)
 
 
 def _end_local_workers() -> None:
