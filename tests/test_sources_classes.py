@@ -125,6 +125,7 @@ def test_classes_file_larger_than_any_list_of_names_is_not_read_whole(tmp_path):
     ("..", "is a path, not a name"),
     ("ca\x00t", "holds a control character"),
     ("ca\x1bt", "holds a control character"),
+    ("a" * 300, "is longer than a file name can be"),
 ])
 def test_path_like_class_names_are_refused(tmp_path, name, problem):
     with pytest.raises(ValueError, match=f"^--classes: class name {re.escape(repr(name))} "

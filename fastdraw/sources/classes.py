@@ -10,8 +10,11 @@ from importlib import resources
 
 from fastdraw.errors import UnknownClassError
 
-# Where a user finds the names: the bundled list, so that it works without the network.
+# Bytes of a class name: the names of its files (<class>.ndjson.gz.part, its download's record
+# <class>.ndjson.json, a build's temporaries) must stay within a file name's 255 bytes.
+MAX_NAME_BYTES = 200
 MAX_CLASSES_FILE = 1 << 20  # bytes of a --classes-file: 345 names take 4 KB
+# Where a user finds the names: the bundled list, so that it works without the network.
 LIST_HINT = "`python -m fastdraw list --offline` lists the 345 Quick, Draw! categories"
 
 PETS = ["cat", "dog"]
@@ -124,8 +127,9 @@ def _read_classes_file(path: str) -> list[str]:
 def check_class_name(name: str, source: str) -> None:
     """Raises ValueError when ``name`` cannot be a class name: it names the file
     ``<data>/<name>.ndjson`` and a line of labels.txt, so it must not hold a path separator
-    ('/' or '\\'), be '.' or '..', or hold a NUL or other control character.  Names that
-    are not Quick, Draw! categories are allowed here (a build may use its own files)."""
+    ('/' or '\\'), be '.' or '..', hold a NUL or other control character, or be longer
+    than a file name can be.  Names that are not Quick, Draw! categories are allowed here (a
+    build may use its own files)."""
     bad = None
     if "/" in name or "\\" in name:
         bad = "holds a path separator ('/' or '\\')"
@@ -133,6 +137,8 @@ def check_class_name(name: str, source: str) -> None:
         bad = "is a path, not a name"
     elif any(ord(c) < 32 or ord(c) == 127 for c in name):
         bad = "holds a control character"
+    elif len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        bad = f"is longer than a file name can be (more than {MAX_NAME_BYTES} bytes)"
     if bad:
         raise ValueError(f"{source}: class name {name!r} {bad}: a class name is the name of "
                          "its file <class>.ndjson in the data directory, such as 'cat' or "
