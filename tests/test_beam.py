@@ -601,6 +601,14 @@ def _beam_workers(driver: int) -> list[int]:
     return workers
 
 
+def _shell(pid: int) -> bool:
+    """Whether process ``pid`` is the shell that runs a worker (else the worker itself)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"/bin/sh")
+    except OSError:
+        return False
+
+
 def _alive(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
@@ -634,6 +642,39 @@ def test_an_interrupt_while_the_workers_start_ends_them_and_the_build(sig, tmp_p
         assert "interrupted" in err
         assert leftovers(out) == []
         assert [w for w in workers if _alive(w)] == []
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+
+
+def test_a_worker_that_dies_while_it_starts_ends_the_build_with_an_error(tmp_path):
+    """A worker process of Beam's local runner killed (the OOM killer, say) before it
+    connected: the build ends, naming it, and leaves nothing (the runner alone waits for
+    that worker for ever, holding the name's lock)."""
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "fastdraw", "--classes", "cat,dog",
+                             "--sample", "--out", str(out), "--name", "g", "--splits", "train=3",
+                             "--workers", "2", "--runner", "beam"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (workers := [w for w in _beam_workers(proc.pid) if not _shell(w)]):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        os.kill(workers[0], signal.SIGKILL)
+        try:
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the driver did not end")
+        assert proc.returncode == 1, err
+        assert re.search(r"ERROR MainProcess a worker process of Beam's local runner ended "
+                         r"\(.*\) before the pipeline did", err), err
+        assert leftovers(out) == []
+        assert [w for w in _beam_workers(proc.pid) if _alive(w)] == []
     finally:
         try:
             os.killpg(proc.pid, signal.SIGKILL)

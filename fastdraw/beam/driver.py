@@ -15,6 +15,7 @@ import re
 import secrets
 import shutil
 import signal
+import threading
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -91,6 +92,8 @@ class BeamBuild:
         self.built: list[Built] = []
         self._job: Job | None = None
         self._stack = ExitStack()
+        self._ending = threading.Event()  # set once the pipeline has ended, or is stopped
+        self._ended = threading.Event()  # set once the build has ended
 
     @property
     def local(self) -> bool:
@@ -130,17 +133,49 @@ class BeamBuild:
     def _interrupt_ends_workers(self) -> None:
         """Until the build ends, Ctrl-C and SIGTERM interrupt it (so that it cleans up) once the
         worker processes of Beam's local runner are killed: sent to this process alone, neither
-        reaches them, and the runner, interrupted, waits for them for ever."""
+        reaches them, and the runner, interrupted, waits for them for ever.  A worker process
+        that ends before the pipeline does (killed while it started, say, which the runner
+        would wait for, for ever) stops the build the same way, with a BuildError."""
+        died: list[str] = []
+
         def interrupt(signum: int, frame: object) -> None:
+            if died and self._ending.is_set():  # a worker's end, told once the build ended
+                return
+            if not self._ending.is_set():
+                self._ending.set()
+                # Workers the runner starts meanwhile go too, until the build has ended.
+                threading.Thread(target=self._end_workers_until_ended, daemon=True).start()
             _end_local_workers()
+            if died:
+                raise BuildError(f"a worker process of Beam's local runner ended ({died[0]}) "
+                                 "before the pipeline did: nothing was written (temporary "
+                                 "files removed); run the build again, with fewer --workers "
+                                 "if memory was short")
             raise KeyboardInterrupt
 
+        def worker_ended(args: threading.ExceptHookArgs) -> None:
+            # The runner waits for each worker process in a thread of this name, which raises
+            # when the process ends with an error (killed by the build itself, once it ends).
+            if args.thread is None or args.thread.name != "run_worker":
+                previous_hook(args)
+            elif not self._ending.is_set() and not died:
+                died.append(str(args.exc_value))
+                signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+        self._stack.callback(self._ended.set)
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
                 previous = signal.signal(sig, interrupt)
             except ValueError:  # not the main thread: leave signals alone
                 return
             self._stack.callback(signal.signal, sig, previous)
+        previous_hook = threading.excepthook
+        threading.excepthook = worker_ended
+        self._stack.callback(setattr, threading, "excepthook", previous_hook)
+
+    def _end_workers_until_ended(self) -> None:
+        while not self._ended.wait(0.05):
+            _end_local_workers()
 
     def _workdir(self) -> StoragePath:
         """The build's temporary directory, its turn taken (a local --out)."""
@@ -164,6 +199,7 @@ class BeamBuild:
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
+        self._ending.set()
         try:
             if exc is None:
                 try:
