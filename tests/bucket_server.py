@@ -3,9 +3,10 @@
 Serves the paged XML listing (`prefix`, `marker`, `IsTruncated`, `NextMarker`) and objects
 with Range support and `x-goog-hash` headers, on 127.0.0.1, from real class files.  Faults
 can be injected per object (or for the listing): 503 answers, connections cut mid-body,
-stalls, corrupted bytes, Range ignored, no size in the listing; objects can pose as composite ones
-(no md5, ETag not an md5).  The listing itself can be hostile (`endless`): a listing that never
-ends.  Every request is recorded, so tests can tell what the client asked for.
+stalls, corrupted bytes, Range ignored, no size in the listing, a body that never ends;
+objects can pose as composite ones (no md5, ETag not an md5).  The listing itself can be
+hostile (`endless`): a listing that never ends.  Every request is recorded, so tests can
+tell what the client asked for.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ GENERATION = 1500000000000000
 # A hostile listing gives up after this many pages, so that a client that never stops fails
 # its test (on the requests it made) instead of hanging it.
 ENDLESS_GIVES_UP = 5_000
+ENDLESS_BODY_GIVES_UP = 64 << 20  # bytes an endless body sends before the server gives up
 ENDLESS = ("new-keys", "no-keys", "same-keys", "same-marker")
 
 
@@ -45,6 +47,7 @@ class Faults:
     composite: bool = False  # no md5 in x-goog-hash, ETag not an md5 (a composed object)
     ignore_range: bool = False  # answer 200 and the whole object to a Range request
     bad_size: bool = False  # list the object with an empty <Size>
+    endless: bool = False  # no Content-Length, and the object's bytes again and again after it
 
 
 @dataclass
@@ -287,7 +290,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.send_response(status)
         self.send_header("Content-Type", "application/x-ndjson")
-        self.send_header("Content-Length", str(len(data)))
+        if not faults.endless:
+            self.send_header("Content-Length", str(len(data)))
         self.send_header("Accept-Ranges", "bytes")
         self.send_header("ETag", self._etag(key, obj))
         self.send_header("x-goog-generation", str(GENERATION))
@@ -312,6 +316,12 @@ class _Handler(BaseHTTPRequestHandler):
                 request.sent = len(data) // 2
                 self.bucket.stalled.set()
                 self.bucket.stopping.wait()
+                return
+            if faults.endless:
+                self.close_connection = True
+                while request.sent < ENDLESS_BODY_GIVES_UP and not self.bucket.stopping.is_set():
+                    self.wfile.write(data)
+                    request.sent += len(data)
                 return
             if self._take(key, "drops"):
                 self.wfile.write(data[: len(data) // 2])

@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import signal
+import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import beam_memfs
@@ -573,6 +578,135 @@ def test_without_a_runner_the_build_runs_here_on_the_workers_processes():
     options = fastdraw.beam.pipeline_options(["--runner=DataflowRunner", "--project=p"], 3)
     assert options.view_as(StandardOptions).runner == "DataflowRunner"
     assert fastdraw.beam.driver.local_runner(options) is None
+
+
+def _beam_workers(driver: int) -> list[int]:
+    """The processes of Beam's SDK workers among ``driver``'s children and grandchildren."""
+    parents = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except (OSError, ValueError):
+            continue
+        parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found = [p for p, parent in parents.items()
+             if parent == driver or parents.get(parent) == driver]
+    workers = []
+    for pid in found:
+        try:
+            if b"sdk_worker_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                workers.append(pid)
+        except OSError:
+            continue
+    return workers
+
+
+def _shell(pid: int) -> bool:
+    """Whether process ``pid`` is the shell that runs a worker (else the worker itself)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"/bin/sh")
+    except OSError:
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_an_interrupt_while_the_workers_start_ends_them_and_the_build(sig, tmp_path):
+    """Ctrl-C or SIGTERM sent to the driver alone (not to its worker processes) while Beam's
+    local runner starts its workers: the build ends with exit code 130, leaving no temporary
+    directory and no worker (the runner, left alone, waits for ever for workers that wait for
+    it)."""
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "fastdraw", "--classes", "cat,dog",
+                             "--sample", "--out", str(out), "--name", "g", "--splits", "train=3",
+                             "--workers", "2", "--runner", "beam"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (workers := _beam_workers(proc.pid)):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        proc.send_signal(sig)
+        try:
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the interrupted driver did not end")
+        assert proc.returncode == 130, err
+        assert "interrupted" in err
+        assert leftovers(out) == []
+        assert [w for w in workers if _alive(w)] == []
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+
+
+def test_a_worker_that_dies_while_it_starts_ends_the_build_with_an_error(tmp_path):
+    """A worker process of Beam's local runner killed (the OOM killer, say) before it
+    connected: the build ends, naming it, and leaves nothing (the runner alone waits for
+    that worker for ever, holding the name's lock)."""
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "fastdraw", "--classes", "cat,dog",
+                             "--sample", "--out", str(out), "--name", "g", "--splits", "train=3",
+                             "--workers", "2", "--runner", "beam"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (workers := [w for w in _beam_workers(proc.pid) if not _shell(w)]):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        os.kill(workers[0], signal.SIGKILL)
+        try:
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the driver did not end")
+        assert proc.returncode == 1, err
+        assert re.search(r"ERROR MainProcess a worker process of Beam's local runner ended "
+                         r"\(.*\) before the pipeline did", err), err
+        assert leftovers(out) == []
+        assert [w for w in _beam_workers(proc.pid) if _alive(w)] == []
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+
+
+def test_an_interrupt_while_steps_still_write_leaves_no_temporary_directory(tmp_path,
+                                                                            monkeypatch):
+    """Ctrl-C while the in-memory runner's threads still write in the scratch directory (an
+    interrupt does not stop them): the temporary directory is removed all the same, as the
+    message says."""
+    real = pipeline_mod._Encode.process
+
+    def writing_on(self, label, plans):
+        if label == 0:
+            for i in range(50_000):
+                if i == 5_000:  # the driver's removal meets a directory that keeps filling
+                    signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+                try:
+                    (self.job.scratch / f"late-{i}").write_bytes(b"a step still at work")
+                except OSError:
+                    break
+        yield from real(self, label, plans)
+
+    monkeypatch.setattr(pipeline_mod._Encode, "process", writing_on)
+    files = [SAMPLE / f"{c}.ndjson" for c in ["cat", "dog"]]
+    with pytest.raises(KeyboardInterrupt):
+        fastdraw.beam.build(options(["cat", "dog"], files, tmp_path / "beam",
+                                    {"img": {"train": 3}}), IN_MEMORY)
+    assert leftovers(tmp_path / "beam") == []
 
 
 # ------------------------------------------------------------------------- a step's files

@@ -462,6 +462,17 @@ def test_md5_mismatch_is_rejected(server, tmp_path):
     assert len(server.object_gets()) == 1
 
 
+def test_a_body_longer_than_the_listed_size_is_not_written_past_it(server, tmp_path):
+    """A server that sends the object without a Content-Length and never stops: the download
+    stops at the listed size, it does not fill the disk."""
+    server.fault(key("cat"), endless=True)
+    with pytest.raises(BucketError, match=r"cat\.ndjson sent more than the \d+ bytes the listing "
+                                          "said"):
+        fetch(server, ["cat"], tmp_path)
+    assert not (tmp_path / "cat.ndjson").exists()
+    assert (tmp_path / "cat.ndjson.part").stat().st_size <= len(source("cat"))
+
+
 def test_composite_object_is_verified_by_crc32c(server, tmp_path):
     server.fault(key("cat"), composite=True)
     assert list_objects(server.url)["cat"].md5_hex is None

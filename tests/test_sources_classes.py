@@ -107,6 +107,16 @@ def test_classes_file_that_is_a_directory(tmp_path):
         classes_of(parse("--classes-file", str(tmp_path)))
 
 
+def test_classes_file_larger_than_any_list_of_names_is_not_read_whole(tmp_path):
+    """A file of a megabyte of names (a data file given by mistake, or /dev/zero) is refused
+    from its first megabyte, not read into memory whole."""
+    path = tmp_path / "classes.txt"
+    path.write_text("".join(f"class {i:07d}\n" for i in range(100_000)), encoding="utf-8")
+    with pytest.raises(ValueError, match=f"--classes-file {path} is larger than 1 MiB: not a "
+                                         "list of class names"):
+        classes_of(parse("--classes-file", str(path)))
+
+
 @pytest.mark.parametrize("name,problem", [
     ("../simplified/cat", "holds a path separator"),
     ("/etc/passwd", "holds a path separator"),
@@ -115,6 +125,7 @@ def test_classes_file_that_is_a_directory(tmp_path):
     ("..", "is a path, not a name"),
     ("ca\x00t", "holds a control character"),
     ("ca\x1bt", "holds a control character"),
+    ("a" * 300, "is longer than a file name can be"),
 ])
 def test_path_like_class_names_are_refused(tmp_path, name, problem):
     with pytest.raises(ValueError, match=f"^--classes: class name {re.escape(repr(name))} "

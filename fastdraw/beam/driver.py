@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import secrets
 import shutil
 import signal
+import threading
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -35,7 +37,6 @@ from fastdraw.build.finish import Built, summary
 from fastdraw.build.finish import versions as manifest_versions
 from fastdraw.build.options import BuildOptions
 from fastdraw.build.publish import (
-    interrupt_on_sigterm,
     new_workdir,
     publish,
     remove_leftovers,
@@ -54,6 +55,9 @@ log = logging.getLogger(__name__)
 WINDOW_BYTES = 32 << 20  # record bytes of a unit's window: what a worker holds per element
 SAMPLE = 256  # drawings of the first class file whose records size the windows
 UNSAMPLED = 16 << 10  # record bytes assumed when the first class file has no usable drawing
+SDK_WORKER = b"apache_beam.runners.worker.sdk_worker_main"  # the local runner's worker processes
+WORKERS_GONE = 10.0  # seconds an interrupt waits for the killed worker processes to go
+REMOVE_PASSES = 5  # tries at removing the temporary directory that steps may still write in
 
 
 def storage_options(opts: BuildOptions) -> BuildOptions:
@@ -88,6 +92,8 @@ class BeamBuild:
         self.built: list[Built] = []
         self._job: Job | None = None
         self._stack = ExitStack()
+        self._ending = threading.Event()  # set once the pipeline has ended, or is stopped
+        self._ended = threading.Event()  # set once the build has ended
 
     @property
     def local(self) -> bool:
@@ -116,12 +122,60 @@ class BeamBuild:
         check_files_can_hold(opts)
         record_bytes = _record_bytes(opts, self.codecs)
         try:
+            self._interrupt_ends_workers()
             work = self._workdir()
         except BaseException:
             self._stack.close()
             raise
         self._job = Job(opts, self.codecs, work, versions, self.window_bytes, record_bytes)
         return self
+
+    def _interrupt_ends_workers(self) -> None:
+        """Until the build ends, Ctrl-C and SIGTERM interrupt it (so that it cleans up) once the
+        worker processes of Beam's local runner are killed: sent to this process alone, neither
+        reaches them, and the runner, interrupted, waits for them for ever.  A worker process
+        that ends before the pipeline does (killed while it started, say, which the runner
+        would wait for, for ever) stops the build the same way, with a BuildError."""
+        died: list[str] = []
+
+        def interrupt(signum: int, frame: object) -> None:
+            if died and self._ending.is_set():  # a worker's end, told once the build ended
+                return
+            if not self._ending.is_set():
+                self._ending.set()
+                # Workers the runner starts meanwhile go too, until the build has ended.
+                threading.Thread(target=self._end_workers_until_ended, daemon=True).start()
+            _end_local_workers()
+            if died:
+                raise BuildError(f"a worker process of Beam's local runner ended ({died[0]}) "
+                                 "before the pipeline did: nothing was written (temporary "
+                                 "files removed); run the build again, with fewer --workers "
+                                 "if memory was short")
+            raise KeyboardInterrupt
+
+        def worker_ended(args: threading.ExceptHookArgs) -> None:
+            # The runner waits for each worker process in a thread of this name, which raises
+            # when the process ends with an error (killed by the build itself, once it ends).
+            if args.thread is None or args.thread.name != "run_worker":
+                previous_hook(args)
+            elif not self._ending.is_set() and not died:
+                died.append(str(args.exc_value))
+                signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+        self._stack.callback(self._ended.set)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                previous = signal.signal(sig, interrupt)
+            except ValueError:  # not the main thread: leave signals alone
+                return
+            self._stack.callback(signal.signal, sig, previous)
+        previous_hook = threading.excepthook
+        threading.excepthook = worker_ended
+        self._stack.callback(setattr, threading, "excepthook", previous_hook)
+
+    def _end_workers_until_ended(self) -> None:
+        while not self._ended.wait(0.05):
+            _end_local_workers()
 
     def _workdir(self) -> StoragePath:
         """The build's temporary directory, its turn taken (a local --out)."""
@@ -130,9 +184,6 @@ class BeamBuild:
             name_leftovers(opts.out, opts.name)
             return opts.out / f".{opts.name}.tmp-{secrets.token_hex(4)}"
         make_out(opts)
-        previous = interrupt_on_sigterm()
-        if previous is not None:
-            self._stack.callback(signal.signal, signal.SIGTERM, previous)
         locked = self._stack.enter_context(taking_turns(opts.out, opts.name))
         remove_leftovers(opts.out, opts.name, locked)
         check_targets(opts)  # again: the build that held the lock may have made them
@@ -148,6 +199,7 @@ class BeamBuild:
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
+        self._ending.set()
         try:
             if exc is None:
                 try:
@@ -197,10 +249,61 @@ class BeamBuild:
     def _remove_work(self) -> None:
         if self._job is None:
             return
-        if isinstance(self.job.work, BeamPath):
-            delete(self.job.work.objects())
-        else:
-            shutil.rmtree(self.job.work, ignore_errors=True)
+        work = self.job.work
+        if isinstance(work, BeamPath):
+            delete(work.objects())
+            return
+        # Steps may still be writing in it (an interrupt stops the driver, not the threads of
+        # the in-memory runner): renamed, it is out of their paths' reach, and what a write
+        # under way still made there goes on a later pass.
+        gone = work.with_name(f".{self.opts.name}.old-{secrets.token_hex(4)}")
+        try:
+            work.rename(gone)
+        except OSError:
+            gone = work
+        for _ in range(REMOVE_PASSES):
+            shutil.rmtree(gone, ignore_errors=True)
+            if not gone.exists():
+                return
+            time.sleep(0.1)
+
+
+def _end_local_workers() -> None:
+    """Kills the worker processes Beam's local runner started for this process (its children
+    and grandchildren that run Beam's SDK worker) and waits, a while, until they are gone."""
+    parents: dict[int, int] = {}
+    for entry in filter(str.isdigit, os.listdir("/proc") if os.path.isdir("/proc") else []):
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                parents[int(entry)] = int(f.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    me = os.getpid()
+    workers = []
+    for pid, parent in parents.items():
+        if parent != me and parents.get(parent) != me:
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if SDK_WORKER not in f.read():
+                    continue
+            os.kill(pid, signal.SIGKILL)
+        except OSError:  # gone already
+            continue
+        workers.append(pid)
+    deadline = time.monotonic() + WORKERS_GONE
+    while workers and time.monotonic() < deadline:
+        workers = [pid for pid in workers if _running(pid)]
+        time.sleep(0.01)
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists and has not ended (a zombie has)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return False
 
 
 def _cause(exc: BaseException) -> str:

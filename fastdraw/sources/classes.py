@@ -7,10 +7,13 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from importlib import resources
-from pathlib import Path
 
 from fastdraw.errors import UnknownClassError
 
+# Bytes of a class name: the names of its files (<class>.ndjson.gz.part, its download's record
+# <class>.ndjson.json, a build's temporaries) must stay within a file name's 255 bytes.
+MAX_NAME_BYTES = 200
+MAX_CLASSES_FILE = 1 << 20  # bytes of a --classes-file: 345 names take 4 KB
 # Where a user finds the names: the bundled list, so that it works without the network.
 LIST_HINT = "`python -m fastdraw list --offline` lists the 345 Quick, Draw! categories"
 
@@ -99,10 +102,14 @@ def _read_classes_file(path: str) -> list[str]:
     """The lines of a --classes-file (UTF-8, with or without a byte order mark)."""
     advice = "give a UTF-8 text file with one class name per line"
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as f:
+            data = f.read(MAX_CLASSES_FILE + 1)
     except OSError as e:
         raise ValueError(f"cannot read the classes file {path}: {e.strerror or e}: "
                          f"{advice}") from None
+    if len(data) > MAX_CLASSES_FILE:
+        raise ValueError(f"--classes-file {path} is larger than {MAX_CLASSES_FILE >> 20} MiB: "
+                         f"not a list of class names (the 345 categories take 4 KB): {advice}")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ValueError(f"--classes-file {path} is UTF-16 text, not UTF-8: {advice} "
                          f"(convert it, e.g. iconv -f UTF-16 -t UTF-8 {path} > classes.txt)")
@@ -120,14 +127,17 @@ def _read_classes_file(path: str) -> list[str]:
 def class_name_problem(name: str) -> str | None:
     """What makes ``name`` unfit to be a class name, or None: it names the file
     ``<data>/<name>.ndjson`` and a line of labels.txt, so it must not hold a path separator
-    ('/' or '\\'), be '.' or '..', or hold a NUL or other control character.  Names that
-    are not Quick, Draw! categories are allowed here (a build may use its own files)."""
+    ('/' or '\\'), be '.' or '..', hold a NUL or other control character, or be longer
+    than a file name can be.  Names that are not Quick, Draw! categories are allowed here (a
+    build may use its own files)."""
     if "/" in name or "\\" in name:
         return "holds a path separator ('/' or '\\')"
     if name in (".", ".."):
         return "is a path, not a name"
     if any(ord(c) < 32 or ord(c) == 127 for c in name):
         return "holds a control character"
+    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        return f"is longer than a file name can be (more than {MAX_NAME_BYTES} bytes)"
     return None
 
 

@@ -397,6 +397,9 @@ class _Download:
             while chunk := self._read(response, part):
                 if self.stop.is_set():
                     raise Stopped
+                if part.size + len(chunk) > self.obj.size:  # never written: a body may not end
+                    raise BucketError(f"{self.url} sent more than the {self.obj.size} bytes the "
+                                      "listing said: the bucket changed; run again")
                 try:
                     part.write(chunk)
                 except OSError as e:
@@ -410,9 +413,6 @@ class _Download:
                     attempts.progressed()
         if part.size < self.obj.size:
             raise Transient(f"connection closed after {part.size} of {self.obj.size} bytes")
-        if part.size > self.obj.size:
-            raise BucketError(f"{self.url} sent {part.size} bytes, the listing said "
-                              f"{self.obj.size}: the bucket changed; run again")
 
     def _read(self, response: http.client.HTTPResponse, part: _Part) -> bytes:
         """What has arrived of the body (at most CHUNK bytes); b"" at its end.  One system
