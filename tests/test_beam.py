@@ -766,3 +766,24 @@ def test_every_round_s_place_is_its_rank_among_its_shard_s_rounds(seed):
         rounds = np.flatnonzero(plan.shard_id == shard)
         assert kp.place[rounds].tolist() == list(range(len(rounds)))
         assert kp.windows(shard) == -(-len(rounds) // 4)
+
+
+def test_a_step_s_failure_is_put_in_place_whole_and_read_back(tmp_path):
+    from types import SimpleNamespace
+
+    job = SimpleNamespace(failure=tmp_path / "failure.json", scratch=tmp_path)
+    with pytest.raises(BadInputError):
+        pipeline_mod.fail(job, BadInputError("cat.ndjson, line 3: not valid JSON"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["failure.json"]
+    read = pipeline_mod.read_failure(job)
+    assert type(read) is BadInputError and str(read) == "cat.ndjson, line 3: not valid JSON"
+
+
+@pytest.mark.parametrize("text", [b'{"strict": true, "mess', b"[]", b'{"strict": 1}'])
+def test_a_failure_that_cannot_be_read_is_still_a_build_error(tmp_path, text):
+    from types import SimpleNamespace
+
+    job = SimpleNamespace(failure=tmp_path / "failure.json", scratch=tmp_path)
+    job.failure.write_bytes(text)
+    read = pipeline_mod.read_failure(job)
+    assert type(read) is BuildError and "cannot be read" in str(read)

@@ -139,9 +139,11 @@ class Job:
 
 
 def fail(job: Job, error: BuildError) -> NoReturn:
-    """Stops the build with ``error``, saying why where the driver reads it."""
-    job.failure.write_bytes(json.dumps({"strict": isinstance(error, BadInputError),
-                                        "message": str(error)}).encode("utf-8"))
+    """Stops the build with ``error``, saying why where the driver reads it (whole: steps
+    that fail at once each put theirs in place, one after the other)."""
+    with NewFile(job.failure, job.scratch, shard=False) as f:
+        f.write(json.dumps({"strict": isinstance(error, BadInputError),
+                            "message": str(error)}).encode("utf-8"))
     raise error
 
 
@@ -151,8 +153,12 @@ def read_failure(job: Job) -> BuildError | None:
         text = job.failure.read_bytes()
     except (OSError, ValueError):  # none written (a BeamPath's missing object: BeamIOError)
         return None
-    failure = json.loads(text)
-    return (BadInputError if failure["strict"] else BuildError)(failure["message"])
+    try:
+        failure = json.loads(text)
+        return (BadInputError if failure["strict"] else BuildError)(str(failure["message"]))
+    except (ValueError, TypeError, KeyError):
+        return BuildError(f"a step stopped the build, and what it wrote of why cannot be read "
+                          f"({job.failure}: {text[:80]!r})")
 
 
 # --------------------------------------------------------------------------------- the plan
