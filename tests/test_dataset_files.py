@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from dataset_helpers import built_datasets
 
+from fastdraw.cli import main
 from fastdraw.dataset import files, layout, tfrecord
 from fastdraw.dataset.verify import verify_dataset
 from fastdraw.errors import CorruptRecordError, DatasetFileError
@@ -215,3 +216,32 @@ def test_read_bounded_says_when_a_file_grew_past_its_bound(tmp_path, monkeypatch
     with pytest.raises(DatasetFileError, match=r"counts.json: over 16 bytes, more than the "
                                                r"16 bytes a counts.json may take \(x\)"):
         files.read_bounded(file, 16, "x")
+
+
+def test_a_compressed_shard_whose_record_claims_more_than_its_kind_writes_is_refused(tmp_path):
+    """A gzip shard of about 500 KB whose one record (its length CRC right) inflates to
+    512 MiB: verify names it at its header, in 1 GiB of address space (it used to hold the
+    inflating record, doubling its window, and failed on the CRC only after)."""
+    import gzip
+
+    from fastdraw.codecs import ImgCodec
+
+    out = tmp_path / "out"
+    assert main(["--classes", "cat,eye", "--sample", "--kind", "img", "--compression", "gzip",
+                 "--splits", "train=6,eval=2", "--shards", "1", "--out", str(out)]) == 0
+    dataset = out / "custom_img"
+    shard = next(dataset.glob("train-*"))
+    length = 512 << 20
+    header = length.to_bytes(8, "little")
+    shard.unlink()  # the dataset's files are links into its build: write a new file
+    with gzip.GzipFile(shard, "wb", compresslevel=1, mtime=0) as f:
+        f.write(header + tfrecord.masked_crc32c(header).to_bytes(4, "little"))
+        zeros = bytes(16 << 20)
+        for _ in range(length // len(zeros)):
+            f.write(zeros)
+    bound = ImgCodec(size=64).max_record_bytes()
+    assert bound < length
+    problems = _verify_bounded(dataset)
+    assert any(p.startswith(f"{shard.name}: record at byte offset 0 of its inflated gzip stream: "
+                            f"its length, {length} bytes, is more than the {bound} a record "
+                            "of this dataset's kind can take") for p in problems), problems

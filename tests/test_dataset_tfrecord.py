@@ -414,3 +414,44 @@ def test_a_lying_length_in_a_compressed_file_takes_no_huge_window(tmp_path, reco
         tracemalloc.stop()
     assert got == records[:1] and "truncated: the record needs" in error
     assert peak < 64 << 20
+
+
+# ------------------------------------------------------------------ the longest record read
+
+
+@pytest.mark.parametrize("window", [16, 1 << 16])  # the long record past a window, or in one
+def test_a_record_longer_than_max_record_is_an_error_at_its_offset(tmp_path, window):
+    path = tmp_path / "long"
+    path.write_bytes(frame_records(*joined([b"a" * 10, b"b" * 100, b"c" * 10])))
+    want = (f"{path}: record at byte offset 26: its length, 100 bytes, is more than the 50 a "
+            "record of this dataset's kind can take")
+    got, _, error = _windowed(path, window=window, max_record=50)
+    assert got == [b"a" * 10] and error.startswith(want)
+    with pytest.raises(CorruptRecordError, match=want):
+        list(read_records(path, max_record=50))
+    assert _windowed(path, window=window, max_record=100)[2] is None
+
+
+def test_a_compressed_record_that_claims_more_than_max_record_takes_no_memory(tmp_path):
+    """A gzip shard of 260 KB whose one record inflates to 256 MiB (its length CRC right):
+    refused at its header, not after the record's bytes are held."""
+    import gzip
+    import tracemalloc
+
+    length = 256 << 20
+    header = length.to_bytes(8, "little")
+    path = tmp_path / "bomb"
+    with gzip.GzipFile(path, "wb", compresslevel=1, mtime=0) as f:
+        f.write(header + masked_crc32c(header).to_bytes(4, "little"))
+        zeros = bytes(16 << 20)
+        for _ in range(length // len(zeros)):
+            f.write(zeros)
+    del zeros
+    tracemalloc.start()
+    try:
+        got, _, error = _windowed(path, compression="gzip", max_record=80 << 20)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert got == [] and f"its length, {length} bytes, is more than the {80 << 20}" in error
+    assert peak < 48 << 20, peak

@@ -18,6 +18,10 @@ import numpy as np
 
 from fastdraw.codecs import tfds
 from fastdraw.drawings import Drawings, timestamps
+from fastdraw.sources.base import MAX_ITEM, MAX_POINTS
+
+RECORD_POINT_BYTES = 16  # the most a point costs any record (three float32 values: 12)
+RECORD_MARGIN = 1 << 20  # feature names, lengths and the fields of fixed size
 
 # The notebook's metadata features, the same in every kind, and their types.
 METADATA = {"label": "int", "countrycode": "bytes", "recognized": "int", "word": "bytes",
@@ -95,6 +99,13 @@ class Codec(ABC):
         """Bytes of working memory a drawing takes while it is encoded (beyond its points):
         a worker encodes fewer drawings at a time where this is large."""
         return 0
+
+    def max_record_bytes(self) -> int:
+        """The most bytes a record of one drawing can take: text fields as long as the longest
+        item a reader passes on, RECORD_POINT_BYTES for each of its points and a margin (an
+        image codec adds its pixels).  The readers of a build's files refuse a longer record
+        before they hold it, so a hostile length costs no memory."""
+        return RECORD_MARGIN + 2 * MAX_ITEM + RECORD_POINT_BYTES * MAX_POINTS
 
     # -------------------------------------------------------------------------- writing
 

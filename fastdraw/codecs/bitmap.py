@@ -143,6 +143,9 @@ class BitmapCodec(Codec):
     def working_bytes(self) -> int:
         return self.size * self.size
 
+    def max_record_bytes(self) -> int:
+        return super().max_record_bytes() + 2 * self.size * self.size  # 2 bytes: a varint's
+
     def unusable(self, drawings: Drawings) -> dict[int, str]:
         return bitmap.refusals(drawings, self.size)
 

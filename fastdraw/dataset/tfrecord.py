@@ -252,13 +252,14 @@ class TFRecordWriter:
 
 
 def read_records(path: str | os.PathLike, check_crc: bool = True,
-                 compression: str = "none") -> Iterator[bytes]:
+                 compression: str = "none", max_record: int = MAX_RECORD) -> Iterator[bytes]:
     """Yields the records of a TFRecord file in order.
 
     With ``check_crc`` every length and data CRC is verified.  A damaged file
     raises CorruptRecordError naming the file, the record's byte offset and the
     problem; a length running past the end of the file is reported as truncated, one over
-    MAX_RECORD as such.  A path that is not a regular file raises DatasetFileError.
+    ``max_record`` (MAX_RECORD, or less: a codec's `max_record_bytes`) as such, before it is
+    read.  A path that is not a regular file raises DatasetFileError.
     ``compression`` (one of COMPRESSIONS) is the file's; offsets are then in its inflated
     stream, and a damaged or cut stream raises CorruptRecordError too.
     """
@@ -283,8 +284,8 @@ def read_records(path: str | os.PathLike, check_crc: bool = True,
             if size is not None and end > size:
                 _corrupt(path, offset, f"truncated: the record needs {end - size} more bytes "
                                        f"than the file's {size}")
-            if length > MAX_RECORD:
-                _too_long(path, offset, length, compression)
+            if length > max_record:
+                _too_long(path, offset, length, max_record, compression)
             record = _read_exact(f, length + _FOOTER.size)
             if len(record) < length + _FOOTER.size:
                 _corrupt(path, offset, f"truncated: the record needs "
@@ -370,20 +371,22 @@ _BAD_FRAME = ("", "bad length CRC", "bad data CRC")
 
 def read_windows(path: str | os.PathLike, window: int | None = None, check_crc: bool = True,
                  on_bytes: Callable[[memoryview], None] | None = None,
-                 compression: str = "none") -> Iterator[tuple[np.ndarray, np.ndarray]]:
+                 compression: str = "none", max_record: int = MAX_RECORD
+                 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """The records of a TFRecord file a window at a time, in order, in memory that does not
     grow with the file: ``(buf, offsets)``, record i of the window being
     ``buf[offsets[i]:offsets[i + 1]]`` (uint8 and int64 views, valid until the next window).
 
     Same checks and errors as ``read_records`` (the good records before a damaged one are
-    yielded first), ``compression`` as there.  ``on_bytes`` gets every byte of the file (as
-    it is on disk, compressed or not) read so far, once and in order (to hash the file in
-    the same pass; without google-crc32c's C library, or with ``check_crc`` off, the whole
-    file after the records).  ``window``: bytes read at a time, WINDOW by default.
+    yielded first), ``compression`` and ``max_record`` as there.  ``on_bytes`` gets every
+    byte of the file (as it is on disk, compressed or not) read so far, once and in order
+    (to hash the file in the same pass; without google-crc32c's C library, or with
+    ``check_crc`` off, the whole file after the records).  ``window``: bytes read at a time,
+    WINDOW by default.
     """
     window = window or WINDOW
     if not check_crc or _EXTEND is None:  # no C CRC for the kernel: record by record
-        yield from _windows_of(read_records(path, check_crc, compression), window)
+        yield from _windows_of(read_records(path, check_crc, compression, max_record), window)
         if on_bytes is not None:
             with open_regular(path) as f:
                 while chunk := f.read(window):
@@ -407,6 +410,14 @@ def read_windows(path: str | os.PathLike, window: int | None = None, check_crc: 
                 on_bytes(memoryview(block)[held:held + got])
             n = held + got
             records, used, bad = _unframe_kernel(_EXTEND, block, n, out, offsets)
+            if records and max_record < n:  # a record longer than the bound may be whole here
+                sizes = np.diff(offsets[:records + 1])
+                if (long := np.flatnonzero(sizes > max_record)).size:
+                    i = int(long[0])
+                    if i:
+                        yield out[:offsets[i]], offsets[:i + 1]
+                    _too_long(path, at + int(offsets[i]) + i * (FRAME_HEAD + FRAME_TAIL),
+                              int(sizes[i]), max_record, compression)
             if records:
                 yield out[:offsets[records]], offsets[:records + 1]
             if bad:
@@ -429,8 +440,8 @@ def read_windows(path: str | os.PathLike, window: int | None = None, check_crc: 
                 if size is not None and at + need > size:
                     _corrupt(path, at, f"truncated: the record needs {at + need - size} more "
                                        f"bytes than the file's {size}")
-                if length > MAX_RECORD:
-                    _too_long(path, at, length, compression)
+                if length > max_record:
+                    _too_long(path, at, length, max_record, compression)
                 if need > len(block):
                     # An inflated stream's size is unknown: its window grows by doublings as
                     # the bytes come, so a length that lies costs no more than they are.
@@ -504,9 +515,12 @@ def _unframe_kernel(extend, block, n, out, offsets):
     return records, pos, 0
 
 
-def _too_long(path: str, offset: int, length: int, compression: str = "none") -> None:
-    _corrupt(path, offset, f"its length, {length} bytes, is more than the {MAX_RECORD} a "
-                           "tf.train.Example (a protocol buffer) can take", compression)
+def _too_long(path: str, offset: int, length: int, limit: int, compression: str = "none"
+              ) -> None:
+    what = ("a tf.train.Example (a protocol buffer) can take" if limit >= MAX_RECORD else
+            "a record of this dataset's kind can take")
+    _corrupt(path, offset, f"its length, {length} bytes, is more than the {limit} {what}",
+             compression)
 
 
 def _corrupt(path: str, offset: int, what: str, compression: str = "none") -> None:

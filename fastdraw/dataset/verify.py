@@ -94,7 +94,7 @@ from fastdraw.dataset.layout import (
     tfds_names,
 )
 from fastdraw.dataset.npz import check_member, member_problem
-from fastdraw.dataset.tfrecord import COMPRESSIONS, read_windows
+from fastdraw.dataset.tfrecord import COMPRESSIONS, MAX_RECORD, read_windows
 from fastdraw.errors import CorruptRecordError, DatasetFileError
 from fastdraw.sources.classes import class_name_problem
 
@@ -901,6 +901,12 @@ class _ShardJob:
     compression: str = "none"  # of the shard files
     readable: bool = True  # False: records this version cannot read, whose sha256 is checked
 
+    @property
+    def max_record(self) -> int:
+        """The longest record a shard may hold: the manifest's kind's bound, else a protocol
+        buffer's (read no further, a lying length costs no memory)."""
+        return self.codec.max_record_bytes() if self.codec is not None else MAX_RECORD
+
     def __call__(self, file: Path) -> _ShardResult:
         """Checks one shard's framing, CRCs and records a window at a time (memory does not
         grow with the shard), hashing it in the same read."""
@@ -922,7 +928,8 @@ class _ShardJob:
         sha256: str | None = None
         try:
             for buf, offsets in read_windows(file, on_bytes=digest.update,
-                                             compression=self.compression):
+                                             compression=self.compression,
+                                             max_record=self.max_record):
                 issues.base = records
                 window = RecordChecks(buf, offsets, self, issues, codec)
                 codec = window.codec

@@ -26,6 +26,13 @@ def warn(rejection: Rejection) -> None:
     log.warning("%s:%d: skipped bad line: %s", rejection.file, rejection.line, rejection.reason)
 
 
+# Bytes of the longest item (an ndjson line, a binary record) a reader passes on: what bounds
+# every record a build writes of one drawing (`fastdraw.codecs.base.Codec.max_record_bytes`).
+MAX_ITEM = 1 << 23
+# The most points such an item holds: a binary record takes 2 bytes a point (an ndjson line
+# at least 4: "x," and "y,").
+MAX_POINTS = MAX_ITEM // 2
+
 STRICT_HINT = ("fix or delete the line, or leave out strict mode (--strict) to skip bad lines "
                "(a build lists them in rejected.ndjson)")
 

@@ -19,7 +19,7 @@ from fastdraw.dataset.layout import (
     shard_compression,
     shard_paths,
 )
-from fastdraw.dataset.tfrecord import read_records
+from fastdraw.dataset.tfrecord import MAX_RECORD, read_records
 from fastdraw.views.grid import check_grid, grid
 
 PREVIEW_TILE = 64
@@ -41,8 +41,10 @@ def dataset_tiles(path: str | Path, split: str, n: int,
     codec = dataset_codec(path, manifest)
     compression = shard_compression(path, manifest)
     tiles, names = [], []
+    bound = codec.max_record_bytes() if manifest is not None else MAX_RECORD  # a build's
     records = ((shard, i, r) for shard in shard_paths(path, split, manifest)
-               for i, r in enumerate(read_records(shard, compression=compression)))
+               for i, r in enumerate(read_records(shard, compression=compression,
+                                                  max_record=bound)))
     for shard, i, record in itertools.islice(records, n):
         try:
             features = parse_example(record)

@@ -45,7 +45,7 @@ import numpy as np
 
 from fastdraw.drawings import Drawings
 from fastdraw.errors import Rejection
-from fastdraw.sources.base import Source
+from fastdraw.sources.base import MAX_ITEM, Source
 from fastdraw.sources.binary import scan as bs
 from fastdraw.sources.remote import input_size, is_url, open_input
 
@@ -54,7 +54,7 @@ FIRST_BLOCK = 1 << 12  # the fewest bytes read at a time
 MAX_BLOCK = 1 << 22  # the most, but for a long record
 BATCH = 4096  # good drawings a batch holds unless asked for another size
 GUESS = 128  # bytes a drawing takes before any is read (a real record: about 117)
-MAX_RECORD = 1 << 23  # bytes of the longest record read (8 MiB)
+MAX_RECORD = MAX_ITEM  # bytes of the longest record read (8 MiB)
 TEXT_BYTES = 100  # a rejected item's first bytes kept in its text, in hex (200 characters)
 _GZIP_MAX_RATIO = 1032  # the most deflate expands data
 _CUT_HINT = "the file is cut off or corrupt (an interrupted download?): download it again"

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from fastdraw.sources.base import MAX_ITEM
 from fastdraw.sources.ndjson.check import TEXT_LIMIT, parse_line
 from fastdraw.sources.remote import input_size, is_url, open_input
 
 _FIRST_BLOCK = 1 << 16
 _MAX_BLOCK = 1 << 20
-MAX_LINE = 1 << 23  # bytes of the longest line read (8 MiB; the longest real ones: ~40 KB)
+MAX_LINE = MAX_ITEM  # bytes of the longest line read (8 MiB; the longest real ones: ~40 KB)
 _SKIP = 1 << 20  # bytes read at a time while skipping a line longer than MAX_LINE
 
 
