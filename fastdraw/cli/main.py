@@ -70,10 +70,17 @@ def command_parser(name: str) -> argparse.ArgumentParser:
 
 def _argument_problem(name: str, args: argparse.Namespace) -> str | None:
     """What is wrong with the command's path-like arguments, checked before any work: a
-    --data that is not a directory of class files, an inspect CLASS that is a path.
-    (Build's and download's class names are checked with the classes they name.)"""
-    from fastdraw.cli.args import data_dir_problem
+    --data that is not a directory of class files, an inspect CLASS that is a path, a PNG to
+    write whose directory does not exist.  (Build's and download's class names are checked
+    with the classes they name.)"""
+    from fastdraw.cli.args import data_dir_problem, output_file_problem
     from fastdraw.sources.classes import check_class_name
+
+    if name == "preview":
+        return output_file_problem(args.out, "--out")
+    if name == "inspect" and args.mosaic and (problem := output_file_problem(args.mosaic,
+                                                                             "--mosaic")):
+        return problem
 
     if name == "inspect":
         try:
