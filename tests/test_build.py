@@ -163,7 +163,8 @@ def test_bad_options_are_exit_code_1_with_a_message(tmp_path, caplog):
                                                  "not 0"),
                          (["--line-width", str(2**31)], "not 2147483648 (Pillow's C int"),
                          (["--line-width", str(2**30 + 1)], "not 1073741825"),
-                         (["--kind", "img", "--line-width", "-2"], "not -2")]:
+                         (["--kind", "img", "--line-width", "-2"], "not -2"),
+                         (["--seed", "-1"], "--seed must be 0 or more, not -1")]:
         caplog.clear()
         assert main(base + extra) == 1
         assert words in caplog.text

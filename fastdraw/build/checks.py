@@ -31,6 +31,9 @@ def checked_codecs(opts: BuildOptions) -> dict[str, Codec]:
         raise ValueError("one input file per class")
     if opts.shards < 1:
         raise BuildError(f"--shards must be at least 1, not {opts.shards}")
+    if opts.seed < 0:  # random.seed(-n) is random.seed(n): another seed's plan, unsaid
+        raise BuildError(f"--seed must be 0 or more, not {opts.seed} (Python's random would "
+                         f"take it as {-opts.seed}, giving --seed {-opts.seed}'s plan)")
     try:
         check_compression(opts.compression)
         codecs = {kind: opts.codec(kind) for kind in opts.splits}
