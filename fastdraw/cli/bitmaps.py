@@ -22,7 +22,8 @@ def add_bitmaps(p: argparse.ArgumentParser) -> None:
         "(the official layout and order: unrecognized drawings included unless "
         "--recognized-only), byte for byte Google's cairo rendering at 28 px; "
         "<out>/<class>.lines.npy gives each row's line in the class file, and "
-        "<out>/<class>.rejected.ndjson lists the lines that have no row (bad lines).")
+        "<out>/<class>.rejected.ndjson, written when some are, lists the lines that have "
+        "no row (bad lines).")
     add_classes(p, required=True)
     p.add_argument("--data", metavar="DIR", required=True,
                    help="directory of the class files, <class>.ndjson (simplified format) or "
