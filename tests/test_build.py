@@ -150,7 +150,7 @@ def test_notebook_time_reproduces_the_local_time_mktime(tmp_path, monkeypatch, t
     assert ours == theirs
 
 
-def test_bad_options_are_exit_code_1_with_a_message(tmp_path, caplog):
+def test_bad_options_are_exit_code_2_with_a_message(tmp_path, caplog):
     base = ["--classes", "cat", "--sample", "--out", str(tmp_path)]
     for extra, words in [(["--kind", "img,png"], "--kind 'img,png'"),
                          (["--splits", "train=0.5,eval=3"], "not a fraction"),
@@ -166,7 +166,7 @@ def test_bad_options_are_exit_code_1_with_a_message(tmp_path, caplog):
                          (["--kind", "img", "--line-width", "-2"], "not -2"),
                          (["--seed", "-1"], "--seed must be 0 or more, not -1")]:
         caplog.clear()
-        assert main(base + extra) == 1
+        assert main(base + extra) == 2
         assert words in caplog.text
     assert leftovers(tmp_path) == []
 

@@ -157,7 +157,7 @@ def test_missing_class_files_are_downloaded_first(tmp_path, caplog):
 
 def test_a_class_missing_from_the_sample_is_named_with_close_matches(tmp_path, caplog):
     rc = main(["--classes", "cat,elefant,qwxz", "--sample", "--out", str(tmp_path)])
-    assert rc == 1
+    assert rc == 2
     assert "not in the bundled sample: 'elefant' (did you mean 'elephant'" in caplog.text
     assert "'qwxz'; it has the 345 Quick, Draw! categories" in caplog.text
     assert list(tmp_path.iterdir()) == []

@@ -91,7 +91,7 @@ def test_build_refuses_a_path_as_class_and_writes_nothing(tmp_path, caplog):
     with caplog.at_level("ERROR"):
         rc = main(["--classes", "../simplified/cat", "--data", str(SIMPLIFIED), "--offline",
                    "--out", str(out), "--kind", "stroke", "--splits", "train=3"])
-    assert rc == 1
+    assert rc == 2
     assert "--classes: class name '../simplified/cat' holds a path separator" in caplog.text
     assert not out.exists()
 
@@ -115,7 +115,7 @@ def test_non_utf8_classes_file_end_to_end(tmp_path):
     done = subprocess.run([sys.executable, "-m", "fastdraw", "--classes-file", str(path),
                            "--sample", "--out", str(tmp_path / "out")],
                           capture_output=True, text=True, cwd=tmp_path)
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert "Traceback" not in done.stderr and "codec" not in done.stderr
     assert (f"ERROR MainProcess --classes-file {path}, line 2, column 1: byte 0xff is not "
             "UTF-8 text: give a UTF-8 text file with one class name per line") in done.stderr
@@ -168,7 +168,7 @@ def test_build_names_a_misspelled_class_before_the_network(tmp_path, caplog):
     with caplog.at_level("INFO"):
         rc = main(["--classes", "cat,dgo", "--data", str(data), "--base-url", NO_NETWORK,
                    "--out", str(tmp_path / "out")])
-    assert rc == 1 and time.monotonic() - started < 5
+    assert rc == 2 and time.monotonic() - started < 5
     assert (f"no file for 'dgo' (did you mean 'dragon', 'dog'?) in {data}, and no Quick, Draw! "
             "category has that name to download: check the spelling, or put the class file in "
             f"{data} "

@@ -17,7 +17,7 @@ from fastdraw.build.plan import Plan, make_plan, resolve_splits
 from fastdraw.codecs import Codec
 from fastdraw.dataset import layout
 from fastdraw.dataset.tfrecord import check_compression
-from fastdraw.errors import BuildError
+from fastdraw.errors import BuildError, OptionError
 from fastdraw.sources import open_source
 
 log = logging.getLogger(__name__)
@@ -30,9 +30,9 @@ def checked_codecs(opts: BuildOptions) -> dict[str, Codec]:
     if len(opts.files) != len(opts.classes):
         raise ValueError("one input file per class")
     if opts.shards < 1:
-        raise BuildError(f"--shards must be at least 1, not {opts.shards}")
+        raise OptionError(f"--shards must be at least 1, not {opts.shards}")
     if opts.seed < 0:  # random.seed(-n) is random.seed(n): another seed's plan, unsaid
-        raise BuildError(f"--seed must be 0 or more, not {opts.seed} (Python's random would "
+        raise OptionError(f"--seed must be 0 or more, not {opts.seed} (Python's random would "
                          f"take it as {-opts.seed}, giving --seed {-opts.seed}'s plan)")
     try:
         check_compression(opts.compression)
@@ -40,13 +40,13 @@ def checked_codecs(opts: BuildOptions) -> dict[str, Codec]:
         for codec in codecs.values():
             codec.check_options()
     except ValueError as e:
-        raise BuildError(str(e)) from None
+        raise OptionError(str(e)) from None
     for kind, codec in codecs.items():
         lay = layout.layout_of(codec)
         if problem := lay.split_problem(opts.splits[kind]):
-            raise BuildError(f"--kind {kind}: {problem}")
+            raise OptionError(f"--kind {kind}: {problem}")
         if opts.compression != "none" and not lay.sharded:
-            raise BuildError(f"--kind {kind}: --compression {opts.compression}: the "
+            raise OptionError(f"--kind {kind}: --compression {opts.compression}: the "
                              f"{lay.name} layout's files are not TFRecord shards; build "
                              f"{kind} without --compression")
     return codecs
