@@ -29,8 +29,9 @@ def checked_codecs(opts: BuildOptions) -> dict[str, Codec]:
     """Every kind's codec, once the options a build of any executor needs are checked."""
     if len(opts.files) != len(opts.classes):
         raise ValueError("one input file per class")
-    if opts.shards < 1:
-        raise OptionError(f"--shards must be at least 1, not {opts.shards}")
+    if not 1 <= opts.shards <= layout.MAX_SHARDS:
+        raise OptionError(f"--shards must be 1 to {layout.MAX_SHARDS}, not {opts.shards} (shard "
+                          "files are named <split>-NNNNN-of-NNNNN, five digits each)")
     if opts.seed < 0:  # random.seed(-n) is random.seed(n): another seed's plan, unsaid
         raise OptionError(f"--seed must be 0 or more, not {opts.seed} (Python's random would "
                          f"take it as {-opts.seed}, giving --seed {-opts.seed}'s plan)")

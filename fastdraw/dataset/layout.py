@@ -64,6 +64,7 @@ DATASET_INFO = "dataset_info.json"  # TFDS's
 FEATURES = "features.json"  # TFDS's
 TFDS_LABELS_SUFFIX = ".labels.txt"  # TFDS's <feature>.labels.txt, a ClassLabel's names
 SHARD_RE = re.compile(r"(?P<split>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})")
+MAX_SHARDS = 99999  # the most shards a split's names can number in their five digits
 
 # The most bytes each metadata file may take, and what it holds (for the message when it
 # takes more): far beyond what a build writes, low enough to be read whole.
