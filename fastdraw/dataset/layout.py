@@ -219,6 +219,14 @@ def is_dataset_file(name: str) -> bool:
     return name in _OWN or name.endswith(TFDS_LABELS_SUFFIX) or is_data_file(name)
 
 
+def datasets_in(path: Path) -> list[str]:
+    """The names of the directories in ``path`` (or links to them) that hold a manifest or a
+    class-names file, sorted: the datasets of an --out directory."""
+    names = [lay.labels for lay in LAYOUTS.values() if lay.labels] + [MANIFEST]
+    return sorted(p.name for p in path.iterdir()
+                  if p.is_dir() and any(os.path.lexists(p / n) for n in names))
+
+
 def foreign_entries(path: Path) -> list[str]:
     """What directory ``path`` holds besides a dataset's files (`is_dataset_file`), sorted;
     directories end with '/'."""
