@@ -203,3 +203,11 @@ def test_a_png_path_that_cannot_be_written_is_refused_before_any_work(built, tmp
         err = capsys.readouterr().err
         assert f"error: --mosaic {where}" in err and words in err
     assert not (tmp_path / "nodir").exists()
+
+
+def test_a_directory_of_datasets_is_named_so_with_one_to_give(built, tmp_path, capsys):
+    out = built["img"].parent
+    assert main(["preview", str(out), "--out", str(tmp_path / "x.png")]) == 1
+    err = capsys.readouterr().err
+    assert "is not a dataset, it holds datasets (" in err and "give one of them, such as" in err
+    assert not (tmp_path / "x.png").exists()

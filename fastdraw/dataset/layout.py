@@ -386,6 +386,10 @@ def read_labels(path: str | Path, layout: Layout | None = None) -> list[str]:
     try:
         data = read_bounded(file, LABELS_LIMIT, LABELS_HOLDS)
     except FileNotFoundError:
+        if inner := datasets_in(Path(path)):
+            raise FileNotFoundError(f"{path} is not a dataset, it holds datasets "
+                                    f"({', '.join(inner)}): give one of them, such as "
+                                    f"{Path(path) / inner[0]}") from None
         raise FileNotFoundError(f"{file}: no {layout.labels}; is {path} a built dataset "
                                 "directory?") from None
     try:
