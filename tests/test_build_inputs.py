@@ -182,3 +182,15 @@ def test_splits_smaller_than_a_batch_are_named_in_a_warning(tmp_path, caplog):
     assert main(["--group", "zoo", "--sample", "--out", str(tmp_path), "--kind", "img"]) == 0
     assert (f"{tmp_path / 'zoo_img'}: train 70, eval 10, test 10: fewer examples than a batch "
             "of 100") in caplog.text
+    assert "for real volume leave out --sample" in caplog.text
+
+
+def test_the_small_splits_warning_of_a_build_from_data_does_not_name_sample(tmp_path, caplog):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "cat.ndjson").write_bytes((SAMPLE / "cat.ndjson").read_bytes())
+    assert main(["--classes", "cat", "--data", str(data), "--offline", "--kind", "img",
+                 "--splits", "train=5"]) == 0
+    assert "train 5: fewer examples than a batch of 100" in caplog.text
+    assert "--sample" not in caplog.text
+    assert "ask for more examples per class with --splits" in caplog.text

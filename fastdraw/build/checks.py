@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
+from pathlib import Path
 
 from fastdraw.build.encode import EncodeResult
 from fastdraw.build.options import BuildOptions
@@ -19,6 +20,7 @@ from fastdraw.dataset import layout
 from fastdraw.dataset.tfrecord import check_compression
 from fastdraw.errors import BuildError, OptionError
 from fastdraw.sources import open_source
+from fastdraw.sources.classes import sample_dir
 
 log = logging.getLogger(__name__)
 
@@ -82,14 +84,17 @@ def check_files_can_hold(opts: BuildOptions) -> None:
 def warn_small_splits(opts: BuildOptions, plans: dict[str, Plan]) -> None:
     """Says which splits hold fewer examples than a batch: a training loop that takes
     ``steps_per_epoch = examples // batch_size`` takes no step at all on them."""
+    sample = Path(sample_dir())
+    what_to_do = ("for real volume leave out --sample, or ask for more examples with --splits"
+                  if all(Path(str(f)).parent == sample for f in opts.files) else
+                  "ask for more examples per class with --splits, if the class files hold them")
     for kind, plan in plans.items():
         small = [f"{name} {n * len(opts.classes)}" for name, n in plan.splits.items()
                  if 0 < n * len(opts.classes) < BATCH]
         if small:
             log.warning("%s: %s: fewer examples than a batch of %d (steps_per_epoch = "
-                        "examples // batch_size would be 0); for real volume leave out "
-                        "--sample, or ask for more examples with --splits", opts.target(kind),
-                        ", ".join(small), BATCH)
+                        "examples // batch_size would be 0); %s", opts.target(kind),
+                        ", ".join(small), BATCH, what_to_do)
 
 
 def resolved_splits(opts: BuildOptions, counts: Sequence[int]) -> dict[str, dict[str, int]]:
