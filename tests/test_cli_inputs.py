@@ -316,3 +316,21 @@ def test_build_format_help_says_what_each_reads():
     text = " ".join(command_parser("build").format_help().split())
     assert "--format {simplified,raw,binary} read <class>.bin files (binary) or <class>.ndjson" \
         in text
+
+
+@pytest.mark.parametrize(("argv", "words"), [
+    (["verfy", "data/zoo_img"], "'verfy' is not a command (did you mean 'verify'?); the "
+                                "commands are build, inspect,"),
+    (["zoo", "--sample"], "'zoo' is not a command; the commands are build"),
+    (["--group", "zoo", "--sample", "--runner", "beam", "in_memory"],
+     "in_memory: not an option; Beam's pipeline options go after --, with --runner beam"),
+])
+def test_a_misspelled_command_or_a_stray_word_is_named_before_any_work(argv, words, tmp_path,
+                                                                       capsys):
+    with pytest.raises(SystemExit) as e:
+        main([*argv, "--out", str(tmp_path)])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert words in err
+    assert "pipeline options are for" not in err
+    assert list(tmp_path.iterdir()) == []

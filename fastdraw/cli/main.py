@@ -10,6 +10,7 @@ to imports), so that no command prints a KeyboardInterrupt traceback.
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import logging
 import os
@@ -92,6 +93,23 @@ def _argument_problem(name: str, args: argparse.Namespace) -> str | None:
     return data_dir_problem(data) if data else None
 
 
+def _stray_words(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
+    """What is wrong with the words the build's parser took for pipeline options before any
+    ``--``: a misspelled command (the first word), or pipeline options without the ``--``."""
+    before = argv[:argv.index("--")] if "--" in argv else argv
+    stray = parser.parse_args(before).pipeline_args
+    if not stray:
+        return None
+    if before[0] == stray[0]:
+        close = difflib.get_close_matches(stray[0], COMMANDS, n=1)
+        return (f"{stray[0]!r} is not a command"
+                + (f" (did you mean {close[0]!r}?)" if close else "")
+                + f"; the commands are {', '.join(COMMANDS)} (python -m fastdraw COMMAND "
+                "--help)")
+    return (f"{' '.join(stray)}: not an option; Beam's pipeline options go after --, with "
+            "--runner beam")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _main(argv)
@@ -106,6 +124,8 @@ def _main(argv: Sequence[str] | None) -> int:
     module = importlib.import_module(COMMANDS[name][0])
     parser = _parser(name, module)
     args = parser.parse_args(argv)
+    if name == "build" and (stray := _stray_words(parser, argv)):
+        parser.error(stray)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(processName)s %(message)s",
