@@ -48,12 +48,12 @@ def test_build_data_that_is_a_file_or_inside_one(tmp_path, caplog):
     out = tmp_path / "out"
     with caplog.at_level("ERROR"):
         assert main(["--classes", "eye", "--data", str(eye), "--offline",
-                     "--out", str(out)]) == 1
+                     "--out", str(out)]) == 2
         assert (f"--data {eye} is a file, not a directory: {WHAT}; to use this class file, "
                 f"give its directory: --data '{SIMPLIFIED}'\n") in caplog.text
         assert "missing" not in caplog.text
         caplog.clear()
-        assert main(["--classes", "eye", "--data", str(eye / "sub"), "--out", str(out)]) == 1
+        assert main(["--classes", "eye", "--data", str(eye / "sub"), "--out", str(out)]) == 2
     assert f"--data {eye / 'sub'}: {eye} is a file, not a directory: {WHAT}\n" in caplog.text
     assert "Errno" not in caplog.text
     assert not out.exists()
@@ -65,7 +65,7 @@ def test_directory_named_like_a_class_file_without_class_files(capsys, tmp_path,
     problem = (f"--data {folder} is a directory named like a class file, and it holds no "
                f"<class>.ndjson files: {WHAT} (such as --data '{tmp_path}'")
     with caplog.at_level("ERROR"):
-        assert main(["--classes", "eye", "--data", str(folder), "--offline"]) == 1
+        assert main(["--classes", "eye", "--data", str(folder), "--offline"]) == 2
     assert problem in caplog.text
     assert f"{folder / 'eye.ndjson'}" not in caplog.text
     assert problem in refused(capsys, ["inspect", "--data", str(folder), "eye"])
@@ -240,7 +240,7 @@ def test_data_that_is_a_dangling_link(tmp_path, capsys, caplog):
     assert problem in refused(capsys, ["download", "--classes", "cat", "--data", str(link),
                                        "--base-url", NO_NETWORK])
     with caplog.at_level("ERROR"):
-        assert main(["--classes", "cat", "--data", str(link), "--base-url", NO_NETWORK]) == 1
+        assert main(["--classes", "cat", "--data", str(link), "--base-url", NO_NETWORK]) == 2
     assert problem in caplog.text
 
 

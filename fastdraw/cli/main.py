@@ -18,7 +18,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from fastdraw.cli.errors import INTERRUPTED
+from fastdraw.cli.errors import INTERRUPTED, USAGE
 
 COMMANDS = {
     "build": ("fastdraw.cli.build", "build TFRecord datasets (the default command)"),
@@ -132,9 +132,9 @@ def _main(argv: Sequence[str] | None) -> int:
         stream=sys.stderr,
     )
     problem = _argument_problem(name, args)
-    if problem and name == "build":  # as the build's own errors: logged, exit code 1
+    if problem and name == "build":  # as the build's own bad options: logged, exit code 2
         logging.getLogger("fastdraw.cli").error("%s", problem)
-        return 1
+        return USAGE
     if problem:
         parser.error(problem)
     try:
