@@ -166,7 +166,9 @@ def test_bad_options_are_exit_code_2_with_a_message(tmp_path, caplog):
                          (["--kind", "img", "--line-width", "-2"], "not -2"),
                          (["--seed", "-1"], "--seed must be 0 or more, not -1"),
                          (["--shards", "0"], "--shards must be 1 to 99999, not 0"),
-                         (["--shards", "100000"], "--shards must be 1 to 99999, not 100000")]:
+                         (["--shards", "100000"], "--shards must be 1 to 99999, not 100000"),
+                         (["--splits", ""], "--splits '': '' is not NAME=VALUE"),
+                         (["--name", ""], "--name '': give a plain name")]:
         caplog.clear()
         assert main(base + extra) == 2
         assert words in caplog.text

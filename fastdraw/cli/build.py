@@ -212,7 +212,7 @@ def options_from_args(args: argparse.Namespace, path: Callable[[str], Any] = Pat
 
     try:
         classes = classes_of(args)
-        if args.splits:
+        if args.splits is not None:
             spec = parse_splits(args.splits)
             splits = {kind: spec for kind in _kinds(args.kind)}
         elif args.sample:
@@ -222,7 +222,7 @@ def options_from_args(args: argparse.Namespace, path: Callable[[str], Any] = Pat
                       for kind in _kinds(args.kind)}
     except ValueError as e:
         raise OptionError(str(e)) from None
-    name = args.name or (args.group if args.group else "custom")
+    name = args.name if args.name is not None else (args.group or "custom")
     if not name or "/" in name or name.startswith(".") or os.sep in name:
         raise OptionError(f"--name {name!r}: give a plain name (no '/', not starting with '.')")
     if args.sample:
