@@ -29,6 +29,11 @@ class BadInputError(BuildError):
     """A bad input line under --strict (exit code 2)."""
 
 
+class OptionError(BuildError):
+    """A bad option value, or options that do not go together: the message names the option
+    (exit code 2, as for the arguments the parser itself refuses)."""
+
+
 class WorkerDied(BuildError):
     """A worker process ended without answering (killed, out of memory, ...)."""
 

@@ -563,7 +563,7 @@ def test_without_apache_beam_the_cli_says_how_to_install_it(tmp_path, monkeypatc
 def test_pipeline_options_are_for_the_beam_runner_only(tmp_path, caplog):
     argv = ["--classes", "cat", "--sample", "--out", str(tmp_path), "--",
             "--runner=DataflowRunner"]
-    assert main(argv) == 1
+    assert main(argv) == 2
     assert "--runner=DataflowRunner: pipeline options are for --runner beam" in caplog.text
 
 

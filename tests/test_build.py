@@ -150,7 +150,7 @@ def test_notebook_time_reproduces_the_local_time_mktime(tmp_path, monkeypatch, t
     assert ours == theirs
 
 
-def test_bad_options_are_exit_code_1_with_a_message(tmp_path, caplog):
+def test_bad_options_are_exit_code_2_with_a_message(tmp_path, caplog):
     base = ["--classes", "cat", "--sample", "--out", str(tmp_path)]
     for extra, words in [(["--kind", "img,png"], "--kind 'img,png'"),
                          (["--splits", "train=0.5,eval=3"], "not a fraction"),
@@ -163,9 +163,14 @@ def test_bad_options_are_exit_code_1_with_a_message(tmp_path, caplog):
                                                  "not 0"),
                          (["--line-width", str(2**31)], "not 2147483648 (Pillow's C int"),
                          (["--line-width", str(2**30 + 1)], "not 1073741825"),
-                         (["--kind", "img", "--line-width", "-2"], "not -2")]:
+                         (["--kind", "img", "--line-width", "-2"], "not -2"),
+                         (["--seed", "-1"], "--seed must be 0 or more, not -1"),
+                         (["--shards", "0"], "--shards must be 1 to 99999, not 0"),
+                         (["--shards", "100000"], "--shards must be 1 to 99999, not 100000"),
+                         (["--splits", ""], "--splits '': '' is not NAME=VALUE"),
+                         (["--name", ""], "--name '': give a plain name")]:
         caplog.clear()
-        assert main(base + extra) == 1
+        assert main(base + extra) == 2
         assert words in caplog.text
     assert leftovers(tmp_path) == []
 

@@ -92,7 +92,7 @@ def test_format_binary_names_the_missing_bin_files_and_how_to_get_them(tmp_path,
 
 def test_the_sample_has_no_binary_files(tmp_path, caplog):
     assert main(["--classes", "cat", "--sample", "--out", str(tmp_path),
-                 "--format", "binary"]) == 1
+                 "--format", "binary"]) == 2
     assert "--sample holds ndjson files only, not --format binary" in caplog.text
 
 

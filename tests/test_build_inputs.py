@@ -157,7 +157,7 @@ def test_missing_class_files_are_downloaded_first(tmp_path, caplog):
 
 def test_a_class_missing_from_the_sample_is_named_with_close_matches(tmp_path, caplog):
     rc = main(["--classes", "cat,elefant,qwxz", "--sample", "--out", str(tmp_path)])
-    assert rc == 1
+    assert rc == 2
     assert "not in the bundled sample: 'elefant' (did you mean 'elephant'" in caplog.text
     assert "'qwxz'; it has the 345 Quick, Draw! categories" in caplog.text
     assert list(tmp_path.iterdir()) == []
@@ -182,3 +182,15 @@ def test_splits_smaller_than_a_batch_are_named_in_a_warning(tmp_path, caplog):
     assert main(["--group", "zoo", "--sample", "--out", str(tmp_path), "--kind", "img"]) == 0
     assert (f"{tmp_path / 'zoo_img'}: train 70, eval 10, test 10: fewer examples than a batch "
             "of 100") in caplog.text
+    assert "for real volume leave out --sample" in caplog.text
+
+
+def test_the_small_splits_warning_of_a_build_from_data_does_not_name_sample(tmp_path, caplog):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "cat.ndjson").write_bytes((SAMPLE / "cat.ndjson").read_bytes())
+    assert main(["--classes", "cat", "--data", str(data), "--offline", "--kind", "img",
+                 "--splits", "train=5"]) == 0
+    assert "train 5: fewer examples than a batch of 100" in caplog.text
+    assert "--sample" not in caplog.text
+    assert "ask for more examples per class with --splits" in caplog.text

@@ -140,6 +140,17 @@ def test_existing_files_need_overwrite(official_data, tmp_path, caplog):
     assert not (out / "fish.rejected.ndjson").exists()  # no bad line this time
 
 
+def test_bad_option_values_are_exit_code_2_naming_the_option(official_data, tmp_path, caplog):
+    base = ("--data", str(official_data), "--out", str(tmp_path / "out"))
+    for extra, words in [(("--classes", "fish", "--workers", "0"), "--workers must be at least 1"),
+                         (("--classes", "fish", "--size", "0"), "--size 0: give an image side"),
+                         (("--classes", "fish,fish"), "names class 'fish' twice")]:
+        caplog.clear()
+        assert run(*base, *extra) == 2
+        assert words in caplog.text
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_missing_class_file_is_named_with_how_to_get_it(official_data, tmp_path, caplog):
     assert run("--classes", "cat,dog", "--data", str(official_data),
                "--out", str(tmp_path / "out")) == 1

@@ -48,12 +48,12 @@ def test_build_data_that_is_a_file_or_inside_one(tmp_path, caplog):
     out = tmp_path / "out"
     with caplog.at_level("ERROR"):
         assert main(["--classes", "eye", "--data", str(eye), "--offline",
-                     "--out", str(out)]) == 1
+                     "--out", str(out)]) == 2
         assert (f"--data {eye} is a file, not a directory: {WHAT}; to use this class file, "
                 f"give its directory: --data '{SIMPLIFIED}'\n") in caplog.text
         assert "missing" not in caplog.text
         caplog.clear()
-        assert main(["--classes", "eye", "--data", str(eye / "sub"), "--out", str(out)]) == 1
+        assert main(["--classes", "eye", "--data", str(eye / "sub"), "--out", str(out)]) == 2
     assert f"--data {eye / 'sub'}: {eye} is a file, not a directory: {WHAT}\n" in caplog.text
     assert "Errno" not in caplog.text
     assert not out.exists()
@@ -65,7 +65,7 @@ def test_directory_named_like_a_class_file_without_class_files(capsys, tmp_path,
     problem = (f"--data {folder} is a directory named like a class file, and it holds no "
                f"<class>.ndjson files: {WHAT} (such as --data '{tmp_path}'")
     with caplog.at_level("ERROR"):
-        assert main(["--classes", "eye", "--data", str(folder), "--offline"]) == 1
+        assert main(["--classes", "eye", "--data", str(folder), "--offline"]) == 2
     assert problem in caplog.text
     assert f"{folder / 'eye.ndjson'}" not in caplog.text
     assert problem in refused(capsys, ["inspect", "--data", str(folder), "eye"])
@@ -91,7 +91,7 @@ def test_build_refuses_a_path_as_class_and_writes_nothing(tmp_path, caplog):
     with caplog.at_level("ERROR"):
         rc = main(["--classes", "../simplified/cat", "--data", str(SIMPLIFIED), "--offline",
                    "--out", str(out), "--kind", "stroke", "--splits", "train=3"])
-    assert rc == 1
+    assert rc == 2
     assert "--classes: class name '../simplified/cat' holds a path separator" in caplog.text
     assert not out.exists()
 
@@ -115,7 +115,7 @@ def test_non_utf8_classes_file_end_to_end(tmp_path):
     done = subprocess.run([sys.executable, "-m", "fastdraw", "--classes-file", str(path),
                            "--sample", "--out", str(tmp_path / "out")],
                           capture_output=True, text=True, cwd=tmp_path)
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert "Traceback" not in done.stderr and "codec" not in done.stderr
     assert (f"ERROR MainProcess --classes-file {path}, line 2, column 1: byte 0xff is not "
             "UTF-8 text: give a UTF-8 text file with one class name per line") in done.stderr
@@ -168,7 +168,7 @@ def test_build_names_a_misspelled_class_before_the_network(tmp_path, caplog):
     with caplog.at_level("INFO"):
         rc = main(["--classes", "cat,dgo", "--data", str(data), "--base-url", NO_NETWORK,
                    "--out", str(tmp_path / "out")])
-    assert rc == 1 and time.monotonic() - started < 5
+    assert rc == 2 and time.monotonic() - started < 5
     assert (f"no file for 'dgo' (did you mean 'dragon', 'dog'?) in {data}, and no Quick, Draw! "
             "category has that name to download: check the spelling, or put the class file in "
             f"{data} "
@@ -240,7 +240,7 @@ def test_data_that_is_a_dangling_link(tmp_path, capsys, caplog):
     assert problem in refused(capsys, ["download", "--classes", "cat", "--data", str(link),
                                        "--base-url", NO_NETWORK])
     with caplog.at_level("ERROR"):
-        assert main(["--classes", "cat", "--data", str(link), "--base-url", NO_NETWORK]) == 1
+        assert main(["--classes", "cat", "--data", str(link), "--base-url", NO_NETWORK]) == 2
     assert problem in caplog.text
 
 
@@ -316,3 +316,21 @@ def test_build_format_help_says_what_each_reads():
     text = " ".join(command_parser("build").format_help().split())
     assert "--format {simplified,raw,binary} read <class>.bin files (binary) or <class>.ndjson" \
         in text
+
+
+@pytest.mark.parametrize(("argv", "words"), [
+    (["verfy", "data/zoo_img"], "'verfy' is not a command (did you mean 'verify'?); the "
+                                "commands are build, inspect,"),
+    (["zoo", "--sample"], "'zoo' is not a command; the commands are build"),
+    (["--group", "zoo", "--sample", "--runner", "beam", "in_memory"],
+     "in_memory: not an option; Beam's pipeline options go after --, with --runner beam"),
+])
+def test_a_misspelled_command_or_a_stray_word_is_named_before_any_work(argv, words, tmp_path,
+                                                                       capsys):
+    with pytest.raises(SystemExit) as e:
+        main([*argv, "--out", str(tmp_path)])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert words in err
+    assert "pipeline options are for" not in err
+    assert list(tmp_path.iterdir()) == []

@@ -401,6 +401,25 @@ def test_a_path_that_is_not_a_dataset_directory_fails_saying_so(tmp_path, capsys
     assert f"FAILED: 1 problem(s) in {missing}" in out
 
 
+def test_a_directory_of_datasets_is_named_so_with_the_command_for_one(built, capsys):
+    out = built["img"].parent
+    assert main(["verify", str(out)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    first = sorted(p.name for p in out.iterdir() if (p / "manifest.json").exists())[0]
+    assert lines == [f"{out}: not a dataset, a directory of datasets "
+                     f"({', '.join(sorted(p.name for p in built.values()))}): verify each, such "
+                     f"as: python -m fastdraw verify {out / first}",
+                     f"FAILED: 1 problem(s) in {out}"]
+
+
+def test_a_directory_of_no_dataset_file_is_not_a_dataset(tmp_path, capsys):
+    (tmp_path / "cat.ndjson").write_bytes(b"")  # class files, say: --data given for the dataset
+    assert main(["verify", str(tmp_path)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"{tmp_path}: not a dataset: no manifest.json, labels.txt or shard file (give the path "
+        "of a built dataset, such as data/zoo_img)", f"FAILED: 1 problem(s) in {tmp_path}"]
+
+
 def _write_json(dataset: Path, name: str, value) -> None:
     """Writes a metadata file as JSON; for counts.json, reseals the manifest around it (as a
     build writing that file would), so that only the value's own problems are found."""

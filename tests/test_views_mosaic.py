@@ -103,3 +103,12 @@ def _one_at_a_time(path):
     read = source.read
     source.read = lambda **kw: read(chunk_size=1, **kw)
     return source
+
+
+def test_a_seed_numpy_cannot_take_is_a_usage_error_naming_the_option(tmp_path, capsys):
+    for seed in ("-1", str(2**32)):
+        out = tmp_path / "m.png"
+        assert main(["inspect", "cat", "--sample", "--mosaic", str(out), "--seed", seed]) == 2
+        assert f"--seed must be 0 to 4294967295 (numpy's seeds), not {seed}" \
+            in capsys.readouterr().err
+        assert not out.exists()

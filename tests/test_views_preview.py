@@ -186,3 +186,28 @@ def test_big_images_make_a_bigger_grid_that_is_checked_after_reading(tmp_path, c
     assert read == [1]
     assert main(["preview", path, "--out", str(out), "--rows", "2", "--cols", "2"]) == 0
     assert Image.open(out).size == (2 * 258 - 2, 2 * 270 - 2)
+
+
+def test_a_png_path_that_cannot_be_written_is_refused_before_any_work(built, tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    for where, words in [(tmp_path / "nodir" / "x.png", "nodir does not exist: create it"),
+                         (tmp_path, "is a directory: give the path of the PNG file"),
+                         (tmp_path / "file" / "x.png", "file is a file, not a directory")]:
+        with pytest.raises(SystemExit) as e:
+            main(["preview", str(built["img"]), "--out", str(where)])
+        assert e.value.code == 2
+        assert f"error: --out {where}" in capsys.readouterr().err
+        with pytest.raises(SystemExit) as e:
+            main(["inspect", "cat", "--sample", "--mosaic", str(where)])
+        assert e.value.code == 2
+        err = capsys.readouterr().err
+        assert f"error: --mosaic {where}" in err and words in err
+    assert not (tmp_path / "nodir").exists()
+
+
+def test_a_directory_of_datasets_is_named_so_with_one_to_give(built, tmp_path, capsys):
+    out = built["img"].parent
+    assert main(["preview", str(out), "--out", str(tmp_path / "x.png")]) == 1
+    err = capsys.readouterr().err
+    assert "is not a dataset, it holds datasets (" in err and "give one of them, such as" in err
+    assert not (tmp_path / "x.png").exists()

@@ -44,7 +44,7 @@ from fastdraw.build.warmup import warmup
 from fastdraw.codecs.bitmap import BitmapCodec
 from fastdraw.cpus import usable_cpus
 from fastdraw.drawings import Drawings
-from fastdraw.errors import BuildError, InterruptedAfterPublish, io_error
+from fastdraw.errors import BuildError, InterruptedAfterPublish, OptionError, io_error
 from fastdraw.kernels import bitmap
 from fastdraw.progress import Progress
 from fastdraw.sources import Rejection, open_source
@@ -205,9 +205,9 @@ def write_bitmaps(opts: BitmapOptions) -> list[Rendered]:
     if len(opts.files) != len(opts.classes):
         raise ValueError("one input file per class")
     if opts.workers < 1:
-        raise BuildError(f"--workers must be at least 1, not {opts.workers}")
+        raise OptionError(f"--workers must be at least 1, not {opts.workers}")
     if not 1 <= opts.size <= 4096:
-        raise BuildError(f"--size {opts.size}: give an image side from 1 to 4096 pixels")
+        raise OptionError(f"--size {opts.size}: give an image side from 1 to 4096 pixels")
     if opts.out.exists() and not opts.out.is_dir():
         raise BuildError(f"--out {opts.out} is a file: give a directory (one that does not "
                          "exist yet is created)")

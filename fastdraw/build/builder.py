@@ -86,7 +86,7 @@ from fastdraw.build.spool import rejections_path, remove_spool, spool_sources
 from fastdraw.build.warmup import warmup
 from fastdraw.codecs import Codec
 from fastdraw.cpus import usable_cpus
-from fastdraw.errors import BuildError
+from fastdraw.errors import BuildError, OptionError
 from fastdraw.progress import Progress, size_text
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ def make_out(opts: BuildOptions) -> None:
 def build(opts: BuildOptions) -> list[Built]:
     """Builds ``<out>/<name>_<kind>/`` for every kind of ``opts.splits``; see the module doc."""
     if opts.workers < 1:
-        raise BuildError(f"--workers must be at least 1, not {opts.workers}")
+        raise OptionError(f"--workers must be at least 1, not {opts.workers}")
     codecs = checked_codecs(opts)
     if opts.workers > (cpus := usable_cpus()):
         log.warning("%d workers, and this process may use %d CPU%s: the workers will take "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
+from pathlib import Path
 
 from fastdraw.build.encode import EncodeResult
 from fastdraw.build.options import BuildOptions
@@ -17,8 +18,9 @@ from fastdraw.build.plan import Plan, make_plan, resolve_splits
 from fastdraw.codecs import Codec
 from fastdraw.dataset import layout
 from fastdraw.dataset.tfrecord import check_compression
-from fastdraw.errors import BuildError
+from fastdraw.errors import BuildError, OptionError
 from fastdraw.sources import open_source
+from fastdraw.sources.classes import sample_dir
 
 log = logging.getLogger(__name__)
 
@@ -29,21 +31,25 @@ def checked_codecs(opts: BuildOptions) -> dict[str, Codec]:
     """Every kind's codec, once the options a build of any executor needs are checked."""
     if len(opts.files) != len(opts.classes):
         raise ValueError("one input file per class")
-    if opts.shards < 1:
-        raise BuildError(f"--shards must be at least 1, not {opts.shards}")
+    if not 1 <= opts.shards <= layout.MAX_SHARDS:
+        raise OptionError(f"--shards must be 1 to {layout.MAX_SHARDS}, not {opts.shards} (shard "
+                          "files are named <split>-NNNNN-of-NNNNN, five digits each)")
+    if opts.seed < 0:  # random.seed(-n) is random.seed(n): another seed's plan, unsaid
+        raise OptionError(f"--seed must be 0 or more, not {opts.seed} (Python's random would "
+                         f"take it as {-opts.seed}, giving --seed {-opts.seed}'s plan)")
     try:
         check_compression(opts.compression)
         codecs = {kind: opts.codec(kind) for kind in opts.splits}
         for codec in codecs.values():
             codec.check_options()
     except ValueError as e:
-        raise BuildError(str(e)) from None
+        raise OptionError(str(e)) from None
     for kind, codec in codecs.items():
         lay = layout.layout_of(codec)
         if problem := lay.split_problem(opts.splits[kind]):
-            raise BuildError(f"--kind {kind}: {problem}")
+            raise OptionError(f"--kind {kind}: {problem}")
         if opts.compression != "none" and not lay.sharded:
-            raise BuildError(f"--kind {kind}: --compression {opts.compression}: the "
+            raise OptionError(f"--kind {kind}: --compression {opts.compression}: the "
                              f"{lay.name} layout's files are not TFRecord shards; build "
                              f"{kind} without --compression")
     return codecs
@@ -78,14 +84,17 @@ def check_files_can_hold(opts: BuildOptions) -> None:
 def warn_small_splits(opts: BuildOptions, plans: dict[str, Plan]) -> None:
     """Says which splits hold fewer examples than a batch: a training loop that takes
     ``steps_per_epoch = examples // batch_size`` takes no step at all on them."""
+    sample = Path(sample_dir())
+    what_to_do = ("for real volume leave out --sample, or ask for more examples with --splits"
+                  if all(Path(str(f)).parent == sample for f in opts.files) else
+                  "ask for more examples per class with --splits, if the class files hold them")
     for kind, plan in plans.items():
         small = [f"{name} {n * len(opts.classes)}" for name, n in plan.splits.items()
                  if 0 < n * len(opts.classes) < BATCH]
         if small:
             log.warning("%s: %s: fewer examples than a batch of %d (steps_per_epoch = "
-                        "examples // batch_size would be 0); for real volume leave out "
-                        "--sample, or ask for more examples with --splits", opts.target(kind),
-                        ", ".join(small), BATCH)
+                        "examples // batch_size would be 0); %s", opts.target(kind),
+                        ", ".join(small), BATCH, what_to_do)
 
 
 def resolved_splits(opts: BuildOptions, counts: Sequence[int]) -> dict[str, dict[str, int]]:

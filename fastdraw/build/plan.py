@@ -69,6 +69,10 @@ def parse_splits(text: str) -> dict[str, int] | dict[str, Fraction]:
         if name in items:
             raise ValueError(f"--splits {text!r}: split {name!r} is given twice")
         items[name] = value
+    for name, value in items.items():
+        if value.startswith("-"):
+            raise ValueError(f"--splits {text!r}: {name}={value} is negative: give each split "
+                             "a count (0 or more) or a fraction in [0, 1]")
     if all(value.isascii() and value.isdigit() for value in items.values()):
         counts = {name: int(value) for name, value in items.items()}
         if sum(counts.values()) == 0:

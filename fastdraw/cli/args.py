@@ -78,6 +78,22 @@ def data_dir_problem(data: str) -> str | None:
     return None
 
 
+def output_file_problem(out: str, option: str) -> str | None:
+    """Why the file ``out`` (given with ``option``) cannot be written, or None: a directory in
+    its place, or a directory to hold it that does not exist (or is a file)."""
+    path = Path(out)
+    if path.is_dir():
+        return (f"{option} {out} is a directory: give the path of the PNG file to write "
+                "(such as one in that directory)")
+    parent = path.parent
+    if not parent.exists():
+        return (f"{option} {out}: the directory {parent} does not exist: create it (mkdir -p "
+                f"{str(parent)!r}), or give a path in an existing directory")
+    if not parent.is_dir():
+        return f"{option} {out}: {parent} is a file, not a directory: give another path"
+    return None
+
+
 def _entries(path: Path) -> list[os.DirEntry[str]]:
     try:
         with os.scandir(path) as it:

@@ -10,7 +10,13 @@ from pathlib import Path
 from fastdraw.cli.args import add_classes, classes_of
 from fastdraw.cli.errors import FAILED, INTERRUPTED, OK, USAGE
 from fastdraw.cpus import usable_cpus
-from fastdraw.errors import BadInputError, BuildError, InterruptedAfterPublish, io_error
+from fastdraw.errors import (
+    BadInputError,
+    BuildError,
+    InterruptedAfterPublish,
+    OptionError,
+    io_error,
+)
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +28,8 @@ def add_bitmaps(p: argparse.ArgumentParser) -> None:
         "(the official layout and order: unrecognized drawings included unless "
         "--recognized-only), byte for byte Google's cairo rendering at 28 px; "
         "<out>/<class>.lines.npy gives each row's line in the class file, and "
-        "<out>/<class>.rejected.ndjson lists the lines that have no row (bad lines).")
+        "<out>/<class>.rejected.ndjson, written when some are, lists the lines that have "
+        "no row (bad lines).")
     add_classes(p, required=True)
     p.add_argument("--data", metavar="DIR", required=True,
                    help="directory of the class files, <class>.ndjson (simplified format) or "
@@ -63,11 +70,15 @@ def _class_files(classes: list[str], data: Path) -> list[Path]:
 
 
 def run_bitmaps(args: argparse.Namespace) -> int:
-    """0 when written, 1 on an error, 2 on a bad line under --strict, 130 when interrupted."""
+    """0 when written, 1 on an error, 2 on a bad option value (or a bad line under --strict),
+    130 when interrupted."""
     from fastdraw.build.bitmaps import BitmapOptions, write_bitmaps
 
     try:
-        classes = classes_of(args)
+        try:
+            classes = classes_of(args)
+        except ValueError as e:
+            raise OptionError(str(e)) from None
         files = _class_files(classes, Path(args.data))
         write_bitmaps(BitmapOptions(
             classes=classes, files=files, out=Path(args.out), size=args.size,
@@ -76,7 +87,7 @@ def run_bitmaps(args: argparse.Namespace) -> int:
     except ValueError as e:
         log.error("%s", e)
         return FAILED
-    except BadInputError as e:
+    except (BadInputError, OptionError) as e:
         log.error("%s", e)
         return USAGE
     except BuildError as e:

@@ -18,6 +18,7 @@ from fastdraw.errors import (
     BadInputError,
     BuildError,
     InterruptedAfterPublish,
+    OptionError,
     UnsafePathError,
     io_error,
 )
@@ -118,7 +119,7 @@ def _input_files(classes: list[str], data: Path, *, sample: bool, offline: bool,
     request."""
     wanted = bucket_format(fmt) if fmt else None
     if sample and wanted is not None and wanted is not FORMATS[0]:
-        raise BuildError(f"--sample holds {FORMATS[0].name} files only, not --format {fmt}: "
+        raise OptionError(f"--sample holds {FORMATS[0].name} files only, not --format {fmt}: "
                          "leave out --format, or give --data a directory of such files")
     found = {name: class_file(data, name, wanted) for name in classes}
     if wanted is None:
@@ -140,7 +141,7 @@ def _input_files(classes: list[str], data: Path, *, sample: bool, offline: bool,
     known = all_classes()
     if sample:
         named = ", ".join(with_close_matches(name, known) for name in missing)
-        raise BuildError(f"not in the bundled sample: {named}; it has the {len(known)} Quick, "
+        raise OptionError(f"not in the bundled sample: {named}; it has the {len(known)} Quick, "
                          "Draw! categories (`python -m fastdraw list --offline` lists them)")
     the_data = f"--data {data}" if data_given else f"{data} (the default --data)"
     if offline and not os.path.lexists(data):
@@ -164,7 +165,7 @@ def _input_files(classes: list[str], data: Path, *, sample: bool, offline: bool,
         raise BuildError(text)
     unknown = unknown_categories(missing)
     if unknown:
-        raise BuildError(f"no file for {', '.join(unknown)} in {data}, and no Quick, Draw! "
+        raise OptionError(f"no file for {', '.join(unknown)} in {data}, and no Quick, Draw! "
                          f"category has {'these names' if len(unknown) > 1 else 'that name'} "
                          f"to download: check the spelling, or put the class file in {data} "
                          f"({LIST_HINT}). Nothing was downloaded")
@@ -195,7 +196,7 @@ def _kinds(text: str) -> list[str]:
     kinds = [k.strip() for k in text.split(",") if k.strip()]
     bad = [k for k in kinds if k not in KINDS]
     if bad or not kinds:
-        raise BuildError(f"--kind {text!r}: choose one or more of {', '.join(KINDS)}, "
+        raise OptionError(f"--kind {text!r}: choose one or more of {', '.join(KINDS)}, "
                          "comma-separated")
     return [k for k in KINDS if k in kinds]
 
@@ -211,7 +212,7 @@ def options_from_args(args: argparse.Namespace, path: Callable[[str], Any] = Pat
 
     try:
         classes = classes_of(args)
-        if args.splits:
+        if args.splits is not None:
             spec = parse_splits(args.splits)
             splits = {kind: spec for kind in _kinds(args.kind)}
         elif args.sample:
@@ -220,10 +221,10 @@ def options_from_args(args: argparse.Namespace, path: Callable[[str], Any] = Pat
             splits = {kind: parse_splits(CODECS[kind].default_splits)
                       for kind in _kinds(args.kind)}
     except ValueError as e:
-        raise BuildError(str(e)) from None
-    name = args.name or (args.group if args.group else "custom")
+        raise OptionError(str(e)) from None
+    name = args.name if args.name is not None else (args.group or "custom")
     if not name or "/" in name or name.startswith(".") or os.sep in name:
-        raise BuildError(f"--name {name!r}: give a plain name (no '/', not starting with '.')")
+        raise OptionError(f"--name {name!r}: give a plain name (no '/', not starting with '.')")
     if args.sample:
         data, out = Path(sample_dir()), path(args.out or "data")
     else:
@@ -265,18 +266,19 @@ def _run_beam(args: argparse.Namespace) -> None:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    """0 when built, 1 on an error, 2 on a bad line under --strict, 130 when interrupted."""
+    """0 when built, 1 on an error, 2 on a bad option value (or a bad line under --strict),
+    130 when interrupted."""
     from fastdraw.build import build
 
     try:
         if args.runner == "beam":
             _run_beam(args)
         elif args.pipeline_args:
-            raise BuildError(f"{' '.join(args.pipeline_args)}: pipeline options are for "
+            raise OptionError(f"{' '.join(args.pipeline_args)}: pipeline options are for "
                              "--runner beam (after --); the local build takes none")
         else:
             build(options_from_args(args))
-    except BadInputError as e:
+    except (BadInputError, OptionError) as e:
         log.error("%s", e)
         return USAGE
     except BuildError as e:

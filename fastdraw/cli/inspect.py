@@ -74,12 +74,15 @@ def run_inspect(args: argparse.Namespace) -> int:
         return USAGE
     if args.mosaic:
         from fastdraw.views.grid import check_grid
-        from fastdraw.views.mosaic import MOSAIC_TILE
+        from fastdraw.views.mosaic import MAX_SEED, MOSAIC_TILE
 
         try:
             check_grid(args.rows, args.cols, MOSAIC_TILE)
         except ValueError as e:
             fail("inspect", e)
+            return USAGE
+        if not 0 <= args.seed <= MAX_SEED:
+            fail("inspect", f"--seed must be 0 to {MAX_SEED} (numpy's seeds), not {args.seed}")
             return USAGE
     data, where = _data(args)
     paths = {name: class_file(data, name) for name in classes}

@@ -10,6 +10,7 @@ to imports), so that no command prints a KeyboardInterrupt traceback.
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import logging
 import os
@@ -17,7 +18,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from fastdraw.cli.errors import INTERRUPTED
+from fastdraw.cli.errors import INTERRUPTED, USAGE
 
 COMMANDS = {
     "build": ("fastdraw.cli.build", "build TFRecord datasets (the default command)"),
@@ -70,10 +71,17 @@ def command_parser(name: str) -> argparse.ArgumentParser:
 
 def _argument_problem(name: str, args: argparse.Namespace) -> str | None:
     """What is wrong with the command's path-like arguments, checked before any work: a
-    --data that is not a directory of class files, an inspect CLASS that is a path.
-    (Build's and download's class names are checked with the classes they name.)"""
-    from fastdraw.cli.args import data_dir_problem
+    --data that is not a directory of class files, an inspect CLASS that is a path, a PNG to
+    write whose directory does not exist.  (Build's and download's class names are checked
+    with the classes they name.)"""
+    from fastdraw.cli.args import data_dir_problem, output_file_problem
     from fastdraw.sources.classes import check_class_name
+
+    if name == "preview":
+        return output_file_problem(args.out, "--out")
+    if name == "inspect" and args.mosaic and (problem := output_file_problem(args.mosaic,
+                                                                             "--mosaic")):
+        return problem
 
     if name == "inspect":
         try:
@@ -83,6 +91,23 @@ def _argument_problem(name: str, args: argparse.Namespace) -> str | None:
             return str(e)
     data = getattr(args, "data", None)
     return data_dir_problem(data) if data else None
+
+
+def _stray_words(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
+    """What is wrong with the words the build's parser took for pipeline options before any
+    ``--``: a misspelled command (the first word), or pipeline options without the ``--``."""
+    before = argv[:argv.index("--")] if "--" in argv else argv
+    stray = parser.parse_args(before).pipeline_args
+    if not stray:
+        return None
+    if before[0] == stray[0]:
+        close = difflib.get_close_matches(stray[0], COMMANDS, n=1)
+        return (f"{stray[0]!r} is not a command"
+                + (f" (did you mean {close[0]!r}?)" if close else "")
+                + f"; the commands are {', '.join(COMMANDS)} (python -m fastdraw COMMAND "
+                "--help)")
+    return (f"{' '.join(stray)}: not an option; Beam's pipeline options go after --, with "
+            "--runner beam")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -99,15 +124,17 @@ def _main(argv: Sequence[str] | None) -> int:
     module = importlib.import_module(COMMANDS[name][0])
     parser = _parser(name, module)
     args = parser.parse_args(argv)
+    if name == "build" and (stray := _stray_words(parser, argv)):
+        parser.error(stray)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(processName)s %(message)s",
         stream=sys.stderr,
     )
     problem = _argument_problem(name, args)
-    if problem and name == "build":  # as the build's own errors: logged, exit code 1
+    if problem and name == "build":  # as the build's own bad options: logged, exit code 2
         logging.getLogger("fastdraw.cli").error("%s", problem)
-        return 1
+        return USAGE
     if problem:
         parser.error(problem)
     try:

@@ -64,6 +64,7 @@ DATASET_INFO = "dataset_info.json"  # TFDS's
 FEATURES = "features.json"  # TFDS's
 TFDS_LABELS_SUFFIX = ".labels.txt"  # TFDS's <feature>.labels.txt, a ClassLabel's names
 SHARD_RE = re.compile(r"(?P<split>.+)-(?P<index>\d{5})-of-(?P<count>\d{5})")
+MAX_SHARDS = 99999  # the most shards a split's names can number in their five digits
 
 # The most bytes each metadata file may take, and what it holds (for the message when it
 # takes more): far beyond what a build writes, low enough to be read whole.
@@ -216,6 +217,14 @@ def is_dataset_file(name: str) -> bool:
     files, the class-names file, counts.json, manifest.json, rejected.ndjson, the TFDS
     metadata)."""
     return name in _OWN or name.endswith(TFDS_LABELS_SUFFIX) or is_data_file(name)
+
+
+def datasets_in(path: Path) -> list[str]:
+    """The names of the directories in ``path`` (or links to them) that hold a manifest or a
+    class-names file, sorted: the datasets of an --out directory."""
+    names = [lay.labels for lay in LAYOUTS.values() if lay.labels] + [MANIFEST]
+    return sorted(p.name for p in path.iterdir()
+                  if p.is_dir() and any(os.path.lexists(p / n) for n in names))
 
 
 def foreign_entries(path: Path) -> list[str]:
@@ -377,6 +386,10 @@ def read_labels(path: str | Path, layout: Layout | None = None) -> list[str]:
     try:
         data = read_bounded(file, LABELS_LIMIT, LABELS_HOLDS)
     except FileNotFoundError:
+        if inner := datasets_in(Path(path)):
+            raise FileNotFoundError(f"{path} is not a dataset, it holds datasets "
+                                    f"({', '.join(inner)}): give one of them, such as "
+                                    f"{Path(path) / inner[0]}") from None
         raise FileNotFoundError(f"{file}: no {layout.labels}; is {path} a built dataset "
                                 "directory?") from None
     try:

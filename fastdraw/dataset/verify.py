@@ -83,8 +83,10 @@ from fastdraw.dataset.layout import (
     TFDS_HOLDS,
     TFDS_LIMIT,
     Layout,
+    datasets_in,
     file_entry,
     found_layout,
+    is_dataset_file,
     manifest_bytes,
     manifest_sha256,
     pinned,
@@ -130,11 +132,19 @@ def check(path: str | Path, workers: int | None = None) -> Report:
     datasets under 16 MB, where starting processes costs more than it saves).  The dataset
     is read in the build `path` leads to when the check starts (layout.pinned).
     """
-    path = pinned(path)
+    given, path = Path(path), pinned(path)
     report = Report()
     problems = report.problems
     if not path.is_dir():
         problems.append("not a directory (give the path of a built dataset, such as data/zoo_img)")
+        return report
+    if not any(is_dataset_file(p.name) for p in path.iterdir()):
+        if inner := datasets_in(path):
+            problems.append(f"not a dataset, a directory of datasets ({', '.join(inner)}): "
+                            f"verify each, such as: python -m fastdraw verify {given / inner[0]}")
+        else:
+            problems.append("not a dataset: no manifest.json, labels.txt or shard file (give "
+                            "the path of a built dataset, such as data/zoo_img)")
         return report
     seen: dict[str, dict] = {}  # the size and sha256 of every metadata file read
     layout = _layout(path)

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 MOSAIC_TILE = 64
 MOSAIC_LINE_WIDTH = 4
+MAX_SEED = 2**32 - 1  # numpy's RandomState takes seeds 0 to this
 
 
 def _class_file(data_dir: Path, name: str) -> Path:
