@@ -392,6 +392,24 @@ def test_integers_beyond_64_bits_read_as_floats(tmp_path):
     assert np.array_equal(stroke, want.astype(np.float64))
 
 
+def test_a_key_id_of_thousands_of_leading_zeros_reads_as_its_value(tmp_path):
+    # Python's int() refuses a string of over 4300 digits: the line stopped the build
+    line = _line(key_id="0" * 5000 + "42")
+    path, lines, numbers = _copy_with(tmp_path, CAT, {5: line})
+    got, rejections = _read(path, unrecognized=True)
+    assert rejections == []
+    lines.insert(5, _line(key_id="42"))
+    _assert_same(got, _expected(lines))
+
+
+def test_a_key_id_of_thousands_of_digits_is_rejected_as_not_fitting(tmp_path):
+    path, lines, numbers = _copy_with(tmp_path, CAT, {5: _line(key_id="9" * 5000)})
+    got, rejections = _read(path, unrecognized=True)
+    _assert_same(got, _expected(lines, numbers))
+    assert [(r.line, r.reason) for r in rejections] == [
+        (6, f"key_id {'9' * 37}... does not fit in int64")]
+
+
 # --- file endings, gzip, blocks and chunks --------------------------------------------------
 
 
