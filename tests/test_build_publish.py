@@ -365,6 +365,25 @@ def test_two_overwrites_of_one_name_take_turns_and_the_later_wins(made, tmp_path
     assert leftovers(out) == ["t_img", "t_stroke"]
 
 
+def test_ctrl_c_after_the_publish_says_the_new_datasets_are_in_place(made, tmp_path,
+                                                                     monkeypatch, caplog):
+    # Ctrl-C while the summary is logged, once the build is published: it said "nothing
+    # was written (temporary files removed)" of datasets it had just replaced
+    out = tmp_path / "out"
+    shutil.copytree(made[OLD], out, symlinks=True)
+
+    def interrupted(*args, **kwargs):
+        signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(builder, "summary", interrupted)
+    with caplog.at_level("ERROR"):
+        assert main([*_cli_args(out, NEW), "--overwrite"]) == 130
+    assert "nothing was written" not in caplog.text
+    assert f"{out / 't_img'}, {out / 't_stroke'} are in place and whole" in caplog.text
+    for kind in KINDS:
+        assert _seed_of(out, kind, made) == NEW
+
+
 # ------------------------------------------------------------------ what kills leave behind
 
 SLOW_BUILD = """

@@ -86,7 +86,7 @@ from fastdraw.build.spool import rejections_path, remove_spool, spool_sources
 from fastdraw.build.warmup import warmup
 from fastdraw.codecs import Codec
 from fastdraw.cpus import usable_cpus
-from fastdraw.errors import BuildError
+from fastdraw.errors import BuildError, InterruptedAfterPublish
 from fastdraw.progress import Progress, size_text
 
 log = logging.getLogger(__name__)
@@ -160,6 +160,7 @@ def build(opts: BuildOptions) -> list[Built]:
     make_out(opts)
     versions = manifest_versions()
     previous = interrupt_on_sigterm()
+    built = None
     try:
         with taking_turns(opts.out, opts.name) as locked:
             warmup(list(codecs.values()), opts.files)
@@ -167,10 +168,17 @@ def build(opts: BuildOptions) -> list[Built]:
             remove_leftovers(opts.out, opts.name, locked)
             check_targets(opts)  # again: the build that held the lock may have made them
             built = _build_in(opts, codecs, versions)
+        summary(opts, built, time.monotonic() - t0)
+    except KeyboardInterrupt as e:
+        if built is None or isinstance(e, InterruptedAfterPublish):
+            raise
+        raise InterruptedAfterPublish(
+            "interrupted once the build was complete: "
+            + ", ".join(str(opts.target(kind)) for kind in opts.splits)
+            + " are in place and whole") from None
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-    summary(opts, built, time.monotonic() - t0)
     return built
 
 
