@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import shutil
 from pathlib import Path
 
@@ -147,6 +148,25 @@ def test_a_record_that_cannot_be_drawn_is_named(built, tmp_path, capsys, kind, e
 def test_a_damaged_manifest_is_named(built, tmp_path, capsys, text, what):
     path = Path(shutil.copytree(built["img"], tmp_path / "img"))
     (path / "manifest.json").write_text(text)
+    assert main(["preview", str(path), "--out", str(tmp_path / "x.png")]) == 1
+    err = capsys.readouterr().err
+    assert f"{path / 'manifest.json'}: {what}" in err and "fastdraw verify" in err
+
+
+@pytest.mark.parametrize("kind, field, value, what", [
+    ("img", "kind", [], "kind is [], not a dataset kind's name"),
+    ("stroke", "options", None, "options is null, not an object of the build's options"),
+    ("img", "shards", 0, "shards is 0, not an object of the shard files' names"),
+    ("img", "img_size", None, "its options are not img's"),
+    ("img", "img_size", 0, "its options cannot be a build's (--img-size must be 1 to"),
+])
+def test_a_manifest_field_of_another_type_is_named(built, tmp_path, capsys, kind, field, value,
+                                                    what):
+    # each one raised a TypeError, AttributeError or ZeroDivisionError out of preview
+    path = Path(shutil.copytree(built[kind], tmp_path / kind))
+    manifest = json.loads((path / "manifest.json").read_text())
+    (manifest["options"] if field == "img_size" else manifest)[field] = value
+    (path / "manifest.json").write_text(json.dumps(manifest))
     assert main(["preview", str(path), "--out", str(tmp_path / "x.png")]) == 1
     err = capsys.readouterr().err
     assert f"{path / 'manifest.json'}: {what}" in err and "fastdraw verify" in err
