@@ -277,6 +277,17 @@ def test_a_name_whose_link_would_take_the_downloads_directory_is_refused_at_once
     assert tree(tmp_path) == before and leftovers(tmp_path) == [".fastdraw"]
 
 
+def test_a_name_too_long_for_the_build_directory_is_refused_before_any_work(tmp_path):
+    # 240 bytes: every check passed, the build encoded and wrote everything, then its publish
+    # failed with a bare "File name too long" (255 bytes in .<name>.build-<id>)
+    out = tmp_path / "out"
+    with pytest.raises(BuildError, match=r"--name 'n{37}\.\.\.' is too long: .* give a name "
+                                         r"of at most 239 bytes"):
+        build(_options(out, OLD, name="n" * 240))
+    assert not out.exists()
+    assert build(_options(out, OLD, name="n" * 239))
+
+
 def test_overwrite_replaces_a_link_and_keeps_what_it_led_to(made, tmp_path):
     elsewhere = tmp_path / "elsewhere"
     shutil.copytree(made[OLD] / "t_img", elsewhere)

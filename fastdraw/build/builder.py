@@ -76,6 +76,7 @@ from fastdraw.build.plan import Plan, class_ranges
 from fastdraw.build.publish import (
     current_link_problem,
     interrupt_on_sigterm,
+    name_problem,
     new_workdir,
     publish,
     remove_leftovers,
@@ -100,7 +101,7 @@ SPACE_SLACK = 1 << 20  # bytes a build keeps free beyond its shards: files' last
 def check_targets(opts: BuildOptions) -> None:
     """Stops a build whose datasets cannot be published where they go (see
     fastdraw.build.publish.target_problem)."""
-    if problem := current_link_problem(opts.out, opts.name):
+    if problem := name_problem(opts.name) or current_link_problem(opts.out, opts.name):
         raise BuildError(problem)
     for kind in opts.splits:
         if problem := target_problem(opts.target(kind), opts.name, kind, opts.overwrite):
