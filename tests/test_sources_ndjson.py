@@ -551,6 +551,20 @@ def _all_simplified_lines() -> list[str]:
     return [line for f in simplified_files() for line in f.read_text("utf-8").splitlines()]
 
 
+def test_a_chunk_of_drawings_of_many_points_is_cut_short_to_bound_memory(tmp_path):
+    # 24 drawings of 256 Ki points each (2 MB lines) were one chunk of 100 MB of points: a
+    # file of such lines made a chunk of 4096 drawings hold gigabytes
+    n = 1 << 18
+    xs = ",".join(["0,255"] * (n // 2))
+    line = _line(drawing=[[[0], [0]]]).replace(b"[[[0],[0]]]", f"[[[{xs}],[{xs}]]]".encode())
+    path = tmp_path / "cat.ndjson"
+    path.write_bytes((line + b"\n") * 24)
+    chunks = list(read_drawings(path, chunk_size=4096))
+    assert all(16 * len(c.x) <= 64 << 20 for c in chunks)  # x and y: at most 64 MiB a chunk
+    assert [int(x) for c in chunks for x in c.line] == list(range(1, 25))
+    assert len(Drawings.concat(chunks).x) == 24 * n
+
+
 @pytest.mark.parametrize("chunk_size", [1, 7, 1024, 10**7])
 def test_chunks_hold_chunk_size_drawings_and_join_up_to_the_whole_file(big_file, chunk_size):
     path, lines, numbers = big_file
