@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import itertools
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -170,6 +172,25 @@ def test_a_manifest_field_of_another_type_is_named(built, tmp_path, capsys, kind
     assert main(["preview", str(path), "--out", str(tmp_path / "x.png")]) == 1
     err = capsys.readouterr().err
     assert f"{path / 'manifest.json'}: {what}" in err and "fastdraw verify" in err
+
+
+def test_a_preview_the_disk_cannot_hold_leaves_the_earlier_file_whole(built, tmp_path, capsys,
+                                                                     monkeypatch):
+    # the PNG was written in place: a full disk left a cut-off PNG over the earlier one
+    out = tmp_path / "x.png"
+    out.write_bytes(b"the earlier preview")
+    save = Image.Image.save
+
+    def disk_full(self, fp, *args, **kwargs):
+        save(self, fp, *args, **kwargs)
+        os.truncate(fp, 100)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", disk_full)
+    assert main(["preview", str(built["img"]), "--out", str(out)]) == 1
+    assert f"cannot write {out}: No space left on device" in capsys.readouterr().err
+    assert out.read_bytes() == b"the earlier preview"
+    assert [p.name for p in tmp_path.iterdir()] == ["x.png"]
 
 
 def test_small_images_are_previewed_enlarged(tmp_path):
