@@ -450,8 +450,6 @@ def dataset_codec(path: str | Path, manifest: dict[str, Any] | None = None) -> C
         try:
             codec = codec_for(kind, options)
         except ValueError as e:
-            if kind in CODECS:
-                raise _damaged(path, f"its options are not {kind}'s ({e})") from None
             raise ValueError(f"{Path(path) / MANIFEST}: {e}, so it cannot read the dataset; a "
                              "newer fastdraw wrote it?") from None
         except TypeError as e:
