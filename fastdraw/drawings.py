@@ -37,6 +37,12 @@ def utc_seconds(timestamp: str) -> int:
     return calendar.timegm(moment.timetuple())
 
 
+def _key_id(key: str | int) -> int:
+    """A key_id's value; a string's leading zeros are dropped first (Python's int() refuses
+    a string of more than 4300 digits, however many of them are zeros)."""
+    return int(key.lstrip("0") or "0") if isinstance(key, str) else int(key)
+
+
 def utc_text(utc: int) -> str:
     """Epoch seconds as a Quick, Draw! timestamp, ``YYYY-MM-DD HH:MM:SS UTC``."""
     return datetime.fromtimestamp(utc, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -179,7 +185,7 @@ class Drawings:
             y=np.concatenate(ys) if ys else np.zeros(0),
             stroke_offsets=offsets(stroke_lengths),
             drawing_offsets=offsets(strokes_per_drawing),
-            key_id=np.array([int(d["key_id"]) for d in drawings], dtype=np.int64),
+            key_id=np.array([_key_id(d["key_id"]) for d in drawings], dtype=np.int64),
             timestamp=np.array([utc_seconds(d["timestamp"]) for d in drawings], dtype=np.int64),
             recognized=np.array([bool(d["recognized"]) for d in drawings], dtype=bool),
             word=[d["word"] for d in drawings],

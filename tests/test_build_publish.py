@@ -277,6 +277,17 @@ def test_a_name_whose_link_would_take_the_downloads_directory_is_refused_at_once
     assert tree(tmp_path) == before and leftovers(tmp_path) == [".fastdraw"]
 
 
+def test_a_name_too_long_for_the_build_directory_is_refused_before_any_work(tmp_path):
+    # 240 bytes: every check passed, the build encoded and wrote everything, then its publish
+    # failed with a bare "File name too long" (255 bytes in .<name>.build-<id>)
+    out = tmp_path / "out"
+    with pytest.raises(BuildError, match=r"--name 'n{37}\.\.\.' is too long: .* give a name "
+                                         r"of at most 239 bytes"):
+        build(_options(out, OLD, name="n" * 240))
+    assert not out.exists()
+    assert build(_options(out, OLD, name="n" * 239))
+
+
 def test_overwrite_replaces_a_link_and_keeps_what_it_led_to(made, tmp_path):
     elsewhere = tmp_path / "elsewhere"
     shutil.copytree(made[OLD] / "t_img", elsewhere)
@@ -363,6 +374,25 @@ def test_two_overwrites_of_one_name_take_turns_and_the_later_wins(made, tmp_path
         assert tree(out / f"t_{kind}") == tree(later / f"t_{kind}")
         assert verify_mod.verify_dataset(out / f"t_{kind}") == []
     assert leftovers(out) == ["t_img", "t_stroke"]
+
+
+def test_ctrl_c_after_the_publish_says_the_new_datasets_are_in_place(made, tmp_path,
+                                                                     monkeypatch, caplog):
+    # Ctrl-C while the summary is logged, once the build is published: it said "nothing
+    # was written (temporary files removed)" of datasets it had just replaced
+    out = tmp_path / "out"
+    shutil.copytree(made[OLD], out, symlinks=True)
+
+    def interrupted(*args, **kwargs):
+        signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(builder, "summary", interrupted)
+    with caplog.at_level("ERROR"):
+        assert main([*_cli_args(out, NEW), "--overwrite"]) == 130
+    assert "nothing was written" not in caplog.text
+    assert f"{out / 't_img'}, {out / 't_stroke'} are in place and whole" in caplog.text
+    for kind in KINDS:
+        assert _seed_of(out, kind, made) == NEW
 
 
 # ------------------------------------------------------------------ what kills leave behind

@@ -392,6 +392,24 @@ def test_integers_beyond_64_bits_read_as_floats(tmp_path):
     assert np.array_equal(stroke, want.astype(np.float64))
 
 
+def test_a_key_id_of_thousands_of_leading_zeros_reads_as_its_value(tmp_path):
+    # Python's int() refuses a string of over 4300 digits: the line stopped the build
+    line = _line(key_id="0" * 5000 + "42")
+    path, lines, numbers = _copy_with(tmp_path, CAT, {5: line})
+    got, rejections = _read(path, unrecognized=True)
+    assert rejections == []
+    lines.insert(5, _line(key_id="42"))
+    _assert_same(got, _expected(lines))
+
+
+def test_a_key_id_of_thousands_of_digits_is_rejected_as_not_fitting(tmp_path):
+    path, lines, numbers = _copy_with(tmp_path, CAT, {5: _line(key_id="9" * 5000)})
+    got, rejections = _read(path, unrecognized=True)
+    _assert_same(got, _expected(lines, numbers))
+    assert [(r.line, r.reason) for r in rejections] == [
+        (6, f"key_id {'9' * 37}... does not fit in int64")]
+
+
 # --- file endings, gzip, blocks and chunks --------------------------------------------------
 
 
@@ -531,6 +549,20 @@ def big_file(tmp_path_factory) -> tuple[Path, list[bytes], list[int]]:
 
 def _all_simplified_lines() -> list[str]:
     return [line for f in simplified_files() for line in f.read_text("utf-8").splitlines()]
+
+
+def test_a_chunk_of_drawings_of_many_points_is_cut_short_to_bound_memory(tmp_path):
+    # 24 drawings of 256 Ki points each (2 MB lines) were one chunk of 100 MB of points: a
+    # file of such lines made a chunk of 4096 drawings hold gigabytes
+    n = 1 << 18
+    xs = ",".join(["0,255"] * (n // 2))
+    line = _line(drawing=[[[0], [0]]]).replace(b"[[[0],[0]]]", f"[[[{xs}],[{xs}]]]".encode())
+    path = tmp_path / "cat.ndjson"
+    path.write_bytes((line + b"\n") * 24)
+    chunks = list(read_drawings(path, chunk_size=4096))
+    assert all(16 * len(c.x) <= 64 << 20 for c in chunks)  # x and y: at most 64 MiB a chunk
+    assert [int(x) for c in chunks for x in c.line] == list(range(1, 25))
+    assert len(Drawings.concat(chunks).x) == 24 * n
 
 
 @pytest.mark.parametrize("chunk_size", [1, 7, 1024, 10**7])

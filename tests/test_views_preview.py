@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import itertools
+import json
+import os
 import shutil
 from pathlib import Path
 
@@ -150,6 +153,44 @@ def test_a_damaged_manifest_is_named(built, tmp_path, capsys, text, what):
     assert main(["preview", str(path), "--out", str(tmp_path / "x.png")]) == 1
     err = capsys.readouterr().err
     assert f"{path / 'manifest.json'}: {what}" in err and "fastdraw verify" in err
+
+
+@pytest.mark.parametrize("kind, field, value, what", [
+    ("img", "kind", [], "kind is [], not a dataset kind's name"),
+    ("stroke", "options", None, "options is null, not an object of the build's options"),
+    ("img", "shards", 0, "shards is 0, not an object of the shard files' names"),
+    ("img", "img_size", None, "its options are not img's"),
+    ("img", "img_size", 0, "its options cannot be a build's (--img-size must be 1 to"),
+])
+def test_a_manifest_field_of_another_type_is_named(built, tmp_path, capsys, kind, field, value,
+                                                    what):
+    # each one raised a TypeError, AttributeError or ZeroDivisionError out of preview
+    path = Path(shutil.copytree(built[kind], tmp_path / kind))
+    manifest = json.loads((path / "manifest.json").read_text())
+    (manifest["options"] if field == "img_size" else manifest)[field] = value
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["preview", str(path), "--out", str(tmp_path / "x.png")]) == 1
+    err = capsys.readouterr().err
+    assert f"{path / 'manifest.json'}: {what}" in err and "fastdraw verify" in err
+
+
+def test_a_preview_the_disk_cannot_hold_leaves_the_earlier_file_whole(built, tmp_path, capsys,
+                                                                     monkeypatch):
+    # the PNG was written in place: a full disk left a cut-off PNG over the earlier one
+    out = tmp_path / "x.png"
+    out.write_bytes(b"the earlier preview")
+    save = Image.Image.save
+
+    def disk_full(self, fp, *args, **kwargs):
+        save(self, fp, *args, **kwargs)
+        os.truncate(fp, 100)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", disk_full)
+    assert main(["preview", str(built["img"]), "--out", str(out)]) == 1
+    assert f"cannot write {out}: No space left on device" in capsys.readouterr().err
+    assert out.read_bytes() == b"the earlier preview"
+    assert [p.name for p in tmp_path.iterdir()] == ["x.png"]
 
 
 def test_small_images_are_previewed_enlarged(tmp_path):

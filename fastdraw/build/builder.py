@@ -76,6 +76,7 @@ from fastdraw.build.plan import Plan, class_ranges
 from fastdraw.build.publish import (
     current_link_problem,
     interrupt_on_sigterm,
+    name_problem,
     new_workdir,
     publish,
     remove_leftovers,
@@ -86,7 +87,7 @@ from fastdraw.build.spool import rejections_path, remove_spool, spool_sources
 from fastdraw.build.warmup import warmup
 from fastdraw.codecs import Codec
 from fastdraw.cpus import usable_cpus
-from fastdraw.errors import BuildError, OptionError
+from fastdraw.errors import BuildError, InterruptedAfterPublish, OptionError
 from fastdraw.progress import Progress, size_text
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ SPACE_SLACK = 1 << 20  # bytes a build keeps free beyond its shards: files' last
 def check_targets(opts: BuildOptions) -> None:
     """Stops a build whose datasets cannot be published where they go (see
     fastdraw.build.publish.target_problem)."""
-    if problem := current_link_problem(opts.out, opts.name):
+    if problem := name_problem(opts.name) or current_link_problem(opts.out, opts.name):
         raise BuildError(problem)
     for kind in opts.splits:
         if problem := target_problem(opts.target(kind), opts.name, kind, opts.overwrite):
@@ -160,6 +161,7 @@ def build(opts: BuildOptions) -> list[Built]:
     make_out(opts)
     versions = manifest_versions()
     previous = interrupt_on_sigterm()
+    built = None
     try:
         with taking_turns(opts.out, opts.name) as locked:
             warmup(list(codecs.values()), opts.files)
@@ -167,10 +169,17 @@ def build(opts: BuildOptions) -> list[Built]:
             remove_leftovers(opts.out, opts.name, locked)
             check_targets(opts)  # again: the build that held the lock may have made them
             built = _build_in(opts, codecs, versions)
+        summary(opts, built, time.monotonic() - t0)
+    except KeyboardInterrupt as e:
+        if built is None or isinstance(e, InterruptedAfterPublish):
+            raise
+        raise InterruptedAfterPublish(
+            "interrupted once the build was complete: "
+            + ", ".join(str(opts.target(kind)) for kind in opts.splits)
+            + " are in place and whole") from None
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-    summary(opts, built, time.monotonic() - t0)
     return built
 
 

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 _ID = "[0-9a-f]{8}"
 _NEW_CURRENT = ".current"  # the new current link, made inside the build before the switch
+_NAME_MAX = 255  # bytes of a file name (Linux's NAME_MAX, most file systems')
 
 
 def interrupt_on_sigterm() -> Any:
@@ -153,6 +154,18 @@ def current_build(out: Path, name: str) -> Path | None:
     if re.fullmatch(rf"\.{re.escape(name)}\.build-{_ID}", text) and (out / text).is_dir():
         return out / text
     return None
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a build: the longest file name a build of it makes,
+    ``.<name>.build-<id>``, would be longer than a file name can be (255 bytes); or None."""
+    most = _NAME_MAX - len(f"..build-{'0' * 8}")
+    if len(os.fsencode(name)) <= most:
+        return None
+    shown = name if len(name) <= 40 else name[:37] + "..."
+    return (f"--name {shown!r} is too long: the build's directory .<name>.build-<id> would "
+            f"be longer than a file name can be ({_NAME_MAX} bytes); give a name of at most "
+            f"{most} bytes")
 
 
 def current_link_problem(out: Path, name: str) -> str | None:

@@ -127,11 +127,12 @@ def run_inspect(args: argparse.Namespace) -> int:
 
 def _mosaic(args: argparse.Namespace, classes: list[str], data: Path) -> int:
     """Exit 1 when the drawings cannot be read or the PNG written."""
+    from fastdraw.views.grid import save_png
     from fastdraw.views.mosaic import mosaic
 
     try:
         img = mosaic(classes, data, args.rows, args.cols, args.seed)
-        img.save(args.mosaic, format="PNG")
+        save_png(img, args.mosaic)
     except (OSError, ValueError) as e:
         fail("inspect", e)
         return FAILED

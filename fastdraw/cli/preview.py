@@ -18,7 +18,7 @@ def add_preview(p: argparse.ArgumentParser) -> None:
 def run_preview(args: argparse.Namespace) -> int:
     """Exit 2 on a bad grid size (under 1, or an image over MAX_PIXELS), 1 when the dataset
     cannot be read or the PNG written (or its images are so big that the grid is too)."""
-    from fastdraw.views.grid import check_grid
+    from fastdraw.views.grid import check_grid, save_png
     from fastdraw.views.preview import GUTTER, PREVIEW_TILE, preview
 
     try:
@@ -28,7 +28,7 @@ def run_preview(args: argparse.Namespace) -> int:
         return USAGE
     try:
         img = preview(args.dataset, args.split, args.rows, args.cols)
-        img.save(args.out, format="PNG")
+        save_png(img, args.out)
     except (OSError, ValueError) as e:
         fail("preview", e)
         return FAILED

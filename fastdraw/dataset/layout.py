@@ -336,7 +336,11 @@ def shard_compression(path: str | Path, manifest: dict[str, Any] | None) -> str:
     """The compression of the shards of the dataset at ``path`` (none without a manifest, or
     in one written before compression was an option); ValueError for one this version
     cannot read."""
-    compression = ((manifest or {}).get("options") or {}).get("compression", "none")
+    options = (manifest or {}).get("options") or {}
+    if not isinstance(options, dict):
+        raise _damaged(path, f"options is {_json_text(options)}, not an object of the build's "
+                       "options")
+    compression = options.get("compression", "none")
     if compression not in COMPRESSIONS:
         raise ValueError(f"{Path(path) / MANIFEST}: the shards' compression is "
                          f"{compression!r}, which this version of fastdraw cannot read (it "
@@ -348,6 +352,17 @@ def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
     """Writes manifest.json, sealed with its MANIFEST_SHA256."""
     (path / MANIFEST).write_bytes(manifest_bytes(
         {**manifest, MANIFEST_SHA256: manifest_sha256(manifest)}))
+
+
+def _json_text(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _damaged(path: str | Path, what: str) -> ValueError:
+    """The error of a manifest whose field is not as a build writes it."""
+    return ValueError(f"{Path(path) / MANIFEST}: {what}; rebuild the dataset, or check it "
+                      f"with: python -m fastdraw verify {path}")
 
 
 def read_manifest(path: str | Path) -> dict[str, Any] | None:
@@ -412,6 +427,9 @@ def shard_paths(path: str | Path, split: str, manifest: dict[str, Any] | None = 
                          f"<class>{layout.extension} file per class, not of TFRecord shards")
     listed = manifest["shards"] if manifest is not None and "shards" in manifest else \
         [p.name for p in path.iterdir()]
+    if not isinstance(listed, (dict, list)) or not all(isinstance(n, str) for n in listed):
+        raise _damaged(path, f"shards is {_json_text(listed)}, not an object of the shard "
+                       "files' names")
     every = [(n, s) for n in listed if (s := layout.parse_shard(n))]
     names = [n for n, s in every if s.split == split]
     if not names:
@@ -436,11 +454,24 @@ def dataset_codec(path: str | Path, manifest: dict[str, Any] | None = None) -> C
     if manifest is None:
         manifest = read_manifest(path)
     if manifest is not None and "kind" in manifest:
+        kind, options = manifest["kind"], manifest.get("options", {})
+        if not isinstance(kind, str):
+            raise _damaged(path, f"kind is {_json_text(kind)}, not a dataset kind's name")
+        if not isinstance(options, dict):
+            raise _damaged(path, f"options is {_json_text(options)}, not an object of the "
+                           "build's options")
         try:
-            return codec_for(manifest["kind"], manifest.get("options", {}))
+            codec = codec_for(kind, options)
         except ValueError as e:
             raise ValueError(f"{Path(path) / MANIFEST}: {e}, so it cannot read the dataset; a "
                              "newer fastdraw wrote it?") from None
+        except TypeError as e:
+            raise _damaged(path, f"its options are not {kind}'s ({e})") from None
+        try:
+            codec.check_options()
+        except ValueError as e:
+            raise _damaged(path, f"its options cannot be a build's ({e})") from None
+        return codec
     shard, features = first_record(path)
     codec = codec_of_features(features)
     if codec is None:

@@ -36,6 +36,16 @@ MAX_POINTS = MAX_ITEM // 2
 STRICT_HINT = ("fix or delete the line, or leave out strict mode (--strict) to skip bad lines "
                "(a build lists them in rejected.ndjson)")
 
+# Bytes of points (x and y) and text a chunk gathers from batches before it is yielded short
+# of its drawings: a chunk of hostile drawings (a million points, or a countrycode of
+# megabytes, each) would otherwise hold gigabytes.  4096 real drawings take a few MB.
+CHUNK_BYTES = 1 << 26
+
+
+def _nbytes(d: Drawings) -> int:
+    return 16 * len(d.x) + sum(map(len, d.countrycode)) + sum(map(len, d.word))
+
+
 # A screen takes a batch of good drawings and returns those to keep and a Rejection for
 # each of the others (a build's: drawings a codec cannot encode, repeats, ...).
 Screen = Callable[[Drawings], tuple[Drawings, list[Rejection]]]
@@ -62,8 +72,9 @@ class Source(ABC):
     def read(self, *, chunk_size: int = 1024, unrecognized: bool = False,
              limit: int | None = None, on_reject: Callable[[Rejection], None] | None = None,
              strict: bool = False, screen: Screen | None = None) -> Iterator[Drawings]:
-        """The good drawings as `Drawings` chunks of ``chunk_size`` (the last may be smaller),
-        in file order: only recognized ones unless ``unrecognized``, those ``screen`` keeps,
+        """The good drawings as `Drawings` chunks of ``chunk_size`` (the last may be smaller,
+        and so may one that gathered CHUNK_BYTES: memory stays bounded), in file order: only
+        recognized ones unless ``unrecognized``, those ``screen`` keeps,
         at most ``limit`` in all.  Each bad item (the file's, or screened out) goes to
         ``on_reject`` (default: `warn`) in file order, before the chunk that follows it;
         with ``strict`` the first raises BadLineError.  Bad items after the last drawing
@@ -74,7 +85,7 @@ class Source(ABC):
             return
         report = on_reject or warn
         pending: list[Drawings] = []
-        have = 0
+        have = held = 0
         left = limit
         for found, rejections in self.sized_batches(unrecognized, min(chunk_size,
                                                                       limit or chunk_size)):
@@ -93,6 +104,10 @@ class Source(ABC):
                 if len(found):  # an empty batch's arrays may be views of a whole block's
                     pending.append(found)
                 have += len(found)
+                held += _nbytes(found)
+                if held >= CHUNK_BYTES:
+                    yield Drawings.concat(pending)
+                    pending, have, held = [], 0, 0
             else:
                 # Only the first chunk is copied together; the others are slices of the batch.
                 start = chunk_size - have
@@ -102,6 +117,7 @@ class Source(ABC):
                     start += chunk_size
                 have = len(found) - start
                 pending = [found.slice(start, len(found))] if have else []
+                held = _nbytes(pending[0]) if have else 0
             if left is not None:
                 left -= len(found)
                 if left == 0:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -78,3 +80,23 @@ def _fit(draw: ImageDraw.ImageDraw, text: str, width: int) -> str:
     while text and draw.textlength(text + "…") > width:
         text = text[:-1]
     return text + "…"
+
+
+def save_png(img: Image.Image, path: str | Path) -> None:
+    """Writes ``img`` as a PNG at ``path``, which appears only when complete: written beside
+    it, then renamed (a full disk or an interrupt leaves no cut-off PNG, and a file there
+    before stays whole).  A path that is not a regular file (a pipe, /dev/stdout) is written
+    as it is.  An OSError names ``path``."""
+    path = Path(path)
+    if path.exists() and not path.is_file():
+        img.save(path, format="PNG")
+        return
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        img.save(tmp, format="PNG")
+        os.replace(tmp, path)
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise OSError(e.errno, f"cannot write {path}: {e.strerror}") from None
+        raise

@@ -72,8 +72,9 @@ def line_problem(obj: object) -> str | None:
     if type(key) is str:
         if not (key.isascii() and key.isdigit()):
             return f"key_id is not a string of decimal digits: {_short(key)}"
-        if int(key) > INT64_MAX:
-            return f"key_id {key} does not fit in int64"
+        digits = key.lstrip("0")  # leading zeros, however many, change nothing
+        if len(digits) > len(str(INT64_MAX)) or int(digits or "0") > INT64_MAX:
+            return f"key_id {key if len(key) <= 40 else key[:37] + '...'} does not fit in int64"
     elif type(key) is int:
         if not -INT64_MAX - 1 <= key <= INT64_MAX:
             return f"key_id {key} does not fit in int64"
