@@ -145,6 +145,17 @@ def test_stray_shard_is_reported(dataset):
     ]
 
 
+@pytest.mark.parametrize("name", ["eval-00000-of-00002.bak", "eval-00000-of-00002 ",
+                                  "train-notes.txt"])
+def test_a_file_a_split_s_glob_would_read_as_a_shard_is_reported(dataset, name):
+    shutil.copy(dataset / "eval-00000-of-00002", dataset / name)
+    split = name.split("-")[0]
+    assert verify_dataset(dataset) == [
+        f"{name}: not a shard file, but a glob of the {split} split's shards ({split}-*) "
+        "would read it as one; remove it"
+    ]
+
+
 def test_swapped_labels_are_word_mismatches(dataset):
     swapped = [CLASSES[1], CLASSES[0], *CLASSES[2:]]
     (dataset / "labels.txt").write_text("\n".join(swapped))

@@ -190,6 +190,11 @@ def check(path: str | Path, workers: int | None = None) -> Report:
     for name in sorted(name for name in entries if name not in expected):
         problems.append(f"{name}: unexpected shard file (not in the splits and shard count of "
                         f"counts.json / manifest.json); a glob would read it too")
+    globs = {f"{layout.stem(split)}-": split for split in {*splits, *on_disk_splits}}
+    for name in sorted(p.name for p in path.iterdir() if p.name not in entries):
+        if glob := next((g for g in globs if name.startswith(g)), None):
+            problems.append(f"{name}: not a shard file, but a glob of the {globs[glob]} split's "
+                            f"shards ({glob}*) would read it as one; remove it")
     report.classes = len(labels or [])
     present = []
     for split in splits:
