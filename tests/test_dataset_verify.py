@@ -156,6 +156,13 @@ def test_a_file_a_split_s_glob_would_read_as_a_shard_is_reported(dataset, name):
     ]
 
 
+def test_a_file_that_is_not_the_build_s_is_named_in_a_note(dataset, capsys):
+    (dataset / "notes.txt").write_text("my notes\n")
+    assert verify_dataset(dataset) == []
+    assert main(["verify", str(dataset)]) == 0
+    assert "notes.txt: not a file of the build" in capsys.readouterr().out
+
+
 def test_swapped_labels_are_word_mismatches(dataset):
     swapped = [CLASSES[1], CLASSES[0], *CLASSES[2:]]
     (dataset / "labels.txt").write_text("\n".join(swapped))

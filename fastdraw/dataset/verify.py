@@ -195,6 +195,9 @@ def check(path: str | Path, workers: int | None = None) -> Report:
         if glob := next((g for g in globs if name.startswith(g)), None):
             problems.append(f"{name}: not a shard file, but a glob of the {globs[glob]} split's "
                             f"shards ({glob}*) would read it as one; remove it")
+        elif not notebook and not is_dataset_file(name):
+            report.notes.append(f"{name}: not a file of the build (the dataset's files are "
+                                "those manifest.json lists; its checks leave this one alone)")
     report.classes = len(labels or [])
     present = []
     for split in splits:
