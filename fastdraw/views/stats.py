@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from fastdraw.build.screen import drawing_text, other_word
 from fastdraw.drawings import Drawings
 from fastdraw.sources import CLASS_FILE_SUFFIXES, Rejection, open_source
-from fastdraw.sources.ndjson.check import TEXT_LIMIT
 
 FIRST_REJECTIONS = 3
 TOP_COUNTRIES = 5
@@ -56,15 +56,12 @@ class _OfWord:
         self.file = file
 
     def __call__(self, d: Drawings) -> tuple[Drawings, list[Rejection]]:
-        other = np.asarray(d.word, dtype=object) != self.name
-        if not other.any():
+        reasons = other_word(d, self.name)
+        if not reasons:
             return d, []
-        rejections = [Rejection(self.file, int(d.line[i]),
-                                f"word {d.word[i]!r} is not this file's class, {self.name!r}: "
-                                "a class file holds drawings of its class only (is it the "
-                                "right file?)", json.dumps(d.record(i))[:TEXT_LIMIT])
-                      for i in np.flatnonzero(other).tolist()]
-        return d.take(np.flatnonzero(~other)), rejections
+        rejections = [Rejection(self.file, int(d.line[i]), reason, drawing_text(d, i))
+                      for i, reason in reasons.items()]
+        return d.take(np.setdiff1d(np.arange(len(d)), list(reasons))), rejections
 
 
 def class_stats(path: str | Path, name: str | None = None) -> dict:
