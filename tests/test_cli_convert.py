@@ -49,6 +49,9 @@ UNWRITABLE = {
                    "seconds) is outside a binary record's"),
     "too_many_points": (_line(drawing=[[list(range(256)) * 257, [0] * (256 * 257)]]),
                         "a stroke of more than the 65535 points a binary record holds"),
+    "time_row": (_line(drawing=[[[1, 2], [3, 4], [0, 10]], [[5, 6], [7, 8]]]),
+                 "stroke 0 has a t row (a raw drawing): a binary record holds the simplified "
+                 "format's x and y only, its times would be lost"),
     "too_many_strokes": (_line(drawing=[[[1, 2], [3, 4]]] * 65536),
                          "65536 strokes, more than the 65535 a binary record holds"),
 }

@@ -254,6 +254,15 @@ def test_a_split_named_like_the_train_split_s_files_is_refused(tmp_path):
     assert not list(Path(tmp_path).glob("t_*"))
 
 
+def test_a_split_named_training_alone_is_refused(tmp_path):
+    # Its files, training.tfrecord-*, are read back as split train: the build wrote a
+    # dataset that verify failed and whose split training no reader found.
+    with pytest.raises(Exception, match="split 'training': its files, training.tfrecord-"):
+        build(options(["cat"], [SAMPLE / "cat.ndjson"], tmp_path,
+                      {"ink": {"training": 2, "eval": 1}}))
+    assert not list(Path(tmp_path).glob("t_*"))
+
+
 def test_raw_drawings_build_ink_from_x_and_y(tmp_path, tf):
     names = ["asparagus", "stitches"]
     out = tmp_path / "out"

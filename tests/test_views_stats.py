@@ -268,3 +268,17 @@ def test_strokes_and_points_are_summed_up_in_bounded_memory(tmp_path, monkeypatc
     assert stats["strokes_per_drawing"] == {"mean": 1.75, "median": 1.5, "max": 3}
     assert stats["points_per_drawing"] == {"mean": 3.5, "median": 3.0, "max": 6}
     assert peak < 8 << 20, peak  # whatever the number of drawings
+
+
+def test_a_drawing_of_another_word_is_counted_rejected(tmp_path, capsys):
+    # A line of another word is rejected by a build of the class: inspect, whose numbers
+    # are those a build would see, counted it as a drawing.
+    lines = (SIMPLIFIED / "eye.ndjson").read_text("utf-8").splitlines()[:20]
+    other = json.dumps(json.loads(lines[3]) | {"word": "mouth", "key_id": "1"})
+    (tmp_path / "eye.ndjson").write_text("\n".join(lines + [other]) + "\n", encoding="utf-8")
+    code, out, _ = _inspect(capsys, "--data", str(tmp_path), "eye", "--json")
+    s = json.loads(out)["eye"]
+    assert code == 0
+    _check(s, _counts(lines), rejected=1)
+    assert [r["line"] for r in s["first_rejections"]] == [21]
+    assert "is not this file's class, 'eye'" in s["first_rejections"][0]["reason"]

@@ -30,11 +30,7 @@ class Screen:
         self.kept = KeptKeys()
 
     def __call__(self, d: Drawings) -> tuple[Drawings, list[Rejection]]:
-        reasons: dict[int, str] = {}
-        words = np.asarray(d.word, dtype=object)
-        for i in np.flatnonzero(words != self.name).tolist():
-            reasons[i] = (f"word {d.word[i]!r} is not this file's class, {self.name!r}: a class "
-                          "file holds drawings of its class only (is it the right file?)")
+        reasons = other_word(d, self.name)
         for codec in self.codecs:
             for i, reason in codec.unusable(d).items():
                 reasons.setdefault(i, f"{codec.kind} records: {reason}")
@@ -59,6 +55,14 @@ class Screen:
                       for i, reason in sorted(reasons.items())]
         keep = np.setdiff1d(np.arange(len(d)), np.fromiter(reasons, dtype=np.int64))
         return d.take(keep), rejections
+
+
+def other_word(d: Drawings, name: str) -> dict[int, str]:
+    """The drawings whose word is not ``name``, the class of their file: drawing -> why."""
+    words = np.asarray(d.word, dtype=object)
+    return {i: (f"word {d.word[i]!r} is not this file's class, {name!r}: a class file holds "
+                "drawings of its class only (is it the right file?)")
+            for i in np.flatnonzero(words != name).tolist()}
 
 
 def drawing_text(d: Drawings, i: int) -> str:

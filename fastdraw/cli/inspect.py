@@ -114,7 +114,7 @@ def run_inspect(args: argparse.Namespace) -> int:
     from fastdraw.views.stats import class_stats, format_stats
 
     try:
-        stats = {name: class_stats(path) for name, path in paths.items()}
+        stats = {name: class_stats(path, name) for name, path in paths.items()}
     except OSError as e:
         fail("inspect", e)
         return FAILED

@@ -127,6 +127,12 @@ class Layout:
             return (f"splits {', '.join(splits)}: two would be written to {twice}-*-of-* "
                     f"in the {self.name} layout (its train split's files are "
                     "training.tfrecord-*); rename one")
+        for split in splits if self.sharded else ():
+            read = self.parse_shard(self.shard_name(split, 0, 1))
+            if read is None or read.split != split:
+                return (f"split {split!r}: its files, {self.stem(split)}-*-of-*, would be read "
+                        f"back as {'no split' if read is None else f'split {read.split!r}'} "
+                        f"in the {self.name} layout; rename it")
         return None
 
     def shard_name(self, split: str, index: int, shards: int) -> str:

@@ -141,6 +141,8 @@ def ink_dataset(path: str | Path, split: str, max_len: int = 256,
         raise ValueError(f"max_len must be at least 1 (rows kept per drawing), not {max_len}")
     return _dataset(path, split, InkCodec, {"max_len": max_len}, batch_size, shuffle,
                     shuffle_buffer, seed, parallel_reads)
+
+
 def bitmap_dataset(path: str | Path, split: str, batch_size: int | None = None,
                    shuffle: bool = False, shuffle_buffer: int = 10000, seed: int | None = None,
                    parallel_reads: int = 1):

@@ -2,8 +2,10 @@
 
 Per class: lines, recognized, unrecognized and rejected drawings (with the first
 reasons), the most frequent countries, strokes and points per drawing, and the
-fields of one drawing as the file holds them.  Every item is read by the file's source,
-so the numbers are those a build would see.
+fields of one drawing as the file holds them.  Every item is read by the file's source and
+a drawing of another word than the class is a rejected line, as in a build, so the numbers
+are those a build would see (but for a key_id an earlier line had, which a build rejects:
+counting those would hold every key_id, memory that grows with the file).
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fastdraw.sources import Rejection, open_source
+from fastdraw.build.screen import drawing_text, other_word
+from fastdraw.drawings import Drawings
+from fastdraw.sources import CLASS_FILE_SUFFIXES, Rejection, open_source
 
 FIRST_REJECTIONS = 3
 TOP_COUNTRIES = 5
@@ -43,8 +47,30 @@ def _summary(histogram: Counter[int]) -> dict:
     return {"mean": round(mean, 3), "median": median, "max": values[-1]}
 
 
-def class_stats(path: str | Path) -> dict:
-    """Statistics of one class file (see the module docstring); JSON-ready."""
+class _OfWord:
+    """The screen (`fastdraw.sources.base.Screen`) of a build that keeps drawings of class
+    ``name`` only (fastdraw.build.screen): a drawing of another word is a rejected line."""
+
+    def __init__(self, name: str, file: str) -> None:
+        self.name = name
+        self.file = file
+
+    def __call__(self, d: Drawings) -> tuple[Drawings, list[Rejection]]:
+        reasons = other_word(d, self.name)
+        if not reasons:
+            return d, []
+        rejections = [Rejection(self.file, int(d.line[i]), reason, drawing_text(d, i))
+                      for i, reason in reasons.items()]
+        return d.take(np.setdiff1d(np.arange(len(d)), list(reasons))), rejections
+
+
+def class_stats(path: str | Path, name: str | None = None) -> dict:
+    """Statistics of class ``name``'s file (default: the class its file name says; see the
+    module docstring); JSON-ready."""
+    if name is None:
+        name = Path(path).name
+        name = name[:-len(next((s for s in sorted(CLASS_FILE_SUFFIXES, key=len, reverse=True)
+                                if name.endswith(s)), ""))] or name
     rejections: list[Rejection] = []  # the first FIRST_REJECTIONS
     rejected = 0
     recognized = unrecognized = 0
@@ -60,7 +86,8 @@ def class_stats(path: str | Path) -> dict:
         if len(rejections) < FIRST_REJECTIONS:
             rejections.append(r)
 
-    for d in source.read(chunk_size=8192, unrecognized=True, on_reject=on_reject):
+    for d in source.read(chunk_size=8192, unrecognized=True, on_reject=on_reject,
+                         screen=_OfWord(name, str(path))):
         r = int(d.recognized.sum())
         recognized += r
         unrecognized += len(d) - r

@@ -5,13 +5,15 @@ A record holds what the binary format can hold exactly: integer coordinates 0 to
 simplified format's), a two-character printable ASCII country code, a key_id that is not
 negative, the timestamp's whole seconds from 1970 to 2106, at most 65535 strokes of at most
 65535 points, and no word (the file's name says the class).  A drawing it cannot hold is
-a rejected line, never written changed.
+a rejected line, never written changed: a raw drawing among simplified ones included (its
+strokes' t row would be lost).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +24,14 @@ from fastdraw.errors import Rejection
 from fastdraw.kernels.jit import kernel
 from fastdraw.sources.base import Source, open_source
 from fastdraw.sources.binary.scan import HEADER
+from fastdraw.sources.ndjson.blocks import iter_lines
 from fastdraw.sources.ndjson.check import TEXT_LIMIT
 
 UINT16 = 0xFFFF
 UINT32 = 0xFFFFFFFF
+# A row of numbers, then the opening of another row in the same stroke: a stroke of three
+# rows (x, y, t) has it, one of two rows (x, y) never; the line is then parsed to be sure.
+_THIRD_ROW = re.compile(rb"\][ \t\r]*,[ \t\r]*\[[^\[\]]*\][ \t\r]*,[ \t\r]*\[")
 
 
 @kernel
@@ -120,6 +126,30 @@ def unwritable(d: Drawings, word: str) -> dict[int, str]:
     return dict(sorted(reasons.items()))
 
 
+class _TimeRows:
+    """The drawings of an ndjson file whose strokes have a t row (a raw drawing), asked of
+    chunks in file order: its lines are read once, beside the source, one at a time."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.lines: Iterator[tuple[int, bytes, object]] = iter_lines(path)
+        self.number = 0
+
+    def __call__(self, d: Drawings) -> dict[int, str]:
+        reasons: dict[int, str] = {}
+        for i, line in enumerate(d.line.tolist()):
+            raw = b""
+            while self.number < line:
+                self.number, raw, _ = next(self.lines)
+            if _THIRD_ROW.search(raw):
+                timed = [k for k, stroke in enumerate(orjson.loads(raw)["drawing"])
+                         if len(stroke) > 2]
+                if timed:
+                    reasons[i] = (f"stroke {timed[0]} has a t row (a raw drawing): a binary "
+                                  "record holds the simplified format's x and y only, its times "
+                                  "would be lost")
+        return reasons
+
+
 class _Writable:
     """The screen of a conversion (`fastdraw.sources.base.Screen`): drawings a record of
     class ``word``'s file can hold, and a Rejection for each of the others."""
@@ -127,9 +157,10 @@ class _Writable:
     def __init__(self, word: str, file: str) -> None:
         self.word = word
         self.file = file
+        self.time_rows = _TimeRows(file)
 
     def __call__(self, d: Drawings) -> tuple[Drawings, list[Rejection]]:
-        reasons = unwritable(d, self.word)
+        reasons = dict(sorted((self.time_rows(d) | unwritable(d, self.word)).items()))
         if not reasons:
             return d, []
         lines = d.line.tolist()
