@@ -22,15 +22,13 @@ run into the same directory removes).
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
 import secrets
 import struct
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +36,7 @@ import numpy as np
 
 from fastdraw.build.encode import plural
 from fastdraw.build.executor import Report, worker_pool
-from fastdraw.build.publish import signals_deferred
+from fastdraw.build.publish import holding_turn, signals_deferred
 from fastdraw.build.screen import drawing_text
 from fastdraw.build.warmup import warmup
 from fastdraw.codecs.bitmap import BitmapCodec
@@ -238,28 +236,15 @@ def _refuse_existing(opts: BitmapOptions) -> None:
                          "--overwrite to replace them, or choose another --out")
 
 
-@contextmanager
-def _taking_turns(out: Path) -> Iterator[bool]:
+def _taking_turns(out: Path) -> AbstractContextManager[bool]:
     """Holds a lock on directory ``out`` for the block, waiting for a run that holds it: runs
     into one directory take turns, so that none removes the temporary files of another as
     a killed run's.  Yields False (after a warning) where the file system cannot lock."""
     fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            locked = True
-        except BlockingIOError:
-            log.info("another bitmaps run into %s is running: waiting for it to end", out)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            locked = True
-        except OSError as e:
-            log.warning("cannot lock %s (%s): do not run two bitmaps runs into it at once; "
-                        "the temporary files of killed runs are named, not removed", out,
-                        e.strerror)
-            locked = False
-        yield locked
-    finally:
-        os.close(fd)
+    return holding_turn(fd, out, f"another bitmaps run into {out} is running: waiting for it "
+                                 "to end",
+                        "do not run two bitmaps runs into it at once; the temporary files of "
+                        "killed runs are named, not removed")
 
 
 def _render(opts: BitmapOptions, locked: bool) -> list[Rendered]:

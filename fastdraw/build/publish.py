@@ -28,7 +28,7 @@ import secrets
 import shutil
 import signal
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +54,7 @@ def interrupt_on_sigterm() -> Any:
 # ---------------------------------------------------------------------------- taking turns
 
 
-@contextmanager
-def taking_turns(out: Path, name: str) -> Iterator[bool]:
+def taking_turns(out: Path, name: str) -> AbstractContextManager[bool]:
     """Holds ``<out>/.<name>.lock`` for the block, waiting for a build that holds it: builds
     of one name in one directory run one after the other.  Yields False (after a warning)
     where the file system cannot lock: then nothing is known of other builds."""
@@ -65,19 +64,27 @@ def taking_turns(out: Path, name: str) -> Iterator[bool]:
     except OSError as e:
         raise BuildError(f"cannot write in --out {out}: {e.strerror}: give a directory you "
                          "can write to") from None
+    return holding_turn(fd, lock, f"another build of {name!r} in {out} is running (it holds "
+                                  f"{lock}): waiting for it to end",
+                        f"do not run two builds of {name!r} in {out} at once; the temporaries "
+                        "of killed builds are named, not removed")
+
+
+@contextmanager
+def holding_turn(fd: int, what: Path, waiting: str, advice: str) -> Iterator[bool]:
+    """Holds an exclusive lock on ``fd``, open on ``what``, for the block (closing it after),
+    waiting, once ``waiting`` is logged, for whoever holds it.  Yields False where the file
+    system cannot lock, after a warning that gives ``advice``."""
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             locked = True
         except BlockingIOError:
-            log.info("another build of %r in %s is running (it holds %s): waiting for it to "
-                     "end", name, out, lock)
+            log.info("%s", waiting)
             fcntl.flock(fd, fcntl.LOCK_EX)
             locked = True
         except OSError as e:
-            log.warning("cannot lock %s (%s): do not run two builds of %r in %s at once; the "
-                        "temporaries of killed builds are named, not removed", lock,
-                        e.strerror, name, out)
+            log.warning("cannot lock %s (%s): %s", what, e.strerror, advice)
             locked = False
         yield locked
     finally:
