@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import time
+import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from realdata import OFFICIAL, RAW, SIMPLIFIED, simplified_files, simplified_lines
@@ -33,3 +36,12 @@ def utc(monkeypatch):
 
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def traced_peak(call: Callable[[], Any]) -> tuple[Any, int]:
+    """``call()``'s result and the peak bytes Python and numpy allocated while it ran."""
+    tracemalloc.start()
+    try:
+        return call(), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()

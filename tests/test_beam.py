@@ -7,6 +7,7 @@ before any shard is written; URLs are read and written through Beam's file syste
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import beam_memfs
@@ -616,6 +618,25 @@ def _alive(pid: int) -> bool:
         return False
 
 
+@contextlib.contextmanager
+def _beam_driver(out: Path) -> Iterator[subprocess.Popen]:
+    """A small Beam build with 2 worker processes, run as a process group of its own (killed
+    whole at the end, whatever the test did to it)."""
+    proc = subprocess.Popen([sys.executable, "-m", "fastdraw", "--classes", "cat,dog",
+                             "--sample", "--out", str(out), "--name", "g", "--splits", "train=3",
+                             "--workers", "2", "--runner", "beam"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        yield proc
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_an_interrupt_while_the_workers_start_ends_them_and_the_build(sig, tmp_path):
     """Ctrl-C or SIGTERM sent to the driver alone (not to its worker processes) while Beam's
@@ -623,12 +644,7 @@ def test_an_interrupt_while_the_workers_start_ends_them_and_the_build(sig, tmp_p
     directory and no worker (the runner, left alone, waits for ever for workers that wait for
     it)."""
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "fastdraw", "--classes", "cat,dog",
-                             "--sample", "--out", str(out), "--name", "g", "--splits", "train=3",
-                             "--workers", "2", "--runner", "beam"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    try:
+    with _beam_driver(out) as proc:
         deadline = time.monotonic() + 120
         while not (workers := _beam_workers(proc.pid)):
             assert proc.poll() is None and time.monotonic() < deadline
@@ -642,12 +658,6 @@ def test_an_interrupt_while_the_workers_start_ends_them_and_the_build(sig, tmp_p
         assert "interrupted" in err
         assert leftovers(out) == []
         assert [w for w in workers if _alive(w)] == []
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait()
 
 
 def test_a_worker_that_dies_while_it_starts_ends_the_build_with_an_error(tmp_path):
@@ -655,12 +665,7 @@ def test_a_worker_that_dies_while_it_starts_ends_the_build_with_an_error(tmp_pat
     connected: the build ends, naming it, and leaves nothing (the runner alone waits for
     that worker for ever, holding the name's lock)."""
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "fastdraw", "--classes", "cat,dog",
-                             "--sample", "--out", str(out), "--name", "g", "--splits", "train=3",
-                             "--workers", "2", "--runner", "beam"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    try:
+    with _beam_driver(out) as proc:
         deadline = time.monotonic() + 120
         while not (workers := [w for w in _beam_workers(proc.pid) if not _shell(w)]):
             assert proc.poll() is None and time.monotonic() < deadline
@@ -675,12 +680,6 @@ def test_a_worker_that_dies_while_it_starts_ends_the_build_with_an_error(tmp_pat
                          r"\(.*\) before the pipeline did", err), err
         assert leftovers(out) == []
         assert [w for w in _beam_workers(proc.pid) if _alive(w)] == []
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait()
 
 
 def test_an_interrupt_while_steps_still_write_leaves_no_temporary_directory(tmp_path,

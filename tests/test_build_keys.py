@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import traced_peak
 from realdata import SIMPLIFIED
 
 from fastdraw.build import keys
@@ -58,15 +59,9 @@ def test_empty_key_files_are_none(tmp_path, piece):
 
 def test_memory_is_bounded_by_the_piece_not_the_number_of_keys(tmp_path):
     """1.5M keys in 3 files (24 MB of key files): the merge holds a few pieces of 2 MiB."""
-    import tracemalloc
-
     rng = np.random.default_rng(0)
     parts = np.array_split(rng.choice(1 << 62, size=1_500_000, replace=False), 3)
     files = _files(tmp_path, parts)
-    tracemalloc.start()
-    try:
-        assert keys.find_repeat(files) is None
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    result, peak = traced_peak(lambda: keys.find_repeat(files))
+    assert result is None
     assert peak < 16 << 20, peak  # whatever the number of keys (they alone are 12 MB)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import sketch_rnn
 from build_helpers import SAMPLE, options, tree, with_bad_lines
+from conftest import traced_peak
 from realdata import RAW, simplified_files
 
 from fastdraw.build import build, classfiles
@@ -252,7 +253,6 @@ def test_verify_names_a_damaged_deflate_stream_as_a_problem(built, tmp_path):
 
 def test_a_drawing_of_many_rows_is_checked_in_bounded_memory():
     import io
-    import tracemalloc
 
     from fastdraw.dataset.npz import ARRAY_TAIL, BATCH, array_head, npy_header
 
@@ -263,12 +263,8 @@ def test_a_drawing_of_many_rows_is_checked_in_bounded_memory():
             + len(data).to_bytes(4, "little") + bytes(data) + b"tb")
     member = io.BytesIO(npy_header(1) + array_head(1) + b"(" + item + b"e" + ARRAY_TAIL)
     del data, item
-    tracemalloc.start()
-    try:
-        assert check_member(member) == (1, None)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    result, peak = traced_peak(lambda: check_member(member))
+    assert result == (1, None)
     assert peak < 4 * BATCH
 
 

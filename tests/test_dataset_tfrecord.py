@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import simplified_files
+from conftest import simplified_files, traced_peak
 
 from fastdraw.codecs.img import encode_img_examples
 from fastdraw.codecs.stroke import encode_stroke_examples
@@ -399,19 +399,13 @@ def test_a_cut_or_padded_compressed_file_is_named(tmp_path, records, gzipped, da
 def test_a_lying_length_in_a_compressed_file_takes_no_huge_window(tmp_path, records):
     """The inflated stream's size is unknown until its end: a record claiming 1.5 GiB grows
     the window by doublings as bytes come, and is reported truncated at the end."""
-    import tracemalloc
     import zlib
 
     length = (3 << 29).to_bytes(8, "little")
     header = length + masked_crc32c(length).to_bytes(4, "little")
     path = tmp_path / "liar"
     path.write_bytes(zlib.compress(frame_records(*joined(records[:1])) + header + b"x" * 5000))
-    tracemalloc.start()
-    try:
-        got, _, error = _windowed(path, window=1000, compression="zlib")
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    (got, _, error), peak = traced_peak(lambda: _windowed(path, window=1000, compression="zlib"))
     assert got == records[:1] and "truncated: the record needs" in error
     assert peak < 64 << 20
 
@@ -436,8 +430,6 @@ def test_a_compressed_record_that_claims_more_than_max_record_takes_no_memory(tm
     """A gzip shard of 260 KB whose one record inflates to 256 MiB (its length CRC right):
     refused at its header, not after the record's bytes are held."""
     import gzip
-    import tracemalloc
-
     length = 256 << 20
     header = length.to_bytes(8, "little")
     path = tmp_path / "bomb"
@@ -447,11 +439,7 @@ def test_a_compressed_record_that_claims_more_than_max_record_takes_no_memory(tm
         for _ in range(length // len(zeros)):
             f.write(zeros)
     del zeros
-    tracemalloc.start()
-    try:
-        got, _, error = _windowed(path, compression="gzip", max_record=80 << 20)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    (got, _, error), peak = traced_peak(
+        lambda: _windowed(path, compression="gzip", max_record=80 << 20))
     assert got == [] and f"its length, {length} bytes, is more than the {80 << 20}" in error
     assert peak < 48 << 20, peak

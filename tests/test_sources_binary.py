@@ -14,7 +14,7 @@ import orjson
 import pytest
 import realdata
 from binary_reference import expected, official_drawings, pack, pack_line
-from conftest import OFFICIAL, SIMPLIFIED, simplified_files
+from conftest import OFFICIAL, SIMPLIFIED, simplified_files, traced_peak
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -324,18 +324,11 @@ def test_a_record_longer_than_the_reader_holds_is_skipped_in_bounded_memory(tmp_
 
 
 def test_batches_that_keep_nothing_are_not_held_in_memory(tmp_path, monkeypatch):
-    import tracemalloc
-
     monkeypatch.setattr(bin_reader, "MAX_BLOCK", 1 << 12)  # a few hundred records a batch
     unrecognized = pack(1, b"US", 0, 5, [([0, 1], [0, 1])])
     path = _write(tmp_path, unrecognized * 100_000 + GOOD)
     list(read_drawings(_write(tmp_path, GOOD, "warm.bin")))  # the kernel loaded untraced
-    tracemalloc.start()
-    try:
-        chunks = list(read_drawings(path, chunk_size=8192))
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    chunks, peak = traced_peak(lambda: list(read_drawings(path, chunk_size=8192)))
     assert [int(c.line[0]) for c in chunks] == [100_001]
     assert peak < 8 << 20, peak  # whatever the number of batches before the drawing
 

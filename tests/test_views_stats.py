@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import RAW, SIMPLIFIED
+from conftest import RAW, SIMPLIFIED, traced_peak
 
 from fastdraw.cli.main import main
 from fastdraw.sources.classes import sample_dir
@@ -226,8 +226,6 @@ def test_mosaic_is_drawn_by_preview(tmp_path, capsys):
 
 
 def test_the_rejected_items_are_counted_in_bounded_memory(tmp_path, monkeypatch):
-    import tracemalloc
-
     from fastdraw.sources.binary import reader as bin_reader
 
     (tmp_path / "warm.bin").write_bytes(bytes(17))
@@ -235,20 +233,13 @@ def test_the_rejected_items_are_counted_in_bounded_memory(tmp_path, monkeypatch)
     path = tmp_path / "cat.bin"
     path.write_bytes(bytes(17 * 100_000))  # 100,000 records, none of a country
     class_stats(path.with_name("warm.bin"))  # the kernel loaded untraced
-    tracemalloc.start()
-    try:
-        stats = class_stats(path)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    stats, peak = traced_peak(lambda: class_stats(path))
     assert stats["rejected"] == stats["lines"] == 100_000
     assert [r["line"] for r in stats["first_rejections"]] == [1, 2, 3]
     assert peak < 8 << 20, peak  # whatever the number of rejected items
 
 
 def test_strokes_and_points_are_summed_up_in_bounded_memory(tmp_path, monkeypatch):
-    import tracemalloc
-
     from binary_reference import pack
 
     from fastdraw.sources.binary import reader as bin_reader
@@ -259,12 +250,7 @@ def test_strokes_and_points_are_summed_up_in_bounded_memory(tmp_path, monkeypatc
     records = [pack(1, b"US", 1, 5, [([0, 1], [0, 1])] * (1 + k % 3)) for k in range(4)]
     path = tmp_path / "cat.bin"
     path.write_bytes(b"".join(records) * 250_000)  # a million drawings of 1, 2, 3, 1 strokes
-    tracemalloc.start()
-    try:
-        stats = class_stats(path)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    stats, peak = traced_peak(lambda: class_stats(path))
     assert stats["strokes_per_drawing"] == {"mean": 1.75, "median": 1.5, "max": 3}
     assert stats["points_per_drawing"] == {"mean": 3.5, "median": 3.0, "max": 6}
     assert peak < 8 << 20, peak  # whatever the number of drawings
