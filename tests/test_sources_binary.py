@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from fastdraw.drawings import Drawings, utc_seconds
 from fastdraw.errors import BadLineError
 from fastdraw.sources import Rejection, open_source, read_drawings
+from fastdraw.sources.base import class_of_file
 from fastdraw.sources.binary import reader as bin_reader
 from fastdraw.sources.binary.reader import BinarySource
 from fastdraw.sources.binary.write import convert_to_binary
@@ -137,7 +138,8 @@ def test_every_drawing_gets_the_class_its_file_is_named_after(tmp_path):
         path = _write(tmp_path, CAT, name)
         [d] = list(read_drawings(path, unrecognized=True, chunk_size=100))
         assert d.word == ["sea turtle"] * 14
-    assert bin_reader.class_name("a/The Eiffel Tower.bin.gz") == "The Eiffel Tower"
+    assert class_of_file("a/The Eiffel Tower.bin.gz") == "The Eiffel Tower"
+    assert class_of_file("a/The Eiffel Tower.ndjson") == "The Eiffel Tower"
 
 
 @pytest.mark.parametrize("chunk_size", [1, 5, 1024])

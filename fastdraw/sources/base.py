@@ -167,6 +167,14 @@ CLASS_FILE_SUFFIXES = tuple(s for f in FORMATS for s in f.suffixes)
 BUCKET_FORMATS = tuple(d for f in FORMATS for d in f.bucket)  # what --format names
 
 
+def class_of_file(path: str | Path) -> str:
+    """The class a class file holds, from its name: ``cat.ndjson.gz`` or ``cat.bin`` -> cat."""
+    name = Path(path).name
+    suffix = next((s for s in sorted(CLASS_FILE_SUFFIXES, key=len, reverse=True)
+                   if name.endswith(s)), "")
+    return name[:len(name) - len(suffix)] or name
+
+
 def format_named(name: str) -> Format:
     """The input format called ``name`` (ndjson, binary)."""
     return next(fmt for fmt in FORMATS if fmt.name == name)

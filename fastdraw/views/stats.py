@@ -18,7 +18,8 @@ import numpy as np
 
 from fastdraw.build.screen import drawing_text, other_word
 from fastdraw.drawings import Drawings
-from fastdraw.sources import CLASS_FILE_SUFFIXES, Rejection, open_source
+from fastdraw.sources import Rejection, open_source
+from fastdraw.sources.base import class_of_file
 
 FIRST_REJECTIONS = 3
 TOP_COUNTRIES = 5
@@ -68,9 +69,7 @@ def class_stats(path: str | Path, name: str | None = None) -> dict:
     """Statistics of class ``name``'s file (default: the class its file name says; see the
     module docstring); JSON-ready."""
     if name is None:
-        name = Path(path).name
-        name = name[:-len(next((s for s in sorted(CLASS_FILE_SUFFIXES, key=len, reverse=True)
-                                if name.endswith(s)), ""))] or name
+        name = class_of_file(path)
     rejections: list[Rejection] = []  # the first FIRST_REJECTIONS
     rejected = 0
     recognized = unrecognized = 0

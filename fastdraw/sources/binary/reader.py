@@ -45,11 +45,10 @@ import numpy as np
 
 from fastdraw.drawings import Drawings
 from fastdraw.errors import Rejection
-from fastdraw.sources.base import MAX_ITEM, Source
+from fastdraw.sources.base import MAX_ITEM, Source, class_of_file
 from fastdraw.sources.binary import scan as bs
 from fastdraw.sources.remote import input_size, is_url, open_input
 
-SUFFIXES = (".bin", ".bin.gz")
 FIRST_BLOCK = 1 << 12  # the fewest bytes read at a time
 MAX_BLOCK = 1 << 22  # the most, but for a long record
 BATCH = 4096  # good drawings a batch holds unless asked for another size
@@ -58,15 +57,6 @@ MAX_RECORD = MAX_ITEM  # bytes of the longest record read (8 MiB)
 TEXT_BYTES = 100  # a rejected item's first bytes kept in its text, in hex (200 characters)
 _GZIP_MAX_RATIO = 1032  # the most deflate expands data
 _CUT_HINT = "the file is cut off or corrupt (an interrupted download?): download it again"
-
-
-def class_name(path: str | Path) -> str:
-    """The class a `.bin` file holds, from its name: ``cat.bin`` or ``cat.bin.gz`` -> cat."""
-    name = Path(path).name
-    for suffix in sorted(SUFFIXES, key=len, reverse=True):
-        if name.endswith(suffix):
-            return name[:-len(suffix)]
-    return name
 
 
 @cache
@@ -350,7 +340,7 @@ class BinarySource(Source):
     def sized_batches(self, unrecognized: bool, size: int
                       ) -> Iterator[tuple[Drawings, list[Rejection]]]:
         file = str(self.path)
-        word = class_name(self.path)
+        word = class_of_file(self.path)
         for piece in _pieces(self.path, unrecognized, size):
             if isinstance(piece, Rejection):
                 yield Drawings.from_dicts([]), [piece]
